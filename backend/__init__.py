@@ -1,0 +1,1 @@
+"""Reference implementation of the platform's /api/livekit contract."""

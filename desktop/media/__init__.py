@@ -1,0 +1,1 @@
+"""Capture devices, synthetic twins, frame conversion, meters and local outputs. No Qt."""

@@ -1,0 +1,105 @@
+"""Frames as the media layer hands them on: converted once, stamped, ready for LiveKit.
+
+A video frame is already in the layout LiveKit takes without another conversion (I420 for
+cameras, BGRA for screens), so the publisher only wraps the buffer (zero copy, see
+LIVEKIT-NOTES: ``memoryview`` of a flat contiguous array).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from livekit import rtc
+
+
+def monotonic_us() -> int:
+    """Return the monotonic clock in microseconds, the time base of every capture timestamp."""
+    return time.monotonic_ns() // 1000
+
+
+class PixelFormat(enum.Enum):
+    """Pixel layouts the capture pipeline produces."""
+
+    I420 = 1
+    """Planar YUV 4:2:0: Y (w*h), then U and V (w/2*h/2 each). Cameras, files, synthetic."""
+    BGRA = 2
+    """Packed 8-bit B, G, R, A (what mss grabs). Screens."""
+
+    @property
+    def livekit_type(self) -> rtc.VideoBufferType.ValueType:
+        """The matching LiveKit buffer type."""
+        if self is PixelFormat.I420:
+            return rtc.VideoBufferType.I420
+        return rtc.VideoBufferType.BGRA
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFrame:
+    """One captured video frame.
+
+    The buffer is owned by the frame and never written again after it is handed on, so any
+    number of sinks may read it concurrently.
+    """
+
+    data: npt.NDArray[np.uint8]
+    """Contiguous 1-D uint8 buffer in ``format`` (I420: w*h*3/2 bytes; BGRA: w*h*4 bytes)."""
+    width: int
+    """Width in pixels (even for I420)."""
+    height: int
+    """Height in pixels (even for I420)."""
+    format: PixelFormat
+    """Pixel layout of ``data``."""
+    timestamp_us: int
+    """Monotonic capture time (``monotonic_us``) of the moment the device delivered it."""
+    sequence: int
+    """Frame counter of the source, starting at 0; gaps mean frames the device dropped."""
+
+    def to_livekit(self) -> rtc.VideoFrame:
+        """Wrap the buffer as a LiveKit frame without copying it."""
+        return rtc.VideoFrame(self.width, self.height, self.format.livekit_type, self.data.data)
+
+    def to_bgr(self) -> npt.NDArray[np.uint8]:
+        """Return an (h, w, 3) BGR copy, for previews and encoders that want packed RGB."""
+        import cv2
+
+        if self.format is PixelFormat.I420:
+            yuv = self.data.reshape(self.height * 3 // 2, self.width)
+            return np.asarray(cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420), dtype=np.uint8)
+        bgra = self.data.reshape(self.height, self.width, 4)
+        return np.asarray(cv2.cvtColor(bgra, cv2.COLOR_BGRA2BGR), dtype=np.uint8)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    """One block of captured audio: signed 16-bit interleaved PCM, normally 10 ms."""
+
+    data: npt.NDArray[np.int16]
+    """Contiguous 1-D int16 buffer of ``samples_per_channel * num_channels`` samples."""
+    sample_rate_hz: int
+    """Sample rate of ``data``."""
+    num_channels: int
+    """Channel count of ``data`` (interleaved)."""
+    timestamp_us: int
+    """Monotonic capture time of the first sample."""
+    sequence: int
+    """Block counter of the source, starting at 0."""
+
+    @property
+    def samples_per_channel(self) -> int:
+        """Samples in each channel."""
+        return int(self.data.shape[0]) // self.num_channels
+
+    @property
+    def duration_us(self) -> int:
+        """Length of the block in microseconds."""
+        return self.samples_per_channel * 1_000_000 // self.sample_rate_hz
+
+    def to_livekit(self) -> rtc.AudioFrame:
+        """Copy the samples into a LiveKit audio frame (the SDK owns its buffer)."""
+        return rtc.AudioFrame(
+            self.data.tobytes(), self.sample_rate_hz, self.num_channels, self.samples_per_channel
+        )

@@ -1,0 +1,1 @@
+"""Local outputs of the program: direct RTMP and local recording (encode once, send to many)."""

@@ -1,0 +1,1 @@
+"""Room connection, publishing policy, backend clients and session state. No Qt."""

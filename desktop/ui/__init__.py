@@ -1,0 +1,1 @@
+"""PySide6 widgets: observe the session state through one bridge and send commands."""

@@ -1,0 +1,1 @@
+"""Icons, style sheet, sounds and test media shipped with the app."""
