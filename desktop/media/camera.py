@@ -1,0 +1,244 @@
+"""Cameras through OpenCV: a device index, a device path, a video file or a stream URL.
+
+Each frame is converted once, on the capture thread, from OpenCV's BGR into I420 — the layout
+LiveKit copies without converting — and stamped with the moment ``read`` returned it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from desktop.media.base import SourceKind
+from desktop.media.errors import MediaError, MediaErrorCode
+from desktop.media.frames import PixelFormat, VideoFrame, monotonic_us
+from desktop.media.threaded import Pacer, ThreadedSource
+
+logger = logging.getLogger(__name__)
+
+OPEN_TIMEOUT_MS = 5000
+READ_TIMEOUT_MS = 3000
+LOST_AFTER_FAILED_READS = 3
+"""A live device that fails this many reads in a row is reported as lost (unplugged)."""
+
+CameraDevice = int | str
+"""An OpenCV camera index, a device path (/dev/video0), a video file path, or a URL."""
+
+
+def parse_camera_device(text: str) -> CameraDevice:
+    """Turn a command-line/device-picker string into an OpenCV device (digits → index)."""
+    text = text.strip()
+    if not text:
+        raise MediaError(
+            MediaErrorCode.INVALID_ARGUMENT, "camera", "no camera named", "pick a camera"
+        )
+    return int(text) if text.isdigit() else text
+
+
+def _is_url(device: CameraDevice) -> bool:
+    return isinstance(device, str) and "://" in device
+
+
+def _describe(device: CameraDevice) -> str:
+    return f"camera {device}" if isinstance(device, int) else str(device)
+
+
+def bgr_to_i420(bgr: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Convert a BGR image to a flat I420 buffer, cropping to even dimensions.
+
+    Returns:
+        The buffer, its width and its height.
+    """
+    height, width = bgr.shape[:2]
+    even_w, even_h = width & ~1, height & ~1
+    if (even_w, even_h) != (width, height):
+        bgr = bgr[:even_h, :even_w]
+    i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+    return np.ascontiguousarray(i420).reshape(-1), even_w, even_h
+
+
+class CameraSource(ThreadedSource[VideoFrame]):
+    """A camera (or video file/stream) read with OpenCV and published as I420 frames.
+
+    Args:
+        device: Index, device path, file path or URL.
+        width: Requested width (the device may give another; see ``width`` after start).
+        height: Requested height.
+        fps: Requested frame rate.
+        name: Name shown to the user; defaults to the device.
+    """
+
+    def __init__(
+        self,
+        device: CameraDevice = 0,
+        width: int = 1280,
+        height: int = 720,
+        fps: float = 30.0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name or _describe(device), SourceKind.CAMERA)
+        if width <= 0 or height <= 0 or fps <= 0:
+            raise MediaError(
+                MediaErrorCode.INVALID_ARGUMENT,
+                self.name,
+                f"{width}x{height} at {fps} fps is not a valid request",
+                "ask for a positive size and frame rate",
+            )
+        self.device = device
+        self.requested = (width, height, fps)
+        self._capture: cv2.VideoCapture | None = None
+        self._width = self._height = 0
+        self._fps = 0.0
+        self._sequence = 0
+        self._pacer: Pacer | None = None
+        self._is_file = isinstance(device, str) and not _is_url(device) and Path(device).is_file()
+        self._pending: np.ndarray | None = None
+
+    @property
+    def width(self) -> int:
+        """Actual frame width (after ``start``)."""
+        return self._width
+
+    @property
+    def height(self) -> int:
+        """Actual frame height (after ``start``)."""
+        return self._height
+
+    @property
+    def fps(self) -> float:
+        """Actual frame rate the device reports (after ``start``)."""
+        return self._fps
+
+    def _open(self) -> None:
+        device = self.device
+        if isinstance(device, str) and device.startswith("/dev/") and not os.path.exists(device):
+            raise MediaError(
+                MediaErrorCode.DEVICE_NOT_FOUND,
+                self.name,
+                "no such camera device",
+                "plug the camera in, or pick another one in the device list",
+            )
+        if isinstance(device, str) and not _is_url(device) and not device.startswith("/dev/"):
+            if not Path(device).is_file():
+                raise MediaError(
+                    MediaErrorCode.DEVICE_NOT_FOUND,
+                    self.name,
+                    "no such video file",
+                    "check the path",
+                )
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            OPEN_TIMEOUT_MS,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            READ_TIMEOUT_MS,
+        ]
+        capture = cv2.VideoCapture(device, cv2.CAP_ANY, params)
+        if not capture.isOpened():
+            capture.release()
+            raise self._open_error()
+        width, height, fps = self.requested
+        if not self._is_file and not _is_url(device):
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+            capture.set(cv2.CAP_PROP_FPS, fps)
+        # The first frame tells the real size: devices silently pick the nearest mode.
+        ok, first = capture.read()
+        if not ok or first is None:
+            capture.release()
+            raise MediaError(
+                MediaErrorCode.DEVICE_BUSY,
+                self.name,
+                "opened but delivered no picture",
+                "close other apps using the camera, or pick another one",
+            )
+        self._height, self._width = first.shape[0] & ~1, first.shape[1] & ~1
+        reported_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        self._fps = reported_fps if 0 < reported_fps < 241 else fps
+        self._capture = capture
+        self._pending = first
+        self._sequence = 0
+        # Files have no clock of their own: pace them at their frame rate like a camera.
+        self._pacer = Pacer(1.0 / self._fps, self._stop) if self._is_file else None
+        logger.info(
+            "%s opened: %dx%d at %.1f fps (asked %dx%d at %.1f)",
+            self.name,
+            self._width,
+            self._height,
+            self._fps,
+            width,
+            height,
+            fps,
+        )
+
+    def _open_error(self) -> MediaError:
+        if isinstance(self.device, int):
+            return MediaError(
+                MediaErrorCode.DEVICE_NOT_FOUND,
+                self.name,
+                "there is no camera with this number",
+                "run 'broadcaster devices' to see the cameras, or use the synthetic camera",
+            )
+        if _is_url(self.device):
+            return MediaError(
+                MediaErrorCode.DEVICE_NOT_FOUND,
+                self.name,
+                "the stream could not be opened",
+                "check the URL and that the stream is running",
+            )
+        return MediaError(
+            MediaErrorCode.DEVICE_BUSY,
+            self.name,
+            "the device could not be opened",
+            "close other apps using the camera (or check it is a camera), then try again",
+        )
+
+    def _read(self) -> VideoFrame | None:
+        capture = self._capture
+        assert capture is not None
+        if self._pending is not None:
+            bgr, self._pending = self._pending, None
+            timestamp_us = monotonic_us()
+        else:
+            if self._pacer is not None and not self._pacer.wait():
+                return None
+            failures = 0
+            while True:
+                ok, bgr = capture.read()
+                timestamp_us = monotonic_us()
+                if ok and bgr is not None:
+                    break
+                if self._is_file:
+                    return None  # end of the file
+                failures += 1
+                if failures >= LOST_AFTER_FAILED_READS or self._stop.is_set():
+                    if self._stop.is_set():
+                        return None
+                    raise MediaError(
+                        MediaErrorCode.DEVICE_LOST,
+                        self.name,
+                        "stopped delivering pictures (unplugged or taken by another app)",
+                        "reconnect the camera and start it again, or pick another one",
+                    )
+                time.sleep(0.05)
+        data, width, height = bgr_to_i420(bgr)
+        if (width, height) != (self._width, self._height):
+            data, width, height = self._rescale(bgr)
+        frame = VideoFrame(data, width, height, PixelFormat.I420, timestamp_us, self._sequence)
+        self._sequence += 1
+        return frame
+
+    def _rescale(self, bgr: np.ndarray) -> tuple[np.ndarray, int, int]:
+        # A stream changed size mid-way: keep the size the sinks were set up for.
+        resized = cv2.resize(bgr, (self._width, self._height), interpolation=cv2.INTER_AREA)
+        return bgr_to_i420(resized)
+
+    def _close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+        self._pending = None

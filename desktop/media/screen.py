@@ -1,0 +1,174 @@
+"""Screen capture with mss: a whole monitor or a region of it, BGRA straight through.
+
+mss objects are not thread-safe, so the grabber is created on the capture thread itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import mss
+import mss.exception
+import numpy as np
+
+from desktop.media.base import SourceKind
+from desktop.media.errors import MediaError, MediaErrorCode
+from desktop.media.frames import PixelFormat, VideoFrame, monotonic_us
+from desktop.media.threaded import Pacer, ThreadedSource
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A rectangle in desktop coordinates (pixels)."""
+
+    left: int
+    """Left edge."""
+    top: int
+    """Top edge."""
+    width: int
+    """Width."""
+    height: int
+    """Height."""
+
+
+def new_grabber() -> Any:
+    """Create an mss grabber for the calling thread (mss 10 renamed the factory to ``MSS``)."""
+    factory = getattr(mss, "MSS", None) or mss.mss
+    return factory()
+
+
+def _no_display(name: str, exc: Exception) -> MediaError:
+    return MediaError(
+        MediaErrorCode.DEVICE_NOT_FOUND,
+        name,
+        f"no screen to capture ({exc})",
+        "run the app in a desktop session (DISPLAY/WAYLAND_DISPLAY set)",
+    )
+
+
+def list_monitors() -> list[dict[str, int]]:
+    """Monitors as mss reports them, without the all-monitors entry (index 1 is the first).
+
+    Raises:
+        MediaError: There is no display to query.
+    """
+    try:
+        with new_grabber() as grabber:
+            return [dict(m) for m in grabber.monitors[1:]]
+    except mss.exception.ScreenShotError as exc:
+        raise _no_display("screen", exc) from exc
+
+
+class ScreenSource(ThreadedSource[VideoFrame]):
+    """Captures a monitor (1-based, as mss counts) or a region of it as BGRA frames.
+
+    Args:
+        monitor: Monitor number, 1 for the first.
+        region: Part of the desktop to capture instead of the whole monitor (e.g. a window).
+        fps: Target frames per second.
+        name: Name shown to the user.
+    """
+
+    def __init__(
+        self,
+        monitor: int = 1,
+        region: Region | None = None,
+        fps: float = 15.0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name or f"screen {monitor}", SourceKind.SCREEN)
+        if fps <= 0:
+            raise MediaError(
+                MediaErrorCode.INVALID_ARGUMENT, self.name, f"fps {fps} is not positive"
+            )
+        self.monitor = monitor
+        self.region = region
+        self._fps = fps
+        self._area: dict[str, int] = {}
+        self._grabber: Any = None
+        self._pacer: Pacer | None = None
+        self._sequence = 0
+
+    @property
+    def width(self) -> int:
+        """Captured width (after ``start``)."""
+        return self._area.get("width", 0)
+
+    @property
+    def height(self) -> int:
+        """Captured height (after ``start``)."""
+        return self._area.get("height", 0)
+
+    @property
+    def fps(self) -> float:
+        """Target frame rate."""
+        return self._fps
+
+    def _open(self) -> None:
+        monitors = list_monitors()
+        if not 1 <= self.monitor <= len(monitors):
+            raise MediaError(
+                MediaErrorCode.DEVICE_NOT_FOUND,
+                self.name,
+                f"there is no monitor {self.monitor}; this desktop has {len(monitors)}",
+                f"pick a monitor from 1 to {len(monitors)}",
+            )
+        area = monitors[self.monitor - 1]
+        if self.region is not None:
+            r = self.region
+            inside = (
+                r.width > 0
+                and r.height > 0
+                and r.left >= area["left"]
+                and r.top >= area["top"]
+                and r.left + r.width <= area["left"] + area["width"]
+                and r.top + r.height <= area["top"] + area["height"]
+            )
+            if not inside:
+                raise MediaError(
+                    MediaErrorCode.INVALID_ARGUMENT,
+                    self.name,
+                    f"region {r.width}x{r.height} at ({r.left},{r.top}) is not on this monitor",
+                    "pick the window or area again",
+                )
+            area = {"left": r.left, "top": r.top, "width": r.width, "height": r.height}
+        self._area = {"left": area["left"], "top": area["top"]}
+        self._area["width"], self._area["height"] = area["width"], area["height"]
+        self._sequence = 0
+
+    def _read(self) -> VideoFrame | None:
+        if self._grabber is None:
+            # Created here, on the capture thread: mss handles are bound to their thread.
+            try:
+                self._grabber = new_grabber()
+            except mss.exception.ScreenShotError as exc:
+                raise _no_display(self.name, exc) from exc
+            self._pacer = Pacer(1.0 / self._fps, self._stop)
+        elif self._pacer is not None and not self._pacer.wait():
+            return None
+        try:
+            shot = self._grabber.grab(self._area)
+        except mss.exception.ScreenShotError as exc:
+            raise MediaError(
+                MediaErrorCode.DEVICE_LOST,
+                self.name,
+                f"the screen can no longer be captured ({exc})",
+                "check the display (unplugged monitor, locked session) and share again",
+            ) from exc
+        timestamp_us = monotonic_us()
+        data = np.frombuffer(shot.raw, np.uint8)
+        frame = VideoFrame(
+            data, shot.width, shot.height, PixelFormat.BGRA, timestamp_us, self._sequence
+        )
+        self._sequence += 1
+        return frame
+
+    def _close(self) -> None:
+        if self._grabber is not None:
+            self._grabber.close()
+            self._grabber = None
+        self._pacer = None
