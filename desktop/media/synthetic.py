@@ -114,6 +114,7 @@ def _colour_bars_i420(width: int, height: int) -> npt.NDArray[np.uint8]:
         v[:, x0 // 2 : x1 // 2] = bv
     # The stamp area is neutral grey in chroma so colour bleed cannot flip a bit.
     stamp_rows = stamp_height(width)
+    y[:stamp_rows, :] = _Y_BLACK
     u[: stamp_rows // 2 + 1, :] = 128
     v[: stamp_rows // 2 + 1, :] = 128
     return np.concatenate((y.reshape(-1), u.reshape(-1), v.reshape(-1)))
