@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import socket
+from pathlib import Path
 
 from aiohttp import web
 
@@ -24,7 +25,12 @@ def main() -> None:
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
     logging.basicConfig(level=args.log_level, format="double %(levelname)s %(name)s: %(message)s")
-    server = DoubleServer(args.api_key, args.api_secret, args.webhook_url)
+    server = DoubleServer(
+        args.api_key,
+        args.api_secret,
+        args.webhook_url,
+        Path(args.egress_dir) if args.egress_dir else None,
+    )
 
     async def serve() -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -11,6 +11,8 @@ import gzip
 import hashlib
 import logging
 import secrets
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -53,7 +55,15 @@ class DoubleServer:
         webhook_url: Where to POST webhooks, if anywhere.
     """
 
-    def __init__(self, api_key: str, api_secret: str, webhook_url: str | None = None) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str,
+        webhook_url: str | None = None,
+        egress_dir: Path | None = None,
+    ) -> None:
+        from tests.livekit_double.egress import EgressManager
+
         self.api_key = api_key
         self.api_secret = api_secret
         self.webhook_url = webhook_url
@@ -66,6 +76,8 @@ class DoubleServer:
         self.app.router.add_get("/rtc/validate", self.handle_validate)
         self.app.router.add_get("/rtc/v1/validate", self.handle_validate)
         self.app.router.add_post("/twirp/livekit.RoomService/{method}", self.handle_room_service)
+        self.egress = EgressManager(self, egress_dir or Path(tempfile.mkdtemp(prefix="egress-")))
+        self.app.router.add_post("/twirp/livekit.Egress/{method}", self.egress.handle)
         self.app.router.add_post("/_double/cut_signal", self.handle_cut_signal)
         self.app.router.add_post("/_double/quality", self.handle_set_quality)
         self.app.router.add_get("/", self.handle_root)
@@ -113,6 +125,7 @@ class DoubleServer:
         return room
 
     async def close_room(self, room: Room, reason: Any) -> None:
+        await self.egress.stop_room(room)
         for participant in list(room.participants.values()):
             await self.disconnect(participant, reason, notify_others=False)
         self.rooms.pop(room.name, None)
