@@ -23,6 +23,9 @@ def main() -> None:
     parser.add_argument("--webhook-url", default=None)
     parser.add_argument("--egress-dir", default=None)
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument(
+        "--without-v1", action="store_true", help="answer 404 on /rtc/v1 (an older server)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=args.log_level, format="double %(levelname)s %(name)s: %(message)s")
     server = DoubleServer(
@@ -30,6 +33,7 @@ def main() -> None:
         args.api_secret,
         args.webhook_url,
         Path(args.egress_dir) if args.egress_dir else None,
+        args.without_v1,
     )
 
     async def serve() -> None:

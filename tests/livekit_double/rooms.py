@@ -22,6 +22,8 @@ import numpy as np
 from aiohttp import web
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
+    RTCConfiguration,
     RTCDataChannel,
     RTCPeerConnection,
     RTCRtpTransceiver,
@@ -106,6 +108,7 @@ class Participant:
         metadata: str,
         attributes: dict[str, str],
         permission: models.ParticipantPermission,
+        single_pc: bool = True,
     ) -> None:
         self.room = room
         self.sid = new_sid("PA_")
@@ -118,16 +121,27 @@ class Participant:
         self.state = models.ParticipantInfo.State.JOINED
         self.version = 1
         self.ws: web.WebSocketResponse | None = None
+        self.single_pc = single_pc
         self.pc = RTCPeerConnection()
+        # Classic mode (/rtc): a second connection on which the server offers what it sends.
+        self.sub_pc: RTCPeerConnection | None = (
+            None
+            if single_pc
+            else RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        )
         self.tracks: dict[str, PublishedTrack] = {}
         self.pending: dict[str, models.TrackInfo] = {}  # by client track id (cid)
         self.subscriptions: dict[str, RTCRtpTransceiver] = {}  # by track sid
         self.wanted: list[PublishedTrack] = []  # subscriptions waiting for a media section
         self.negotiation = asyncio.Lock()
-        self.reliable: RTCDataChannel = self.pc.createDataChannel("_reliable", ordered=True)
-        self.lossy: RTCDataChannel = self.pc.createDataChannel(
+        # The server's own data channels carry data to the client: on the one connection in
+        # single-PC mode, on the subscriber connection in classic mode.
+        sending_pc = self.sub_pc or self.pc
+        self.reliable: RTCDataChannel = sending_pc.createDataChannel("_reliable", ordered=True)
+        self.lossy: RTCDataChannel = sending_pc.createDataChannel(
             "_lossy", ordered=False, maxRetransmits=0
         )
+        self.offer_id = 0
         self.quality = models.ConnectionQuality.EXCELLENT
         self.speaking_level = 0.0
         self.closed = False
@@ -315,12 +329,48 @@ class Participant:
             )
 
     async def renegotiate(self) -> None:
-        """Ask the client for a new offer (the server never offers in single-PC mode)."""
+        """Start a negotiation so waiting subscriptions get media sections.
+
+        Single-PC mode: ask the client for a new offer (the server never offers there).
+        Classic mode: offer on the subscriber connection.
+        """
+        if self.sub_pc is not None:
+            await self.offer_subscriber()
+            return
         await self.send(
             rtc.SignalResponse(
                 media_sections_requirement=rtc.MediaSectionsRequirement(num_audios=0, num_videos=0)
             )
         )
+
+    async def offer_subscriber(self) -> None:
+        """Classic mode: attach waiting subscriptions and send the subscriber offer."""
+        assert self.sub_pc is not None
+        async with self.negotiation:
+            for published in self.wanted:
+                if published.info.sid in self.subscriptions or published.source is None:
+                    continue
+                transceiver = self.sub_pc.addTransceiver(published.subscribe(), "sendonly")
+                transceiver.sender._stream_id = f"{published.owner.sid}|{published.info.sid}"
+                transceiver.sender._track_id = published.info.sid
+                self.subscriptions[published.info.sid] = transceiver
+            self.wanted = []
+            offer = await self.sub_pc.createOffer()
+            await self.sub_pc.setLocalDescription(offer)
+            self.offer_id += 1
+            await self.send(
+                rtc.SignalResponse(
+                    offer=rtc.SessionDescription(
+                        type="offer", sdp=self.sub_pc.localDescription.sdp, id=self.offer_id
+                    )
+                )
+            )
+
+    async def apply_subscriber_answer(self, answer_sdp: str) -> None:
+        """Classic mode: the client's answer to the subscriber offer."""
+        if self.sub_pc is None:
+            return
+        await self.sub_pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
 
     def _detect_unpublished(self) -> None:
         for sid, published in list(self.tracks.items()):
@@ -332,7 +382,7 @@ class Participant:
             if transceiver is None or direction not in ("recvonly", "sendrecv"):
                 self.room.unpublish(self, sid)
 
-    async def add_ice_candidate(self, candidate_init: str) -> None:
+    async def add_ice_candidate(self, candidate_init: str, subscriber: bool = False) -> None:
         """Apply a trickled candidate from the client."""
         data = json.loads(candidate_init)
         text = data.get("candidate", "")
@@ -343,8 +393,9 @@ class Participant:
         candidate = candidate_from_sdp(text)
         candidate.sdpMid = data.get("sdpMid")
         candidate.sdpMLineIndex = data.get("sdpMLineIndex")
+        pc = self.sub_pc if subscriber and self.sub_pc is not None else self.pc
         with contextlib.suppress(Exception):  # candidates for a finished ICE gathering
-            await self.pc.addIceCandidate(candidate)
+            await pc.addIceCandidate(candidate)
 
     async def close(self) -> None:
         """Tear down media and the socket."""
@@ -357,6 +408,8 @@ class Participant:
         if self.ws is not None and not self.ws.closed:
             await self.ws.close()
         await self.pc.close()
+        if self.sub_pc is not None:
+            await self.sub_pc.close()
 
 
 class Room:

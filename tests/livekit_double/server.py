@@ -61,12 +61,15 @@ class DoubleServer:
         api_secret: str,
         webhook_url: str | None = None,
         egress_dir: Path | None = None,
+        without_v1: bool = False,
     ) -> None:
         from tests.livekit_double.egress import EgressManager
 
         self.api_key = api_key
         self.api_secret = api_secret
         self.webhook_url = webhook_url
+        self.without_v1 = without_v1
+        """Answer 404 on /rtc/v1, as servers older than single-PC mode do."""
         self.rooms: dict[str, Room] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._http: aiohttp.ClientSession | None = None
@@ -166,9 +169,8 @@ class DoubleServer:
         return web.Response(text="success")
 
     async def handle_signal_v0(self, request: web.Request) -> web.StreamResponse:
-        # The classic two-PC path is not served: LiveKit servers without it answer 404 too,
-        # and only single-PC clients are tested against the double.
-        return web.Response(status=404, text="use /rtc/v1")
+        """The classic path: two peer connections, the server offers the subscriber one."""
+        return await self.handle_signal(request, single_pc=False)
 
     def _join_request(self, request: web.Request) -> rtc.JoinRequest:
         raw = request.query.get("join_request", "")
@@ -184,7 +186,11 @@ class DoubleServer:
         join.ParseFromString(data)
         return join
 
-    async def handle_signal(self, request: web.Request) -> web.StreamResponse:
+    async def handle_signal(
+        self, request: web.Request, single_pc: bool = True
+    ) -> web.StreamResponse:
+        if single_pc and self.without_v1:
+            return web.Response(status=404, text="404 page not found")
         try:
             claims = bearer_claims(request, self.api_key, self.api_secret)
             require_grant(claims, "roomJoin")
@@ -211,13 +217,15 @@ class DoubleServer:
             if room.max_participants and len(room.participants) >= room.max_participants:
                 await ws.close(code=1008, message=b"room is full")
                 return ws
-            participant = self._new_participant(room, claims)
+            participant = self._new_participant(room, claims, single_pc)
             participant.ws = ws
             await self._join(participant, join)
         await self._signal_loop(participant, ws)
         return ws
 
-    def _new_participant(self, room: Room, claims: api.access_token.Claims) -> Participant:
+    def _new_participant(
+        self, room: Room, claims: api.access_token.Claims, single_pc: bool
+    ) -> Participant:
         video = claims.video
         assert video is not None
         sources = [
@@ -239,6 +247,7 @@ class DoubleServer:
             claims.metadata or "",
             dict(claims.attributes or {}),
             permission,
+            single_pc,
         )
         room.participants[participant.identity] = participant
         return participant
@@ -253,7 +262,7 @@ class DoubleServer:
             participant=participant.info(),
             other_participants=[p.info() for p in room.others(participant)],
             server_version=SERVER_VERSION,
-            subscriber_primary=False,
+            subscriber_primary=not participant.single_pc,
             ping_timeout=PING_TIMEOUT_S,
             ping_interval=PING_INTERVAL_S,
             server_info=models.ServerInfo(
@@ -267,6 +276,8 @@ class DoubleServer:
         participant.state = models.ParticipantInfo.State.ACTIVE
         if join.HasField("publisher_offer"):
             await participant.answer_offer(join.publisher_offer.sdp)
+        if participant.sub_pc is not None:
+            await participant.offer_subscriber()
         await room.broadcast_update(participant)
         self.webhook("participant_joined", room, participant)
         # Subscribe the newcomer to what is already published.
@@ -321,7 +332,12 @@ class DoubleServer:
         if kind == "offer":
             await participant.answer_offer(request.offer.sdp)
         elif kind == "trickle":
-            await participant.add_ice_candidate(request.trickle.candidateInit)
+            await participant.add_ice_candidate(
+                request.trickle.candidateInit,
+                subscriber=request.trickle.target == rtc.SignalTarget.SUBSCRIBER,
+            )
+        elif kind == "answer":
+            await participant.apply_subscriber_answer(request.answer.sdp)
         elif kind == "add_track":
             await self._add_track(participant, request.add_track)
         elif kind == "mute":
