@@ -128,3 +128,28 @@ async def test_chat_on_lk_chat_topic_both_ways(
     finally:
         await host.disconnect()
         await guest.disconnect()
+
+
+async def test_h264_publisher_is_relayed(livekit_server: LiveKitDouble, unique_room: str) -> None:
+    host = await join(livekit_server, "host", unique_room)
+    guest = await join(livekit_server, "guest", unique_room)
+    tracks: list[rtc.Track] = []
+    guest.on("track_subscribed", lambda track, *_: tracks.append(track))
+    feeder = Feeder()
+    try:
+        camera = rtc.VideoSource(320, 180)
+        feeder.video(camera, 320, 180)
+        publication = await host.local_participant.publish_track(
+            rtc.LocalVideoTrack.create_video_track("camera", camera),
+            rtc.TrackPublishOptions(
+                source=rtc.TrackSource.SOURCE_CAMERA, video_codec=rtc.VideoCodec.H264
+            ),
+        )
+        await wait_for(lambda: bool(tracks), timeout_s=20)
+        stamps = await read_video_stamps(tracks[0], 5)
+        assert stamps == sorted(stamps) and len(set(stamps)) == 5
+        assert publication.mime_type.lower() in ("", "video/h264")
+    finally:
+        await feeder.aclose()
+        await host.disconnect()
+        await guest.disconnect()

@@ -197,6 +197,16 @@ async def test_server_apis_check_grants(livekit_server: LiveKitDouble, unique_ro
     ):
         assert response.status == 403
         assert (await response.json())["code"] == "permission_denied"
+    other_room_admin = livekit_server.token("mod", "another-room", room_admin=True)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{livekit_server.http_url}/twirp/livekit.RoomService/ListParticipants",
+            json={"room": unique_room},
+            headers={"Authorization": f"Bearer {other_room_admin}"},
+        ) as response,
+    ):
+        assert response.status == 403  # an admin of one room is not an admin of another
 
 
 async def test_webhooks_are_signed_so_the_receiver_accepts_them(

@@ -142,6 +142,7 @@ class Participant:
             "_lossy", ordered=False, maxRetransmits=0
         )
         self.offer_id = 0
+        self.trickled_candidates: dict[int, bool] = {}
         self.quality = models.ConnectionQuality.EXCELLENT
         self.speaking_level = 0.0
         self.closed = False
@@ -283,6 +284,7 @@ class Participant:
                     )
                 )
             )
+            await self.trickle_local_candidates(self.pc, rtc.SignalTarget.PUBLISHER)
             await self._request_sections()
 
     def _attach_wanted(self) -> None:
@@ -365,6 +367,29 @@ class Participant:
                     )
                 )
             )
+            await self.trickle_local_candidates(self.sub_pc, rtc.SignalTarget.SUBSCRIBER)
+
+    async def trickle_local_candidates(self, pc: RTCPeerConnection, target: Any) -> None:
+        """Trickle the server's candidates too, as LiveKit does (aiortc also puts them in the
+        SDP, so a client that ignores trickle still connects)."""
+        if pc.localDescription is None or self.trickled_candidates.get(id(pc)):
+            return
+        description = sdp.SessionDescription.parse(pc.localDescription.sdp)
+        if not description.media:
+            return
+        media = description.media[0]
+        for candidate in media.ice_candidates:
+            init = {
+                "candidate": "candidate:" + sdp.candidate_to_sdp(candidate),
+                "sdpMid": media.rtp.muxId,
+                "sdpMLineIndex": 0,
+            }
+            await self.send(
+                rtc.SignalResponse(
+                    trickle=rtc.TrickleRequest(candidateInit=json.dumps(init), target=target)
+                )
+            )
+        self.trickled_candidates[id(pc)] = True
 
     async def apply_subscriber_answer(self, answer_sdp: str) -> None:
         """Classic mode: the client's answer to the subscriber offer."""
