@@ -29,6 +29,8 @@ SAMPLE_RATE_HZ = 48_000
 BLOCK_S = 0.01
 SILENT_DEVICE_TIMEOUT_S = 2.0
 """No audio at all from the device for this long means it is gone."""
+START_TIMEOUT_S = 6.0
+"""A device just opened may take longer to deliver its first block (sound servers warm up)."""
 _CALLBACK_QUEUE_BLOCKS = 50  # half a second of device blocks before we start dropping
 
 
@@ -245,8 +247,9 @@ class MicrophoneSource(ThreadedSource[AudioFrame]):
         while self._pending.size < block_samples:
             if self._stop.is_set():
                 return None
+            timeout_s = SILENT_DEVICE_TIMEOUT_S if self._sequence else START_TIMEOUT_S
             try:
-                raw = self._blocks.get(timeout=SILENT_DEVICE_TIMEOUT_S)
+                raw = self._blocks.get(timeout=timeout_s)
             except queue.Empty:
                 if self._stop.is_set():
                     return None
@@ -282,7 +285,7 @@ class MicrophoneSource(ThreadedSource[AudioFrame]):
         stream, self._stream = self._stream, None
         if stream is not None:
             try:
-                stream.abort()
+                stream.stop()
                 stream.close()
             except Exception:  # the device may already be gone
                 logger.debug("closing %s failed", self.name, exc_info=True)
