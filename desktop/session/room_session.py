@@ -1,0 +1,477 @@
+"""A host's connection to a LiveKit room: connect, publish the media sources, keep the state.
+
+Everything runs on the application's asyncio loop (qasync in the studio, plain asyncio in
+headless mode). Frames come from the media layer's fan-out queues; each published source has
+one pump task that awaits its queue and hands frames to LiveKit without copying. SDK events are
+turned into :class:`~desktop.session.state.RoomState` updates; every handler is wrapped so an
+exception is logged instead of being swallowed by the SDK's emitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from livekit import rtc
+from livekit.rtc._proto.room_pb2 import AudioEncoding  # not re-exported by livekit.rtc
+
+from desktop.media.base import AudioCaptureSource, VideoCaptureSource
+from desktop.media.fanout import FrameQueue
+from desktop.media.frames import AudioFrame, VideoFrame
+from desktop.session.errors import SessionError, SessionErrorCode
+from desktop.session.state import (
+    ChatMessage,
+    ConnectionState,
+    ParticipantState,
+    Quality,
+    Source,
+    StateStore,
+    TrackState,
+)
+
+logger = logging.getLogger(__name__)
+
+CHAT_TOPIC = "lk.chat"
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+AUDIO_QUEUE_MS = 100
+"""LiveKit's default audio queue is a second of latency; keep it short (a multiple of 10)."""
+
+_SOURCES = {
+    rtc.TrackSource.SOURCE_CAMERA: Source.CAMERA,
+    rtc.TrackSource.SOURCE_MICROPHONE: Source.MICROPHONE,
+    rtc.TrackSource.SOURCE_SCREENSHARE: Source.SCREEN,
+    rtc.TrackSource.SOURCE_SCREENSHARE_AUDIO: Source.SCREEN_AUDIO,
+}
+_QUALITIES = {
+    rtc.ConnectionQuality.QUALITY_EXCELLENT: Quality.EXCELLENT,
+    rtc.ConnectionQuality.QUALITY_GOOD: Quality.GOOD,
+    rtc.ConnectionQuality.QUALITY_POOR: Quality.POOR,
+    rtc.ConnectionQuality.QUALITY_LOST: Quality.LOST,
+}
+_CODECS = {"vp8": rtc.VideoCodec.VP8, "h264": rtc.VideoCodec.H264, "vp9": rtc.VideoCodec.VP9}
+
+
+@dataclass(frozen=True, slots=True)
+class PublishDefaults:
+    """How tracks are published (the platform's ConnectionRequest ``publishDefaults``)."""
+
+    video_codec: str = "vp8"
+    """h264, vp8 or vp9."""
+    video_bitrate_bps: int = 2_500_000
+    """Top layer bitrate of the camera."""
+    audio_bitrate_bps: int = 48_000
+    """Microphone bitrate."""
+    width: int = 1280
+    """Camera width published."""
+    height: int = 720
+    """Camera height published."""
+    fps: int = 30
+    """Camera frame rate published."""
+    simulcast: bool = True
+    """Publish the camera in several layers so small tiles get small video."""
+    screen_bitrate_bps: int = 2_000_000
+    """Screen share bitrate."""
+    screen_fps: int = 15
+    """Screen share frame rate."""
+
+    def __post_init__(self) -> None:
+        if self.video_codec not in _CODECS:
+            raise ValueError(f"video codec must be one of {', '.join(_CODECS)}")
+
+
+def check_url(url: str) -> str:
+    """Validate a LiveKit server URL and return it.
+
+    Raises:
+        SessionError: BAD_URL with what is wrong.
+    """
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme not in ("ws", "wss", "http", "https") or not parsed.hostname:
+        raise SessionError(
+            SessionErrorCode.BAD_URL,
+            f"'{url}' is not a LiveKit server URL",
+            "use the wss://… (or ws://host:7880 for a local server) address of your LiveKit server",
+        )
+    return url
+
+
+def _connect_error(exc: Exception, url: str) -> SessionError:
+    text = str(exc)
+    lowered = text.lower()
+    if any(w in lowered for w in ("401", "403", "invalid token", "unauthorized", "permission")):
+        return SessionError(
+            SessionErrorCode.TOKEN_REFUSED,
+            f"the server refused the access token ({text.split(' - ')[-1][:160]})",
+            "get a new token (sign in again), or check the API key and secret",
+        )
+    return SessionError(
+        SessionErrorCode.UNREACHABLE,
+        f"could not reach the LiveKit server at {url}",
+        "check the URL and your network, then connect again",
+    )
+
+
+@dataclass
+class _Published:
+    """A source being published: its LiveKit track and the task feeding it."""
+
+    publication: rtc.LocalTrackPublication
+    track: rtc.LocalVideoTrack | rtc.LocalAudioTrack
+    pump: asyncio.Task[None]
+    queue: FrameQueue[Any]
+    unsubscribe: Callable[[], None]
+
+
+class RoomSession:
+    """The host's session in one room.
+
+    Args:
+        store: Where the room state lives (shared with the UI bridge).
+        defaults: How to publish.
+    """
+
+    def __init__(self, store: StateStore | None = None,
+                 defaults: PublishDefaults | None = None) -> None:  # fmt: skip
+        self.store = store or StateStore()
+        self.defaults = defaults or PublishDefaults()
+        self.room: rtc.Room | None = None
+        self._published: dict[Source, _Published] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- connecting --------------------------------------------------------------------------
+
+    async def connect(self, url: str, token: str,
+                      timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> None:  # fmt: skip
+        """Join the room, or raise a :class:`SessionError` and say so in the state.
+
+        Raises:
+            SessionError: BAD_URL, TOKEN_REFUSED or UNREACHABLE.
+        """
+        try:
+            check_url(url)
+        except SessionError as error:
+            self.store.update(connection=ConnectionState.FAILED, error=str(error))
+            raise
+        self.store.update(connection=ConnectionState.CONNECTING, error="", disconnect_reason="")
+        room = rtc.Room()
+        self._wire(room)
+        try:
+            await asyncio.wait_for(
+                room.connect(url, token, rtc.RoomOptions(connect_timeout=timeout_s)),
+                timeout_s * 2 + 5,
+            )
+        except (rtc.ConnectError, TimeoutError, OSError) as exc:
+            failure = _connect_error(exc, url)
+            self.store.update(connection=ConnectionState.FAILED, error=str(failure))
+            await room.disconnect()
+            raise failure from None
+        self.room = room
+        local = room.local_participant
+        self.store.update(
+            connection=ConnectionState.CONNECTED,
+            room_name=room.name,
+            room_metadata=room.metadata,
+            local=ParticipantState(identity=local.identity, name=local.name, sid=local.sid),
+            remotes={p.identity: self._participant(p) for p in room.remote_participants.values()},
+        )
+        room.register_text_stream_handler(CHAT_TOPIC, self._on_chat_stream)
+
+    async def aclose(self) -> None:
+        """Stop publishing and leave the room."""
+        for source in list(self._published):
+            await self._stop_pump(source)
+        room, self.room = self.room, None
+        if room is not None:
+            await room.disconnect()
+        for task in list(self._tasks):
+            task.cancel()
+        if self.store.state.connection in (ConnectionState.CONNECTED, ConnectionState.RECONNECTING):
+            self.store.update(connection=ConnectionState.DISCONNECTED, disconnect_reason="you left")
+
+    def _require_room(self) -> rtc.Room:
+        if self.room is None or self.store.state.connection is ConnectionState.FAILED:
+            raise SessionError(SessionErrorCode.NOT_CONNECTED, "not connected to a room",
+                               "connect first")  # fmt: skip
+        return self.room
+
+    # --- publishing --------------------------------------------------------------------------
+
+    async def publish_camera(self, camera: VideoCaptureSource) -> rtc.LocalTrackPublication:
+        """Publish a camera with the defaults (simulcast on unless disabled)."""
+        d = self.defaults
+        options = rtc.TrackPublishOptions(
+            source=rtc.TrackSource.SOURCE_CAMERA,
+            simulcast=d.simulcast,
+            video_codec=_CODECS[d.video_codec],
+            video_encoding=rtc.VideoEncoding(max_bitrate=d.video_bitrate_bps, max_framerate=d.fps),
+        )
+        return await self._publish_video(Source.CAMERA, camera, options, is_screencast=False)
+
+    async def publish_screen(self, screen: VideoCaptureSource) -> rtc.LocalTrackPublication:
+        """Share a screen: screencast mode keeps text sharp under congestion."""
+        d = self.defaults
+        options = rtc.TrackPublishOptions(
+            source=rtc.TrackSource.SOURCE_SCREENSHARE,
+            simulcast=False,
+            video_codec=_CODECS[d.video_codec],
+            video_encoding=rtc.VideoEncoding(
+                max_bitrate=d.screen_bitrate_bps, max_framerate=d.screen_fps
+            ),
+        )
+        return await self._publish_video(Source.SCREEN, screen, options, is_screencast=True)
+
+    async def publish_microphone(self, mic: AudioCaptureSource) -> rtc.LocalTrackPublication:
+        """Publish a microphone."""
+        room = self._require_room()
+        await self._stop_pump(Source.MICROPHONE)
+        lk_source = rtc.AudioSource(mic.sample_rate_hz, mic.num_channels,
+                                    queue_size_ms=AUDIO_QUEUE_MS)  # fmt: skip
+        track = rtc.LocalAudioTrack.create_audio_track("microphone", lk_source)
+        options = rtc.TrackPublishOptions(
+            source=rtc.TrackSource.SOURCE_MICROPHONE,
+            audio_encoding=AudioEncoding(max_bitrate=self.defaults.audio_bitrate_bps),
+        )
+        publication = await room.local_participant.publish_track(track, options)
+        queue: FrameQueue[AudioFrame] = mic.frames.subscribe("publisher", maxsize=10)
+
+        async def pump() -> None:
+            while (frame := await queue.aget()) is not None:
+                await lk_source.capture_frame(frame.to_livekit())
+
+        self._published[Source.MICROPHONE] = _Published(
+            publication, track, self._spawn(pump()), queue,
+            functools.partial(mic.frames.unsubscribe, queue),
+        )  # fmt: skip
+        self._refresh_local()
+        return publication
+
+    async def _publish_video(self, kind: Source, capture: VideoCaptureSource,
+                             options: rtc.TrackPublishOptions,
+                             is_screencast: bool) -> rtc.LocalTrackPublication:  # fmt: skip
+        room = self._require_room()
+        await self._stop_pump(kind)
+        width = capture.width or self.defaults.width
+        height = capture.height or self.defaults.height
+        # Simulcast layers follow the size given here, so it is the real capture size.
+        lk_source = rtc.VideoSource(width, height, is_screencast=is_screencast)
+        name = "screen" if kind is Source.SCREEN else "camera"
+        track = rtc.LocalVideoTrack.create_video_track(name, lk_source)
+        publication = await room.local_participant.publish_track(track, options)
+        queue: FrameQueue[VideoFrame] = capture.frames.subscribe("publisher", maxsize=2)
+
+        async def pump() -> None:
+            while (frame := await queue.aget()) is not None:
+                lk_source.capture_frame(frame.to_livekit(), timestamp_us=frame.timestamp_us)
+
+        self._published[kind] = _Published(
+            publication, track, self._spawn(pump()), queue,
+            functools.partial(capture.frames.unsubscribe, queue),
+        )  # fmt: skip
+        self._refresh_local()
+        return publication
+
+    async def stop_screen_share(self) -> None:
+        """Stop sharing the screen; camera and microphone carry on."""
+        await self._stop_pump(Source.SCREEN, unpublish=True)
+        self._refresh_local()
+
+    async def set_muted(self, source: Source, muted: bool) -> None:
+        """Mute or unmute camera or microphone (``track.mute()``, never unpublish)."""
+        published = self._published.get(source)
+        if published is None:
+            what = source.name.lower()
+            raise SessionError(
+                SessionErrorCode.NOT_CONNECTED, f"no {what} is published", "start it first"
+            )
+        if muted:
+            published.track.mute()
+        else:
+            published.track.unmute()
+        self._refresh_local()
+
+    async def _stop_pump(self, source: Source, unpublish: bool = False) -> None:
+        published = self._published.pop(source, None)
+        if published is None:
+            return
+        published.unsubscribe()
+        published.pump.cancel()
+        if unpublish and self.room is not None:
+            await self.room.local_participant.unpublish_track(published.publication.sid)
+
+    # --- chat --------------------------------------------------------------------------------
+
+    async def send_chat(self, text: str) -> None:
+        """Send a chat line to everyone."""
+        room = self._require_room()
+        text = text.strip()
+        if not text:
+            return
+        await room.local_participant.send_text(text, topic=CHAT_TOPIC)
+        identity = room.local_participant.identity
+        message = ChatMessage(identity, text, int(time.time() * 1000), is_local=True)
+        self.store.update(chat=(*self.store.state.chat, message))
+
+    def _on_chat_stream(self, reader: rtc.TextStreamReader, sender: str) -> None:
+        async def read() -> None:
+            text = await reader.read_all()
+            message = ChatMessage(sender, text, int(time.time() * 1000))
+            self.store.update(chat=(*self.store.state.chat, message))
+
+        self._spawn(read())
+
+    # --- SDK events → state ------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _wire(self, room: rtc.Room) -> None:
+        def guarded(handler: Callable[..., None]) -> Callable[..., None]:
+            @functools.wraps(handler)
+            def wrapper(*args: Any) -> None:
+                try:
+                    handler(*args)
+                except Exception:  # the SDK's emitter would swallow it silently
+                    logger.exception("room event handler %s failed", handler.__name__)
+
+            return wrapper
+
+        def refresh_remote(participant: rtc.RemoteParticipant, *_: Any) -> None:
+            if participant.identity in room.remote_participants:
+                self.store.update_remote(
+                    participant.identity, **_fields(self._participant(participant))
+                )
+
+        def on_track_event(*args: Any) -> None:
+            participant = next(a for a in args if isinstance(a, rtc.RemoteParticipant))
+            refresh_remote(participant)
+
+        def on_local_track_event(*args: Any) -> None:
+            self._refresh_local()
+
+        def on_disconnected(participant: rtc.RemoteParticipant) -> None:
+            self.store.remove_remote(participant.identity)
+
+        def on_speakers(speakers: list[rtc.Participant]) -> None:
+            speaking = {p.identity for p in speakers}
+            for identity, state in self.store.state.remotes.items():
+                if state.is_speaking != (identity in speaking):
+                    self.store.update_remote(identity, is_speaking=identity in speaking)
+            local = self.store.state.local
+            if local is not None and local.is_speaking != (local.identity in speaking):
+                self.store.update(local=_replace(local, is_speaking=local.identity in speaking))
+
+        def on_quality(participant: rtc.Participant, quality: int) -> None:
+            value = _QUALITIES.get(quality, Quality.UNKNOWN)  # type: ignore[call-overload]
+            local = self.store.state.local
+            if local is not None and participant.identity == local.identity:
+                self.store.update(local=_replace(local, quality=value))
+            elif participant.identity in self.store.state.remotes:
+                self.store.update_remote(participant.identity, quality=value)
+
+        def on_metadata(metadata: str) -> None:
+            self.store.update(room_metadata=metadata)
+
+        def on_reconnecting() -> None:
+            self.store.update(connection=ConnectionState.RECONNECTING)
+
+        def on_reconnected() -> None:
+            self.store.update(connection=ConnectionState.CONNECTED)
+
+        def on_room_disconnected(reason: int) -> None:
+            self.store.update(
+                connection=ConnectionState.DISCONNECTED, disconnect_reason=_reason_words(reason)
+            )
+
+        handlers: dict[str, Callable[..., None]] = {
+            "participant_connected": refresh_remote,
+            "participant_disconnected": on_disconnected,
+            "participant_metadata_changed": refresh_remote,
+            "participant_name_changed": refresh_remote,
+            "participant_attributes_changed": lambda changed, p: refresh_remote(p),
+            "track_published": on_track_event,
+            "track_unpublished": on_track_event,
+            "track_subscribed": on_track_event,
+            "track_unsubscribed": on_track_event,
+            "track_muted": lambda p, pub: on_track_event(p) if isinstance(
+                p, rtc.RemoteParticipant) else on_local_track_event(),
+            "track_unmuted": lambda p, pub: on_track_event(p) if isinstance(
+                p, rtc.RemoteParticipant) else on_local_track_event(),
+            "local_track_published": on_local_track_event,
+            "local_track_unpublished": on_local_track_event,
+            "active_speakers_changed": on_speakers,
+            "connection_quality_changed": on_quality,
+            "reconnecting": on_reconnecting,
+            "reconnected": on_reconnected,
+            "disconnected": on_room_disconnected,
+            "room_metadata_changed": lambda old, new: on_metadata(new),
+        }  # fmt: skip
+        for event, handler in handlers.items():
+            room.on(event, guarded(handler))  # type: ignore[arg-type]
+
+    def _refresh_local(self) -> None:
+        room = self.room
+        local = self.store.state.local
+        if room is None or local is None:
+            return
+        tracks = tuple(_track(pub) for pub in room.local_participant.track_publications.values())
+        self.store.update(local=_replace(local, tracks=tracks))
+
+    @staticmethod
+    def _participant(p: rtc.RemoteParticipant) -> ParticipantState:
+        return ParticipantState(
+            identity=p.identity,
+            name=p.name,
+            sid=p.sid,
+            metadata=p.metadata,
+            attributes=dict(p.attributes),
+            can_publish=bool(p.permissions.can_publish) if p.permissions else True,
+            tracks=tuple(_track(pub) for pub in p.track_publications.values()),
+        )
+
+
+def _track(pub: rtc.TrackPublication) -> TrackState:
+    # A local track knows it is muted at once; its publication learns it from an event later.
+    local_track = pub.track if isinstance(pub, rtc.LocalTrackPublication) else None
+    return TrackState(
+        sid=pub.sid,
+        source=_SOURCES.get(pub.source, Source.UNKNOWN),
+        is_video=pub.kind == rtc.TrackKind.KIND_VIDEO,
+        muted=local_track.muted if local_track is not None else pub.muted,
+        simulcast=pub.simulcasted,
+        width=pub.width,
+        height=pub.height,
+        subscribed=bool(getattr(pub, "subscribed", False)),
+    )
+
+
+def _fields(state: ParticipantState) -> dict[str, Any]:
+    keep = ("name", "sid", "metadata", "attributes", "can_publish", "tracks")
+    return {name: getattr(state, name) for name in keep}
+
+
+def _replace(state: ParticipantState, **changes: Any) -> ParticipantState:
+    import dataclasses
+
+    return dataclasses.replace(state, **changes)
+
+
+def _reason_words(reason: int) -> str:
+    words = {
+        rtc.DisconnectReason.CLIENT_INITIATED: "you left",
+        rtc.DisconnectReason.PARTICIPANT_REMOVED: "a moderator removed you from the room",
+        rtc.DisconnectReason.ROOM_DELETED: "the room was closed",
+        rtc.DisconnectReason.DUPLICATE_IDENTITY: "you joined from somewhere else",
+        rtc.DisconnectReason.SERVER_SHUTDOWN: "the server shut down",
+        rtc.DisconnectReason.JOIN_FAILURE: "joining failed",
+        rtc.DisconnectReason.SIGNAL_CLOSE: "the connection to the server was lost",
+    }
+    return str(words.get(reason, "the connection ended"))  # type: ignore[call-overload]

@@ -1,0 +1,248 @@
+"""The session's picture of the room: one immutable value, replaced on every change.
+
+Observers (the UI bridge, headless JSON logging, tests) register a callback and receive the old
+and the new state; they never see a half-updated room. No Qt here: the UI re-emits changes as Qt
+signals through its bridge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class ConnectionState(enum.Enum):
+    """Where the connection to the room stands; the UI shows it as is, and it never lies."""
+
+    IDLE = 1
+    """Not connected and not trying."""
+    CONNECTING = 2
+    """Joining the room."""
+    CONNECTED = 3
+    """In the room."""
+    RECONNECTING = 4
+    """The connection dropped; the SDK is resuming it (capture goes on)."""
+    DISCONNECTED = 5
+    """Left the room (see ``disconnect_reason``)."""
+    FAILED = 6
+    """Could not connect (see ``error``)."""
+
+
+class Quality(enum.Enum):
+    """Connection quality as LiveKit grades it."""
+
+    UNKNOWN = 0
+    """Not reported yet."""
+    EXCELLENT = 1
+    """Excellent."""
+    GOOD = 2
+    """Good."""
+    POOR = 3
+    """Poor: expect frozen video."""
+    LOST = 4
+    """No media is getting through."""
+
+
+class Source(enum.Enum):
+    """What a track carries."""
+
+    UNKNOWN = 0
+    CAMERA = 1
+    MICROPHONE = 2
+    SCREEN = 3
+    SCREEN_AUDIO = 4
+
+
+@dataclass(frozen=True, slots=True)
+class TrackState:
+    """A published track, local or remote."""
+
+    sid: str
+    """Server id (TR_…)."""
+    source: Source
+    """Camera, microphone, screen."""
+    is_video: bool
+    """Video or audio."""
+    muted: bool = False
+    """Muted by its publisher or a moderator."""
+    simulcast: bool = False
+    """Published with several layers."""
+    width: int = 0
+    """Published width (video)."""
+    height: int = 0
+    """Published height (video)."""
+    subscribed: bool = False
+    """For remote tracks: media is being received."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantState:
+    """Someone in the room (the host included)."""
+
+    identity: str
+    """Stable identity from the token."""
+    name: str = ""
+    """Display name."""
+    sid: str = ""
+    """Server id (PA_…)."""
+    metadata: str = ""
+    """Free-form metadata."""
+    attributes: dict[str, str] = field(default_factory=dict)
+    """Key/value attributes."""
+    joined_at_ms: int = 0
+    """When they joined (wall clock ms)."""
+    is_speaking: bool = False
+    """Among the active speakers."""
+    audio_level: float = 0.0
+    """Speaking level 0..1 from the server."""
+    quality: Quality = Quality.UNKNOWN
+    """Connection quality."""
+    can_publish: bool = True
+    """Permission to publish media."""
+    tracks: tuple[TrackState, ...] = ()
+    """Published tracks."""
+
+    @property
+    def is_publisher(self) -> bool:
+        """Whether they publish any track."""
+        return bool(self.tracks)
+
+    def track(self, source: Source) -> TrackState | None:
+        """Their track of a given source, if any."""
+        return next((t for t in self.tracks if t.source is source), None)
+
+    @property
+    def mic_muted(self) -> bool:
+        """No microphone, or a muted one."""
+        mic = self.track(Source.MICROPHONE)
+        return mic is None or mic.muted
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """A chat line on the ``lk.chat`` topic."""
+
+    sender_identity: str
+    """Who sent it."""
+    text: str
+    """What they wrote."""
+    timestamp_ms: int
+    """When it was sent or received (wall clock ms)."""
+    is_local: bool = False
+    """Sent by the host."""
+
+
+@dataclass(frozen=True, slots=True)
+class QualityChange:
+    """A publishing adaptation the session made, for the log and the stats panel."""
+
+    timestamp_ms: int
+    """When."""
+    description: str
+    """What changed and why, in words."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    """Everything the UI shows about the room."""
+
+    connection: ConnectionState = ConnectionState.IDLE
+    """Connection state."""
+    room_name: str = ""
+    """Room name."""
+    room_metadata: str = ""
+    """Room metadata (appointment etc.)."""
+    disconnect_reason: str = ""
+    """Why the session left the room, in words (set with DISCONNECTED)."""
+    error: str = ""
+    """Why connecting failed, in words with the next step (set with FAILED)."""
+    local: ParticipantState | None = None
+    """The host."""
+    remotes: dict[str, ParticipantState] = field(default_factory=dict)
+    """Everyone else, by identity."""
+    chat: tuple[ChatMessage, ...] = ()
+    """Chat so far."""
+    adaptations: tuple[QualityChange, ...] = ()
+    """Publishing adaptations made so far."""
+
+    @property
+    def participant_count(self) -> int:
+        """People in the room, the host included."""
+        return len(self.remotes) + (1 if self.local is not None else 0)
+
+    @property
+    def publisher_count(self) -> int:
+        """People publishing media."""
+        everyone = [*self.remotes.values(), *([self.local] if self.local else [])]
+        return sum(1 for p in everyone if p.is_publisher)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary (headless logs)."""
+        return {
+            "connection": self.connection.name.lower(),
+            "room": self.room_name,
+            "participants": self.participant_count,
+            "publishers": self.publisher_count,
+            "local_tracks": [
+                {"source": t.source.name.lower(), "muted": t.muted}
+                for t in (self.local.tracks if self.local else ())
+            ],
+            "remotes": sorted(self.remotes),
+            **({"error": self.error} if self.error else {}),
+            **({"reason": self.disconnect_reason} if self.disconnect_reason else {}),
+        }
+
+
+StateListener = Callable[[RoomState, RoomState], None]
+
+
+class StateStore:
+    """Holds the current :class:`RoomState` and tells listeners of each change."""
+
+    def __init__(self) -> None:
+        self._state = RoomState()
+        self._listeners: list[StateListener] = []
+
+    @property
+    def state(self) -> RoomState:
+        """The current state."""
+        return self._state
+
+    def subscribe(self, listener: StateListener) -> Callable[[], None]:
+        """Call ``listener(old, new)`` on every change; returns an unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def update(self, **changes: Any) -> RoomState:
+        """Replace fields of the state and notify listeners if anything changed."""
+        old = self._state
+        new = dataclasses.replace(old, **changes)
+        if new == old:
+            return old
+        self._state = new
+        for listener in list(self._listeners):
+            try:
+                listener(old, new)
+            except Exception:
+                logger.exception("state listener raised")
+        return new
+
+    def update_remote(self, identity: str, **changes: Any) -> None:
+        """Change one remote participant (created if unknown)."""
+        remotes = dict(self._state.remotes)
+        current = remotes.get(identity) or ParticipantState(identity=identity)
+        remotes[identity] = dataclasses.replace(current, **changes)
+        self.update(remotes=remotes)
+
+    def remove_remote(self, identity: str) -> None:
+        """Forget a remote participant."""
+        if identity in self._state.remotes:
+            remotes = dict(self._state.remotes)
+            del remotes[identity]
+            self.update(remotes=remotes)

@@ -1,0 +1,55 @@
+"""``broadcaster headless`` as a real process against the LiveKit double."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.fixtures.livekit import LiveKitDouble
+
+
+def _headless(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "desktop", "headless", *args],
+        capture_output=True, text=True, timeout=90, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def test_publishes_for_the_duration_and_logs_json(livekit_server: LiveKitDouble,
+                                                  unique_room: str) -> None:  # fmt: skip
+    result = _headless(
+        "--url", livekit_server.ws_url, "--room", unique_room, "--identity", "kiosk",
+        "--width", "320", "--height", "180", "--screen", "synthetic", "--codec", "h264",
+        "--duration", "3",
+        env={"LIVEKIT_API_KEY": livekit_server.api_key,
+             "LIVEKIT_API_SECRET": livekit_server.api_secret},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    connections = [line["connection"] for line in lines]
+    assert connections[0] == "connecting" and "connected" in connections
+    assert connections[-1] == "disconnected"
+    published = max(lines, key=lambda line: len(line["local_tracks"]))["local_tracks"]
+    assert {t["source"] for t in published} == {"camera", "microphone", "screen"}
+    assert all(line["room"] in ("", unique_room) for line in lines)
+
+
+def test_refused_token_exits_with_one_line_reason(livekit_server: LiveKitDouble) -> None:
+    result = _headless("--url", livekit_server.ws_url, "--token", "not.a.token", "--duration", "1")
+    assert result.returncode == 3
+    assert result.stderr.strip().count("\n") == 0
+    assert "refused the access token" in result.stderr
+
+
+def test_unreachable_server_and_missing_url() -> None:
+    result = _headless("--url", "ws://127.0.0.1:1", "--token", "x", "--connect-timeout", "2")
+    assert result.returncode == 3
+    assert "could not reach the LiveKit server" in result.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
+    missing = subprocess.run(
+        [sys.executable, "-m", "desktop", "headless"],
+        capture_output=True, text=True, timeout=30, env=env,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "no server URL" in missing.stderr

@@ -1,0 +1,163 @@
+"""The host's RoomSession against the LiveKit double, with a real SDK viewer at the other end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from livekit import rtc
+
+from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone, SyntheticScreen
+from desktop.session.errors import SessionError, SessionErrorCode
+from desktop.session.room_session import PublishDefaults, RoomSession
+from desktop.session.state import ConnectionState, RoomState, Source
+from tests.double.helpers import Feeder, join, read_audio_peak, read_video_stamps, wait_for
+from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitDouble
+
+
+async def test_host_publishes_and_sees_the_viewer(livekit_server: LiveKitDouble,
+                                                  unique_room: str) -> None:  # fmt: skip
+    session = RoomSession(defaults=PublishDefaults(width=640, height=360, fps=20))
+    history: list[RoomState] = []
+    session.store.subscribe(lambda old, new: history.append(new))
+    camera = SyntheticCamera(640, 360, fps=20)
+    mic = SyntheticMicrophone(level_dbfs=-10)
+    screen = SyntheticScreen(640, 360, fps=10)
+    for source in (camera, mic, screen):
+        source.start()
+    viewer: rtc.Room | None = None
+    feeder = Feeder()
+    try:
+        await session.connect(livekit_server.ws_url, livekit_server.token("host", unique_room),
+                              CONNECT_TIMEOUT_S)  # fmt: skip
+        assert session.store.state.connection is ConnectionState.CONNECTED
+        assert [s.connection for s in history[:2]] == [ConnectionState.CONNECTING,
+                                                       ConnectionState.CONNECTED]  # fmt: skip
+        await session.publish_camera(camera)
+        await session.publish_microphone(mic)
+        await session.publish_screen(screen)
+        tracks: dict[int, rtc.Track] = {}
+        viewer = rtc.Room()
+        viewer.on("track_subscribed", lambda t, pub, p: tracks.__setitem__(pub.source, t))
+        await viewer.connect(livekit_server.ws_url, livekit_server.token("viewer", unique_room),
+                             rtc.RoomOptions(connect_timeout=CONNECT_TIMEOUT_S))  # fmt: skip
+        await wait_for(lambda: len(tracks) == 3, timeout_s=30)
+        # What the host captured arrives: frame counters in order, the tone's level.
+        camera_stamps = await read_video_stamps(tracks[rtc.TrackSource.SOURCE_CAMERA], 8)
+        screen_stamps = await read_video_stamps(tracks[rtc.TrackSource.SOURCE_SCREENSHARE], 4)
+        assert camera_stamps == sorted(camera_stamps) and len(set(camera_stamps)) == 8
+        assert screen_stamps == sorted(screen_stamps)
+        assert 0.1 < await read_audio_peak(tracks[rtc.TrackSource.SOURCE_MICROPHONE]) < 0.6
+        published = viewer.remote_participants["host"].track_publications.values()
+        camera_pub = next(p for p in published if p.source == rtc.TrackSource.SOURCE_CAMERA)
+        assert camera_pub.simulcasted
+        # The host's state shows the viewer join, publish, chat, mute and leave.
+        await wait_for(lambda: "viewer" in session.store.state.remotes)
+        viewer_mic = rtc.AudioSource(48_000, 1, queue_size_ms=100)
+        feeder.audio(viewer_mic)
+        viewer_track = rtc.LocalAudioTrack.create_audio_track("mic", viewer_mic)
+        await viewer.local_participant.publish_track(
+            viewer_track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        )
+        await wait_for(lambda: session.store.state.remotes["viewer"].track(Source.MICROPHONE)
+                       is not None)  # fmt: skip
+        assert not session.store.state.remotes["viewer"].mic_muted
+        await wait_for(lambda: session.store.state.remotes["viewer"].is_speaking, timeout_s=15)
+        await viewer.local_participant.send_text("great show!", topic="lk.chat")
+        await wait_for(lambda: any(m.text == "great show!" for m in session.store.state.chat))
+        assert session.store.state.chat[-1].sender_identity == "viewer"
+        await session.send_chat("thanks for coming")
+        viewer_track.mute()
+        await wait_for(lambda: session.store.state.remotes["viewer"].mic_muted)
+        assert session.store.state.publisher_count == 2
+        await viewer.disconnect()
+        viewer = None
+        await wait_for(lambda: "viewer" not in session.store.state.remotes)
+        # Muting the host's own mic keeps it published.
+        await session.set_muted(Source.MICROPHONE, True)
+        local = session.store.state.local
+        assert local is not None
+        mic_track = local.track(Source.MICROPHONE)
+        assert mic_track is not None and mic_track.muted
+        await session.stop_screen_share()
+        local = session.store.state.local
+        assert local is not None and local.track(Source.SCREEN) is None
+        assert local.track(Source.CAMERA) is not None
+    finally:
+        await feeder.aclose()
+        if viewer is not None:
+            await viewer.disconnect()
+        await session.aclose()
+        for source in (camera, mic, screen):
+            await source.aclose()
+    assert session.store.state.connection is ConnectionState.DISCONNECTED
+
+
+async def test_cut_signal_shows_reconnecting_then_connected(livekit_server: LiveKitDouble,
+                                                            unique_room: str) -> None:  # fmt: skip
+    session = RoomSession()
+    seen: list[ConnectionState] = []
+    session.store.subscribe(lambda old, new: seen.append(new.connection))
+    camera = SyntheticCamera(320, 180, fps=15)
+    camera.start()
+    viewer = await join(livekit_server, "viewer", unique_room)
+    tracks: list[rtc.Track] = []
+    viewer.on("track_subscribed", lambda t, *_: tracks.append(t))
+    try:
+        await session.connect(livekit_server.ws_url, livekit_server.token("host", unique_room))
+        await session.publish_camera(camera)
+        await wait_for(lambda: bool(tracks))
+        before = await read_video_stamps(tracks[0], 3)
+        livekit_server.cut_signal("host")
+        await wait_for(lambda: ConnectionState.RECONNECTING in seen, timeout_s=20)
+        await wait_for(lambda: session.store.state.connection is ConnectionState.CONNECTED,
+                       timeout_s=30)  # fmt: skip
+        after = await read_video_stamps(tracks[-1], 3)
+        assert min(after) > max(before)
+    finally:
+        await viewer.disconnect()
+        await session.aclose()
+        await camera.aclose()
+
+
+async def test_removed_by_a_moderator_says_so(livekit_server: LiveKitDouble, unique_room: str
+                                              ) -> None:  # fmt: skip
+    from livekit import api
+
+    session = RoomSession()
+    await session.connect(livekit_server.ws_url, livekit_server.token("guest", unique_room))
+    lkapi = livekit_server.api()
+    try:
+        await lkapi.room.remove_participant(
+            api.RoomParticipantIdentity(room=unique_room, identity="guest")
+        )
+        await wait_for(lambda: session.store.state.connection is ConnectionState.DISCONNECTED)
+        assert "removed you" in session.store.state.disconnect_reason
+    finally:
+        await lkapi.aclose()
+        await session.aclose()
+
+
+@pytest.mark.parametrize(
+    ("url", "token", "code"),
+    [
+        ("not a url", "x", SessionErrorCode.BAD_URL),
+        ("ws://127.0.0.1:1", "x", SessionErrorCode.UNREACHABLE),
+        (None, "bad.token.value", SessionErrorCode.TOKEN_REFUSED),
+    ],
+)
+async def test_connect_failures_are_typed_and_fast(
+    livekit_server: LiveKitDouble, url: str | None, token: str, code: SessionErrorCode
+) -> None:
+    session = RoomSession()
+    started = time.monotonic()
+    with pytest.raises(SessionError) as info:
+        await session.connect(url or livekit_server.ws_url, token, timeout_s=3)
+    assert info.value.code is code
+    assert info.value.hint
+    assert session.store.state.connection is ConnectionState.FAILED
+    assert session.store.state.error == str(info.value)
+    assert time.monotonic() - started < 30
+    await session.aclose()
+    await asyncio.sleep(0)
