@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--camera", default="synthetic",
                         help="camera index, path or URL, 'synthetic', or 'none'")  # fmt: skip
     parser.add_argument("--mic", default="synthetic",
-                        help="microphone index or name, 'default', 'synthetic', 'none'")  # fmt: skip
+                        help="microphone index or name, 'default', 'synthetic'")  # fmt: skip
     parser.add_argument("--screen", default="none",
                         help="monitor number, 'synthetic', or 'none'")  # fmt: skip
     parser.add_argument("--simulcast", action=argparse.BooleanOptionalAction, default=True,

@@ -91,7 +91,8 @@ async def test_host_publishes_and_sees_the_viewer(livekit_server: LiveKitDouble,
         await session.aclose()
         for source in (camera, mic, screen):
             await source.aclose()
-    assert session.store.state.connection is ConnectionState.DISCONNECTED
+    final: ConnectionState = session.store.state.connection
+    assert final is ConnectionState.DISCONNECTED
 
 
 async def test_cut_signal_shows_reconnecting_then_connected(livekit_server: LiveKitDouble,
