@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop import __version__
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
@@ -47,6 +55,20 @@ class MainWindow(QMainWindow):
         self._timer.setInterval(METER_INTERVAL_MS)
         self._timer.timeout.connect(self._update_meter)
         self._timer.start()
+        self.about_action = QAction("&About Spaces Broadcaster", self)
+        self.about_action.triggered.connect(self.show_about)
+        self.menuBar().addMenu("&Help").addAction(self.about_action)
+
+    def about_text(self) -> str:
+        """What the About dialog says: the version comes from the package metadata."""
+        return (
+            f"<b>Spaces Broadcaster {__version__}</b><br>"
+            "The desktop studio for hosts of live streaming events."
+        )
+
+    def show_about(self) -> None:
+        """Show the About dialog."""
+        QMessageBox.about(self, "About Spaces Broadcaster", self.about_text())
 
     def _update_meter(self) -> None:
         while (block := self._mic_queue.get_nowait()) is not None:

@@ -31,3 +31,14 @@ def test_preview_paints_frames_and_meter_moves(qtbot: QtBot) -> None:
         camera.stop()
         mic.stop()
     assert window.meter.minimum() == int(SILENCE_DBFS)
+
+
+def test_about_shows_the_package_version(qtbot: QtBot) -> None:
+    from importlib.metadata import version
+
+    camera, mic = SyntheticCamera(320, 180), SyntheticMicrophone()
+    window = MainWindow(camera, mic, [])
+    qtbot.addWidget(window)
+    assert f"Spaces Broadcaster {version('spaces-broadcaster')}" in window.about_text()
+    assert window.about_action.text().replace("&", "") == "About Spaces Broadcaster"
+    window.close()
