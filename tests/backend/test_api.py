@@ -1,0 +1,403 @@
+"""The /api/livekit contract over real HTTP, against the LiveKit double."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import jwt
+import pytest
+from livekit import rtc
+
+from backend.service import revenue_split
+from tests.double.helpers import Feeder
+from tests.fixtures.backend import BackendServer
+from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitDouble
+from tests.fixtures.rtmp import RtmpServer, ffprobe_streams
+
+
+def _grants(token: str) -> dict[str, object]:
+    claims: dict[str, object] = jwt.decode(token, options={"verify_signature": False})
+    video = claims["video"]
+    assert isinstance(video, dict)
+    return video
+
+
+async def _create(server: BackendServer, **extra: Any) -> dict[str, object]:
+    status, body = await server.call(
+        "create_room",
+        appointmentId=server.appointment_id,
+        hostUserId="host-1",
+        maxParticipants=25,
+        **extra,
+    )
+    assert status == 200, body
+    room = body["room"]
+    assert isinstance(room, dict)
+    return room
+
+
+async def _connect(url: str, token: str) -> rtc.Room:
+    room = rtc.Room()
+    await room.connect(url, token, rtc.RoomOptions(connect_timeout=CONNECT_TIMEOUT_S))
+    return room
+
+
+async def test_create_room_and_tokens_with_least_privilege(
+    backend_server: BackendServer, livekit_server: LiveKitDouble
+) -> None:
+    room = await _create(backend_server)
+    name = str(room["name"])
+    assert name.startswith(f"appointment-{backend_server.appointment_id}-")
+    assert room["url"] == livekit_server.ws_url and room["maxParticipants"] == 25
+    host = _grants(str(room["token"]))
+    assert host["room"] == name and host["roomJoin"] and host["canPublish"]
+    assert not host.get("roomAdmin") and not host.get("roomRecord")
+    lkapi = livekit_server.api()
+    try:
+        from livekit import api
+
+        listed = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[name]))
+        metadata = json.loads(listed.rooms[0].metadata)
+        assert metadata == {
+            "appointmentId": backend_server.appointment_id,
+            "hostUserId": "host-1",
+            "productType": "livekit_stream",
+            "tenantId": "tenant-9",
+        }
+        assert listed.rooms[0].empty_timeout == 1800
+    finally:
+        await lkapi.aclose()
+    status, body = await backend_server.call(
+        "join_room",
+        backend_server.viewer_credential,
+        roomName=name,
+        userId="viewer-1",
+        userName="Vi",
+    )
+    assert status == 200
+    viewer = _grants(str(body["token"]))
+    assert viewer["canPublish"] is False and viewer["canPublishData"] is False
+    assert viewer["canSubscribe"] is True
+    status, body = await backend_server.call(
+        "join_room",
+        backend_server.viewer_credential,
+        roomName=name,
+        userId="viewer-1",
+        permissions={"canPublish": True},
+    )
+    assert status == 403
+    status, body = await backend_server.call(
+        "join_room",
+        roomName=name,
+        userId="guest-7",
+        userName="Guest",
+        permissions={"canPublish": True, "canPublishData": True},
+    )
+    assert status == 200 and _grants(str(body["token"]))["canPublish"] is True
+
+
+@pytest.mark.parametrize(
+    ("headers", "payload", "status", "error"),
+    [
+        ({}, {"action": "get_room_status", "roomName": "x"}, 401, "unauthorized"),
+        ({"Authorization": "Bearer nope"}, {"action": "get_room_status"}, 401, "unauthorized"),
+        (None, "not json", 400, "invalid_json"),
+        (None, {"action": "launch_rockets"}, 400, "invalid_action"),
+        (None, {"action": "create_room"}, 400, "missing_field"),
+        (None, {"action": "create_room", "appointmentId": "bad id!"}, 400, "invalid_field"),
+        (None, {"action": "create_room", "appointmentId": "no-such"}, 404, "not_found"),
+        (None, {"action": "get_room_status", "roomName": "appointment-x-1"}, 404, "not_found"),
+    ],
+)
+async def test_errors_have_status_code_and_words(
+    backend_server: BackendServer,
+    headers: dict[str, str] | None,
+    payload: object,
+    status: int,
+    error: str,
+) -> None:
+    sent = (
+        headers
+        if headers is not None
+        else {"Authorization": f"Bearer {backend_server.host_credential}"}
+    )
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{backend_server.url}/api/livekit", data=data, headers=sent) as response,
+    ):
+        body = await response.json()
+        assert response.status == status
+        assert body["error"] == error and body["details"]
+    if error == "missing_field":
+        assert "appointmentId" in body["details"]
+
+
+async def test_other_hosts_and_viewers_are_refused(backend_server: BackendServer) -> None:
+    room = await _create(backend_server)
+    for credential in (backend_server.other_host_credential, backend_server.viewer_credential):
+        status, body = await backend_server.call(
+            "get_room_status", credential, roomName=room["name"]
+        )
+        assert status == 403, body
+        status, body = await backend_server.call(
+            "create_room", credential, appointmentId=backend_server.appointment_id
+        )
+        assert status == 403
+
+
+async def test_status_moderation_and_end_stream(
+    backend_server: BackendServer, livekit_server: LiveKitDouble
+) -> None:
+    room = await _create(backend_server)
+    name = str(room["name"])
+    _, joined = await backend_server.call(
+        "join_room",
+        roomName=name,
+        userId="guest-1",
+        userName="Guest",
+        permissions={"canPublish": True},
+    )
+    host = await _connect(livekit_server.ws_url, str(room["token"]))
+    guest = await _connect(livekit_server.ws_url, str(joined["token"]))
+    feeder = Feeder()
+    try:
+        source = rtc.AudioSource(48_000, 1, queue_size_ms=100)
+        feeder.audio(source)
+        await guest.local_participant.publish_track(
+            rtc.LocalAudioTrack.create_audio_track("mic", source),
+            rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
+        )
+        for _ in range(50):
+            status, body = await backend_server.call("get_room_status", roomName=name)
+            if body["room"]["publisherCount"] == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert status == 200 and body["room"]["participantCount"] == 2
+        assert {p["identity"] for p in body["room"]["participants"]} == {"host-1", "guest-1"}
+        muted = asyncio.Event()
+        guest.on("track_muted", lambda *_: muted.set())
+        status, body = await backend_server.call(
+            "mute_participant", roomName=name, identity="guest-1", source="microphone"
+        )
+        assert status == 200, body
+        await asyncio.wait_for(muted.wait(), 10)
+        status, body = await backend_server.call(
+            "update_participant_permissions",
+            roomName=name,
+            identity="guest-1",
+            permissions={"canPublish": False},
+        )
+        assert status == 200 and body["permissions"]["canPublish"] is False
+        gone = asyncio.Event()
+        guest.on("disconnected", lambda reason: gone.set())
+        status, _ = await backend_server.call(
+            "remove_participant", roomName=name, identity="guest-1"
+        )
+        assert status == 200
+        await asyncio.wait_for(gone.wait(), 10)
+        status, body = await backend_server.call(
+            "end_stream", roomName=name, appointmentId=backend_server.appointment_id
+        )
+        assert status == 200, body
+        assert body["stats"]["totalParticipants"] == 2 and body["stats"]["peakPublishers"] == 1
+        assert body["revenue"] == revenue_split(2, body["stats"]["duration"] / 60_000, 50.0)
+        status, _ = await backend_server.call("get_room_status", roomName=name)
+        assert status == 404
+    finally:
+        await feeder.aclose()
+        await host.disconnect()
+        await guest.disconnect()
+
+
+def test_revenue_rules() -> None:
+    assert revenue_split(5, 30, 100.0) == {
+        "basePrice": 100.0,
+        "revenueMultiplier": 0.5,
+        "durationBonus": 1.0,
+        "totalRevenue": 50.0,
+        "commissionRate": 20.0,
+        "platformCommission": 10.0,
+        "creatorRevenue": 40.0,
+    }
+    capped = revenue_split(100, 61, 100.0)
+    assert capped["revenueMultiplier"] == 3.0 and capped["durationBonus"] == 1.2
+    assert capped["totalRevenue"] == 360.0 and capped["creatorRevenue"] == 288.0
+
+
+async def test_recording_to_a_file(
+    backend_server: BackendServer, livekit_server: LiveKitDouble
+) -> None:
+    room = await _create(backend_server)
+    name = str(room["name"])
+    host = await _connect(livekit_server.ws_url, str(room["token"]))
+    feeder = Feeder()
+    try:
+        camera = rtc.VideoSource(320, 180)
+        feeder.video(camera, 320, 180, fps=15)
+        await host.local_participant.publish_track(
+            rtc.LocalVideoTrack.create_video_track("camera", camera),
+            rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA),
+        )
+        status, body = await backend_server.call(
+            "start_recording", roomName=name, output="mp4", layout="grid", quality="low"
+        )
+        assert status == 200, body
+        status, again = await backend_server.call("start_recording", roomName=name)
+        assert status == 409 and again["error"] == "already_recording"
+        await asyncio.sleep(3)
+        status, body = await backend_server.call("stop_recording", roomName=name)
+        assert status == 200, body
+        recording = body["recording"]
+        assert recording["status"] == "complete" and recording["sizeBytes"] > 5000
+        path = Path(recording["file"])
+        assert path.parent == Path(backend_server.config.recording_dir)
+        assert {s["codec_name"] for s in ffprobe_streams(path)} == {"h264", "aac"}
+    finally:
+        await feeder.aclose()
+        await host.disconnect()
+
+
+async def test_rtmp_go_live_update_and_restart(
+    backend_server: BackendServer,
+    livekit_server: LiveKitDouble,
+    rtmp_server: RtmpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    room = await _create(backend_server)
+    name = str(room["name"])
+    host = await _connect(livekit_server.ws_url, str(room["token"]))
+    feeder = Feeder()
+    object.__setattr__(backend_server.config, "youtube_rtmp_url", rtmp_server.url("live"))
+    secret_key = "yt-secret-key-0042"
+    try:
+        camera = rtc.VideoSource(320, 180)
+        feeder.video(camera, 320, 180, fps=15)
+        await host.local_participant.publish_track(
+            rtc.LocalVideoTrack.create_video_track("camera", camera),
+            rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA),
+        )
+        status, body = await backend_server.call(
+            "start_rtmp",
+            roomName=name,
+            destinations=[{"platform": "youtube", "streamKey": secret_key}],
+        )
+        assert status == 200, body
+        assert secret_key not in json.dumps(body)
+        status, body = await backend_server.call(
+            "start_rtmp", roomName=name, destinations=["rtmp://x/live/k"]
+        )
+        assert status == 409
+        await asyncio.to_thread(rtmp_server.wait_for_recording, "live", 20_000)
+        # The service restarts mid-stream: nothing is lost.
+        await backend_server.stop()
+        await backend_server.start()
+        status, body = await backend_server.call(
+            "update_rtmp",
+            roomName=name,
+            add=[rtmp_server.url("live2", "tw-key-7")],
+            remove=["youtube"],
+        )
+        assert status == 200, body
+        await asyncio.to_thread(rtmp_server.wait_for_recording, "live2", 20_000)
+        status, body = await backend_server.call("get_broadcast_status", roomName=name)
+        assert status == 200 and body["live"] is True
+        states = {d["name"]: d["status"] for d in body["destinations"]}
+        assert states["youtube"] == "stopped" and states["custom-1"] in ("starting", "live")
+        assert secret_key not in json.dumps(body) and "tw-key-7" not in json.dumps(body)
+        status, _ = await backend_server.call("stop_rtmp", roomName=name)
+        assert status == 200
+        status, body = await backend_server.call("get_broadcast_status", roomName=name)
+        assert body["live"] is False
+    finally:
+        await feeder.aclose()
+        await host.disconnect()
+    assert secret_key not in caplog.text and livekit_server.api_secret not in caplog.text
+
+
+async def test_bad_destinations_are_named(backend_server: BackendServer) -> None:
+    room = await _create(backend_server)
+    for destinations, words in (
+        ([{"platform": "youtube"}], "needs a streamKey"),
+        (["http://example.com/live/x"], "rtmp:// or rtmps://"),
+        ([], "non-empty"),
+    ):
+        status, body = await backend_server.call(
+            "start_rtmp", roomName=room["name"], destinations=destinations
+        )
+        assert status == 400 and words in body["details"]
+
+
+async def test_webhooks_verified_and_idempotent(
+    backend_server: BackendServer, livekit_server: LiveKitDouble
+) -> None:
+    import base64
+    import hashlib
+
+    from livekit import api
+
+    room = await _create(backend_server)
+    event = api.WebhookEvent(
+        event="participant_joined",
+        id="EV_test_1",
+        room=api.Room(name=str(room["name"]), num_participants=7),
+    )
+    from google.protobuf import json_format
+
+    body = json_format.MessageToJson(event)
+    digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+    good = api.AccessToken(livekit_server.api_key, livekit_server.api_secret).with_sha256(digest)
+    forged = api.AccessToken(livekit_server.api_key, "x" * 40).with_sha256(digest)
+    async with aiohttp.ClientSession() as session:
+        url = f"{backend_server.url}/webhooks/livekit"
+        async with session.post(url, data=body, headers={"Authorization": forged.to_jwt()}) as r:
+            assert r.status == 401
+        async with session.post(url, data=body, headers={"Authorization": good.to_jwt()}) as r:
+            assert r.status == 200 and (await r.json()) == {"success": True}
+        async with session.post(url, data=body, headers={"Authorization": good.to_jwt()}) as r:
+            assert (await r.json()).get("duplicate") is True
+    assert backend_server.store is not None
+    stream = backend_server.store.get_stream(str(room["name"]))
+    assert stream is not None and stream.peak_participants == 7
+
+
+async def test_openapi_is_served(backend_server: BackendServer) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{backend_server.url}/api/openapi.json") as response,
+    ):
+        document = await response.json()
+    assert document["openapi"].startswith("3.")
+    variants = document["paths"]["/api/livekit"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]["oneOf"]
+    assert len(variants) == 13
+
+
+async def test_unreachable_livekit_is_502_without_secrets(tmp_path: Path) -> None:
+    from backend.config import BackendConfig
+    from backend.service import ApiError, LiveKitBackendService, Principal
+    from backend.store import Appointment, Role, SqliteStore
+
+    store = SqliteStore(tmp_path / "db.sqlite3")
+    store.add_appointment(Appointment("a1", "h1"))
+    config = BackendConfig(
+        "ws://127.0.0.1:1", "key", "super-secret-value-1234567890123456", tmp_path / "db.sqlite3"
+    )
+    service = LiveKitBackendService(config, store)
+    try:
+        with pytest.raises(ApiError) as info:
+            await service.dispatch(
+                Principal("h1", Role.HOST), {"action": "create_room", "appointmentId": "a1"}
+            )
+        assert info.value.status == 502
+        assert "super-secret" not in json.dumps(info.value.body())
+    finally:
+        await service.aclose()
+        store.close()
