@@ -299,13 +299,17 @@ async def test_rtmp_go_live_update_and_restart(
         await backend_server.stop()
         await backend_server.start()
         status, body = await backend_server.call(
-            "update_rtmp",
-            roomName=name,
-            add=[rtmp_server.url("live2", "tw-key-7")],
-            remove=["youtube"],
+            "update_rtmp", roomName=name, add=[rtmp_server.url("live2", "tw-key-7")]
         )
         assert status == 200, body
-        await asyncio.to_thread(rtmp_server.wait_for_recording, "live2", 20_000)
+        second = await asyncio.to_thread(rtmp_server.wait_for_recording, "live2", 20_000)
+        # The first destination keeps going while the second is added.
+        first = rtmp_server.recordings("live")[0]
+        size_before = first.stat().st_size
+        await asyncio.sleep(2)
+        assert first.stat().st_size > size_before and second.stat().st_size > 20_000
+        status, body = await backend_server.call("update_rtmp", roomName=name, remove=["youtube"])
+        assert status == 200 and body["destinations"] == ["custom-1"]
         status, body = await backend_server.call("get_broadcast_status", roomName=name)
         assert status == 200 and body["live"] is True
         states = {d["name"]: d["status"] for d in body["destinations"]}
