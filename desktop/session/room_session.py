@@ -30,6 +30,7 @@ from desktop.session.state import (
     ConnectionState,
     ParticipantState,
     Quality,
+    QualityChange,
     Source,
     StateStore,
     TrackState,
@@ -126,6 +127,56 @@ class _Published:
     pump: asyncio.Task[None]
     queue: FrameQueue[Any]
     unsubscribe: Callable[[], None]
+    lk_source: rtc.VideoSource | rtc.AudioSource
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFrame:
+    """A remote video frame ready to paint: packed RGB24, no further conversion needed."""
+
+    rgb: Any
+    """(height, width, 3) uint8 array."""
+    width: int
+    height: int
+    timestamp_us: int
+
+
+class RemoteVideo:
+    """One remote video track feeding one tile: newest frame only, sized for the tile."""
+
+    def __init__(self, publication: rtc.RemoteTrackPublication, track: rtc.Track) -> None:
+        self.publication = publication
+        self.frames: FrameQueue[RemoteFrame] = FrameQueue("tile", maxsize=1)
+        # capacity=1: a tile only ever wants the newest frame; RGB24 paints without conversion.
+        self._stream = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.RGB24)
+        self._task = asyncio.ensure_future(self._read())
+
+    def fit(self, tile_height_px: int) -> None:
+        """Ask for the smallest simulcast layer that fills a tile this tall."""
+        if tile_height_px <= 240:
+            quality = rtc.VideoQuality.VIDEO_QUALITY_LOW
+        elif tile_height_px <= 540:
+            quality = rtc.VideoQuality.VIDEO_QUALITY_MEDIUM
+        else:
+            quality = rtc.VideoQuality.VIDEO_QUALITY_HIGH
+        if self.publication.simulcasted:  # a single-layer track has nothing smaller to give
+            self.publication.set_video_quality(quality)
+
+    async def _read(self) -> None:
+        import numpy as np
+
+        async for event in self._stream:
+            frame = event.frame
+            rgb = np.frombuffer(frame.data, np.uint8).reshape(frame.height, frame.width, 3)
+            self.frames.put(RemoteFrame(rgb, frame.width, frame.height, event.timestamp_us))
+
+    async def aclose(self) -> None:
+        """Stop reading."""
+        self._task.cancel()
+        await self._stream.aclose()
+        self.frames.close()
 
 
 class RoomSession:
@@ -136,18 +187,22 @@ class RoomSession:
         defaults: How to publish.
     """
 
-    def __init__(self, store: StateStore | None = None,
-                 defaults: PublishDefaults | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, store: StateStore | None = None, defaults: PublishDefaults | None = None
+    ) -> None:
         self.store = store or StateStore()
         self.defaults = defaults or PublishDefaults()
         self.room: rtc.Room | None = None
         self._published: dict[Source, _Published] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._camera_divider = 1
+        """Send every n-th camera frame: 2 while the host's connection is poor."""
 
     # --- connecting --------------------------------------------------------------------------
 
-    async def connect(self, url: str, token: str,
-                      timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> None:  # fmt: skip
+    async def connect(
+        self, url: str, token: str, timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    ) -> None:
         """Join the room, or raise a :class:`SessionError` and say so in the state.
 
         Raises:
@@ -196,8 +251,9 @@ class RoomSession:
 
     def _require_room(self) -> rtc.Room:
         if self.room is None or self.store.state.connection is ConnectionState.FAILED:
-            raise SessionError(SessionErrorCode.NOT_CONNECTED, "not connected to a room",
-                               "connect first")  # fmt: skip
+            raise SessionError(
+                SessionErrorCode.NOT_CONNECTED, "not connected to a room", "connect first"
+            )
         return self.room
 
     # --- publishing --------------------------------------------------------------------------
@@ -230,30 +286,26 @@ class RoomSession:
         """Publish a microphone."""
         room = self._require_room()
         await self._stop_pump(Source.MICROPHONE)
-        lk_source = rtc.AudioSource(mic.sample_rate_hz, mic.num_channels,
-                                    queue_size_ms=AUDIO_QUEUE_MS)  # fmt: skip
+        lk_source = rtc.AudioSource(
+            mic.sample_rate_hz, mic.num_channels, queue_size_ms=AUDIO_QUEUE_MS
+        )
         track = rtc.LocalAudioTrack.create_audio_track("microphone", lk_source)
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_MICROPHONE,
             audio_encoding=AudioEncoding(max_bitrate=self.defaults.audio_bitrate_bps),
         )
         publication = await room.local_participant.publish_track(track, options)
-        queue: FrameQueue[AudioFrame] = mic.frames.subscribe("publisher", maxsize=10)
-
-        async def pump() -> None:
-            while (frame := await queue.aget()) is not None:
-                await lk_source.capture_frame(frame.to_livekit())
-
-        self._published[Source.MICROPHONE] = _Published(
-            publication, track, self._spawn(pump()), queue,
-            functools.partial(mic.frames.unsubscribe, queue),
-        )  # fmt: skip
+        self._published[Source.MICROPHONE] = self._feed_audio(publication, track, lk_source, mic)
         self._refresh_local()
         return publication
 
-    async def _publish_video(self, kind: Source, capture: VideoCaptureSource,
-                             options: rtc.TrackPublishOptions,
-                             is_screencast: bool) -> rtc.LocalTrackPublication:  # fmt: skip
+    async def _publish_video(
+        self,
+        kind: Source,
+        capture: VideoCaptureSource,
+        options: rtc.TrackPublishOptions,
+        is_screencast: bool,
+    ) -> rtc.LocalTrackPublication:
         room = self._require_room()
         await self._stop_pump(kind)
         width = capture.width or self.defaults.width
@@ -263,18 +315,155 @@ class RoomSession:
         name = "screen" if kind is Source.SCREEN else "camera"
         track = rtc.LocalVideoTrack.create_video_track(name, lk_source)
         publication = await room.local_participant.publish_track(track, options)
+        self._published[kind] = self._feed_video(kind, publication, track, lk_source, capture)
+        self._refresh_local()
+        return publication
+
+    def _feed_video(
+        self,
+        kind: Source,
+        publication: rtc.LocalTrackPublication,
+        track: rtc.LocalVideoTrack,
+        lk_source: rtc.VideoSource,
+        capture: VideoCaptureSource,
+    ) -> _Published:
         queue: FrameQueue[VideoFrame] = capture.frames.subscribe("publisher", maxsize=2)
 
         async def pump() -> None:
+            sent = 0
             while (frame := await queue.aget()) is not None:
+                sent += 1
+                divider = self._camera_divider if kind is Source.CAMERA else 1
+                if sent % divider:
+                    continue  # adapting to a poor connection: fewer frames, fewer bits
                 lk_source.capture_frame(frame.to_livekit(), timestamp_us=frame.timestamp_us)
 
-        self._published[kind] = _Published(
-            publication, track, self._spawn(pump()), queue,
+        return _Published(
+            publication,
+            track,
+            self._spawn(pump()),
+            queue,
             functools.partial(capture.frames.unsubscribe, queue),
-        )  # fmt: skip
-        self._refresh_local()
-        return publication
+            lk_source,
+            capture.width,
+            capture.height,
+        )
+
+    def _feed_audio(
+        self,
+        publication: rtc.LocalTrackPublication,
+        track: rtc.LocalAudioTrack,
+        lk_source: rtc.AudioSource,
+        mic: AudioCaptureSource,
+    ) -> _Published:
+        queue: FrameQueue[AudioFrame] = mic.frames.subscribe("publisher", maxsize=10)
+
+        async def pump() -> None:
+            while (frame := await queue.aget()) is not None:
+                await lk_source.capture_frame(frame.to_livekit())
+
+        return _Published(
+            publication,
+            track,
+            self._spawn(pump()),
+            queue,
+            functools.partial(mic.frames.unsubscribe, queue),
+            lk_source,
+        )
+
+    async def switch_camera(self, camera: VideoCaptureSource) -> None:
+        """Switch to another camera while live; the track (and everything else) stays.
+
+        A camera of another size needs a new track (LiveKit sources have a fixed size).
+        """
+        await self._switch_video(Source.CAMERA, camera)
+
+    async def switch_screen(self, screen: VideoCaptureSource) -> None:
+        """Share another monitor or window while live."""
+        await self._switch_video(Source.SCREEN, screen)
+
+    async def _switch_video(self, kind: Source, capture: VideoCaptureSource) -> None:
+        current = self._published.get(kind)
+        if current is None or (current.width, current.height) != (capture.width, capture.height):
+            if current is not None:
+                await self._stop_pump(kind, unpublish=True)
+            if kind is Source.CAMERA:
+                await self.publish_camera(capture)
+            else:
+                await self.publish_screen(capture)
+            return
+        current.unsubscribe()
+        current.pump.cancel()
+        assert isinstance(current.track, rtc.LocalVideoTrack)
+        assert isinstance(current.lk_source, rtc.VideoSource)
+        self._published[kind] = self._feed_video(
+            kind, current.publication, current.track, current.lk_source, capture
+        )
+
+    async def switch_microphone(self, mic: AudioCaptureSource) -> None:
+        """Switch to another microphone while live, keeping the track (and its mute state)."""
+        current = self._published.get(Source.MICROPHONE)
+        if current is None:
+            await self.publish_microphone(mic)
+            return
+        current.unsubscribe()
+        current.pump.cancel()
+        assert isinstance(current.track, rtc.LocalAudioTrack)
+        assert isinstance(current.lk_source, rtc.AudioSource)
+        self._published[Source.MICROPHONE] = self._feed_audio(
+            current.publication, current.track, current.lk_source, mic
+        )
+
+    def open_remote_video(
+        self, identity: str, source: Source = Source.CAMERA, tile_height_px: int = 360
+    ) -> RemoteVideo | None:
+        """Frames of a guest's camera or screen for a tile, at the layer that fills it."""
+        room = self._require_room()
+        participant = room.remote_participants.get(identity)
+        if participant is None:
+            return None
+        for publication in participant.track_publications.values():
+            if _SOURCES.get(publication.source) is source and publication.track is not None:
+                video = RemoteVideo(publication, publication.track)
+                video.fit(tile_height_px)
+                return video
+        return None
+
+    def _adapt(self, description: str) -> None:
+        logger.info("quality adaptation: %s", description)
+        change = QualityChange(int(time.time() * 1000), description)
+        self.store.update(adaptations=(*self.store.state.adaptations, change))
+
+    def _on_own_quality(self, quality: Quality) -> None:
+        if quality in (Quality.POOR, Quality.LOST) and self._camera_divider == 1:
+            self._camera_divider = 2
+            self._adapt("your connection is poor: camera frame rate halved to save bandwidth")
+        elif quality in (Quality.EXCELLENT, Quality.GOOD) and self._camera_divider != 1:
+            self._camera_divider = 1
+            self._adapt("your connection recovered: camera back to full frame rate")
+
+    def _on_guest_quality(self, identity: str, quality: Quality) -> None:
+        room = self.room
+        participant = room.remote_participants.get(identity) if room else None
+        if participant is None:
+            return
+        low = quality in (Quality.POOR, Quality.LOST)
+        layered = [
+            p
+            for p in participant.track_publications.values()
+            if p.kind == rtc.TrackKind.KIND_VIDEO and p.simulcasted
+        ]
+        for publication in layered:
+            publication.set_video_quality(
+                rtc.VideoQuality.VIDEO_QUALITY_LOW if low else rtc.VideoQuality.VIDEO_QUALITY_HIGH
+            )
+        if low:
+            action = (
+                "asking for their smallest video layer"
+                if layered
+                else ("their video has a single layer, nothing smaller to ask for")
+            )
+            self._adapt(f"{identity}'s connection is poor: {action}")
 
     async def stop_screen_share(self) -> None:
         """Stop sharing the screen; camera and microphone carry on."""
@@ -373,9 +562,27 @@ class RoomSession:
             value = _QUALITIES.get(quality, Quality.UNKNOWN)  # type: ignore[call-overload]
             local = self.store.state.local
             if local is not None and participant.identity == local.identity:
-                self.store.update(local=_replace(local, quality=value))
+                if local.quality is not value:
+                    self.store.update(local=_replace(local, quality=value))
+                    self._on_own_quality(value)
             elif participant.identity in self.store.state.remotes:
+                previous = self.store.state.remotes[participant.identity].quality
                 self.store.update_remote(participant.identity, quality=value)
+                if previous is not value:
+                    self._on_guest_quality(participant.identity, value)
+
+        def on_subscription_failed(
+            participant: rtc.RemoteParticipant, track_sid: str, error: str
+        ) -> None:
+            self._adapt(f"could not receive {participant.identity}'s track ({error}); retrying")
+            publication = participant.track_publications.get(track_sid)
+            if publication is not None:
+
+                async def retry() -> None:
+                    await asyncio.sleep(1.0)
+                    publication.set_subscribed(True)
+
+                self._spawn(retry())
 
         def on_metadata(metadata: str) -> None:
             self.store.update(room_metadata=metadata)
@@ -401,19 +608,26 @@ class RoomSession:
             "track_unpublished": on_track_event,
             "track_subscribed": on_track_event,
             "track_unsubscribed": on_track_event,
-            "track_muted": lambda p, pub: on_track_event(p) if isinstance(
-                p, rtc.RemoteParticipant) else on_local_track_event(),
-            "track_unmuted": lambda p, pub: on_track_event(p) if isinstance(
-                p, rtc.RemoteParticipant) else on_local_track_event(),
+            "track_muted": lambda p, pub: (
+                on_track_event(p)
+                if isinstance(p, rtc.RemoteParticipant)
+                else on_local_track_event()
+            ),
+            "track_unmuted": lambda p, pub: (
+                on_track_event(p)
+                if isinstance(p, rtc.RemoteParticipant)
+                else on_local_track_event()
+            ),
             "local_track_published": on_local_track_event,
             "local_track_unpublished": on_local_track_event,
             "active_speakers_changed": on_speakers,
             "connection_quality_changed": on_quality,
+            "track_subscription_failed": on_subscription_failed,
             "reconnecting": on_reconnecting,
             "reconnected": on_reconnected,
             "disconnected": on_room_disconnected,
             "room_metadata_changed": lambda old, new: on_metadata(new),
-        }  # fmt: skip
+        }
         for event, handler in handlers.items():
             room.on(event, guarded(handler))  # type: ignore[arg-type]
 
