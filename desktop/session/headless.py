@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="LiveKit server URL (default: $LIVEKIT_URL)")  # fmt: skip
     parser.add_argument("--token", help="access token (default: minted from $LIVEKIT_API_KEY "
                         "and $LIVEKIT_API_SECRET for --room and --identity)")  # fmt: skip
+    parser.add_argument(
+        "--backend",
+        default=os.environ.get("BROADCASTER_BACKEND_URL"),
+        help="platform backend URL: create the appointment's room there "
+        "(credential from $BROADCASTER_CREDENTIAL)",
+    )
+    parser.add_argument("--appointment", help="appointment id (with --backend)")
     parser.add_argument("--room", default="studio", help="room to join when minting a token")
     parser.add_argument("--identity", default="host", help="identity when minting a token")
     parser.add_argument("--camera", default="synthetic",
@@ -86,6 +93,27 @@ def _token(args: argparse.Namespace) -> str:
         .with_grants(grants)
         .to_jwt()
     )
+
+
+async def _room_credentials(args: argparse.Namespace) -> tuple[str, str]:
+    """The ws URL and token: from --url/--token, or minted, or from the platform backend."""
+    if not args.backend:
+        return args.url or "", _token(args)
+    from desktop.session.backend_client import HttpBackend
+
+    if not args.appointment:
+        raise SessionError(
+            SessionErrorCode.INVALID_REQUEST,
+            "no appointment given",
+            "pass --appointment ID with --backend",
+        )
+    backend = HttpBackend(args.backend, os.environ.get("BROADCASTER_CREDENTIAL", ""))
+    try:
+        created = await backend.call("create_room", appointmentId=args.appointment)
+    finally:
+        await backend.aclose()
+    room = created["room"]
+    return str(room["url"]), str(room["token"])
 
 
 def _open_sources(
@@ -147,7 +175,8 @@ async def run(args: argparse.Namespace) -> int:
             print(f"broadcaster headless: {error}", file=sys.stderr)
             return EXIT_DEVICE
         try:
-            await session.connect(args.url or "", _token(args), args.connect_timeout)
+            url, token = await _room_credentials(args)
+            await session.connect(url, token, args.connect_timeout)
         except SessionError as error:
             print(f"broadcaster headless: {error}", file=sys.stderr)
             return EXIT_CONNECT
@@ -178,9 +207,9 @@ def main(argv: list[str]) -> int:
     if not level:
         # The SDK logs its retries at WARNING; the one-line reason below says what matters.
         logging.getLogger("livekit").setLevel(logging.CRITICAL)
-    if not args.url:
+    if not args.url and not args.backend:
         parser.print_usage(sys.stderr)
-        print("broadcaster headless: no server URL: pass --url or set LIVEKIT_URL",
+        print("broadcaster headless: no server: pass --url (or set LIVEKIT_URL) or --backend",
               file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     result: Any = asyncio.run(run(args))

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+from tests.fixtures.backend import BackendServer
 from tests.fixtures.livekit import LiveKitDouble
 
 
@@ -52,4 +53,37 @@ def test_unreachable_server_and_missing_url() -> None:
         [sys.executable, "-m", "desktop", "headless"],
         capture_output=True, text=True, timeout=30, env=env,
     )  # fmt: skip
-    assert missing.returncode == 2 and "no server URL" in missing.stderr
+    assert missing.returncode == 2 and "no server" in missing.stderr
+
+
+async def test_headless_through_the_platform_backend(backend_server: BackendServer) -> None:
+    import asyncio
+
+    result = await asyncio.to_thread(
+        _headless,
+        "--backend",
+        backend_server.url,
+        "--appointment",
+        backend_server.appointment_id,
+        "--width",
+        "320",
+        "--height",
+        "180",
+        "--duration",
+        "2",
+        env={"BROADCASTER_CREDENTIAL": backend_server.host_credential},
+    )
+    assert result.returncode == 0, result.stderr
+    rooms = {json.loads(line)["room"] for line in result.stdout.splitlines()} - {""}
+    assert len(rooms) == 1 and rooms.pop().startswith(
+        f"appointment-{backend_server.appointment_id}-"
+    )
+    refused = await asyncio.to_thread(
+        _headless,
+        "--backend",
+        backend_server.url,
+        "--appointment",
+        "x",
+        env={"BROADCASTER_CREDENTIAL": "sb_wrong"},
+    )
+    assert refused.returncode == 3 and "sign in again" in refused.stderr
