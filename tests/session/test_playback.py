@@ -1,0 +1,66 @@
+"""The host hears the guests: remote audio is mixed and played on a real output (PulseAudio's
+null sink), and what is played reaches the echo canceller's reference."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+from livekit import rtc
+
+from desktop.media.frames import AudioFrame
+from desktop.media.microphone import NO_PROCESSING, MicrophoneSource
+from desktop.session.playback import GuestAudioPlayer
+from desktop.session.room_session import RoomSession
+from tests.double.helpers import Feeder, join
+from tests.fixtures.livekit import LiveKitDouble
+
+
+def _dominant_hz(samples: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(samples.size)))
+    return float(np.argmax(spectrum) * 48_000 / samples.size)
+
+
+async def test_guest_tone_is_played_on_the_speaker(
+    livekit_server: LiveKitDouble, unique_room: str, pulse_sink: str
+) -> None:
+    session = RoomSession()
+    guest = await join(livekit_server, "guest", unique_room)
+    feeder = Feeder()
+    reference: list[AudioFrame] = []
+    # The sink's monitor hears what the "speaker" (the null sink) plays.
+    monitor = MicrophoneSource(processing=NO_PROCESSING)
+    heard = monitor.frames.subscribe("test", maxsize=10_000)
+    player: GuestAudioPlayer | None = None
+    try:
+        await session.connect(livekit_server.ws_url, livekit_server.token("host", unique_room))
+        assert session.room is not None
+        player = GuestAudioPlayer(device=None, echo_reference=reference.append)
+        player.attach(session.room)
+        player.start()
+        source = rtc.AudioSource(48_000, 1, queue_size_ms=100)
+        feeder.audio(source, frequency_hz=700)
+        await guest.local_participant.publish_track(
+            rtc.LocalAudioTrack.create_audio_track("mic", source),
+            rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
+        )
+        for _ in range(100):
+            if player.blocks_played > 100:
+                break
+            await asyncio.sleep(0.1)
+        player.set_device(None)  # switching outputs while live keeps the mix going
+        monitor.start()
+        await asyncio.sleep(2.0)
+        monitor.stop()
+        samples = np.concatenate([f.data for f in iter(heard.get_nowait, None)])
+        assert samples.size > 48_000
+        assert abs(_dominant_hz(samples) - 700) < 10
+        assert len(reference) > 100
+        assert abs(_dominant_hz(np.concatenate([r.data for r in reference[-100:]])) - 700) < 10
+    finally:
+        await feeder.aclose()
+        if player is not None:
+            await player.aclose()
+        await guest.disconnect()
+        await session.aclose()
+        await monitor.aclose()
