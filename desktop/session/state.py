@@ -149,6 +149,20 @@ class QualityChange:
 
 
 @dataclass(frozen=True, slots=True)
+class OutputState:
+    """Recording or one RTMP destination, as the backend reports it."""
+
+    name: str
+    """"recording", or the destination's name (youtube, twitch, custom-1)."""
+    status: str
+    """starting / active / live / failed / stopped / complete."""
+    error: str = ""
+    """Why it failed, in words (never a stream key)."""
+    detail: str = ""
+    """The recording's file or link when known."""
+
+
+@dataclass(frozen=True, slots=True)
 class RoomState:
     """Everything the UI shows about the room."""
 
@@ -170,6 +184,12 @@ class RoomState:
     """Chat so far."""
     adaptations: tuple[QualityChange, ...] = ()
     """Publishing adaptations made so far."""
+    is_recording: bool = False
+    """Cloud recording runs."""
+    is_live: bool = False
+    """The room goes out to RTMP destinations."""
+    outputs: tuple[OutputState, ...] = ()
+    """Recording and each destination, with status and error."""
 
     @property
     def participant_count(self) -> int:

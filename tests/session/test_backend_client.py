@@ -119,3 +119,39 @@ async def test_local_backend_runs_the_service_in_process(
     finally:
         await session.aclose()
         await backend.aclose()
+
+
+async def test_broadcast_status_reaches_the_state(
+    backend_server: BackendServer, livekit_server: LiveKitDouble
+) -> None:
+    from desktop.session.broadcast_monitor import BroadcastMonitor
+
+    backend = HttpBackend(backend_server.url, backend_server.host_credential)
+    session = RoomSession()
+    try:
+        room = (await backend.call("create_room", appointmentId=backend_server.appointment_id))[
+            "room"
+        ]
+        await session.connect(room["url"], room["token"])
+        monitor = BroadcastMonitor(backend, session.store, room["name"], interval_s=0.2)
+        await monitor.refresh()
+        assert not session.store.state.is_recording and not session.store.state.outputs
+        await backend.call("start_recording", roomName=room["name"])
+        monitor.start()
+        for _ in range(50):
+            if session.store.state.is_recording:
+                break
+            await asyncio.sleep(0.1)
+        assert session.store.state.is_recording
+        assert session.store.state.outputs[0].name == "recording"
+        await backend.call("stop_recording", roomName=room["name"])
+        for _ in range(50):
+            if not session.store.state.is_recording:
+                break
+            await asyncio.sleep(0.1)
+        recording = session.store.state.outputs[0]
+        assert recording.status == "complete" and recording.detail.endswith(".mp4")
+        await monitor.aclose()
+    finally:
+        await session.aclose()
+        await backend.aclose()

@@ -1,0 +1,88 @@
+"""Recording and Go Live status in the room state, refreshed from the backend."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from desktop.session.backend_client import Backend
+from desktop.session.errors import SessionError
+from desktop.session.state import OutputState, StateStore
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 3.0
+
+
+class BroadcastMonitor:
+    """Polls ``get_broadcast_status`` and writes recording and destination states.
+
+    Args:
+        backend: The backend to ask.
+        store: Where the state goes.
+        room_name: The room.
+        interval_s: How often to refresh while running.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        store: StateStore,
+        room_name: str,
+        interval_s: float = DEFAULT_INTERVAL_S,
+    ) -> None:
+        self.backend = backend
+        self.store = store
+        self.room_name = room_name
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> None:
+        """Ask once and update the state."""
+        status: dict[str, Any] = await self.backend.call(
+            "get_broadcast_status", roomName=self.room_name
+        )
+        recording = status.get("recording", {})
+        outputs = []
+        if recording.get("status"):
+            outputs.append(
+                OutputState(
+                    "recording",
+                    str(recording["status"]),
+                    str(recording.get("error", "")),
+                    str(recording.get("file", "")),
+                )
+            )
+        for destination in status.get("destinations", []):
+            outputs.append(
+                OutputState(
+                    str(destination["name"]),
+                    str(destination["status"]),
+                    str(destination.get("error", "")),
+                )
+            )
+        self.store.update(
+            is_recording=bool(recording.get("active")),
+            is_live=bool(status.get("live")),
+            outputs=tuple(outputs),
+        )
+
+    def start(self) -> None:
+        """Refresh in the background until :meth:`aclose`."""
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except SessionError as error:
+                logger.info("broadcast status unavailable: %s", error)
+            await asyncio.sleep(self.interval_s)
+
+    async def aclose(self) -> None:
+        """Stop refreshing."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
