@@ -60,8 +60,11 @@ async def test_join_gives_nonzero_ping_and_quality_updates_arrive(
         lambda participant, quality: qualities.append((participant.identity, quality)),
     )
     try:
+        await wait_for(lambda: "guest" in host.remote_participants)
         livekit_server.set_quality("guest", "poor")
-        await wait_for(lambda: ("guest", rtc.ConnectionQuality.QUALITY_POOR) in qualities)
+        await wait_for(
+            lambda: ("guest", rtc.ConnectionQuality.QUALITY_POOR) in qualities, timeout_s=30
+        )
         livekit_server.set_quality("guest", "excellent")
         await wait_for(lambda: qualities[-1] == ("guest", rtc.ConnectionQuality.QUALITY_EXCELLENT))
         # The process is still alive after several ping intervals: ping values were non-zero.

@@ -607,10 +607,15 @@ class Room:
                     + [models.SpeakerInfo(sid=s, level=0.0, active=False) for s in stopped]
                 )
             )
-        for participant in list(self.participants.values()):
-            await participant.send(message)
-            if speakers_message is not None:
-                await participant.send(speakers_message)
+
+        async def tell(participant: Participant) -> None:
+            # One stuck socket must not hold up everyone else's updates.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(participant.send(message), 2)
+                if speakers_message is not None:
+                    await asyncio.wait_for(participant.send(speakers_message), 2)
+
+        await asyncio.gather(*(tell(p) for p in list(self.participants.values())))
 
 
 OnEvent = Callable[..., None]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import datetime
 import gzip
 import hashlib
@@ -110,9 +109,10 @@ class DoubleServer:
     async def _quality_loop(self) -> None:
         while True:
             await asyncio.sleep(QUALITY_INTERVAL_S)
-            for room in list(self.rooms.values()):
-                with contextlib.suppress(Exception):
-                    await room.tick_quality_and_speakers()
+            ticks = [room.tick_quality_and_speakers() for room in list(self.rooms.values())]
+            for result in await asyncio.gather(*ticks, return_exceptions=True):
+                if isinstance(result, Exception):
+                    logger.warning("quality update failed: %r", result)
 
     async def handle_root(self, request: web.Request) -> web.Response:
         return web.Response(text="OK")
