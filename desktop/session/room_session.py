@@ -233,7 +233,10 @@ class RoomSession:
             room_name=room.name,
             room_metadata=room.metadata,
             local=ParticipantState(identity=local.identity, name=local.name, sid=local.sid),
-            remotes={p.identity: self._participant(p) for p in room.remote_participants.values()},
+            remotes={
+                p.identity: _replace(self._participant(p), joined_at_ms=int(time.time() * 1000))
+                for p in room.remote_participants.values()
+            },
         )
         room.register_text_stream_handler(CHAT_TOPIC, self._on_chat_stream)
 
@@ -535,9 +538,11 @@ class RoomSession:
 
         def refresh_remote(participant: rtc.RemoteParticipant, *_: Any) -> None:
             if participant.identity in room.remote_participants:
-                self.store.update_remote(
-                    participant.identity, **_fields(self._participant(participant))
-                )
+                fields = _fields(self._participant(participant))
+                if participant.identity not in self.store.state.remotes:
+                    # The SDK does not expose the server's join time: note when we saw them.
+                    fields["joined_at_ms"] = int(time.time() * 1000)
+                self.store.update_remote(participant.identity, **fields)
 
         def on_track_event(*args: Any) -> None:
             participant = next(a for a in args if isinstance(a, rtc.RemoteParticipant))

@@ -54,6 +54,7 @@ async def test_host_publishes_and_sees_the_viewer(livekit_server: LiveKitDouble,
         assert camera_pub.simulcasted
         # The host's state shows the viewer join, publish, chat, mute and leave.
         await wait_for(lambda: "viewer" in session.store.state.remotes)
+        assert session.store.state.remotes["viewer"].joined_at_ms > 0
         viewer_mic = rtc.AudioSource(48_000, 1, queue_size_ms=100)
         feeder.audio(viewer_mic)
         viewer_track = rtc.LocalAudioTrack.create_audio_track("mic", viewer_mic)
