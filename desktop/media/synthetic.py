@@ -9,6 +9,7 @@ it is (:func:`decode_stamp`).
 
 from __future__ import annotations
 
+import abc
 import math
 import threading
 from dataclasses import dataclass
@@ -120,29 +121,15 @@ def _colour_bars_i420(width: int, height: int) -> npt.NDArray[np.uint8]:
     return np.concatenate((y.reshape(-1), u.reshape(-1), v.reshape(-1)))
 
 
-class SyntheticCamera(ThreadedSource[VideoFrame]):
-    """Colour bars at a fixed size and rate, stamped with the frame counter and capture time.
+class _GeneratedVideo(ThreadedSource[VideoFrame]):
+    """A video twin: renders frames at a fixed size and rate on its capture thread."""
 
-    Args:
-        width: Frame width (even).
-        height: Frame height (even).
-        fps: Frames per second.
-        name: Name shown to the user.
-    """
-
-    def __init__(
-        self,
-        width: int = 1280,
-        height: int = 720,
-        fps: float = 30.0,
-        name: str = "Synthetic camera",
-    ) -> None:
-        super().__init__(name, SourceKind.CAMERA)
+    def __init__(self, name: str, kind: SourceKind, width: int, height: int, fps: float) -> None:
+        super().__init__(name, kind)
         _check_size(name, width, height)
         if fps <= 0:
             raise MediaError(MediaErrorCode.INVALID_ARGUMENT, name, f"fps {fps} is not positive")
         self._width, self._height, self._fps = width, height, fps
-        self._template = _colour_bars_i420(width, height)
         self._sequence = 0
         self._pacer: Pacer | None = None
 
@@ -161,11 +148,9 @@ class SyntheticCamera(ThreadedSource[VideoFrame]):
         """Frames per second."""
         return self._fps
 
+    @abc.abstractmethod
     def make_frame(self, sequence: int, timestamp_us: int) -> VideoFrame:
-        """Render one stamped frame (also used by benchmarks without the thread)."""
-        data = self._template.copy()
-        draw_stamp(i420_luma(data, self._width, self._height), sequence, timestamp_us // 1000)
-        return VideoFrame(data, self._width, self._height, PixelFormat.I420, timestamp_us, sequence)
+        """Render one stamped frame (also used by benchmarks and tests without the thread)."""
 
     def _open(self) -> None:
         self._pacer = Pacer(1.0 / self._fps, self._stop)
@@ -182,7 +167,34 @@ class SyntheticCamera(ThreadedSource[VideoFrame]):
         self._pacer = None
 
 
-class SyntheticScreen(ThreadedSource[VideoFrame]):
+class SyntheticCamera(_GeneratedVideo):
+    """Colour bars at a fixed size and rate, stamped with the frame counter and capture time.
+
+    Args:
+        width: Frame width (even).
+        height: Frame height (even).
+        fps: Frames per second.
+        name: Name shown to the user.
+    """
+
+    def __init__(
+        self,
+        width: int = 1280,
+        height: int = 720,
+        fps: float = 30.0,
+        name: str = "Synthetic camera",
+    ) -> None:
+        super().__init__(name, SourceKind.CAMERA, width, height, fps)
+        self._template = _colour_bars_i420(width, height)
+
+    def make_frame(self, sequence: int, timestamp_us: int) -> VideoFrame:
+        """Render one stamped frame of colour bars (I420)."""
+        data = self._template.copy()
+        draw_stamp(i420_luma(data, self._width, self._height), sequence, timestamp_us // 1000)
+        return VideoFrame(data, self._width, self._height, PixelFormat.I420, timestamp_us, sequence)
+
+
+class SyntheticScreen(_GeneratedVideo):
     """A screen with a box moving across a dark desktop, stamped like the camera, in BGRA.
 
     Args:
@@ -199,26 +211,7 @@ class SyntheticScreen(ThreadedSource[VideoFrame]):
         fps: float = 15.0,
         name: str = "Synthetic screen",
     ) -> None:
-        super().__init__(name, SourceKind.SCREEN)
-        _check_size(name, width, height)
-        self._width, self._height, self._fps = width, height, fps
-        self._sequence = 0
-        self._pacer: Pacer | None = None
-
-    @property
-    def width(self) -> int:
-        """Screen width in pixels."""
-        return self._width
-
-    @property
-    def height(self) -> int:
-        """Screen height in pixels."""
-        return self._height
-
-    @property
-    def fps(self) -> float:
-        """Frames per second."""
-        return self._fps
+        super().__init__(name, SourceKind.SCREEN, width, height, fps)
 
     def make_frame(self, sequence: int, timestamp_us: int) -> VideoFrame:
         """Render one frame: desktop, moving box, stamp."""
@@ -237,20 +230,6 @@ class SyntheticScreen(ThreadedSource[VideoFrame]):
         return VideoFrame(
             bgra.reshape(-1), self._width, self._height, PixelFormat.BGRA, timestamp_us, sequence
         )
-
-    def _open(self) -> None:
-        self._pacer = Pacer(1.0 / self._fps, self._stop)
-
-    def _read(self) -> VideoFrame | None:
-        assert self._pacer is not None
-        if not self._pacer.wait():
-            return None
-        frame = self.make_frame(self._sequence, monotonic_us())
-        self._sequence += 1
-        return frame
-
-    def _close(self) -> None:
-        self._pacer = None
 
 
 @dataclass
