@@ -4,7 +4,11 @@ It connects, publishes the chosen camera, microphone and screen, logs every stat
 JSON line on standard output, and exits 0 after ``--duration`` (or on Ctrl+C). On failure it
 prints one line saying why on standard error and exits non-zero:
 2 bad arguments, 3 could not connect (bad URL, refused token, unreachable server), 4 a device
-could not be opened.
+could not be opened, 5 every direct output (``--rtmp``/``--record``) failed for good.
+
+With ``--rtmp`` and ``--record`` it also encodes its own program (camera, or screen with the
+camera in a corner, and the microphone) once and sends it to each destination and the file,
+with or without a room; each output's state changes are logged as JSON lines too.
 """
 
 from __future__ import annotations
@@ -17,11 +21,16 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
-from desktop.media.errors import MediaError
+from desktop.media.errors import MediaError, MediaErrorCode
+from desktop.media.outputs.destinations import DestinationKind, RtmpTarget, rtmp_target
+from desktop.media.outputs.encoder import EncoderSettings
+from desktop.media.outputs.output import OutputPhase, OutputStatus, recording_path
+from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.room_session import PublishDefaults, RoomSession
 from desktop.session.state import RoomState
@@ -31,6 +40,7 @@ logger = logging.getLogger(__name__)
 EXIT_USAGE = 2
 EXIT_CONNECT = 3
 EXIT_DEVICE = 4
+EXIT_OUTPUTS_FAILED = 5
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--width", type=int, default=1280, help="camera width")
     parser.add_argument("--height", type=int, default=720, help="camera height")
     parser.add_argument("--fps", type=int, default=30, help="camera frame rate")
+    parser.add_argument("--rtmp", action="append", default=[], metavar="URL",
+                        help="stream the program straight to this RTMP URL (key included, "
+                        "rtmp://host/app/KEY); 'youtube' or 'twitch' take the key from "
+                        "$YOUTUBE_STREAM_KEY or $TWITCH_STREAM_KEY; repeatable")  # fmt: skip
+    parser.add_argument("--record", metavar="PATH",
+                        help="record the program to a .mkv or .mp4 file, or a folder")  # fmt: skip
+    parser.add_argument("--video-bitrate", type=int, default=3_000_000,
+                        help="program video bitrate in b/s for --rtmp and --record")  # fmt: skip
+    parser.add_argument("--max-retries", type=int, default=5,
+                        help="reconnection attempts per destination before giving up")  # fmt: skip
     parser.add_argument("--duration", type=float, default=None,
                         help="seconds to stay live (default: until Ctrl+C)")  # fmt: skip
     parser.add_argument("--connect-timeout", type=float, default=10.0,
@@ -145,6 +165,43 @@ def _open_sources(
     return camera, mic, screen
 
 
+def _direct_targets(args: argparse.Namespace) -> list[tuple[str, RtmpTarget]]:
+    """The checked ``--rtmp`` destinations, named ``rtmp-1``, ``youtube``…"""
+    targets: list[tuple[str, RtmpTarget]] = []
+    for n, value in enumerate(args.rtmp, start=1):
+        preset = {k.value: k for k in DestinationKind}.get(value.lower())
+        if preset is not None and preset is not DestinationKind.CUSTOM:
+            variable = f"{preset.value.upper()}_STREAM_KEY"
+            key = os.environ.get(variable, "")
+            if not key:
+                raise MediaError(
+                    MediaErrorCode.INVALID_ARGUMENT, preset.label, f"${variable} is not set",
+                    f"export {variable}=<your stream key>, or pass the full URL",
+                )  # fmt: skip
+            targets.append((preset.value, rtmp_target(preset.preset_url(), key, key_required=True)))
+        else:
+            targets.append((f"rtmp-{n}", rtmp_target(value)))
+    return targets
+
+
+_print_lock = threading.Lock()
+
+
+def _log_output(status: OutputStatus, last: dict[str, tuple[object, ...]]) -> None:
+    key = (status.phase, status.error, status.attempt)
+    with _print_lock:
+        if last.get(status.output_id) == key:
+            return
+        last[status.output_id] = key
+        line = {"time": round(time.time(), 3), "event": "output", **status.to_json()}
+        print(json.dumps(line), flush=True)
+
+
+def _all_failed(direct: DirectBroadcast) -> bool:
+    statuses = direct.statuses().values()
+    return bool(statuses) and all(s.phase is OutputPhase.FAILED for s in statuses)
+
+
 def _log_state(old: RoomState, new: RoomState) -> None:
     if old.to_json() != new.to_json():
         print(json.dumps({"time": round(time.time(), 3), "event": "state", **new.to_json()}),
@@ -168,30 +225,61 @@ async def run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    direct: DirectBroadcast | None = None
+    in_room = bool(args.url or args.backend)
     try:
+        try:
+            targets = _direct_targets(args)
+            if args.record:
+                recording_path(args.record)  # checks the extension before anything starts
+            settings = EncoderSettings(args.width, args.height, args.fps, args.video_bitrate)
+            settings.check()
+        except MediaError as error:
+            print(f"broadcaster headless: {error}", file=sys.stderr)
+            return EXIT_USAGE
         try:
             camera, mic, screen = _open_sources(args)
         except MediaError as error:
             print(f"broadcaster headless: {error}", file=sys.stderr)
             return EXIT_DEVICE
-        try:
-            url, token = await _room_credentials(args)
-            await session.connect(url, token, args.connect_timeout)
-        except SessionError as error:
-            print(f"broadcaster headless: {error}", file=sys.stderr)
-            return EXIT_CONNECT
-        if camera is not None:
-            await session.publish_camera(camera)
-        if mic is not None:
-            await session.publish_microphone(mic)
-        if screen is not None:
-            await session.publish_screen(screen)
-        try:
-            await asyncio.wait_for(stop.wait(), args.duration)
-        except TimeoutError:
-            pass
+        if in_room:
+            try:
+                url, token = await _room_credentials(args)
+                await session.connect(url, token, args.connect_timeout)
+            except SessionError as error:
+                print(f"broadcaster headless: {error}", file=sys.stderr)
+                return EXIT_CONNECT
+            if camera is not None:
+                await session.publish_camera(camera)
+            if mic is not None:
+                await session.publish_microphone(mic)
+            if screen is not None:
+                await session.publish_screen(screen)
+        if targets or args.record:
+            last: dict[str, tuple[object, ...]] = {}
+            direct = DirectBroadcast(
+                settings, OutputOptions(max_retries=args.max_retries),
+                listener=lambda status: _log_output(status, last),
+            )  # fmt: skip
+            direct.set_sources(camera=camera, screen=screen, microphone=mic)
+            for output_id, target in targets:
+                direct.add_rtmp(output_id, target)
+            if args.record:
+                direct.start_recording(args.record)
+        deadline = None if args.duration is None else loop.time() + args.duration
+        while not stop.is_set() and (deadline is None or loop.time() < deadline):
+            try:
+                await asyncio.wait_for(stop.wait(), 0.25)
+            except TimeoutError:
+                pass
+            if direct is not None and not in_room and _all_failed(direct):
+                print("broadcaster headless: every output failed (see the lines above)",
+                      file=sys.stderr)  # fmt: skip
+                return EXIT_OUTPUTS_FAILED
         return 0
     finally:
+        if direct is not None:
+            await asyncio.get_running_loop().run_in_executor(None, direct.close)
         await session.aclose()
         for source in (camera, mic, screen):
             if source is not None:
@@ -207,10 +295,10 @@ def main(argv: list[str]) -> int:
     if not level:
         # The SDK logs its retries at WARNING; the one-line reason below says what matters.
         logging.getLogger("livekit").setLevel(logging.CRITICAL)
-    if not args.url and not args.backend:
+    if not args.url and not args.backend and not args.rtmp and not args.record:
         parser.print_usage(sys.stderr)
-        print("broadcaster headless: no server: pass --url (or set LIVEKIT_URL) or --backend",
-              file=sys.stderr)  # fmt: skip
+        print("broadcaster headless: nowhere to send: pass --url (or set LIVEKIT_URL), "
+              "--backend, --rtmp or --record", file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     result: Any = asyncio.run(run(args))
     return int(result)

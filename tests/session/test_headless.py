@@ -53,7 +53,7 @@ def test_unreachable_server_and_missing_url() -> None:
         [sys.executable, "-m", "desktop", "headless"],
         capture_output=True, text=True, timeout=30, env=env,
     )  # fmt: skip
-    assert missing.returncode == 2 and "no server" in missing.stderr
+    assert missing.returncode == 2 and "nowhere to send" in missing.stderr
 
 
 async def test_headless_through_the_platform_backend(backend_server: BackendServer) -> None:

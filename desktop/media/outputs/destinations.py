@@ -1,0 +1,210 @@
+"""Where a program goes: RTMP/RTMPS destinations, their checks, and keeping keys out of words.
+
+A destination is a server URL (the platform's ingest) plus a stream key kept apart from it, so
+that the URL can be logged, saved and shown while the key lives only in the OS keyring and in
+the one string handed to the muxer. Every message built here masks the key.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+import socket
+import urllib.parse
+from dataclasses import dataclass
+
+from desktop.media.errors import MediaError, MediaErrorCode
+
+YOUTUBE_DEFAULT_URL = "rtmp://a.rtmp.youtube.com/live2"
+TWITCH_DEFAULT_URL = "rtmp://live.twitch.tv/app"
+DEFAULT_PORTS = {"rtmp": 1935, "rtmps": 443}
+PREFLIGHT_TIMEOUT_S = 5.0
+
+_KEY_SAFE = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%/?-]+$")
+
+
+class DestinationKind(enum.Enum):
+    """Which platform a destination is, for its preset URL and its wording."""
+
+    YOUTUBE = "youtube"
+    TWITCH = "twitch"
+    CUSTOM = "custom"
+
+    @property
+    def label(self) -> str:
+        """The name a producer knows it by."""
+        return {"youtube": "YouTube", "twitch": "Twitch", "custom": "Custom RTMP"}[self.value]
+
+    def preset_url(self) -> str:
+        """The ingest URL of the preset: from the environment if set, else the platform's own.
+
+        ``YOUTUBE_RTMP_URL`` and ``TWITCH_RTMP_URL`` let a studio point the presets elsewhere
+        (a regional ingest, or a local server in tests). Custom destinations have no preset.
+        """
+        if self is DestinationKind.YOUTUBE:
+            return os.environ.get("YOUTUBE_RTMP_URL") or YOUTUBE_DEFAULT_URL
+        if self is DestinationKind.TWITCH:
+            return os.environ.get("TWITCH_RTMP_URL") or TWITCH_DEFAULT_URL
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A saved place to stream to. The stream key is not part of it (see the keyring)."""
+
+    id: str
+    """Stable id (``youtube``, ``twitch``, ``custom-1``…), also the keyring entry's name."""
+    name: str
+    """What the producer calls it."""
+    kind: DestinationKind
+    """Platform preset or custom."""
+    url: str
+    """Ingest URL without the key (``rtmp://host/app``); a custom URL may hold the key itself."""
+    enabled: bool = True
+    """Switched on: goes live with "Go Live" and stays on until switched off."""
+
+    @property
+    def needs_key(self) -> bool:
+        """Platforms always need a key; a custom URL may carry its stream name in its path."""
+        return self.kind is not DestinationKind.CUSTOM
+
+
+def mask_key(key: str) -> str:
+    """Show that a key is set without showing it: ``••••ab12``."""
+    if not key:
+        return ""
+    return "••••" + key[-4:] if len(key) > 8 else "••••"
+
+
+def mask_url(url: str) -> str:
+    """A URL safe for logs and messages: user info dropped, the stream-name segment masked.
+
+    RTMP URLs carry the key as their last path segment (``rtmp://host/app/KEY``), so everything
+    after the application name is replaced.
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "<malformed URL>"
+    host = parts.hostname or ""
+    if port:
+        host = f"{host}:{port}"
+    segments = [s for s in parts.path.split("/") if s]
+    path = "/" + segments[0] if segments else ""
+    if len(segments) > 1 or parts.query:
+        path += "/••••"
+    return f"{parts.scheme}://{host}{path}"
+
+
+@dataclass(frozen=True, slots=True)
+class RtmpTarget:
+    """A checked RTMP URL split into what a connection needs."""
+
+    scheme: str
+    """``rtmp`` or ``rtmps``."""
+    host: str
+    """Host name or address."""
+    port: int
+    """TCP port (1935 for rtmp, 443 for rtmps unless given)."""
+    publish_url: str
+    """The full URL handed to the muxer, key included: never log it."""
+
+    @property
+    def masked(self) -> str:
+        """The URL for words and logs."""
+        return mask_url(self.publish_url)
+
+
+def rtmp_target(url: str, key: str = "", *, key_required: bool = False) -> RtmpTarget:
+    """Check an ingest URL and key and join them into the URL to publish to.
+
+    Raises:
+        MediaError: ``INVALID_ARGUMENT`` naming what is wrong with the URL or key (the key is
+            never quoted back).
+    """
+    url = url.strip()
+    key = key.strip()
+    shown = mask_url(url) if url else "destination"
+    if not url:
+        raise MediaError(
+            MediaErrorCode.INVALID_ARGUMENT, "destination", "no server URL",
+            "paste the RTMP server URL from the platform's stream settings",
+        )  # fmt: skip
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise MediaError(
+            MediaErrorCode.INVALID_ARGUMENT, shown, "the URL is malformed (bad host or port)",
+            "it should look like rtmp://host/app",
+        ) from None  # fmt: skip
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        what = f"'{scheme}://'" if scheme else "no scheme"
+        raise MediaError(
+            MediaErrorCode.INVALID_ARGUMENT, shown,
+            f"{what} is not a streaming URL; only rtmp:// and rtmps:// are supported",
+            "copy the RTMP server URL from the platform (it starts with rtmp:// or rtmps://)",
+        )  # fmt: skip
+    if not parts.hostname:
+        raise MediaError(
+            MediaErrorCode.INVALID_ARGUMENT, shown, "the URL has no host",
+            "it should look like rtmp://host/app",
+        )  # fmt: skip
+    segments = [s for s in parts.path.split("/") if s]
+    if not segments:
+        raise MediaError(
+            MediaErrorCode.INVALID_ARGUMENT, shown, "the URL has no application path",
+            "it should look like rtmp://host/app (YouTube: rtmp://a.rtmp.youtube.com/live2)",
+        )  # fmt: skip
+    if key and (any(c.isspace() for c in key) or not _KEY_SAFE.match(key)):
+        raise MediaError(
+            MediaErrorCode.INVALID_ARGUMENT, shown,
+            "the stream key has characters a key cannot have",
+            "copy the key again from the platform, without spaces",
+        )  # fmt: skip
+    if not key and (key_required or len(segments) < 2):
+        raise MediaError(
+            MediaErrorCode.INVALID_ARGUMENT, shown, "the stream key is empty",
+            "paste the stream key from the platform's stream settings",
+        )  # fmt: skip
+    publish_url = url.rstrip("/") + "/" + key if key else url
+    return RtmpTarget(scheme, parts.hostname, port or DEFAULT_PORTS[scheme], publish_url)
+
+
+def preflight(target: RtmpTarget, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> None:
+    """Check that the host resolves and accepts a TCP connection (blocking; run off the loop).
+
+    Raises:
+        MediaError: ``OUTPUT_FAILED`` saying whether the name did not resolve, the port was
+            refused, or nothing answered in time.
+    """
+    try:
+        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise MediaError(
+            MediaErrorCode.OUTPUT_FAILED, target.masked,
+            f"the server name {target.host!r} does not resolve",
+            "check the URL for typos and that this computer is online",
+        ) from None  # fmt: skip
+    last: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as sock:
+            sock.settimeout(timeout_s)
+            try:
+                sock.connect(address)
+                return
+            except OSError as error:
+                last = error
+    if isinstance(last, ConnectionRefusedError):
+        detail = f"{target.host} refused the connection on port {target.port}"
+    elif isinstance(last, TimeoutError | socket.timeout):
+        detail = f"{target.host} did not answer on port {target.port} within {timeout_s:g} s"
+    else:
+        detail = f"{target.host} cannot be reached on port {target.port}"
+    raise MediaError(
+        MediaErrorCode.OUTPUT_FAILED, target.masked, detail,
+        "check the URL and port, and that a firewall does not block streaming",
+    )  # fmt: skip
