@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from desktop.media.outputs.output import OutputStatus
+
 logger = logging.getLogger(__name__)
 
 
@@ -189,7 +191,11 @@ class RoomState:
     is_live: bool = False
     """The room goes out to RTMP destinations."""
     outputs: tuple[OutputState, ...] = ()
-    """Recording and each destination, with status and error."""
+    """Cloud recording and each egress destination, with status and error (from the backend)."""
+    direct_outputs: tuple[OutputStatus, ...] = ()
+    """The studio's own outputs (direct RTMP destinations, local recording)."""
+    live_since_ms: int = 0
+    """Wall-clock ms when Go Live was pressed; 0 when not live."""
 
     @property
     def participant_count(self) -> int:

@@ -1,0 +1,209 @@
+"""Studio settings that persist between runs, and secrets that stay in the OS keyring.
+
+Settings are one JSON file in the user's config folder (platformdirs). Secrets — stream keys,
+the LiveKit API secret, the platform credential — never go into that file: they live in the OS
+keyring (Keychain, Credential Manager, Secret Service). When the machine has no keyring, they
+are kept in memory for this run only and :attr:`Secrets.persistent` says so, so the UI can tell
+the host that they will be asked again next time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keyring
+import keyring.backends.fail
+import keyring.errors
+import platformdirs
+
+from desktop.media.outputs.destinations import Destination, DestinationKind
+
+logger = logging.getLogger(__name__)
+
+APP_NAME = "spaces-broadcaster"
+KEYRING_SERVICE = "Spaces Broadcaster"
+
+
+def config_dir() -> Path:
+    """Where settings live (``BROADCASTER_CONFIG_DIR`` overrides, for tests and kiosks)."""
+    override = os.environ.get("BROADCASTER_CONFIG_DIR")
+    return Path(override) if override else Path(platformdirs.user_config_dir(APP_NAME))
+
+
+@dataclass
+class Settings:
+    """Everything the studio remembers (no secrets)."""
+
+    camera: str = ""
+    """Camera device as the picker names it ('' = first, 'synthetic')."""
+    microphone: str = ""
+    """Microphone device ('' = system default, 'synthetic')."""
+    speaker: str = ""
+    """Output device for guests' audio ('' = system default)."""
+    screen: str = "1"
+    """Monitor to share."""
+    connect_mode: str = "local"
+    """'local' (no server), 'livekit' (URL + key/secret) or 'platform' (backend + sign-in)."""
+    livekit_url: str = ""
+    """LiveKit server URL."""
+    livekit_api_key: str = ""
+    """LiveKit API key (the secret is in the keyring)."""
+    room_name: str = "studio"
+    """Room to create or join."""
+    display_name: str = "Host"
+    """The host's name in the room."""
+    backend_url: str = ""
+    """Platform backend URL."""
+    appointment_id: str = ""
+    """Platform appointment to go live for."""
+    preset: str = "720p30"
+    """Publish preset name (see :data:`PRESETS`)."""
+    video_codec: str = "vp8"
+    """Camera codec in the room."""
+    simulcast: bool = True
+    """Publish the camera in several layers."""
+    recording_folder: str = ""
+    """Where local recordings go ('' = the Videos folder)."""
+    max_retries: int = 5
+    """Reconnection attempts per destination."""
+    destinations: list[Destination] = field(default_factory=list)
+    """Saved RTMP destinations, keys excluded."""
+
+    def recording_dir(self) -> Path:
+        """The folder recordings go to."""
+        return Path(self.recording_folder or platformdirs.user_videos_dir())
+
+
+PRESETS: dict[str, tuple[int, int, int, int]] = {
+    "360p30": (640, 360, 30, 800_000),
+    "540p30": (960, 540, 30, 1_500_000),
+    "720p30": (1280, 720, 30, 3_000_000),
+    "1080p30": (1920, 1080, 30, 5_000_000),
+}
+"""Publish presets: width, height, fps, video bitrate (b/s)."""
+
+
+def default_destinations() -> list[Destination]:
+    """YouTube and Twitch presets, switched off until a key is given."""
+    return [
+        Destination(
+            "youtube",
+            "YouTube",
+            DestinationKind.YOUTUBE,
+            DestinationKind.YOUTUBE.preset_url(),
+            enabled=False,
+        ),  # fmt: skip
+        Destination(
+            "twitch",
+            "Twitch",
+            DestinationKind.TWITCH,
+            DestinationKind.TWITCH.preset_url(),
+            enabled=False,
+        ),  # fmt: skip
+    ]
+
+
+class SettingsStore:
+    """Loads and saves :class:`Settings`; a damaged file is set aside, never lost or fatal.
+
+    Args:
+        folder: The config folder (default :func:`config_dir`).
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.path = (folder or config_dir()) / "settings.json"
+
+    def load(self) -> Settings:
+        """The saved settings, or the defaults."""
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return Settings(destinations=default_destinations())
+        except (OSError, ValueError) as error:
+            backup = self.path.with_suffix(".damaged.json")
+            logger.warning("settings unreadable (%s); kept as %s, using defaults", error, backup)
+            try:
+                self.path.replace(backup)
+            except OSError:
+                pass
+            return Settings(destinations=default_destinations())
+        known = {f.name for f in dataclasses.fields(Settings)} - {"destinations"}
+        settings = Settings(**{k: v for k, v in raw.items() if k in known})
+        settings.destinations = [
+            Destination(
+                str(d["id"]),
+                str(d["name"]),
+                DestinationKind(d["kind"]),
+                str(d["url"]),
+                bool(d.get("enabled", False)),
+            )  # fmt: skip
+            for d in raw.get("destinations", [])
+            if isinstance(d, dict) and d.get("kind") in {k.value for k in DestinationKind}
+        ] or default_destinations()
+        return settings
+
+    def save(self, settings: Settings) -> None:
+        """Write atomically (a crash mid-save leaves the previous file)."""
+        data: dict[str, Any] = dataclasses.asdict(settings)
+        data["destinations"] = [
+            {"id": d.id, "name": d.name, "kind": d.kind.value, "url": d.url, "enabled": d.enabled}
+            for d in settings.destinations
+        ]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+class Secrets:
+    """Stream keys and other secrets, in the OS keyring when there is one.
+
+    Args:
+        backend: A keyring backend (default: the system's).
+    """
+
+    def __init__(self, backend: keyring.backend.KeyringBackend | None = None) -> None:
+        self._backend = backend or keyring.get_keyring()
+        self._memory: dict[str, str] = {}
+        self.persistent = not isinstance(self._backend, keyring.backends.fail.Keyring)
+        """Whether secrets survive a restart (False: no OS keyring on this machine)."""
+
+    def get(self, name: str) -> str:
+        """The secret, or '' if none is stored."""
+        if name in self._memory:
+            return self._memory[name]
+        if not self.persistent:
+            return ""
+        try:
+            return self._backend.get_password(KEYRING_SERVICE, name) or ""
+        except keyring.errors.KeyringError as error:
+            logger.warning("keyring unavailable: %s", error)
+            return ""
+
+    def set(self, name: str, value: str) -> None:
+        """Store (or with '' delete) a secret."""
+        self._memory.pop(name, None)
+        if self.persistent:
+            try:
+                if value:
+                    self._backend.set_password(KEYRING_SERVICE, name, value)
+                else:
+                    self._backend.delete_password(KEYRING_SERVICE, name)
+                return
+            except keyring.errors.PasswordDeleteError:
+                return
+            except keyring.errors.KeyringError as error:
+                logger.warning("keyring refused the secret (%s); kept for this run only", error)
+        if value:
+            self._memory[name] = value
+
+    @staticmethod
+    def stream_key_name(destination_id: str) -> str:
+        """The keyring entry of a destination's stream key."""
+        return f"stream-key:{destination_id}"
