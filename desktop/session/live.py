@@ -56,7 +56,8 @@ class LiveOutputs:
         self.secrets = secrets
         self.backend = backend
         self.room_name = room_name
-        self._loop = asyncio.get_event_loop()
+        # Output threads report through the loop that started them (set by the async commands).
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.direct = DirectBroadcast(encoder, options, listener=self._on_status)
         self._destinations: dict[str, Destination] = {}
         self._live = False
@@ -94,6 +95,7 @@ class LiveOutputs:
 
         A destination with a bad URL or key is reported and skipped; the others still start.
         """
+        self._loop = asyncio.get_running_loop()
         problems: dict[str, str] = {}
         started: dict[str, RtmpTarget] = {}
         for destination in destinations:
@@ -120,6 +122,7 @@ class LiveOutputs:
 
     async def set_enabled(self, destination: Destination, enabled: bool) -> None:
         """Switch one destination while live; the others and the recording go on untouched."""
+        self._loop = asyncio.get_running_loop()
         if not self._live:
             return
         if enabled:
@@ -178,6 +181,7 @@ class LiveOutputs:
 
         Returns the local file's path when one is being written.
         """
+        self._loop = asyncio.get_running_loop()
         if cloud and self.via_egress:
             await self._egress("start_recording", output="mp4")
         if local:
@@ -207,6 +211,8 @@ class LiveOutputs:
 
     def _on_status(self, status: OutputStatus) -> None:
         # Output threads report here; the state belongs to the event loop.
+        if self._loop is None:
+            return
         try:
             self._loop.call_soon_threadsafe(self._apply, status)
         except RuntimeError:

@@ -1,16 +1,20 @@
 """The studio window's entry point (``broadcaster`` / ``broadcaster studio``).
 
-For now a preview window: the camera (or its synthetic twin) and a microphone level meter, on a
-qasync event loop. The full studio comes with its own issue.
+The setup dialog (green room) comes first, then the studio window, on a qasync event loop.
+``--synthetic-devices`` skips setup and uses the synthetic twins in place of every device.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import sys
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
 
 from desktop import __version__
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
@@ -32,10 +36,17 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--synthetic-devices",
         action="store_true",
-        help="use colour bars, a tone and a moving box instead of real devices",
+        help="use colour bars, a tone and a moving box instead of every real device",
     )
     parser.add_argument("--camera", default=None, help="camera index, path or URL (default: 0)")
     parser.add_argument("--mic", default=None, help="microphone index or name (default: system)")
+    parser.add_argument("--url", default=None,
+                        help="join this LiveKit room URL with --token")  # fmt: skip
+    parser.add_argument("--token", default=None, help="access token for --url")
+    parser.add_argument("--no-setup", action="store_true",
+                        help="skip the setup (green room) dialog")  # fmt: skip
+    parser.add_argument("--screenshot", default=None, metavar="PNG",
+                        help="save a picture of the window before quitting")  # fmt: skip
     parser.add_argument(
         "--quit-after-s", type=float, default=None, help="close the window after this many seconds"
     )
@@ -70,8 +81,73 @@ def _open_sources(
             notes.append(f"{error} — using the synthetic microphone instead.")
             mic = SyntheticMicrophone()
     for source in (camera, mic):
-        source.start()
+        if source.state.name == "IDLE":
+            source.start()
     return camera, mic, notes
+
+
+def _screen_factories(synthetic: bool) -> dict[str, Callable[[], VideoCaptureSource]]:
+    """What the share menu offers: each monitor (opened when chosen), or the synthetic screen."""
+    from desktop.media.screen import list_monitors
+    from desktop.media.synthetic import SyntheticScreen
+
+    def opened(source: VideoCaptureSource) -> VideoCaptureSource:
+        source.start()
+        return source
+
+    factories: dict[str, Callable[[], VideoCaptureSource]] = {}
+    if not synthetic:
+        try:
+            for index, monitor in enumerate(list_monitors()[1:], start=1):
+                label = f"Screen {index} ({monitor['width']}x{monitor['height']})"
+                factories[label] = functools.partial(_open_screen, index)
+        except MediaError as error:
+            logger.info("no screen to share: %s", error)
+    factories["Synthetic screen"] = lambda: opened(SyntheticScreen())
+    return factories
+
+
+def _open_screen(monitor: int) -> VideoCaptureSource:
+    from desktop.media.screen import ScreenSource
+
+    source = ScreenSource(monitor)
+    source.start()
+    return source
+
+
+def _install_hooks(show: Callable[[str], None]) -> None:
+    """Unexpected exceptions are logged and shown in the window, never lost."""
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        logger.error("unexpected error", exc_info=(kind, value, tb))
+        show(f"Something unexpected went wrong ({value!r}). It was logged; you can carry on.")
+
+    def loop_hook(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        logger.error("event loop: %s", context.get("message"), exc_info=error)
+        if error is not None:
+            show(f"Something unexpected went wrong ({error!r}). It was logged; you can carry on.")
+
+    sys.excepthook = hook
+    asyncio.get_event_loop().set_exception_handler(loop_hook)
+
+
+def _describe_tiles(window: Any, path: str) -> None:
+    """Where each tile is in the screenshot and what it shows (for tests and bug reports)."""
+    import json
+
+    tiles = [window.own_tile, *window.tiles.values()]
+    if window.screen_tile is not None:
+        tiles.append(window.screen_tile)
+    described = []
+    for tile in tiles:
+        top_left = tile.mapTo(window, tile.rect().topLeft())
+        described.append({
+            "name": tile.accessibleName(), "x": top_left.x(), "y": top_left.y(),
+            "width": tile.width(), "height": tile.height(), "frames": tile.frames_shown,
+        })  # fmt: skip
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(described, out, indent=2)
 
 
 def main(argv: list[str]) -> int:
@@ -87,9 +163,12 @@ def main(argv: list[str]) -> int:
         )
         return 2
     import qasync
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QDialog
 
-    from desktop.ui.main_window import MainWindow
+    from desktop.session.settings import Secrets, SettingsStore
+    from desktop.session.studio import Studio
+    from desktop.ui.setup_dialog import SetupDialog
+    from desktop.ui.studio_window import StudioWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
@@ -97,16 +176,45 @@ def main(argv: list[str]) -> int:
     app.setApplicationVersion(__version__)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    store = SettingsStore()
+    settings = store.load()
+    secrets = Secrets()
     camera, mic, notes = _open_sources(args)
-    window = MainWindow(camera, mic, notes)
+    if not args.no_setup and not args.synthetic_devices:
+        dialog = SetupDialog(settings, secrets, camera, mic)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            camera.stop()
+            mic.stop()
+            return 0
+        dialog.apply()
+        try:
+            store.save(settings)
+        except OSError as error:
+            notes.append(f"Settings could not be saved ({error}); they apply to this run only.")
+    if args.synthetic_devices and not args.url:
+        settings.connect_mode = "local"
+    studio = Studio(settings, secrets)
+    studio.use_devices(camera, mic)
+    window = StudioWindow(studio, screens=_screen_factories(args.synthetic_devices), notes=notes)
+    _install_hooks(window.show_error)
     window.show()
-    if args.quit_after_s is not None:
-        loop.call_later(args.quit_after_s, window.close)
+    window.bridge.run(studio.connect(args.url, args.token), "connect")
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
+
+    if args.quit_after_s is not None:
+
+        def finish() -> None:
+            if args.screenshot:
+                window.grab().save(args.screenshot)
+                _describe_tiles(window, args.screenshot + ".json")
+            window.close()
+
+        loop.call_later(args.quit_after_s, finish)
     try:
         with loop:
             loop.run_until_complete(closed.wait())
+            loop.run_until_complete(studio.aclose())
     finally:
         camera.stop()
         mic.stop()

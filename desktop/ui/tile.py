@@ -1,0 +1,204 @@
+"""A participant tile: video (or initials), name, mic state, speaking ring, quality bars.
+
+Painting costs what it must and no more: the session hands RGB24 frames (converted once, by
+the SDK), the tile wraps the newest one in a QImage without copying and lets the painter scale
+it into place. Tiles repaint only when a new frame arrived, at most on each stage tick (the
+display rate), and ask the session for the simulcast layer that fits their size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QRect, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen, QResizeEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from desktop.media.base import VideoCaptureSource
+from desktop.media.fanout import FrameQueue
+from desktop.media.frames import VideoFrame
+from desktop.session.state import ParticipantState, Quality, Source
+from desktop.ui.preview_widget import frame_to_qimage
+
+QUALITY_BARS = {Quality.EXCELLENT: 3, Quality.GOOD: 2, Quality.POOR: 1, Quality.LOST: 0}
+QUALITY_COLOURS = {
+    Quality.EXCELLENT: "#35c46a", Quality.GOOD: "#35c46a", Quality.POOR: "#f0b429",
+    Quality.LOST: "#e5484d", Quality.UNKNOWN: "#6b7280",
+}  # fmt: skip
+SPEAKING_COLOUR = "#35c46a"
+BACKDROP = "#101318"
+
+
+def initials(name: str) -> str:
+    """Up to two capital letters for a camera-off tile."""
+    parts = [p for p in name.replace("_", " ").replace("-", " ").split() if p]
+    letters = "".join(p[0] for p in parts[:2]) or "?"
+    return letters.upper()
+
+
+class VideoTile(QWidget):
+    """One person (or the host's screen share) on the stage.
+
+    Args:
+        participant: Who it shows.
+        source: Camera or screen.
+        parent: Parent widget.
+    """
+
+    def __init__(
+        self, participant: ParticipantState, source: Source = Source.CAMERA,
+        parent: QWidget | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.source = source
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(160, 90)
+        self.participant = participant
+        self._remote: Any = None
+        self._local_queue: FrameQueue[VideoFrame] | None = None
+        self._local_source: VideoCaptureSource | None = None
+        self._image: QImage | None = None
+        self._buffer: np.ndarray | None = None
+        self.frames_shown = 0
+        """Frames painted (stats, tests)."""
+        self.frames_skipped = 0
+        """Frames that arrived but were replaced by a newer one before a paint."""
+        self.set_participant(participant)
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def set_participant(self, participant: ParticipantState) -> None:
+        """Show a participant's current state (name, mic, speaking, quality)."""
+        self.participant = participant
+        label = participant.name or participant.identity
+        what = " screen" if self.source is Source.SCREEN else ""
+        self.setAccessibleName(f"{label}{what} tile")
+        self.setToolTip(self.describe())
+        if not self.camera_on:
+            self._image = self._buffer = None
+        self.update()
+
+    def set_remote_video(self, video: Any) -> None:
+        """Paint frames of a :class:`~desktop.session.room_session.RemoteVideo` (or none)."""
+        self._remote = video
+        if video is not None:
+            video.fit(self.height())
+
+    def set_local_source(self, source: VideoCaptureSource | None) -> None:
+        """Paint the host's own camera or screen."""
+        if self._local_source is not None and self._local_queue is not None:
+            self._local_source.frames.unsubscribe(self._local_queue)
+        self._local_source = source
+        self._local_queue = source.frames.subscribe("tile", maxsize=1) if source else None
+
+    @property
+    def remote_video(self) -> Any:
+        """The remote video feeding the tile, if any."""
+        return self._remote
+
+    @property
+    def camera_on(self) -> bool:
+        """Whether the tile's video track exists and is not muted."""
+        track = self.participant.track(self.source)
+        return track is not None and not track.muted
+
+    def describe(self) -> str:
+        """Tooltip: who, quality in words with the figures the session has."""
+        p = self.participant
+        lines = [p.name or p.identity, f"Connection: {p.quality.name.lower()}"]
+        if p.audio_level:
+            lines.append(f"Speaking level: {p.audio_level:.0%}")
+        for track in p.tracks:
+            size = f" {track.width}x{track.height}" if track.width else ""
+            state = "muted" if track.muted else "on"
+            layers = ", simulcast" if track.simulcast else ""
+            lines.append(f"{track.source.name.lower()}: {state}{size}{layers}")
+        return "\n".join(lines)
+
+    # -- painting ----------------------------------------------------------------------------
+
+    def tick(self) -> bool:
+        """Take the newest frame if one arrived; returns whether a repaint was asked for."""
+        if self._remote is not None:
+            queue = self._remote.frames
+            frame = queue.take_latest()
+            if frame is None:
+                return False
+            # RGB24 from the SDK: wrap without copying; keep the array alive with the image.
+            self._buffer = frame.rgb
+            self._image = QImage(
+                frame.rgb.data, frame.width, frame.height, frame.width * 3,
+                QImage.Format.Format_RGB888,
+            )  # fmt: skip
+        elif self._local_queue is not None:
+            local = self._local_queue.take_latest()
+            if local is None:
+                return False
+            self._image, self._buffer = frame_to_qimage(local)
+        else:
+            return False
+        self.frames_shown += 1
+        self.update()
+        return True
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt naming)
+        """Ask for the simulcast layer that fits the new size."""
+        super().resizeEvent(event)
+        if self._remote is not None:
+            self._remote.fit(event.size().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt naming)
+        """Video letterboxed or initials; name, mic state, quality bars, speaking ring."""
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = self.rect()
+        painter.fillRect(rect, QColor(BACKDROP))
+        p = self.participant
+        if self._image is not None and self.camera_on:
+            size = self._image.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            target = QRect(0, 0, size.width(), size.height())
+            target.moveCenter(rect.center())
+            painter.drawImage(target, self._image)
+        else:
+            diameter = max(24, min(rect.width(), rect.height()) // 2)
+            circle = QRect(0, 0, diameter, diameter)
+            circle.moveCenter(rect.center())
+            painter.setBrush(QColor("#3b4252"))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawEllipse(circle)
+            painter.setPen(QColor("#e5e9f0"))
+            font = QFont(self.font())
+            font.setPixelSize(max(10, diameter // 3))
+            painter.setFont(font)
+            painter.drawText(circle, Qt.AlignmentFlag.AlignCenter, initials(p.name or p.identity))
+        # Name strip.
+        painter.setFont(self.font())
+        strip = QRect(rect.left(), rect.bottom() - 24, rect.width(), 24)
+        painter.fillRect(strip, QColor(0, 0, 0, 140))
+        painter.setPen(QColor("#ffffff"))
+        name = (p.name or p.identity) + (" (screen)" if self.source is Source.SCREEN else "")
+        mic = "" if self.source is Source.SCREEN or not p.mic_muted else "mic off"
+        # Words rather than an icon glyph: every font has them, and screen readers say them.
+        painter.drawText(strip.adjusted(8, 0, -48, 0), Qt.AlignmentFlag.AlignVCenter, name)
+        if mic:
+            painter.setPen(QColor("#ff6b6b"))
+            right = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
+            painter.drawText(strip.adjusted(8, 0, -48, 0), right, mic)
+        # Quality bars, bottom right.
+        bars = QUALITY_BARS.get(p.quality, 0)
+        colour = QColor(QUALITY_COLOURS[p.quality])
+        for i in range(3):
+            h = 6 + 4 * i
+            bar = QRectF(rect.right() - 36 + i * 9, strip.bottom() - 4 - h, 6, h)
+            painter.fillRect(bar, colour if i < bars else QColor("#4b5563"))
+        if p.is_speaking and self.source is Source.CAMERA:
+            painter.setPen(QPen(QColor(SPEAKING_COLOUR), 4))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(rect.adjusted(2, 2, -2, -2))
+        painter.end()
+
+    @property
+    def quality_bars(self) -> int:
+        """How many bars are lit (0-3)."""
+        return QUALITY_BARS.get(self.participant.quality, 0)
