@@ -1,0 +1,92 @@
+"""``python -m benchmarks [--quick] [--json PATH]``: every benchmark, one table, JSON too.
+
+``--quick`` only proves each benchmark still runs and produces its figures (CI); the full run
+takes about 15 minutes (the memory run alone is 10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+
+from benchmarks.common import Row
+
+
+def _machine() -> dict[str, str]:
+    import psutil
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": str(psutil.cpu_count()),
+        "memory_gib": f"{psutil.virtual_memory().total / 2**30:.1f}",
+    }
+
+
+def _table(rows: list[Row]) -> str:
+    lines = [
+        f"{'benchmark':<15} {'metric':<44} {'ours':>9} {'baseline':>9} {'ratio':>6}  target",
+        "-" * 110,
+    ]
+    for r in rows:
+        base = f"{r.baseline:9.2f}" if r.baseline is not None else f"{'—':>9}"
+        ratio = f"{r.ratio:5.1f}x" if r.ratio is not None else f"{'':>6}"
+        verdict = "" if r.met is None else (" MET" if r.met else " MISSED")
+        lines.append(f"{r.benchmark:<15} {r.metric:<44} {r.ours:9.2f} {base} {ratio}  "
+                     f"{r.target}{verdict}")  # fmt: skip
+    return "\n".join(lines)
+
+
+async def _run(quick: bool) -> list[Row]:
+    from benchmarks import pipeline, room, tiles
+
+    short = 2.0 if quick else 10.0
+    rows: list[Row] = []
+    rows += await pipeline.ingest(short, 1 if quick else 3)
+    rows += await pipeline.audio(short if quick else 60.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows += await asyncio.get_running_loop().run_in_executor(
+            None, pipeline.direct_outputs, short, tmp
+        )
+    rows += tiles.run(short)
+    double = room._double()
+    try:
+        rows += await room.glass_to_glass(double, short)
+        rows += await asyncio.get_running_loop().run_in_executor(None, room.startup, double)
+        rows += await room.memory(double, 12.0 if quick else 600.0)
+    finally:
+        room.stop_double(double)
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    """Run, print the table, write the JSON."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--quick", action="store_true", help="short runs: prove each one works")
+    parser.add_argument("--json", default="benchmarks/results.json", help="where to write JSON")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    started = time.monotonic()
+    rows = asyncio.run(_run(args.quick))
+    print(_table(rows))
+    machine = _machine()
+    print(f"\n{machine}  ({time.monotonic() - started:.0f} s{', quick' if args.quick else ''})")
+    with open(args.json, "w", encoding="utf-8") as out:
+        json.dump({"machine": machine, "quick": args.quick,
+                   "rows": [r.to_json() for r in rows]}, out, indent=2)  # fmt: skip
+    missing = [r for r in rows if r.ours != r.ours]  # NaN: a figure was not produced
+    if missing:
+        print(f"no figure for: {', '.join(r.metric for r in missing)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
