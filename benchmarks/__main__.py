@@ -44,7 +44,7 @@ def _table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-async def _run(quick: bool) -> list[Row]:
+async def _run(quick: bool, memory_s: float | None) -> list[Row]:
     from benchmarks import pipeline, room, tiles
 
     short = 2.0 if quick else 10.0
@@ -60,7 +60,7 @@ async def _run(quick: bool) -> list[Row]:
     try:
         rows += await room.glass_to_glass(double, short)
         rows += await asyncio.get_running_loop().run_in_executor(None, room.startup, double)
-        rows += await room.memory(double, 12.0 if quick else 600.0)
+        rows += await room.memory(double, memory_s or (12.0 if quick else 600.0))
     finally:
         room.stop_double(double)
     return rows
@@ -71,10 +71,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="short runs: prove each one works")
     parser.add_argument("--json", default="benchmarks/results.json", help="where to write JSON")
+    parser.add_argument("--memory-s", type=float, default=None,
+                        help="length of the memory run (default 600, quick 12)")  # fmt: skip
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     started = time.monotonic()
-    rows = asyncio.run(_run(args.quick))
+    rows = asyncio.run(_run(args.quick, args.memory_s))
     print(_table(rows))
     machine = _machine()
     print(f"\n{machine}  ({time.monotonic() - started:.0f} s{', quick' if args.quick else ''})")

@@ -72,8 +72,8 @@ class Settings:
     """Where local recordings go ('' = the Videos folder)."""
     max_retries: int = 5
     """Reconnection attempts per destination."""
-    destinations: list[Destination] = field(default_factory=list)
-    """Saved RTMP destinations, keys excluded."""
+    destinations: list[Destination] = field(default_factory=lambda: default_destinations())
+    """Saved RTMP destinations, keys excluded (YouTube and Twitch presets to begin with)."""
 
     def recording_dir(self) -> Path:
         """The folder recordings go to."""

@@ -107,6 +107,45 @@ def _screen_factories(synthetic: bool) -> dict[str, Callable[[], VideoCaptureSou
     return factories
 
 
+def _device_factories(
+    synthetic: bool,
+) -> tuple[
+    dict[str, Callable[[], VideoCaptureSource]],
+    dict[str, Callable[[], AudioCaptureSource]],
+    list[str],
+]:
+    """The camera and microphone menus: detected devices, and always their synthetic twins."""
+    from desktop.media.camera import CameraSource
+    from desktop.media.devices import list_audio_devices, list_cameras
+    from desktop.media.microphone import MicrophoneSource
+    from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
+
+    def started(source: Any) -> Any:
+        source.start()
+        return source
+
+    cameras: dict[str, Callable[[], VideoCaptureSource]] = {}
+    microphones: dict[str, Callable[[], AudioCaptureSource]] = {}
+    speakers: list[str] = []
+    if not synthetic:
+        for camera in list_cameras():
+            cameras[camera.name] = functools.partial(
+                lambda device: started(CameraSource(device)), camera.device
+            )
+        try:
+            mics, outs = list_audio_devices()
+            for mic in mics:
+                microphones[mic.name] = functools.partial(
+                    lambda index: started(MicrophoneSource(index)), mic.index
+                )
+            speakers = [out.name for out in outs]
+        except MediaError as error:
+            logger.info("no audio devices: %s", error)
+    cameras["Synthetic camera"] = lambda: started(SyntheticCamera())
+    microphones["Synthetic microphone"] = lambda: started(SyntheticMicrophone())
+    return cameras, microphones, speakers
+
+
 def _open_screen(monitor: int) -> VideoCaptureSource:
     from desktop.media.screen import ScreenSource
 
@@ -195,7 +234,11 @@ def main(argv: list[str]) -> int:
         settings.connect_mode = "local"
     studio = Studio(settings, secrets)
     studio.use_devices(camera, mic)
-    window = StudioWindow(studio, screens=_screen_factories(args.synthetic_devices), notes=notes)
+    cameras, microphones, speakers = _device_factories(args.synthetic_devices)
+    window = StudioWindow(
+        studio, screens=_screen_factories(args.synthetic_devices), cameras=cameras,
+        microphones=microphones, speakers=speakers, notes=notes,
+    )  # fmt: skip
     _install_hooks(window.show_error)
     window.show()
     window.bridge.run(studio.connect(args.url, args.token), "connect")

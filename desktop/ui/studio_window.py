@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from desktop import __version__
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
+from desktop.media.errors import MediaError
 from desktop.media.fanout import FrameQueue
 from desktop.media.frames import AudioFrame
 from desktop.media.meter import SILENCE_DBFS, LevelMeter
@@ -395,12 +396,20 @@ class StudioWindow(QMainWindow):
         self.bridge.run(self.studio.set_camera_on(on), "turn the camera " + ("on" if on else "off"))
 
     def _pick_camera(self, label: str) -> None:
-        camera = self.cameras[label]()
+        try:
+            camera = self.cameras[label]()
+        except MediaError as error:
+            self.show_error(f"Could not open {label}: {error}. Pick another camera.")
+            return
         self.own_tile.set_local_source(camera)
         self.bridge.run(self.studio.switch_camera(camera), f"switch to {label}")
 
     def _pick_mic(self, label: str) -> None:
-        mic = self.microphones[label]()
+        try:
+            mic = self.microphones[label]()
+        except MediaError as error:
+            self.show_error(f"Could not open {label}: {error}. Pick another microphone.")
+            return
         self._watch_mic(mic)
         self.bridge.run(self.studio.switch_microphone(mic), f"switch to {label}")
 

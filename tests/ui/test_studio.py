@@ -280,3 +280,43 @@ async def test_screenshot_under_xvfb_with_two_guests(
         centre = image.pixelColor(tile["x"] + tile["width"] // 2, tile["y"] + tile["height"] // 2)
         # Colour bars, not the tile backdrop: the video was painted.
         assert (centre.red(), centre.green(), centre.blue()) != (16, 19, 24), tile
+
+
+def test_outputs_cards_follow_egress_and_direct_states(
+    studio_window: tuple[Studio, StudioWindow],
+) -> None:
+    from desktop.media.outputs.output import OutputKind, OutputPhase, OutputStatus
+    from desktop.session.state import OutputState
+
+    studio, window = studio_window
+    store = studio.store
+    store.update(outputs=(OutputState("youtube", "failed", "connection refused"),))
+    assert window.outputs.cards["youtube"].status.text() == "Failed — connection refused"
+    store.update(outputs=(OutputState("youtube", "active"),))
+    assert window.outputs.cards["youtube"].status.text() == "Live"
+    retrying = OutputStatus("twitch", "rtmp://host/app/••••", OutputKind.RTMP,
+                            OutputPhase.RETRYING, error="the server refused the connection",
+                            attempt=2, max_attempts=6, retry_in_s=4.0)  # fmt: skip
+    store.update(direct_outputs=(retrying,))
+    card = window.outputs.cards["twitch"]
+    assert card.status.text().startswith("Retrying (attempt 3 of 6) in 4 s")
+    assert card.retry.isVisibleTo(window.outputs)
+    assert "••••" in card.key.toolTip() or card.key.accessibleName() == "Key"
+
+
+def test_camera_menu_offers_the_synthetic_twin_and_a_bad_device_is_named(
+    studio_window: tuple[Studio, StudioWindow],
+) -> None:
+    from desktop.media.camera import CameraSource
+
+    studio, window = studio_window
+
+    def broken() -> CameraSource:
+        camera = CameraSource("/dev/video99")
+        camera.start()
+        return camera
+
+    window.cameras["Broken camera"] = broken
+    window._pick_camera("Broken camera")
+    assert "Could not open Broken camera" in window.banner.text()
+    assert "Pick another camera" in window.banner.text()
