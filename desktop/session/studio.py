@@ -89,6 +89,10 @@ class Studio:
         self._recordings: list[str] = []
         self._url: str = ""
         self._token: str = ""
+        self.player: Any = None
+        """Plays the guests' voices (a GuestAudioPlayer once in a room)."""
+        self.notes: list[str] = []
+        """Things the host should know that are not errors (no speaker…)."""
         self.store.subscribe(self._track_peaks)
 
     # -- devices -----------------------------------------------------------------------------
@@ -172,6 +176,7 @@ class Studio:
             self.monitor.start()
             self.live.backend = self.backend
             self.live.room_name = room_name
+        self._start_playback(session)
         if self.camera is not None:
             await session.publish_camera(self.camera)
             if not self.camera_on:
@@ -180,6 +185,29 @@ class Studio:
             await session.publish_microphone(self.mic)
             if not self.mic_on:
                 await session.set_muted(Source.MICROPHONE, True)
+
+    def _start_playback(self, session: RoomSession) -> None:
+        """Play the guests' voices on the chosen speaker (the mic's echo canceller hears it)."""
+        from desktop.session.playback import GuestAudioPlayer
+
+        if session.room is None:
+            return
+        feed = getattr(self.mic, "feed_playback", None)
+        player = GuestAudioPlayer(self.settings.speaker or None, echo_reference=feed)
+        player.attach(session.room)
+        try:
+            player.start()
+        except MediaError as error:
+            # No speaker (a server, a CI machine): the studio works on, silently, and says so.
+            self.notes.append(f"Guests cannot be heard: {error}")
+            logger.warning("guest audio: %s", error)
+        self.player = player
+
+    async def set_speaker(self, device: str) -> None:
+        """Play guests on another output device ('' = the system default), while live."""
+        self.settings.speaker = device
+        if self.player is not None:
+            self.player.set_device(device or None)
 
     def _mint_token(self) -> str:
         secret = self.secrets.get("livekit-api-secret")
@@ -205,6 +233,9 @@ class Studio:
 
     async def reconnect_now(self) -> None:
         """Leave and join again (the banner's "Reconnect now")."""
+        if self.player is not None:
+            await self.player.aclose()
+            self.player = None
         if self.session is not None:
             await self.session.aclose()
             self.session = None
@@ -391,6 +422,14 @@ class Studio:
     async def aclose(self) -> None:
         """Leave the room and stop everything (recordings are closed cleanly)."""
         await self.live.aclose()
+        if self.player is not None:
+            try:
+                await self.player.aclose()
+            except RuntimeError as error:
+                # Quitting under qasync, the SDK's mixer may be bound to the loop that is
+                # ending; the speaker is released with the process either way.
+                logger.info("closing guest audio: %s", error)
+            self.player = None
         if self.monitor is not None:
             await self.monitor.aclose()
         if self.session is not None:

@@ -241,7 +241,13 @@ def main(argv: list[str]) -> int:
     )  # fmt: skip
     _install_hooks(window.show_error)
     window.show()
-    window.bridge.run(studio.connect(args.url, args.token), "connect")
+    connecting = window.bridge.run(studio.connect(args.url, args.token), "connect")
+
+    def show_notes(_: object) -> None:
+        for note in studio.notes:
+            window.show_error(note)
+
+    connecting.add_done_callback(show_notes)
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
 

@@ -226,8 +226,15 @@ class StudioWindow(QMainWindow):
         self.camera_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.speaker_button = self._tool("Speaker", "Where guests' voices play", None, parent)
         speaker_menu = QMenu("Speaker", self)
-        for name in self.speakers or ["System default"]:
-            speaker_menu.addAction(name)
+        for name in ["System default", *self.speakers]:
+            device = "" if name == "System default" else name
+            speaker_menu.addAction(
+                name,
+                functools.partial(
+                    lambda d, n: self.bridge.run(self.studio.set_speaker(d), f"play on {n}"),
+                    device, name,
+                ),
+            )  # fmt: skip
         self.speaker_button.setMenu(speaker_menu)
         self.speaker_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.share_button = self._tool(

@@ -192,6 +192,9 @@ async def test_clicks_reach_the_room_through_the_backend(
                     and not window.tiles["ann"].participant.mic_muted)  # fmt: skip
         await _pump(lambda: window.tiles["ann"].frames_shown >= 3)
         assert window.room_label.text() == room_name
+        player = studio.player
+        assert player is not None  # guests' voices play (or a note says why not)
+        await _pump(lambda: player.blocks_played > 0 or bool(studio.notes))
         assert window.connection.text().startswith("Connected")
 
         muted = asyncio.Event()
