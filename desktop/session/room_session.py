@@ -25,6 +25,7 @@ from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.fanout import FrameQueue
 from desktop.media.frames import AudioFrame, VideoFrame
 from desktop.session.errors import SessionError, SessionErrorCode
+from desktop.session.link_stats import LinkSampler
 from desktop.session.state import (
     ChatMessage,
     ConnectionState,
@@ -41,6 +42,8 @@ logger = logging.getLogger(__name__)
 CHAT_TOPIC = "lk.chat"
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 AUDIO_QUEUE_MS = 100
+LINK_STATS_INTERVAL_S = 2.0
+"""How often the uplink figures (bitrate per layer, RTT, loss) are sampled."""
 """LiveKit's default audio queue is a second of latency; keep it short (a multiple of 10)."""
 
 _SOURCES = {
@@ -239,6 +242,7 @@ class RoomSession:
             },
         )
         room.register_text_stream_handler(CHAT_TOPIC, self._on_chat_stream)
+        self._spawn(self._sample_link())
 
     async def aclose(self) -> None:
         """Stop publishing and leave the room."""
@@ -495,6 +499,22 @@ class RoomSession:
         published.pump.cancel()
         if unpublish and self.room is not None:
             await self.room.local_participant.unpublish_track(published.publication.sid)
+
+    # --- uplink statistics -------------------------------------------------------------------
+
+    async def _sample_link(self) -> None:
+        """Sample WebRTC's counters of every published track into ``state.link``."""
+        sampler = LinkSampler()
+        while self.room is not None:
+            await asyncio.sleep(LINK_STATS_INTERVAL_S)
+            reports: dict[Source, list[Any]] = {}
+            for source, published in list(self._published.items()):
+                try:
+                    reports[source] = await published.track.get_stats()
+                except Exception as exc:  # noqa: BLE001 - a track closing mid-sample is normal
+                    logger.debug("stats of %s: %r", source.name, exc)
+            if reports:
+                self.store.update(link=sampler.sample(reports, int(time.time() * 1000)))
 
     # --- chat --------------------------------------------------------------------------------
 

@@ -12,9 +12,12 @@ import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.media.outputs.output import OutputStatus
+
+if TYPE_CHECKING:
+    from desktop.session.link_stats import LinkStats
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +199,8 @@ class RoomState:
     """The studio's own outputs (direct RTMP destinations, local recording)."""
     live_since_ms: int = 0
     """Wall-clock ms when Go Live was pressed; 0 when not live."""
+    link: LinkStats | None = None
+    """The host's uplink (bitrate per layer, RTT, loss), sampled every few seconds."""
 
     @property
     def participant_count(self) -> int:

@@ -249,6 +249,9 @@ def main(argv: list[str]) -> int:
 
     connecting.add_done_callback(show_notes)
     closed = asyncio.Event()
+    # Qt would quit its event loop (and with it qasync's) the moment the window closes; the
+    # studio still has to leave the room and finish recordings, so quitting is ours to do.
+    app.setQuitOnLastWindowClosed(False)
     app.lastWindowClosed.connect(closed.set)
 
     if args.quit_after_s is not None:
@@ -260,11 +263,32 @@ def main(argv: list[str]) -> int:
             window.close()
 
         loop.call_later(args.quit_after_s, finish)
+
+    async def run_until_closed() -> None:
+        await closed.wait()
+        # Closed inside the same run of the loop: stopping and restarting qasync's loop between
+        # the two leaves the SDK's queues without a running loop for a moment.
+        await studio.aclose()
+
     try:
         with loop:
-            loop.run_until_complete(closed.wait())
-            loop.run_until_complete(studio.aclose())
+            loop.run_until_complete(run_until_closed())
     finally:
         camera.stop()
         mic.stop()
+    _exit_now(0)
     return 0
+
+
+def _exit_now(status: int) -> None:
+    """Leave without the interpreter's final garbage collection.
+
+    Everything that matters is closed by now (room left, recordings finalised, settings saved).
+    What is left are Qt and SDK objects whose native halves tear down in an order Python's
+    finalisation does not know, and which can abort the process on the way out (seen as
+    "Fatal Python error: bool_dealloc" with PySide6 and the LiveKit FFI both loaded).
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from desktop.media.outputs.destinations import mask_key
 from desktop.media.outputs.output import OutputPhase, OutputStatus
+from desktop.session.link_stats import format_bitrate
 from desktop.session.settings import Secrets
 from desktop.session.state import OutputState, RoomState, Source
 from desktop.session.studio import Studio
@@ -307,7 +308,7 @@ class OutputsPanel(QWidget):
 
 
 class StatsPanel(QWidget):
-    """Outgoing bitrate, layers, encoder, adaptations and CPU, refreshed once a second."""
+    """Outgoing bitrate, fps and size per layer, RTT, packet loss, encoder and CPU (each second)."""
 
     def __init__(self, studio: Studio, bridge: StateBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -328,7 +329,26 @@ class StatsPanel(QWidget):
         """Recompute the figures."""
         state = self.bridge.state
         lines = [f"CPU (this app): {self._process.cpu_percent(None):.0f} % of one core"]
-        if state.local is not None:
+        link = state.link
+        if link is not None:
+            rtt = "measuring" if link.rtt_ms is None else f"{link.rtt_ms:.0f} ms"
+            loss_pct = link.packet_loss_pct
+            lines.append(f"Round trip to the server: {rtt}; packet loss {loss_pct:.1f} %")
+            if link.available_bitrate_bps:
+                lines.append(f"Link can carry about {format_bitrate(link.available_bitrate_bps)}")
+            for layer in link.layers:
+                name = layer.source.name.lower() + (f" layer {layer.rid}" if layer.rid else "")
+                if not layer.active:
+                    lines.append(f"Sending {name}: paused (nobody needs it)")
+                    continue
+                held = "" if layer.limitation == "none" else f", held back by {layer.limitation}"
+                lines.append(
+                    f"Sending {name}: {layer.width}x{layer.height} {layer.fps:.0f} fps "
+                    f"{format_bitrate(layer.bitrate_bps)}{held}"
+                )
+            if link.audio_bitrate_bps:
+                lines.append(f"Sending microphone: {format_bitrate(link.audio_bitrate_bps)}")
+        elif state.local is not None:
             for track in state.local.tracks:
                 if track.is_video:
                     layers = " in 3 layers (simulcast)" if track.simulcast else ""

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLineEdit
 from pytestqt.qtbot import QtBot
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
+from desktop.session.link_stats import LayerStats, LinkStats
 from desktop.session.settings import Secrets, Settings
 from desktop.session.state import ConnectionState, Quality, Source, TrackState
 from desktop.session.studio import Studio
@@ -89,6 +90,17 @@ def test_state_changes_show_in_the_window(
     window._tick_clock()
     assert window.live_badge.isVisible() and window.live_badge.text() == "LIVE 0:01:05"
     assert window.live_button.isChecked()
+
+    layers = (LayerStats(Source.CAMERA, "f", 1280, 720, 30.0, 1_500_000),
+              LayerStats(Source.CAMERA, "q", 320, 180, 15.0, 150_000, "bandwidth"),
+              LayerStats(Source.SCREEN, "", 0, 0, 0.0, 0))  # fmt: skip
+    store.update(link=LinkStats(layers, 48_000, rtt_ms=42.4, packet_loss_pct=2.5))
+    window.stats.refresh()
+    text = window.stats.text.text()
+    assert "Round trip to the server: 42 ms; packet loss 2.5 %" in text
+    assert "Sending camera layer f: 1280x720 30 fps 1.5 Mb/s" in text
+    assert "Sending camera layer q: 320x180 15 fps 150 kb/s, held back by bandwidth" in text
+    assert "Sending screen: paused" in text and "Sending microphone: 48 kb/s" in text
 
 
 async def test_errors_show_as_words_and_go_live_without_destinations_says_what_to_do(
@@ -196,6 +208,12 @@ async def test_clicks_reach_the_room_through_the_backend(
         assert player is not None  # guests' voices play (or a note says why not)
         await _pump(lambda: player.blocks_played > 0 or bool(studio.notes))
         assert window.connection.text().startswith("Connected")
+        # The stats panel shows the uplink as WebRTC measures it through the double.
+        await _pump(lambda: studio.store.state.link is not None
+                    and any(layer.active for layer in studio.store.state.link.layers))  # fmt: skip
+        window.stats.refresh()
+        assert "Round trip to the server: " in window.stats.text.text()
+        assert "Sending camera: 320x180" in window.stats.text.text()
 
         muted = asyncio.Event()
         guest.on("track_muted", lambda *_: muted.set())
