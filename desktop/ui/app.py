@@ -54,36 +54,42 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def _open_sources(
-    args: argparse.Namespace,
-) -> tuple[VideoCaptureSource, AudioCaptureSource, list[str]]:
-    """Open the chosen devices; a device that cannot be opened is replaced by its synthetic twin
-    and the reason is returned, so the window can say so instead of crashing."""
-    from desktop.media.camera import CameraSource, parse_camera_device
-    from desktop.media.microphone import MicrophoneSource
-    from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
-
+    settings: Any,
+    cameras: dict[str, Callable[[], VideoCaptureSource]],
+    microphones: dict[str, Callable[[], AudioCaptureSource]],
+    camera_label: str = "",
+    mic_label: str = "",
+) -> tuple[VideoCaptureSource, AudioCaptureSource, str, str, list[str]]:
+    """Open the camera and microphone to start with: the one asked for on the command line,
+    else the one picked last time, else the first found. A device that cannot be opened is
+    replaced by its synthetic twin and the reason returned, so the window says so instead of
+    crashing. Returns (camera, mic, camera label, mic label, notes)."""
     notes: list[str] = []
-    camera: VideoCaptureSource
-    mic: AudioCaptureSource
-    if args.synthetic_devices:
-        camera, mic = SyntheticCamera(), SyntheticMicrophone()
-    else:
-        try:
-            camera = CameraSource(parse_camera_device(args.camera or "0"))
-            camera.start()
-        except MediaError as error:
-            notes.append(f"{error} — showing the synthetic camera instead.")
-            camera = SyntheticCamera()
-        try:
-            mic = MicrophoneSource(args.mic)
-            mic.start()
-        except MediaError as error:
-            notes.append(f"{error} — using the synthetic microphone instead.")
-            mic = SyntheticMicrophone()
-    for source in (camera, mic):
-        if source.state.name == "IDLE":
-            source.start()
-    return camera, mic, notes
+
+    def choose(asked: str, saved: str, offered: dict[str, Any]) -> str:
+        for label in (asked, saved):
+            if label and label in offered:
+                return label
+        return next(iter(offered))
+
+    camera_label = choose(camera_label, settings.camera, cameras)
+    if len(cameras) == 1 and len(microphones) > 1:  # no camera, but real devices otherwise
+        notes.append("No camera was found — showing the synthetic camera; plug one in and pick "
+                     "it from the Camera menu.")  # fmt: skip
+    try:
+        camera = cameras[camera_label]()
+    except MediaError as error:
+        notes.append(f"{error} — showing the synthetic camera instead.")
+        camera_label = "Synthetic camera"
+        camera = cameras[camera_label]()
+    mic_label = choose(mic_label, settings.microphone, microphones)
+    try:
+        mic = microphones[mic_label]()
+    except MediaError as error:
+        notes.append(f"{error} — using the synthetic microphone instead.")
+        mic_label = "Synthetic microphone"
+        mic = microphones[mic_label]()
+    return camera, mic, camera_label, mic_label, notes
 
 
 def _screen_factories(synthetic: bool) -> dict[str, Callable[[], VideoCaptureSource]]:
@@ -107,15 +113,35 @@ def _screen_factories(synthetic: bool) -> dict[str, Callable[[], VideoCaptureSou
     return factories
 
 
+def _window_factories() -> dict[str, Callable[[], VideoCaptureSource]]:
+    """The windows open now, for the share menu (listed each time it opens)."""
+    from desktop.media.windows import WindowSource, list_windows
+
+    def opened(window_id: int, title: str) -> VideoCaptureSource:
+        source = WindowSource(window_id, title)
+        source.start()
+        return source
+
+    factories: dict[str, Callable[[], VideoCaptureSource]] = {}
+    for window in list_windows():
+        label = window.title if len(window.title) <= 60 else window.title[:57] + "…"
+        while label in factories:  # two windows with one title: tell them apart
+            label += " ·"
+        factories[label] = functools.partial(opened, window.window_id, window.title)
+    return factories
+
+
 def _device_factories(
     synthetic: bool,
+    camera_arg: str | None = None,
+    mic_arg: str | None = None,
 ) -> tuple[
     dict[str, Callable[[], VideoCaptureSource]],
     dict[str, Callable[[], AudioCaptureSource]],
     list[str],
 ]:
     """The camera and microphone menus: detected devices, and always their synthetic twins."""
-    from desktop.media.camera import CameraSource
+    from desktop.media.camera import CameraSource, parse_camera_device
     from desktop.media.devices import list_audio_devices, list_cameras
     from desktop.media.microphone import MicrophoneSource
     from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
@@ -128,6 +154,16 @@ def _device_factories(
     microphones: dict[str, Callable[[], AudioCaptureSource]] = {}
     speakers: list[str] = []
     if not synthetic:
+        # Devices named on the command line come first (they are the ones to open).
+        if camera_arg:
+            cameras[camera_arg] = functools.partial(
+                lambda device: started(CameraSource(parse_camera_device(device))), camera_arg
+            )
+        if mic_arg:
+            microphones[mic_arg] = functools.partial(
+                lambda device: started(MicrophoneSource(device)), mic_arg
+            )
+        microphones["System default microphone"] = lambda: started(MicrophoneSource(None))
         for camera in list_cameras():
             cameras[camera.name] = functools.partial(
                 lambda device: started(CameraSource(device)), camera.device
@@ -204,6 +240,7 @@ def main(argv: list[str]) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication, QDialog
 
+    from desktop.media.windows import windows_supported
     from desktop.session.settings import Secrets, SettingsStore
     from desktop.session.studio import Studio
     from desktop.ui.setup_dialog import SetupDialog
@@ -218,10 +255,22 @@ def main(argv: list[str]) -> int:
     store = SettingsStore()
     settings = store.load()
     secrets = Secrets()
-    camera, mic, notes = _open_sources(args)
+    cameras, microphones, speakers = _device_factories(
+        args.synthetic_devices, args.camera, args.mic
+    )
+    screens = _screen_factories(args.synthetic_devices)
+    camera, mic, camera_label, mic_label, notes = _open_sources(
+        settings, cameras, microphones, args.camera or "", args.mic or ""
+    )
     if not args.no_setup and not args.synthetic_devices:
-        dialog = SetupDialog(settings, secrets, camera, mic)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
+        dialog = SetupDialog(
+            settings, secrets, camera, mic, cameras=cameras, microphones=microphones,
+            screens=screens, camera_label=camera_label, mic_label=mic_label,
+        )  # fmt: skip
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        # The dialog may have switched devices: the ones it ends with are the ones in use.
+        camera, mic = dialog.camera or camera, dialog.mic or mic
+        if not accepted:
             camera.stop()
             mic.stop()
             return 0
@@ -234,10 +283,10 @@ def main(argv: list[str]) -> int:
         settings.connect_mode = "local"
     studio = Studio(settings, secrets)
     studio.use_devices(camera, mic)
-    cameras, microphones, speakers = _device_factories(args.synthetic_devices)
     window = StudioWindow(
-        studio, screens=_screen_factories(args.synthetic_devices), cameras=cameras,
+        studio, screens=screens, cameras=cameras,
         microphones=microphones, speakers=speakers, notes=notes,
+        windows=_window_factories if windows_supported() and not args.synthetic_devices else None,
     )  # fmt: skip
     _install_hooks(window.show_error)
     window.show()

@@ -6,6 +6,9 @@ keyring and are shown masked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -13,6 +16,8 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
+    QLabel,
     QLineEdit,
     QProgressBar,
     QVBoxLayout,
@@ -31,11 +36,21 @@ MODES = {"local": "Local studio (no server)", "livekit": "LiveKit server",
 class SetupDialog(QDialog):
     """Choose devices, connection and publish defaults before going live.
 
+    The dialog owns the devices while it is open: picking another camera or microphone opens
+    it (a device that will not open is named, and the previous one stays), and ``camera`` /
+    ``mic`` are the ones chosen when it closes. The chosen screen is previewed too and becomes
+    what "Share screen" shares.
+
     Args:
         settings: Current settings (changed in place on accept).
         secrets: Keyring access.
         camera: The camera open now (previewed).
         mic: The microphone open now (metered).
+        cameras: Cameras to offer, by label (opened when picked).
+        microphones: Microphones to offer, by label.
+        screens: Screens to offer, by label.
+        camera_label: Label of ``camera`` in ``cameras``.
+        mic_label: Label of ``mic`` in ``microphones``.
     """
 
     def __init__(
@@ -45,23 +60,57 @@ class SetupDialog(QDialog):
         camera: VideoCaptureSource | None,
         mic: AudioCaptureSource | None,
         parent: QWidget | None = None,
+        *,
+        cameras: dict[str, Callable[[], VideoCaptureSource]] | None = None,
+        microphones: dict[str, Callable[[], AudioCaptureSource]] | None = None,
+        screens: dict[str, Callable[[], VideoCaptureSource]] | None = None,
+        camera_label: str = "",
+        mic_label: str = "",
     ) -> None:
         super().__init__(parent)
         self.settings, self.secrets = settings, secrets
+        self.camera, self.mic = camera, mic
+        self.shared_screen: VideoCaptureSource | None = None
+        self._cameras, self._microphones = cameras or {}, microphones or {}
+        self._screens = screens or {}
         self.setWindowTitle("Setup — Spaces Broadcaster")
         self.setAccessibleName("Setup")
         layout = QVBoxLayout(self)
+        previews = QHBoxLayout()
         self.preview = PreviewWidget("No camera", self)
         self.preview.setAccessibleName("Camera preview")
         self.preview.setToolTip("What your camera shows")
         self.preview.set_source(camera)
-        layout.addWidget(self.preview, stretch=1)
+        previews.addWidget(self.preview, stretch=2)
+        self.screen_preview = PreviewWidget("No screen", self)
+        self.screen_preview.setAccessibleName("Screen preview")
+        self.screen_preview.setToolTip("The screen that Share screen will share")
+        previews.addWidget(self.screen_preview, stretch=1)
+        layout.addLayout(previews, stretch=1)
         self.meter = QProgressBar(self)
         self.meter.setRange(int(SILENCE_DBFS), 0)
         self.meter.setAccessibleName("Microphone level")
         self.meter.setToolTip("Speak: the bar should move")
         layout.addWidget(self.meter)
+        self.problem = QLabel("", self)
+        self.problem.setAccessibleName("Device problem")
+        self.problem.setToolTip("Why a device could not be used, and what to do")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color:#e5484d")
+        self.problem.hide()
+        layout.addWidget(self.problem)
         form = QFormLayout()
+        self.camera_pick = self._combo(form, "Camera", "Which camera guests see",
+                                       {k: k for k in self._cameras}, camera_label)  # fmt: skip
+        self.mic_pick = self._combo(form, "Microphone", "Which microphone guests hear",
+                                    {k: k for k in self._microphones}, mic_label)  # fmt: skip
+        self.screen_pick = self._combo(form, "Screen to share", "What Share screen shares",
+                                       {k: k for k in self._screens}, settings.screen)  # fmt: skip
+        self._chosen = {"camera": self.camera_pick.currentText(),
+                        "mic": self.mic_pick.currentText()}  # fmt: skip
+        self.camera_pick.currentTextChanged.connect(self._pick_camera)
+        self.mic_pick.currentTextChanged.connect(self._pick_mic)
+        self.screen_pick.currentTextChanged.connect(self._pick_screen)
         self.mode = self._combo(form, "Connect to", "Where the studio connects", MODES,
                                 settings.connect_mode)  # fmt: skip
         self.name = self._line(form, "Your name", "Shown to guests", settings.display_name)
@@ -103,6 +152,70 @@ class SetupDialog(QDialog):
         self._timer.timeout.connect(self._tick)
         self._timer.start(50)
         self.finished.connect(self._stop)
+        if self._screens:
+            self._pick_screen(self.screen_pick.currentText())
+
+    # -- devices -----------------------------------------------------------------------------
+
+    def _say(self, text: str) -> None:
+        self.problem.setText(text)
+        self.problem.setVisible(bool(text))
+
+    def _open(self, kind: str, label: str, factory: Callable[[], Any] | None,
+              combo: QComboBox) -> Any:  # fmt: skip
+        """Open a picked device; on failure say why and put the picker back."""
+        if factory is None:
+            return None
+        try:
+            device = factory()
+        except Exception as error:  # MediaError, or a driver's own exception: say it
+            self._say(f"{label} cannot be used: {error}. Pick another {kind}.")
+            combo.blockSignals(True)
+            combo.setCurrentIndex(max(0, combo.findText(self._chosen.get(kind, ""))))
+            combo.blockSignals(False)
+            return None
+        self._say("")
+        self._chosen[kind] = label
+        return device
+
+    def _pick_camera(self, label: str) -> None:
+        camera = self._open("camera", label, self._cameras.get(label), self.camera_pick)
+        if camera is None:
+            return
+        old, self.camera = self.camera, camera
+        self.preview.set_source(camera)
+        if old is not None:
+            old.stop()
+
+    def _pick_mic(self, label: str) -> None:
+        mic = self._open("mic", label, self._microphones.get(label), self.mic_pick)
+        if mic is None:
+            return
+        old, self.mic = self.mic, mic
+        if old is not None and self._queue is not None:
+            old.frames.unsubscribe(self._queue)
+        self._level = LevelMeter()
+        self._queue = mic.frames.subscribe("setup-meter", 20)
+        self._mic = mic
+        if old is not None:
+            old.stop()
+
+    def _pick_screen(self, label: str) -> None:
+        screen = self._open("screen", label, self._screens.get(label), self.screen_pick)
+        old, self.shared_screen = self.shared_screen, screen
+        self.screen_preview.set_source(screen)
+        if old is not None:
+            old.stop()
+
+    @property
+    def camera_label(self) -> str:
+        """The picked camera's label."""
+        return self._chosen.get("camera", "")
+
+    @property
+    def mic_label(self) -> str:
+        """The picked microphone's label."""
+        return self._chosen.get("mic", "")
 
     def _line(self, form: QFormLayout, label: str, tip: str, value: str,
               secret: bool = False) -> QLineEdit:  # fmt: skip
@@ -142,6 +255,11 @@ class SetupDialog(QDialog):
     def _stop(self) -> None:
         self._timer.stop()
         self.preview.set_source(None)
+        self.screen_preview.set_source(None)
+        if self.shared_screen is not None:
+            # Previewed only: sharing opens the screen again when the host shares.
+            self.shared_screen.stop()
+            self.shared_screen = None
         if self._mic is not None and self._queue is not None:
             self._mic.frames.unsubscribe(self._queue)
             self._queue = None
@@ -159,5 +277,11 @@ class SetupDialog(QDialog):
         s.preset = str(self.preset.currentData())
         s.video_codec = str(self.codec.currentData())
         s.simulcast = self.simulcast.isChecked()
+        if self._cameras:
+            s.camera = self.camera_label
+        if self._microphones:
+            s.microphone = self.mic_label
+        if self._screens:
+            s.screen = self._chosen.get("screen", s.screen)
         self.secrets.set("livekit-api-secret", self.api_secret.text().strip())
         self.secrets.set("platform-credential", self.credential.text().strip())

@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -33,7 +33,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import __version__
-from desktop.media.base import AudioCaptureSource, VideoCaptureSource
+from desktop.media.base import (
+    AudioCaptureSource,
+    SourceEvent,
+    SourceState,
+    VideoCaptureSource,
+)
 from desktop.media.errors import MediaError
 from desktop.media.fanout import FrameQueue
 from desktop.media.frames import AudioFrame
@@ -63,12 +68,25 @@ def _elapsed(seconds: float) -> str:
     return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+VideoFactory = Callable[[], VideoCaptureSource]
+"""Opens a video source when called (raises MediaError when it cannot)."""
+
+
+class _SourceWatcher(QObject):
+    """Carries a device failure from its capture thread to the window's (a queued signal)."""
+
+    failed = Signal(str, str)
+    """(source name, the error in words)."""
+
+
 class StudioWindow(QMainWindow):
     """The host's studio.
 
     Args:
         studio: The session-side studio (commands and state).
         screens: Screen sources the share menu offers, by label (opened on demand).
+        windows: Lists the windows the share menu offers, each time the menu opens (they come
+            and go); None where single windows cannot be shared.
         cameras: Camera sources the camera menu offers, by label.
         microphones: Microphone sources the mic menu offers, by label.
         speakers: Output device names for guests' audio.
@@ -78,16 +96,22 @@ class StudioWindow(QMainWindow):
     def __init__(
         self,
         studio: Studio,
-        screens: dict[str, Callable[[], VideoCaptureSource]] | None = None,
-        cameras: dict[str, Callable[[], VideoCaptureSource]] | None = None,
+        screens: dict[str, VideoFactory] | None = None,
+        cameras: dict[str, VideoFactory] | None = None,
         microphones: dict[str, Callable[[], AudioCaptureSource]] | None = None,
         speakers: list[str] | None = None,
         notes: list[str] | None = None,
+        windows: Callable[[], dict[str, VideoFactory]] | None = None,
     ) -> None:
         super().__init__()
         self.studio = studio
         self.bridge = StateBridge(studio.store, self)
+        self._watcher = _SourceWatcher(self)
+        self._watcher.failed.connect(self._on_source_failed)
         self.screens = screens or {}
+        self.windows = windows
+        self.sharing_label = ""
+        """What is being shared now ("" when nothing)."""
         self.cameras = cameras or {}
         self.microphones = microphones or {}
         self.speakers = speakers or []
@@ -136,6 +160,9 @@ class StudioWindow(QMainWindow):
         self._meter_mic: AudioCaptureSource | None = None
         self._meter_queue: FrameQueue[AudioFrame] | None = None
         self._watch_mic(studio.mic)
+        for device in (studio.camera, studio.mic):
+            if device is not None:
+                self._watch_source(device)
         self._tile_timer = QTimer(self)
         self._tile_timer.setInterval(TILE_TICK_MS)
         self._tile_timer.timeout.connect(self._tick_tiles)
@@ -148,8 +175,8 @@ class StudioWindow(QMainWindow):
         self.bridge.error.connect(self.show_error)
         self._reflow()
         self._on_state(studio.store.state, studio.store.state)
-        for note in notes or []:
-            self.show_error(note)
+        if notes:
+            self.show_error("\n".join(notes))  # every device note at once, not just the last
 
     # -- building ----------------------------------------------------------------------------
 
@@ -242,6 +269,11 @@ class StudioWindow(QMainWindow):
         )
         self.share_button.setCheckable(True)
         self.share_button.toggled.connect(self._toggle_share)
+        self.share_menu = QMenu("Share", self)
+        self.share_menu.aboutToShow.connect(self._fill_share_menu)
+        self._fill_share_menu()
+        self.share_button.setMenu(self.share_menu)
+        self.share_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.record_button = self._tool(
             "Record", "Record the program to a file", SHORTCUTS["record"], parent
         )
@@ -408,6 +440,7 @@ class StudioWindow(QMainWindow):
         except MediaError as error:
             self.show_error(f"Could not open {label}: {error}. Pick another camera.")
             return
+        self._watch_source(camera)
         self.own_tile.set_local_source(camera)
         self.bridge.run(self.studio.switch_camera(camera), f"switch to {label}")
 
@@ -418,37 +451,104 @@ class StudioWindow(QMainWindow):
             self.show_error(f"Could not open {label}: {error}. Pick another microphone.")
             return
         self._watch_mic(mic)
+        self._watch_source(mic)
         self.bridge.run(self.studio.switch_microphone(mic), f"switch to {label}")
 
-    def _toggle_share(self, on: bool) -> None:
-        if on:
-            if not self.screens:
-                self.show_error("There is no screen to share on this computer.")
-                self.share_button.setChecked(False)
-                return
-            label = next(iter(self.screens))
+    def _fill_share_menu(self) -> None:
+        """Screens, then the windows open right now, then "Stop sharing" while sharing."""
+        menu = self.share_menu
+        menu.clear()
+        menu.addSection("Screens")
+        for label, factory in self.screens.items():
+            menu.addAction(label, functools.partial(self.share, label, factory))
+        if self.windows is not None:
+            menu.addSection("Windows")
             try:
-                screen = self.screens[label]()
-            except Exception as error:  # MediaError and friends: say so, keep going
-                self.show_error(f"Could not share {label}: {error}")
-                self.share_button.setChecked(False)
-                return
+                windows = self.windows()
+            except MediaError as error:
+                windows = {}
+                menu.addAction(f"Windows cannot be listed: {error.detail}").setEnabled(False)
+            for label, factory in windows.items():
+                menu.addAction(label, functools.partial(self.share, label, factory))
+            if not windows:
+                menu.addAction("No other windows are open").setEnabled(False)
+        if self.sharing_label:
+            menu.addSeparator()
+            menu.addAction(f"Stop sharing {self.sharing_label}", self.stop_share)
+
+    def _toggle_share(self, on: bool) -> None:
+        # The button itself: share the screen picked last time (or the first), or stop.
+        if not on:
+            self.stop_share()
+            return
+        if self.sharing_label:
+            return
+        if not self.screens:
+            self.show_error("There is no screen to share on this computer.")
+            self._set_share_checked(False)
+            return
+        label = self.studio.settings.screen
+        if label not in self.screens:
+            label = next(iter(self.screens))
+        self.share(label, self.screens[label])
+
+    def _set_share_checked(self, on: bool) -> None:
+        self.share_button.blockSignals(True)
+        self.share_button.setChecked(on)
+        self.share_button.blockSignals(False)
+        self.share_button.setText("Stop sharing" if on else "Share screen")
+
+    def share(self, label: str, factory: VideoFactory) -> None:
+        """Share a screen or window (switching from what is shared now, if anything)."""
+        try:
+            screen = factory()
+        except Exception as error:  # MediaError and friends: say so, keep going
+            self.show_error(f"Could not share {label}: {error}")
+            self._set_share_checked(bool(self.sharing_label))
+            return
+        self._watch_source(screen)
+        if self.screen_tile is None:
             self.screen_tile = VideoTile(ParticipantState("host", "You"), Source.SCREEN, self.stage)
             self.screen_tile.set_participant(
                 ParticipantState("host", "You", tracks=(_screen_track(),))
             )
-            self.screen_tile.set_local_source(screen)
-            self.share_button.setText("Stop sharing")
-            self.bridge.run(self.studio.share_screen(screen), f"share {label}")
-        else:
-            if self.screen_tile is not None:
-                self.screen_tile.set_local_source(None)
-                self.screen_tile.setParent(None)
-                self.screen_tile.deleteLater()
-                self.screen_tile = None
-            self.share_button.setText("Share screen")
+        self.screen_tile.set_local_source(screen)
+        self.screen_tile.setToolTip(f"You are sharing {label}")
+        self.sharing_label = label
+        if label in self.screens:
+            self.studio.settings.screen = label
+        self._set_share_checked(True)
+        self.bridge.run(self.studio.share_screen(screen), f"share {label}")
+        self._reflow()
+
+    def stop_share(self) -> None:
+        """Stop the screen share."""
+        if self.screen_tile is not None:
+            self.screen_tile.set_local_source(None)
+            self.screen_tile.setParent(None)
+            self.screen_tile.deleteLater()
+            self.screen_tile = None
+        was_sharing, self.sharing_label = bool(self.sharing_label), ""
+        self._set_share_checked(False)
+        if was_sharing:
             self.bridge.run(self.studio.stop_sharing(), "stop sharing")
         self._reflow()
+
+    def _watch_source(self, source: VideoCaptureSource | AudioCaptureSource) -> None:
+        """Say so in the banner when a device fails (unplugged camera, closed window)."""
+        name = source.name
+
+        def on_event(event: SourceEvent) -> None:  # on the capture thread
+            if event.state is SourceState.FAILED and event.error is not None:
+                self._watcher.failed.emit(name, str(event.error))
+
+        source.add_listener(on_event)
+
+    def _on_source_failed(self, name: str, message: str) -> None:
+        self.show_error(message)
+        screen = self.studio.screen
+        if self.sharing_label and screen is not None and screen.name == name:
+            self.stop_share()
 
     def _toggle_record(self, on: bool) -> None:
         self.record_button.setText("Stop recording" if on else "Record")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import keyring.backend
@@ -22,34 +21,9 @@ from desktop.session.room_session import RoomSession
 from desktop.session.settings import Secrets, Settings, SettingsStore
 from desktop.session.state import StateStore
 from tests.fixtures.backend import BackendServer
+from tests.fixtures.keyrings import FileKeyring
 from tests.fixtures.livekit import LiveKitDouble
 from tests.fixtures.rtmp import RtmpServer, ffprobe_streams, free_port
-
-
-class FileKeyring(keyring.backend.KeyringBackend):
-    """A keyring backend storing in one JSON file: a real backend through keyring's own API."""
-
-    priority = 1
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.path = path
-
-    def _load(self) -> dict[str, str]:
-        return json.loads(self.path.read_text()) if self.path.exists() else {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self._load().get(f"{service}/{username}")
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        data = self._load()
-        data[f"{service}/{username}"] = password
-        self.path.write_text(json.dumps(data))
-
-    def delete_password(self, service: str, username: str) -> None:
-        data = self._load()
-        data.pop(f"{service}/{username}", None)
-        self.path.write_text(json.dumps(data))
 
 
 def test_settings_persist_without_secrets_and_keys_go_to_the_keyring(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import keyring.backends.fail
 import pytest
@@ -301,6 +302,38 @@ async def test_screenshot_under_xvfb_with_two_guests(
         centre = image.pixelColor(tile["x"] + tile["width"] // 2, tile["y"] + tile["height"] // 2)
         # Colour bars, not the tile backdrop: the video was painted.
         assert (centre.red(), centre.green(), centre.blue()) != (16, 19, 24), tile
+
+
+async def test_share_a_window_from_the_menu_and_lose_it_cleanly(
+    x_window: tuple[Any, Any], studio_window: tuple[Studio, StudioWindow]
+) -> None:
+    from desktop.media.windows import WindowSource
+    from desktop.ui.app import _window_factories
+
+    conn, x_win = x_window
+    studio, window = studio_window
+    window.windows = _window_factories
+    window.share_menu.aboutToShow.emit()  # the menu lists the windows open right now
+    entries = [action.text() for action in window.share_menu.actions()]
+    assert "Screens" in entries and "Windows" in entries and "Slides" in entries
+    slides = next(a for a in window.share_menu.actions() if a.text() == "Slides")
+    slides.trigger()
+    await _pump(lambda: isinstance(studio.screen, WindowSource))
+    assert window.sharing_label == "Slides" and window.share_button.isChecked()
+    assert window.share_button.text() == "Stop sharing"
+    screen_tile = window.screen_tile
+    assert screen_tile is not None
+    await _pump(lambda: screen_tile.frames_shown >= 2)
+    window.share_menu.aboutToShow.emit()
+    assert "Stop sharing Slides" in [a.text() for a in window.share_menu.actions()]
+    # The shared window closes: the banner says so and the share stops, nothing hangs.
+    x_win.destroy()
+    conn.sync()
+    await _pump(lambda: not window.sharing_label)
+    assert "the window was closed" in window.banner.text()
+    assert "share another window" in window.banner.text()
+    assert not window.share_button.isChecked() and window.screen_tile is None
+    await _pump(lambda: studio.screen is None)
 
 
 def test_outputs_cards_follow_egress_and_direct_states(

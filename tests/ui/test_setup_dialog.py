@@ -1,0 +1,120 @@
+"""The setup dialog (green room): device pickers with live preview and meter, persistence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QLineEdit
+from pytestqt.qtbot import QtBot
+
+from desktop.media.base import SourceState
+from desktop.media.camera import CameraSource, parse_camera_device
+from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone, SyntheticScreen
+from desktop.session.settings import Secrets, SettingsStore
+from desktop.ui.setup_dialog import SetupDialog
+from tests.fixtures.keyrings import FileKeyring
+
+
+def _started(source: Any) -> Any:
+    source.start()
+    return source
+
+
+@pytest.fixture
+def opened() -> Iterator[list[Any]]:
+    """Every source a factory opened, stopped at the end."""
+    sources: list[Any] = []
+    yield sources
+    for source in sources:
+        source.stop()
+
+
+def _factory(opened: list[Any], make: Callable[[], Any]) -> Callable[[], Any]:
+    def open_it() -> Any:
+        source = _started(make())
+        opened.append(source)
+        return source
+
+    return open_it
+
+
+def test_pick_devices_with_live_preview_and_meter_and_keep_the_choice(
+    qtbot: QtBot, tmp_path: Path, opened: list[Any]
+) -> None:
+    cameras = {
+        "Small camera": _factory(opened, lambda: SyntheticCamera(320, 180, 30)),
+        "Wide camera": _factory(opened, lambda: SyntheticCamera(640, 360, 30)),
+        # A real device that cannot be opened: OpenCV is asked for a file that is not there.
+        "Broken camera": _factory(
+            opened, lambda: CameraSource(parse_camera_device(str(tmp_path / "gone.mp4")))
+        ),
+    }
+    microphones = {
+        "Quiet mic": _factory(opened, lambda: SyntheticMicrophone(level_dbfs=-50)),
+        "Loud mic": _factory(opened, lambda: SyntheticMicrophone(level_dbfs=-6)),
+    }
+    screens = {"Synthetic screen": _factory(opened, lambda: SyntheticScreen(320, 180, 10))}
+    store = SettingsStore(tmp_path / "config")
+    settings = store.load()
+    secrets = Secrets(FileKeyring(tmp_path / "keyring.json"))
+    camera, mic = cameras["Small camera"](), microphones["Quiet mic"]()
+    dialog = SetupDialog(settings, secrets, camera, mic, cameras=cameras,
+                         microphones=microphones, screens=screens,
+                         camera_label="Small camera", mic_label="Quiet mic")  # fmt: skip
+    qtbot.addWidget(dialog)
+    dialog.show()
+    # Live preview of the camera and the screen to share; the meter follows the microphone.
+    qtbot.waitUntil(lambda: dialog.preview.frames_shown >= 2, timeout=5000)
+    qtbot.waitUntil(lambda: dialog.screen_preview.frames_shown >= 2, timeout=5000)
+    qtbot.waitUntil(lambda: dialog.meter.value() > -60, timeout=5000)
+    assert dialog.meter.value() < -40
+    assert dialog.camera_pick.currentText() == "Small camera"
+
+    dialog.camera_pick.setCurrentText("Wide camera")
+    assert dialog.camera is not camera and dialog.camera_label == "Wide camera"
+    assert camera.state is SourceState.STOPPED  # the one switched away from is released
+    shown = dialog.preview.frames_shown
+    qtbot.waitUntil(lambda: dialog.preview.frames_shown > shown + 1, timeout=5000)
+    assert dialog.preview._image is not None and dialog.preview._image.width() == 640
+
+    # A camera that will not open is named with the next step; the working one stays.
+    working = dialog.camera
+    dialog.camera_pick.setCurrentText("Broken camera")
+    assert not dialog.problem.isHidden()
+    assert "Broken camera cannot be used" in dialog.problem.text()
+    assert "Pick another camera" in dialog.problem.text()
+    assert dialog.camera is working and dialog.camera_pick.currentText() == "Wide camera"
+
+    dialog.mic_pick.setCurrentText("Loud mic")
+    assert mic.state is SourceState.STOPPED and dialog.mic_label == "Loud mic"
+    qtbot.waitUntil(lambda: dialog.meter.value() > -20, timeout=5000)
+    assert not dialog.problem.text()
+
+    # Connection details; the secret is typed masked and goes to the keyring, not the file.
+    dialog.mode.setCurrentIndex(dialog.mode.findData("livekit"))
+    assert dialog.url.isEnabled() and not dialog.backend.isEnabled()
+    assert dialog.api_secret.echoMode() is QLineEdit.EchoMode.Password
+    dialog.url.setText("wss://live.example.com")
+    dialog.api_key.setText("APIkey")
+    dialog.api_secret.setText("very-secret-value")
+    dialog.apply()
+    dialog.accept()
+    assert dialog.screen_preview.frames_shown > 0
+    assert all(s.state is not SourceState.RUNNING for s in opened if isinstance(s, SyntheticScreen))
+    store.save(settings)
+    again = store.load()
+    assert (again.camera, again.microphone, again.screen) == (
+        "Wide camera", "Loud mic", "Synthetic screen",
+    )  # fmt: skip
+    assert (again.connect_mode, again.livekit_url, again.livekit_api_key) == (
+        "livekit", "wss://live.example.com", "APIkey",
+    )  # fmt: skip
+    assert "very-secret-value" not in "".join(
+        p.read_text() for p in (tmp_path / "config").rglob("*") if p.is_file()
+    )
+    assert Secrets(FileKeyring(tmp_path / "keyring.json")).get("livekit-api-secret") == (
+        "very-secret-value"
+    )
