@@ -11,6 +11,7 @@ import enum
 import os
 import re
 import socket
+import ssl
 import urllib.parse
 from dataclasses import dataclass
 
@@ -174,12 +175,27 @@ def rtmp_target(url: str, key: str = "", *, key_required: bool = False) -> RtmpT
     return RtmpTarget(scheme, parts.hostname, port or DEFAULT_PORTS[scheme], publish_url)
 
 
-def preflight(target: RtmpTarget, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> None:
-    """Check that the host resolves and accepts a TCP connection (blocking; run off the loop).
+RTMP_VERSION = 3
+"""The only RTMP version servers speak (the handshake's first byte)."""
+HANDSHAKE_SIZE = 1536
+
+
+def preflight(target: RtmpTarget, timeout_s: float = PREFLIGHT_TIMEOUT_S,
+              answer_timeout_s: float | None = None) -> None:  # fmt: skip
+    """Check that the host resolves, accepts a TCP connection and answers an RTMP handshake.
+
+    The handshake matters: FFmpeg's RTMP client waits without a timeout (and, under PyAV,
+    while holding Python's GIL) for a server that takes the connection and stays silent, so
+    such a server is found here, where waiting is bounded. Blocking; run it off the event loop.
+
+    Args:
+        target: Where to publish.
+        timeout_s: For the TCP connection.
+        answer_timeout_s: For the handshake's answer (default: ``timeout_s``).
 
     Raises:
         MediaError: ``OUTPUT_FAILED`` saying whether the name did not resolve, the port was
-            refused, or nothing answered in time.
+            refused, nothing answered in time, or what answered is not an RTMP server.
     """
     try:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
@@ -195,9 +211,11 @@ def preflight(target: RtmpTarget, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> Non
             sock.settimeout(timeout_s)
             try:
                 sock.connect(address)
-                return
             except OSError as error:
                 last = error
+                continue
+            _check_handshake(sock, target, answer_timeout_s or timeout_s)
+            return
     if isinstance(last, ConnectionRefusedError):
         detail = f"{target.host} refused the connection on port {target.port}"
     elif isinstance(last, TimeoutError | socket.timeout):
@@ -208,3 +226,41 @@ def preflight(target: RtmpTarget, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> Non
         MediaErrorCode.OUTPUT_FAILED, target.masked, detail,
         "check the URL and port, and that a firewall does not block streaming",
     )  # fmt: skip
+
+
+def _check_handshake(sock: socket.socket, target: RtmpTarget, timeout_s: float) -> None:
+    """Send C0+C1 and read S0+S1: a live RTMP server answers at once (then we hang up)."""
+
+    def not_rtmp(detail: str) -> MediaError:
+        return MediaError(
+            MediaErrorCode.OUTPUT_FAILED, target.masked, detail,
+            "check that the URL is the platform's RTMP ingest (host, port and application)",
+        )  # fmt: skip
+
+    sock.settimeout(timeout_s)
+    stream: socket.socket = sock
+    try:
+        if target.scheme == "rtmps":
+            # Only liveness is checked here; FFmpeg makes the real TLS connection itself.
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            stream = context.wrap_socket(sock, server_hostname=target.host)
+        stream.sendall(bytes([RTMP_VERSION]) + bytes(8) + os.urandom(HANDSHAKE_SIZE - 8))
+        answer = b""
+        while len(answer) < 1 + HANDSHAKE_SIZE:
+            chunk = stream.recv(1 + HANDSHAKE_SIZE - len(answer))
+            if not chunk:
+                break
+            answer += chunk
+    except TimeoutError:
+        raise not_rtmp(
+            f"{target.host} took the connection on port {target.port} but did not answer as an "
+            f"RTMP server within {timeout_s:g} s"
+        ) from None
+    except ssl.SSLError as error:
+        raise not_rtmp(f"the secure (RTMPS) connection failed ({error.reason or error})") from None
+    except OSError as error:
+        raise not_rtmp(f"the connection closed during the RTMP handshake ({error})") from None
+    if len(answer) < 1 + HANDSHAKE_SIZE or answer[0] != RTMP_VERSION:
+        raise not_rtmp(f"what answers on {target.host} port {target.port} is not an RTMP server")

@@ -27,6 +27,7 @@ import av
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import RtmpTarget, preflight
 from desktop.media.outputs.encoder import EncodedPacket, ProgramEncoder
+from desktop.media.outputs.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ DEFAULT_MIN_FREE_BYTES = 500 * 1024 * 1024
 """A recording will not start, and stops cleanly, below this much free space."""
 DISK_CHECK_INTERVAL_S = 1.0
 NETWORK_TIMEOUT_S = 10.0
+"""An RTMP server that does not answer, or takes no data, for this long is cut and retried."""
 JOIN_TIMEOUT_S = 15.0
 CONFIRM_S = 1.0
 """An RTMP output is LIVE once this much media went out without the server closing it."""
@@ -195,6 +197,8 @@ class Output:
         retry_base_s: First back-off delay; doubles per attempt up to a minute.
         min_free_bytes: Free space a recording keeps on its disk.
         listener: Called on the output's thread with each new status.
+        network_timeout_s: How long the RTMP server may leave a handshake unanswered or take
+            no data before the connection is cut and retried.
     """
 
     def __init__(
@@ -209,6 +213,7 @@ class Output:
         retry_base_s: float = DEFAULT_RETRY_BASE_S,
         min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
         listener: OutputListener | None = None,
+        network_timeout_s: float = NETWORK_TIMEOUT_S,
     ) -> None:
         if (kind is OutputKind.RTMP) != (rtmp is not None) or (kind is OutputKind.FILE) != (
             path is not None
@@ -223,6 +228,8 @@ class Output:
         self.retry_base_s = retry_base_s
         self.min_free_bytes = min_free_bytes
         self._listener = listener
+        self.network_timeout_s = network_timeout_s
+        self._watchdog = Watchdog(f"output-{output_id}", network_timeout_s)
         label = rtmp.masked if rtmp else str(path)
         self._status = OutputStatus(
             output_id, label, kind, max_attempts=self.max_retries + 1,
@@ -311,6 +318,14 @@ class Output:
                 logger.exception("output listener raised")
 
     def _run(self) -> None:
+        if self._rtmp is not None:
+            self._watchdog.start()
+        try:
+            self._run_sessions()
+        finally:
+            self._watchdog.stop()
+
+    def _run_sessions(self) -> None:
         attempt = 0
         self._retry_now.clear()
         while not self._stop.is_set():
@@ -354,13 +369,17 @@ class Output:
     def _open(self) -> tuple[Any, Any, Any]:
         if self._rtmp is not None:
             try:
-                preflight(self._rtmp)
+                preflight(self._rtmp, answer_timeout_s=self.network_timeout_s)
             except MediaError as error:
                 raise _Retriable(error) from None
+            # Sockets to this server from now on are this output's (for the stall watchdog).
+            self._watchdog.arm(self._rtmp.host, self._rtmp.port)
             try:
                 container = av.open(self._rtmp.publish_url, "w", format="flv")
                 video, audio = self._add_streams(container)
-                # The RTMP handshake and publish happen here: a refused key fails now.
+                # The RTMP handshake and publish happen here: a refused key fails now. PyAV
+                # holds the GIL in this call, so no watchdog could run; the preflight's own
+                # handshake has just shown that the server answers.
                 container.start_encoding()
             except (av.FFmpegError, OSError) as error:
                 raise _Retriable(
@@ -457,7 +476,12 @@ class Output:
                 out.time_base = packet.time_base
                 out.is_keyframe = packet.is_keyframe
                 out.stream = video if packet.is_video else audio
-                container.mux(out)
+                if self._rtmp is not None:
+                    self._watchdog.begin("send")
+                try:
+                    container.mux(out)
+                finally:
+                    self._watchdog.end()
                 written += len(packet.data)
                 self._last_out_s = float(pts * packet.time_base)
                 if not went_live and (self._rtmp is None or self._last_out_s >= CONFIRM_S):
@@ -500,6 +524,13 @@ class Output:
                     f"writing the recording failed ({_words(error)})",
                     "check the disk, then record again",
                 ) from None  # fmt: skip
+            if self._watchdog.reason == "send":
+                raise _Retriable(
+                    self._error(
+                        f"the connection stalled: the server took no data for "
+                        f"{self.network_timeout_s:.0f} s"
+                    )
+                ) from None
             if not went_live:
                 # Platforms accept the connection, then close it on a wrong or disabled key.
                 raise _Retriable(

@@ -35,6 +35,7 @@ from desktop.media.outputs.output import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MIN_FREE_BYTES,
     DEFAULT_RETRY_BASE_S,
+    NETWORK_TIMEOUT_S,
     Output,
     OutputKind,
     OutputListener,
@@ -161,6 +162,8 @@ class OutputOptions:
     """First back-off delay; doubles per attempt."""
     min_free_bytes: int = DEFAULT_MIN_FREE_BYTES
     """Free space a recording keeps on its disk."""
+    network_timeout_s: float = NETWORK_TIMEOUT_S
+    """An RTMP server silent (no handshake answer, no data taken) this long is cut and retried."""
 
 
 class DirectBroadcast:
@@ -260,6 +263,7 @@ class DirectBroadcast:
                 output_id, kind, encoder, rtmp=rtmp, path=path,
                 max_retries=self.options.max_retries, retry_base_s=self.options.retry_base_s,
                 min_free_bytes=self.options.min_free_bytes, listener=self._listener,
+                network_timeout_s=self.options.network_timeout_s,
             )  # fmt: skip
             self._outputs[output_id] = output
         output.start()
