@@ -16,6 +16,7 @@ import tempfile
 import time
 
 from benchmarks.common import Row
+from desktop.media.memory import limit_malloc_arenas
 
 
 def _machine() -> dict[str, str]:
@@ -74,6 +75,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--memory-s", type=float, default=None,
                         help="length of the memory run (default 600, quick 12)")  # fmt: skip
     args = parser.parse_args(argv)
+    # The same allocator policy as the app's own entry point (desktop/cli.py).
+    limit_malloc_arenas()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     started = time.monotonic()
     rows = asyncio.run(_run(args.quick, args.memory_s))
@@ -91,4 +94,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    # Everything is written; skip the interpreter's final garbage collection, where the LiveKit
+    # FFI and Qt objects still alive can abort the process ("none_dealloc") after a good run.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

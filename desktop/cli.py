@@ -40,6 +40,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``broadcaster`` command line and return its exit status."""
+    from desktop.media.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any capture thread starts: see desktop/media/memory.py
     args = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
     if args and args[0] in COMMANDS:
