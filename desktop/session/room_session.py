@@ -42,9 +42,9 @@ logger = logging.getLogger(__name__)
 CHAT_TOPIC = "lk.chat"
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 AUDIO_QUEUE_MS = 100
+"""LiveKit's default audio queue is a second of latency; keep it short (a multiple of 10)."""
 LINK_STATS_INTERVAL_S = 2.0
 """How often the uplink figures (bitrate per layer, RTT, loss) are sampled."""
-"""LiveKit's default audio queue is a second of latency; keep it short (a multiple of 10)."""
 
 _SOURCES = {
     rtc.TrackSource.SOURCE_CAMERA: Source.CAMERA,

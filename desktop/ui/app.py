@@ -76,20 +76,23 @@ def _open_sources(
     if len(cameras) == 1 and len(microphones) > 1:  # no camera, but real devices otherwise
         notes.append("No camera was found — showing the synthetic camera; plug one in and pick "
                      "it from the Camera menu.")  # fmt: skip
-    try:
-        camera = cameras[camera_label]()
-    except MediaError as error:
-        notes.append(f"{error} — showing the synthetic camera instead.")
-        camera_label = "Synthetic camera"
-        camera = cameras[camera_label]()
+    camera, camera_label = _open_or_twin(cameras, camera_label, "Synthetic camera",
+                                         "showing the synthetic camera instead", notes)  # fmt: skip
     mic_label = choose(mic_label, settings.microphone, microphones)
-    try:
-        mic = microphones[mic_label]()
-    except MediaError as error:
-        notes.append(f"{error} — using the synthetic microphone instead.")
-        mic_label = "Synthetic microphone"
-        mic = microphones[mic_label]()
+    mic, mic_label = _open_or_twin(microphones, mic_label, "Synthetic microphone",
+                                   "using the synthetic microphone instead", notes)  # fmt: skip
     return camera, mic, camera_label, mic_label, notes
+
+
+def _open_or_twin(
+    offered: dict[str, Callable[[], Any]], label: str, twin: str, instead: str, notes: list[str]
+) -> tuple[Any, str]:
+    """Open ``offered[label]``; if it fails, note why and open the synthetic ``twin``."""
+    try:
+        return offered[label](), label
+    except MediaError as error:
+        notes.append(f"{error} — {instead}.")
+        return offered[twin](), twin
 
 
 def _screen_factories(synthetic: bool) -> dict[str, Callable[[], VideoCaptureSource]]:

@@ -146,7 +146,6 @@ class SetupDialog(QDialog):
         self.mode.currentIndexChanged.connect(self._show_fields)
         self._show_fields()
         self._level = LevelMeter()
-        self._mic = mic
         self._queue = mic.frames.subscribe("setup-meter", 20) if mic else None
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
@@ -196,7 +195,6 @@ class SetupDialog(QDialog):
             old.frames.unsubscribe(self._queue)
         self._level = LevelMeter()
         self._queue = mic.frames.subscribe("setup-meter", 20)
-        self._mic = mic
         if old is not None:
             old.stop()
 
@@ -260,8 +258,8 @@ class SetupDialog(QDialog):
             # Previewed only: sharing opens the screen again when the host shares.
             self.shared_screen.stop()
             self.shared_screen = None
-        if self._mic is not None and self._queue is not None:
-            self._mic.frames.unsubscribe(self._queue)
+        if self.mic is not None and self._queue is not None:
+            self.mic.frames.unsubscribe(self._queue)
             self._queue = None
 
     def apply(self) -> None:

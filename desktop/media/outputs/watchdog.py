@@ -19,7 +19,6 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
 
 import psutil
 
@@ -78,16 +77,13 @@ class Watchdog:
     Args:
         name: For the log.
         timeout_s: How long one call may block.
-        on_cut: Told (on the watchdog's thread) what was cut, for status and logs.
     """
 
-    def __init__(self, name: str, timeout_s: float,
-                 on_cut: Callable[[str], None] | None = None) -> None:  # fmt: skip
+    def __init__(self, name: str, timeout_s: float) -> None:
         self.name = name
         self.timeout_s = timeout_s
         self.reason = ""
         """What was blocked when the connection was cut ("" if it was not)."""
-        self._on_cut = on_cut
         self._peers: set[Peer] = set()
         self._before: set[int] = set()
         self._blocked: tuple[str, float] | None = None
@@ -136,5 +132,3 @@ class Watchdog:
             outcome = "connection cut" if cut else "no socket to cut"
             logger.warning("%s: no progress in %s for %.0f s; %s", self.name, what,
                            self.timeout_s, outcome)  # fmt: skip
-            if self._on_cut is not None:
-                self._on_cut(what)
