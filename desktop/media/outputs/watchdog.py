@@ -126,9 +126,11 @@ class Watchdog:
             what, since_s = blocked
             if time.monotonic() - since_s < self.timeout_s:
                 continue
+            # Set before cutting: the blocked write fails the moment the socket is shut down,
+            # and the output reads the reason as soon as it does.
+            self.reason = what
             fds = sockets_to(self._peers) - self._before if self._peers else set()
             cut = [fd for fd in fds if shut_down(fd)]
-            self.reason = what
             outcome = "connection cut" if cut else "no socket to cut"
             logger.warning("%s: no progress in %s for %.0f s; %s", self.name, what,
                            self.timeout_s, outcome)  # fmt: skip
