@@ -45,7 +45,7 @@ def _installed() -> dict[str, str]:
 
 
 def test_the_environment_is_exactly_the_lock() -> None:
-    """`pip freeze` equals the lock's entries for this platform: ./scripts/setup installs only it."""
+    """`pip freeze` equals the lock for this platform: ./scripts/setup installs only it."""
     locked, installed = _locked_here(), _installed()
     assert "pyside6-essentials" in locked, "the lock names no PySide6"
     differences = {
