@@ -23,7 +23,7 @@ from desktop.session.studio import Studio
 from desktop.ui.studio_window import StudioWindow
 from tests.fixtures.backend import BackendServer
 from tests.fixtures.devices import SCREEN_QUADRANTS_RGB
-from tests.fixtures.livekit import LiveKitDouble
+from tests.fixtures.livekit import LiveKitServer
 from tests.fixtures.rtmp import RtmpServer
 from tests.ui.test_studio import _pump, answer, click, confirmation, press, type_text
 
@@ -382,7 +382,7 @@ async def test_real_screen_is_offered_and_share_sends_its_pixels(
 
 
 async def test_reconnect_now_rejoins_the_same_platform_room_and_end_leaves_it(
-    qtbot: QtBot, backend_server: BackendServer, livekit_server: LiveKitDouble
+    qtbot: QtBot, backend_server: BackendServer, livekit_server: LiveKitServer
 ) -> None:
     secrets = _secrets()
     secrets.set("platform-credential", backend_server.host_credential)
