@@ -39,9 +39,8 @@ class MeterWidget(QWidget):
     def set_muted(self, muted: bool) -> None:
         """Stop (and read "muted") or resume."""
         self.muted = muted
-        if muted:
-            self._meter = LevelMeter()
-            self.level_dbfs = SILENCE_DBFS
+        self._meter = LevelMeter()
+        self.level_dbfs = SILENCE_DBFS
         self.setAccessibleDescription("muted" if muted else self.readout())
         self.update()
 

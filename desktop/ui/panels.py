@@ -266,7 +266,7 @@ class OutputCard(QFrame):
         self.remove.setVisible(destination.kind is DestinationKind.CUSTOM)
         top.addWidget(self.remove)
         layout.addLayout(top)
-        shown_key = mask_key(key) or ("no key" if destination.needs_key else "key in URL")
+        shown_key = mask_key(key) or ("not set" if destination.needs_key else "in the URL")
         self.where = QLabel(f"{destination.url or 'no URL'} · key {shown_key}", self)
         self.where.setProperty("role", "muted")
         self.where.setAccessibleName(f"{title} address")

@@ -21,18 +21,17 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
-from desktop.media.meter import SILENCE_DBFS, LevelMeter
 from desktop.session.errors import SessionError
 from desktop.session.settings import PRESETS, Secrets, Settings
 from desktop.session.studio import check_connection
 from desktop.ui import words
+from desktop.ui.meter_widget import MeterWidget
 from desktop.ui.preview_widget import PreviewWidget
 
 MODES = {"local": "Local studio (no server)", "livekit": "LiveKit server",
@@ -103,10 +102,8 @@ class SetupDialog(QDialog):
         self.screen_preview.setToolTip("The screen that Share screen will share")
         previews.addWidget(self.screen_preview, stretch=1)
         layout.addLayout(previews, stretch=1)
-        self.meter = QProgressBar(self)
-        self.meter.setRange(int(SILENCE_DBFS), 0)
-        self.meter.setAccessibleName("Microphone level")
-        self.meter.setToolTip("Speak: the bar should move")
+        self.meter = MeterWidget(self)
+        self.meter.setToolTip("Speak: the bar should move (dBFS; 0 is the loudest possible)")
         layout.addWidget(self.meter)
         self.problem = QLabel("", self)
         self.problem.setAccessibleName("Device problem")
@@ -185,7 +182,7 @@ class SetupDialog(QDialog):
         self.mode.currentIndexChanged.connect(self._show_fields)
         self._show_fields()
         self._note_twins()
-        self._level = LevelMeter()
+        self.meter.set_muted(False)  # a new microphone starts from silence
         self._queue = mic.frames.subscribe("setup-meter", 20) if mic else None
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
@@ -235,7 +232,7 @@ class SetupDialog(QDialog):
         old, self.mic = self.mic, mic
         if old is not None and self._queue is not None:
             old.frames.unsubscribe(self._queue)
-        self._level = LevelMeter()
+        self.meter.set_muted(False)  # a new microphone starts from silence
         self._queue = mic.frames.subscribe("setup-meter", 20)
         if old is not None:
             old.stop()
@@ -348,8 +345,8 @@ class SetupDialog(QDialog):
     def _tick(self) -> None:
         if self._queue is not None:
             while (block := self._queue.get_nowait()) is not None:
-                self._level.update(block.data)
-            self.meter.setValue(int(self._level.peak_hold_dbfs))
+                self.meter.feed(block.data)
+            self.meter.refresh()
 
     def _stop(self) -> None:
         self._timer.stop()

@@ -69,8 +69,8 @@ def test_pick_devices_with_live_preview_and_meter_and_keep_the_choice(
     # Live preview of the camera and the screen to share; the meter follows the microphone.
     qtbot.waitUntil(lambda: dialog.preview.frames_shown >= 2, timeout=5000)
     qtbot.waitUntil(lambda: dialog.screen_preview.frames_shown >= 2, timeout=5000)
-    qtbot.waitUntil(lambda: dialog.meter.value() > -60, timeout=5000)
-    assert dialog.meter.value() < -40
+    qtbot.waitUntil(lambda: dialog.meter.level_dbfs > -60, timeout=5000)
+    assert dialog.meter.level_dbfs < -40
     assert dialog.camera_pick.currentText() == "Small camera"
 
     dialog.camera_pick.setCurrentText("Wide camera")
@@ -90,7 +90,7 @@ def test_pick_devices_with_live_preview_and_meter_and_keep_the_choice(
 
     dialog.mic_pick.setCurrentText("Loud mic")
     assert mic.state is SourceState.STOPPED and dialog.mic_label == "Loud mic"
-    qtbot.waitUntil(lambda: dialog.meter.value() > -20, timeout=5000)
+    qtbot.waitUntil(lambda: dialog.meter.level_dbfs > -20, timeout=5000)
     assert not dialog.problem.text()
 
     # Connection details; the secret is typed masked and goes to the keyring, not the file.
