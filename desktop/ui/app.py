@@ -317,6 +317,10 @@ def main(
             file=sys.stderr,
         )
         return 2
+    from desktop.session.crash_reports import CrashGuard
+
+    crash_guard = CrashGuard("studio")
+    crash_notes = [report.sentence() for report in crash_guard.arm()]
     from PySide6.QtWidgets import QApplication, QDialog
 
     from desktop.media.windows import windows_supported
@@ -369,6 +373,7 @@ def main(
         if not accepted:
             camera.stop()
             mic.stop()
+            crash_guard.disarm()
             return 0
         dialog.apply()
         try:
@@ -377,6 +382,7 @@ def main(
             notes.append(f"Settings could not be saved ({error}); they apply to this run only.")
     if args.synthetic_devices and not args.url:
         settings.connect_mode = "local"
+    notes = crash_notes + notes
     studio = Studio(settings, secrets, settings_store=store)
     studio.use_devices(camera, mic)
     if not args.synthetic_devices:
@@ -429,6 +435,7 @@ def main(
     finally:
         camera.stop()
         mic.stop()
+    crash_guard.disarm()
     _exit_now(0)
     return 0
 
