@@ -32,7 +32,8 @@ from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.output import OutputPhase, OutputStatus, recording_path
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.session.errors import SessionError, SessionErrorCode
-from desktop.session.room_session import PublishDefaults, RoomSession
+from desktop.session.publisher import PublishDefaults
+from desktop.session.room_session import RoomSession
 from desktop.session.state import RoomState
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,10 @@ from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import LiveOutputs
 from desktop.session.moderation import Moderator
-from desktop.session.room_session import PublishDefaults, RemoteVideo, RoomSession
+from desktop.session.publisher import PublishDefaults
+from desktop.session.remote_video import RemoteVideo
+from desktop.session.room_events import DisconnectReason
+from desktop.session.room_session import RoomSession
 from desktop.session.settings import PRESETS, Secrets, Settings, SettingsStore
 from desktop.session.state import (
     ConnectionState,
@@ -691,7 +694,7 @@ class Studio:
         self.store.update(
             remotes={}, ended=True, is_live=False, is_recording=False, live_since_ms=0,
             connection=ConnectionState.DISCONNECTED if self._url else ConnectionState.IDLE,
-            disconnect_reason="you ended the stream",
+            disconnect_reason=DisconnectReason.LEFT,
         )  # fmt: skip
         return summary
 
@@ -749,7 +752,7 @@ async def check_connection(
     if mode == "local":
         return "The local studio needs no server."
     if mode == "livekit":
-        from desktop.session.room_session import check_url
+        from desktop.session.errors import check_url
 
         check_url(livekit_url)
         if not api_key or not api_secret:

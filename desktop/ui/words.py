@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from desktop.media.errors import MediaError
 from desktop.media.outputs.output import OutputKind, OutputPhase, OutputStatus
 from desktop.session.errors import SessionError
+from desktop.session.room_events import DisconnectReason
 from desktop.session.state import ConnectionState, OutputState, Quality, RoomState, Source
 
 QUALITY_WORDS = {
@@ -99,7 +100,7 @@ def connection(state: RoomState, local_mode: bool) -> str:
     if c is ConnectionState.RECONNECTING:
         return "Reconnecting… (your stream continues locally)"
     if c is ConnectionState.DISCONNECTED:
-        return f"Disconnected: {state.disconnect_reason or 'the connection closed'}"
+        return f"Disconnected: {disconnect_reason_text(state.disconnect_reason)}"
     return f"Could not connect: {state.error or 'no reason given'}"
 
 
@@ -212,3 +213,22 @@ def device_list(names: Iterable[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+_DISCONNECT_WORDS = {
+    DisconnectReason.LEFT: "you left",
+    DisconnectReason.REMOVED: "a moderator removed you from the room",
+    DisconnectReason.ROOM_CLOSED: "the room was closed",
+    DisconnectReason.DUPLICATE_IDENTITY: "you joined from somewhere else",
+    DisconnectReason.SERVER_SHUTDOWN: "the server shut down; reconnect when it is back",
+    DisconnectReason.JOIN_FAILED: "joining failed; try to reconnect",
+    DisconnectReason.CONNECTION_LOST: "the connection to the server was lost; reconnect",
+    DisconnectReason.OTHER: "the connection ended",
+}
+
+
+def disconnect_reason_text(reason: DisconnectReason | None) -> str:
+    """Why the host left the room, in words (``None``: no reason given)."""
+    if reason is None:
+        return "the connection ended"
+    return _DISCONNECT_WORDS[reason]

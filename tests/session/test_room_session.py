@@ -13,7 +13,9 @@ from livekit import rtc
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone, SyntheticScreen
 from desktop.session.errors import SessionError, SessionErrorCode
-from desktop.session.room_session import PublishDefaults, RoomSession
+from desktop.session.publisher import PublishDefaults
+from desktop.session.room_events import DisconnectReason
+from desktop.session.room_session import RoomSession
 from desktop.session.state import ConnectionState, RoomState, Source
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitServer, restart_server, stop_server
 from tests.participants import Feeder, join, read_audio_peak, read_video_stamps, wait_for
@@ -150,7 +152,7 @@ async def test_removed_by_a_moderator_says_so(livekit_server: LiveKitServer, uni
             api.RoomParticipantIdentity(room=unique_room, identity="guest")
         )
         await wait_for(lambda: session.store.state.connection is ConnectionState.DISCONNECTED)
-        assert "removed you" in session.store.state.disconnect_reason
+        assert session.store.state.disconnect_reason is DisconnectReason.REMOVED
     finally:
         await lkapi.aclose()
         await session.aclose()
