@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import keyring.backends.fail
 import numpy as np
@@ -439,3 +440,107 @@ def test_every_new_control_has_a_name_and_tooltip(
     buttons = [b for b in window.findChildren(QAbstractButton) if b.isVisibleTo(window)
                and type(b.parent()).__name__ != "QTabBar"]  # fmt: skip
     assert not [b.text() for b in buttons if not b.accessibleName() or not b.toolTip()]
+
+
+async def test_end_stream_in_livekit_mode_leaves_the_room(
+    qtbot: QtBot, livekit_server: LiveKitServer, unique_room: str
+) -> None:
+    camera, mic = SyntheticCamera(320, 180, 15), SyntheticMicrophone()
+    camera.start()
+    mic.start()
+    studio = Studio(Settings(connect_mode="livekit"), _secrets())
+    studio.use_devices(camera, mic)
+    window = StudioWindow(studio)
+    qtbot.addWidget(window)
+    window.show()
+    guest = rtc.Room()
+    try:
+        await studio.connect(livekit_server.ws_url, livekit_server.token("host", unique_room))
+        await guest.connect(livekit_server.ws_url,
+                            livekit_server.token("ann", unique_room, name="Ann"))  # fmt: skip
+        await _pump(lambda: "host" in guest.remote_participants, 30)
+        await _pump(lambda: "ann" in window.tiles)
+        assert window.header.title.text() == f"Room “{unique_room}”"
+        click(qtbot, window.controls.end_button)
+        await answer(qtbot, window, yes=True)
+        # The guest sees the host go: the studio does not linger in the room.
+        await _pump(lambda: "host" not in guest.remote_participants, 30)
+        assert studio.store.state.ended and not window.tiles
+        assert not window.header.reconnect.isVisible()
+    finally:
+        await guest.disconnect()
+        window._close_confirmed = True
+        window.close()
+        await studio.aclose()
+        camera.stop()
+        mic.stop()
+
+
+async def test_record_in_the_cloud_from_the_record_menu(
+    qtbot: QtBot, backend_server_on_double: BackendServer, tmp_path: Path
+) -> None:
+    backend = backend_server_on_double
+    secrets = _secrets()
+    secrets.set("platform-credential", backend.host_credential)
+    settings = Settings(connect_mode="platform", backend_url=backend.url,
+                        appointment_id=backend.appointment_id,
+                        recording_folder=str(tmp_path / "rec"))  # fmt: skip
+    camera, mic = SyntheticCamera(320, 180, 15), SyntheticMicrophone()
+    camera.start()
+    mic.start()
+    studio = Studio(settings, secrets)
+    studio.use_devices(camera, mic)
+    window = StudioWindow(studio)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        await studio.connect()
+        controls = window.controls
+        controls.record_menu.aboutToShow.emit()
+        cloud = next(
+            a for a in controls.record_menu.actions() if a.text().startswith("In the cloud")
+        )
+        cloud.trigger()
+        click(qtbot, controls.record_button)
+        # The platform records the room (egress); the button, REC and Outputs agree.
+        await _pump(lambda: studio.store.state.is_recording, 60)
+        await _pump(lambda: window.header.rec_badge.isVisible())
+        assert controls.record_button.text() == "Stop recording"
+        await _pump(lambda: "cloud:" in window.outputs.recording.text(), 30)
+        assert not (tmp_path / "rec").exists()  # cloud only: no local file
+        click(qtbot, controls.record_button)
+        await _pump(lambda: not studio.store.state.is_recording, 60)
+        assert controls.record_button.text() == "Record"
+    finally:
+        window._close_confirmed = True
+        window.close()
+        await studio.aclose()
+        camera.stop()
+        mic.stop()
+
+
+async def test_a_camera_plugged_in_later_appears_in_the_menu_and_is_announced(
+    qtbot: QtBot, studio_window: tuple[Studio, StudioWindow]
+) -> None:
+    studio, window = studio_window
+    plugged: dict[str, Any] = {"Synthetic camera": lambda: _started(SyntheticCamera(320, 180, 10))}
+    window.controls.list_cameras = lambda: plugged
+    window.check_devices()
+    plugged["USB camera"] = lambda: _started(SyntheticCamera(640, 360, 10))
+    # The studio looks by itself every few seconds (no menu needs to be opened).
+    await _pump(lambda: any("New camera: USB camera" in t for t in window.notices.texts()), 15)
+    window.controls.camera_menu.aboutToShow.emit()
+    entries = [a.text() for a in window.controls.camera_menu.actions()]
+    assert "USB camera" in entries
+    next(a for a in window.controls.camera_menu.actions() if a.text() == "USB camera").trigger()
+    await _pump(lambda: studio.camera is not None and studio.camera.width == 640)
+    del plugged["USB camera"]
+    window.check_devices()
+    assert not any("USB camera" in t for t in window.notices.texts())
+    assert studio.camera is not None
+    studio.camera.stop()  # the fixture stops the camera it opened; this one is the test's
+
+
+def _started(source: Any) -> Any:
+    source.start()
+    return source
