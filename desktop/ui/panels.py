@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import psutil
 from PySide6.QtCore import Qt, Signal
@@ -450,6 +451,8 @@ class OutputsPanel(QWidget):
                 status = direct[output_id]
                 card.status.setText(words.output_card(status))
                 card.retry.setVisible(status.phase in (OutputPhase.RETRYING, OutputPhase.FAILED))
+            elif state.is_live and card.switch.isChecked():
+                card.status.setText("Not sending: it did not start (the notice above says why)")
             else:
                 card.status.setText("Off" if not state.is_live else "Off (switch on to add)")
         parts = []
@@ -479,6 +482,8 @@ class StatsPanel(QWidget):
         self.rows: dict[str, QLabel] = {}
         self._process = psutil.Process()
         self._process.cpu_percent(None)
+        self.stage_frames: Callable[[], tuple[int, int]] = lambda: (0, 0)
+        """Frames the stage painted and skipped so far (set by the window)."""
         self.text = QLabel(self)
         """Every figure as text lines (for tests and copying)."""
         self.text.hide()
@@ -536,6 +541,11 @@ class StatsPanel(QWidget):
                 rate = format_bitrate(status.bitrate_bps)
                 dropped = f"{status.dropped_packets} dropped packets (network)"
                 rows.append((name, f"{rate}, {dropped}"))
+        shown, skipped = self.stage_frames()
+        total = shown + skipped
+        share = f" ({skipped / total:.1%})" if total else ""
+        rows.append(("Stage frames", f"{shown} shown, {skipped} skipped{share} "
+                                     "(the display could not keep up)"))  # fmt: skip
         if state.local is not None:
             rows.append(("Your connection", words.quality(state.local.quality)))
         for change in state.adaptations[-3:]:

@@ -200,6 +200,11 @@ class StageWidget(QWidget):
         for tile in self.tiles.values():
             tile.tick()
 
+    def frame_counts(self) -> tuple[int, int]:
+        """Frames painted and frames skipped (replaced before a paint) over every tile."""
+        tiles = [*self.people(), *([self.screen_tile] if self.screen_tile else [])]
+        return (sum(t.frames_shown for t in tiles), sum(t.frames_skipped for t in tiles))
+
     def close_tiles(self) -> None:
         """Stop painting (the window closes)."""
         self.own_tile.set_local_source(None)

@@ -136,6 +136,7 @@ class StudioWindow(QMainWindow):
         self.chat = ChatPanel(studio, self.bridge)
         self.outputs = OutputsPanel(studio, self.bridge)
         self.stats = StatsPanel(studio, self.bridge)
+        self.stats.stage_frames = self.stage.frame_counts
         self.side.addTab(self.participants, "People")
         self.side.addTab(self.chat, "Chat")
         self.side.addTab(self.outputs, "Outputs")

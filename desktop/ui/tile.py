@@ -61,8 +61,7 @@ class VideoTile(QWidget):
         self._buffer: np.ndarray | None = None
         self.frames_shown = 0
         """Frames painted (stats, tests)."""
-        self.frames_skipped = 0
-        """Frames that arrived but were replaced by a newer one before a paint."""
+        self._skipped_before = 0
         self.set_participant(participant)
 
     # -- inputs ------------------------------------------------------------------------------
@@ -87,9 +86,17 @@ class VideoTile(QWidget):
     def set_local_source(self, source: VideoCaptureSource | None) -> None:
         """Paint the host's own camera or screen."""
         if self._local_source is not None and self._local_queue is not None:
+            self._skipped_before += self._local_queue.stats().dropped
             self._local_source.frames.unsubscribe(self._local_queue)
         self._local_source = source
         self._local_queue = source.frames.subscribe("tile", maxsize=1) if source else None
+
+    @property
+    def frames_skipped(self) -> int:
+        """Frames that arrived but were replaced by a newer one before a paint (the display
+        could not keep up: OBS's "missed due to rendering lag")."""
+        queue = self._remote.frames if self._remote is not None else self._local_queue
+        return self._skipped_before + (queue.stats().dropped if queue is not None else 0)
 
     @property
     def remote_video(self) -> RemoteVideoFeed | None:

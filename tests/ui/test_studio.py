@@ -148,6 +148,8 @@ def test_state_changes_show_in_the_window(
     assert "Sending camera layer q: 320x180 15 fps 150 kb/s, held back by bandwidth" in text
     assert "Sending screen: paused" in text and "Sending microphone: 48 kb/s" in text
     assert window.stats.rows["Round trip to the server"].isVisibleTo(window.stats)
+    stage = window.stats.rows["Stage frames"].text()
+    assert stage.split()[0].isdigit() and int(stage.split()[0]) >= 3 and "skipped" in stage
 
 
 async def test_local_chat_is_off_with_its_reason_and_go_live_without_destinations_says_what_to_do(

@@ -188,6 +188,7 @@ async def test_going_live_checks_each_destination_and_live_and_end_ask_first(
     await _pump(lambda: studio.store.state.is_live, 30)
     await _pump(lambda: any("Twitch did not start" in t for t in window.notices.texts()), 30)
     assert not any(s.output_id == "twitch" for s in studio.store.state.direct_outputs)
+    assert outputs.cards["twitch"].status.text().startswith("Not sending: it did not start")
     await _pump(lambda: "Studio B live" in window.header.health.text(), 30)
     # Clicking Live asks; Cancel keeps the broadcast on.
     click(qtbot, window.controls.live_button)
@@ -544,3 +545,43 @@ async def test_a_camera_plugged_in_later_appears_in_the_menu_and_is_announced(
 def _started(source: Any) -> Any:
     source.start()
     return source
+
+
+async def test_file_settings_reopens_setup_and_a_new_camera_is_used(
+    qtbot: QtBot, studio_window: tuple[Studio, StudioWindow], tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from desktop.session.settings import SettingsStore
+    from desktop.ui.app import _reopen_setup
+    from desktop.ui.setup_dialog import SetupDialog
+
+    studio, window = studio_window
+    opened: list[Any] = []
+
+    def wide() -> Any:
+        camera = _started(SyntheticCamera(640, 360, 10))
+        opened.append(camera)
+        return camera
+
+    cameras = {"Synthetic camera": lambda: studio.camera, "Wide camera": wide}
+    store = SettingsStore(tmp_path / "config")
+    window._open_settings = lambda w: _reopen_setup(
+        w, studio, store, studio.secrets, lambda: cameras, lambda: {}, lambda: {}
+    )
+    window.settings_action.setEnabled(True)
+    window.settings_action.trigger()
+    dialog = window.findChild(SetupDialog)
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.windowTitle().startswith("Settings")
+    dialog.camera_pick.setCurrentText("Wide camera")
+    box = dialog.findChild(QDialogButtonBox)
+    assert box is not None
+    ok = box.button(QDialogButtonBox.StandardButton.Ok)
+    click(qtbot, ok)
+    await _pump(lambda: studio.camera is opened[0] if opened else False)
+    await _pump(lambda: window.own_tile.frames_shown > 0)
+    assert (tmp_path / "config" / "settings.json").exists()
+    assert studio.settings.camera == "Wide camera"
+    for camera in opened:
+        camera.stop()
