@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
+from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.encoder import EncoderSettings
@@ -25,6 +26,7 @@ from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import LiveOutputs
 from desktop.session.moderation import Moderator
+from desktop.session.program_feed import ProgramFeed
 from desktop.session.room_session import PublishDefaults, RemoteVideo, RoomSession
 from desktop.session.settings import PRESETS, Secrets, Settings
 from desktop.session.state import (
@@ -83,6 +85,8 @@ class Studio:
             self.store, secrets, EncoderSettings(width, height, fps, bitrate),
             OutputOptions(max_retries=settings.max_retries),
         )  # fmt: skip
+        self.program = ProgramFeed(self.live.direct, self.store)
+        """The program's stage, layout and the guests' media in it."""
         self._peak_participants = 1
         self._peak_publishers = 0
         self._started_s = time.monotonic()
@@ -169,6 +173,8 @@ class Studio:
         self._url, self._token = url, token
         await session.connect(url, token)
         self.session = session
+        if session.room is not None:
+            self.program.attach(session.room)
         if self.backend is not None:
             room_name = self.store.state.room_name
             self.moderator = Moderator(self.backend, self.store, room_name)
@@ -343,6 +349,46 @@ class Studio:
         """Remove a guest from the room."""
         await self._moderator().remove(identity)
 
+    # -- the program --------------------------------------------------------------------------
+
+    def set_program_layout(self, layout: Layout) -> str:
+        """Switch the program's layout while live or not.
+
+        Returns what viewers see instead where the egress path cannot follow ('' = the same).
+        """
+        self.program.set_layout(layout)
+        return self.live.set_layout(layout)
+
+    async def set_in_program(self, identity: str, in_program: bool) -> str:
+        """Add a guest to the stage (the program, and permission to publish) or send them back.
+
+        Returns a note for the host ('' when all is done): without the platform backend only
+        the program changes, since the guest's permissions need the server's API.
+        """
+        self.program.set_in_program(identity, in_program)
+        if self.moderator is None:
+            return (
+                "the program was changed; the guest's permission to publish stays as it is "
+                "(that needs the platform backend)"
+            )
+        await self.moderator.set_on_stage(identity, in_program)
+        return ""
+
+    def set_pinned(self, identity: str) -> None:
+        """Keep a guest large in the solo and speaker layouts ('' to follow the speaker)."""
+        self.program.set_pinned(identity)
+
+    def set_banner(self, text: str) -> None:
+        """Show a banner in the program ('' removes it)."""
+        self.program.set_banner(text)
+
+    def set_program_preview(self, on: bool) -> None:
+        """Compose the program for the monitor even while not live."""
+        if on:
+            self.live.direct.start_preview()
+        else:
+            self.live.direct.stop_preview()
+
     # -- going live --------------------------------------------------------------------------
 
     def destination(self, destination_id: str) -> Destination:
@@ -386,6 +432,7 @@ class Studio:
 
     async def end_stream(self) -> StreamSummary:
         """End everything and return the summary (with the platform's revenue split)."""
+        await self.program.aclose()
         await self.live.aclose()
         summary = StreamSummary(
             duration_s=time.monotonic() - self._started_s,
@@ -421,6 +468,7 @@ class Studio:
 
     async def aclose(self) -> None:
         """Leave the room and stop everything (recordings are closed cleanly)."""
+        await self.program.aclose()
         await self.live.aclose()
         if self.player is not None:
             try:
