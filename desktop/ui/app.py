@@ -240,12 +240,12 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    import qasync
     from PySide6.QtWidgets import QApplication, QDialog
 
     from desktop.media.windows import windows_supported
     from desktop.session.settings import Secrets, SettingsStore
     from desktop.session.studio import Studio
+    from desktop.ui.event_loop import StudioEventLoop
     from desktop.ui.setup_dialog import SetupDialog
     from desktop.ui.studio_window import StudioWindow
 
@@ -253,7 +253,7 @@ def main(argv: list[str]) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("Spaces Broadcaster")
     app.setApplicationVersion(__version__)
-    loop = qasync.QEventLoop(app)
+    loop = StudioEventLoop(app)
     asyncio.set_event_loop(loop)
     store = SettingsStore()
     settings = store.load()

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fixtures.livekit import LiveKitDouble
+from tests.fixtures.livekit import LiveKitServer
 from tests.fixtures.rtmp import free_port
 
 ACTIONS = [
@@ -67,7 +67,7 @@ class ServiceProcess:
 
 @pytest.fixture(scope="module")
 def backend_process(
-    livekit_server: LiveKitDouble, tmp_path_factory: pytest.TempPathFactory
+    livekit_server: LiveKitServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceProcess]:
     folder = tmp_path_factory.mktemp("backend")
     db = folder / "backend.sqlite3"

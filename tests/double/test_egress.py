@@ -10,7 +10,7 @@ import pytest
 from livekit import api, rtc
 
 from tests.double.helpers import Feeder, join
-from tests.fixtures.livekit import LiveKitDouble
+from tests.fixtures.livekit_double import LiveKitDouble
 from tests.fixtures.rtmp import RtmpServer, ffprobe_duration_s, ffprobe_streams, free_port
 
 
@@ -47,9 +47,9 @@ async def _wait_status(
 
 
 async def test_room_composite_to_mp4_file(
-    livekit_server_factory: Callable[..., LiveKitDouble], tmp_path: Path, unique_room: str
+    livekit_double_factory: Callable[..., LiveKitDouble], tmp_path: Path, unique_room: str
 ) -> None:
-    double = livekit_server_factory(egress_dir=tmp_path)
+    double = livekit_double_factory(egress_dir=tmp_path)
     lkapi = double.api()
     host = await join(double, "host", unique_room)
     feeder = Feeder()
@@ -80,10 +80,10 @@ async def test_room_composite_to_mp4_file(
 
 
 async def test_rtmp_outputs_update_and_failure_isolation(
-    livekit_server: LiveKitDouble, rtmp_server: RtmpServer, unique_room: str
+    livekit_double: LiveKitDouble, rtmp_server: RtmpServer, unique_room: str
 ) -> None:
-    lkapi = livekit_server.api()
-    host = await join(livekit_server, "host", unique_room)
+    lkapi = livekit_double.api()
+    host = await join(livekit_double, "host", unique_room)
     feeder = Feeder()
     youtube = rtmp_server.url("live", "yt-key-123")
     dead = f"rtmp://127.0.0.1:{free_port()}/live/nobody-home"
@@ -133,9 +133,9 @@ async def test_rtmp_outputs_update_and_failure_isolation(
 
 
 async def test_egress_needs_room_record_and_a_room(
-    livekit_server: LiveKitDouble, unique_room: str
+    livekit_double: LiveKitDouble, unique_room: str
 ) -> None:
-    lkapi = livekit_server.api()
+    lkapi = livekit_double.api()
     try:
         with pytest.raises(api.TwirpError) as missing:
             await lkapi.egress.start_room_composite_egress(
@@ -149,11 +149,11 @@ async def test_egress_needs_room_record_and_a_room(
         await lkapi.aclose()
     import aiohttp
 
-    token = livekit_server.token("host", unique_room, room_admin=True)  # no roomRecord
+    token = livekit_double.token("host", unique_room, room_admin=True)  # no roomRecord
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            f"{livekit_server.http_url}/twirp/livekit.Egress/ListEgress",
+            f"{livekit_double.http_url}/twirp/livekit.Egress/ListEgress",
             json={},
             headers={"Authorization": f"Bearer {token}"},
         ) as response,
@@ -162,7 +162,7 @@ async def test_egress_needs_room_record_and_a_room(
 
 
 async def test_egress_webhooks_follow_the_status(
-    livekit_server_factory: Callable[..., LiveKitDouble], tmp_path: Path, unique_room: str
+    livekit_double_factory: Callable[..., LiveKitDouble], tmp_path: Path, unique_room: str
 ) -> None:
     from aiohttp import web
 
@@ -180,7 +180,7 @@ async def test_egress_webhooks_follow_the_status(
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    doubles.append(livekit_server_factory(webhook_url=f"http://127.0.0.1:{port}/hook",
+    doubles.append(livekit_double_factory(webhook_url=f"http://127.0.0.1:{port}/hook",
                                           egress_dir=tmp_path))  # fmt: skip
     lkapi = doubles[0].api()
     host = await join(doubles[0], "host", unique_room)

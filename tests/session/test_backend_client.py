@@ -15,7 +15,7 @@ from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.room_session import RoomSession
 from desktop.session.state import ConnectionState
 from tests.fixtures.backend import BackendServer
-from tests.fixtures.livekit import LiveKitDouble
+from tests.fixtures.livekit import LiveKitServer
 from tests.fixtures.rtmp import free_port
 
 
@@ -103,7 +103,7 @@ async def test_unreachable_backend_and_timeout() -> None:
 
 
 async def test_local_backend_runs_the_service_in_process(
-    livekit_server: LiveKitDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    livekit_server: LiveKitServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LIVEKIT_URL", livekit_server.ws_url)
     monkeypatch.setenv("LIVEKIT_API_KEY", livekit_server.api_key)
@@ -122,7 +122,7 @@ async def test_local_backend_runs_the_service_in_process(
 
 
 async def test_broadcast_status_reaches_the_state(
-    backend_server: BackendServer, livekit_server: LiveKitDouble
+    backend_server: BackendServer, livekit_server: LiveKitServer
 ) -> None:
     from desktop.session.broadcast_monitor import BroadcastMonitor
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import keyring.backend
 import keyring.backends.fail
-import pytest
 
 from desktop.media.outputs.destinations import Destination, DestinationKind
 from desktop.media.outputs.encoder import EncoderSettings
@@ -22,7 +21,6 @@ from desktop.session.settings import Secrets, Settings, SettingsStore
 from desktop.session.state import StateStore
 from tests.fixtures.backend import BackendServer
 from tests.fixtures.keyrings import FileKeyring
-from tests.fixtures.livekit import LiveKitDouble
 from tests.fixtures.rtmp import RtmpServer, ffprobe_streams, free_port
 
 
@@ -109,10 +107,11 @@ async def test_direct_go_live_switch_while_live_and_end(rtmp_server: RtmpServer)
         }  # fmt: skip
 
 
-@pytest.mark.usefixtures("livekit_server")
 async def test_egress_go_live_cards_follow_egress_states(
-    backend_server: BackendServer, rtmp_server: RtmpServer, livekit_server: LiveKitDouble
+    backend_server_on_double: BackendServer, rtmp_server: RtmpServer
 ) -> None:
+    # Egress cannot run on these machines: this test stays on the double until its stand-in.
+    backend_server = backend_server_on_double
     backend = HttpBackend(backend_server.url, backend_server.host_credential)
     session = RoomSession()
     secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
