@@ -78,6 +78,7 @@ class _GuestFeed:
         self.video: rtc.VideoStream | None = None
         self.video_publication: rtc.RemoteTrackPublication | None = None
         self.audio: rtc.AudioStream | None = None
+        self.quality: rtc.VideoQuality.ValueType | None = None
         self.tasks: list[asyncio.Task[None]] = []
 
 
@@ -230,8 +231,16 @@ class ProgramFeed:
                 heights[region.source_id] = region.height
         for identity, feed in self._feeds.items():
             publication = feed.video_publication
-            if publication is not None and publication.simulcasted:
-                publication.set_video_quality(layer_for(heights.get(identity, 0)))
+            if publication is None or not publication.simulcasted:
+                continue  # a single layer has nothing smaller to give
+            quality = layer_for(heights.get(identity, 0))
+            if quality != feed.quality:
+                feed.quality = quality
+                publication.set_video_quality(quality)
+
+    def layers(self) -> dict[str, rtc.VideoQuality.ValueType]:
+        """The simulcast layer asked of each guest in the program (single-layer ones left out)."""
+        return {i: f.quality for i, f in self._feeds.items() if f.quality is not None}
 
     def regions(self) -> tuple[Region, ...]:
         """Where each source is in the latest program picture."""
@@ -258,6 +267,7 @@ class ProgramFeed:
             if publication.source == rtc.TrackSource.SOURCE_CAMERA and feed.video is None:
                 feed.video = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
                 feed.video_publication = publication
+                feed.quality = None
                 feed.tasks.append(asyncio.ensure_future(self._read_video(feed, feed.video)))
             elif publication.source == rtc.TrackSource.SOURCE_MICROPHONE and feed.audio is None:
                 feed.audio = rtc.AudioStream(track, sample_rate=MIX_RATE_HZ, num_channels=1)

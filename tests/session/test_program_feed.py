@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from livekit import rtc
 
 from desktop.media.compositor import HOST_ID, Layout, Region, RegionKind
+from desktop.media.frames import VideoFrame
 from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.program import DirectBroadcast
 from desktop.media.synthetic import SyntheticMicrophone
@@ -35,14 +37,27 @@ from tests.fixtures.program import (
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 HOST_HZ = 440.0
-ADA = Guest("ada", "Ada Lovelace", (220, 40, 40), 1000.0)
-GRACE = Guest("grace", "Grace Hopper", (40, 200, 60), 1700.0)
+# 720p guests publish three simulcast layers (320x180, 640x360, 1280x720).
+ADA = Guest("ada", "Ada Lovelace", (220, 40, 40), 1000.0, 1280, 720)
+GRACE = Guest("grace", "Grace Hopper", (40, 200, 60), 1700.0, 1280, 720)
 
 
-async def wait_until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
+class SizeSpy(DirectBroadcast):
+    """The program, noting the size of each guest's newest picture (the layer received)."""
+
+    sizes: dict[str, tuple[int, int]] = {}
+
+    def push_video(self, source_id: str, frame: VideoFrame) -> None:
+        self.sizes[source_id] = (frame.width, frame.height)
+        super().push_video(source_id, frame)
+
+
+async def wait_until(
+    predicate: Callable[[], bool], timeout_s: float = 30.0, what: Callable[[], object] = str
+) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        assert asyncio.get_running_loop().time() < deadline, f"timed out: {what()}"
         await asyncio.sleep(0.05)
 
 
@@ -65,7 +80,7 @@ async def test_guests_in_the_room_are_composed_into_the_recorded_program(
 ) -> None:
     server = livekit_server  # the fixture's server: ws_url and token() are all this test uses
     session = RoomSession()
-    broadcast = DirectBroadcast(EncoderSettings(WIDTH, HEIGHT, FPS, video_bitrate_bps=2_000_000))
+    broadcast = SizeSpy(EncoderSettings(WIDTH, HEIGHT, FPS, video_bitrate_bps=2_000_000))
     mic = SyntheticMicrophone(HOST_HZ)
     mic.start()
     broadcast.set_sources(camera=None, microphone=mic)
@@ -97,11 +112,22 @@ async def test_guests_in_the_room_are_composed_into_the_recorded_program(
                          and broadcast.compositor.has_frame("grace"))  # fmt: skip
         await asyncio.sleep(3.0)
         grid = broadcast.compositor.regions()
+        # Grid cells of a 720p program are about 340 px tall: the middle layer fills them, the
+        # top one is never sent. (What arrives may be smaller still: publishers start on their
+        # smallest layer, and a busy machine's encoders drop the top ones.)
+        medium, low = rtc.VideoQuality.VIDEO_QUALITY_MEDIUM, rtc.VideoQuality.VIDEO_QUALITY_LOW
+        assert feed.layers() == {"ada": medium, "grace": medium}
+        assert all(size[1] <= 360 for size in broadcast.sizes.values()), broadcast.sizes
         feed.set_layout(Layout.SPEAKER)
         feed.set_pinned("grace")
         await asyncio.sleep(2.0)
         speaker = broadcast.compositor.regions()
         assert max(speaker, key=lambda r: r.width * r.height).source_id == "grace"
+        # The program asks for the layer each region needs: ada in the small strip gets the
+        # smallest layer, grace (large) the full one.
+        high = rtc.VideoQuality.VIDEO_QUALITY_HIGH
+        assert feed.layers() == {"ada": low, "grace": high}
+        await wait_until(lambda: broadcast.sizes["ada"] == (320, 180), 20, lambda: broadcast.sizes)
         feed.set_in_program("ada", False)  # sent backstage: out of the picture and the mix
         await asyncio.sleep(2.0)
         backstage = broadcast.compositor.regions()
