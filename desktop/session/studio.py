@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
+from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.encoder import EncoderSettings
@@ -27,6 +28,7 @@ from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import LiveOutputs
 from desktop.session.moderation import Moderator
+from desktop.session.program_feed import ProgramFeed
 from desktop.session.publisher import PublishDefaults
 from desktop.session.remote_video import RemoteVideo
 from desktop.session.room_events import DisconnectReason
@@ -126,6 +128,8 @@ class Studio:
             self.store, secrets, EncoderSettings(width, height, fps, bitrate),
             OutputOptions(max_retries=settings.max_retries),
         )  # fmt: skip
+        self.program = ProgramFeed(self.live.direct, self.store)
+        """The program's stage, layout and the guests' media in it."""
         self._peak_participants = 1
         self._peak_publishers = 0
         self._started_s = time.monotonic()
@@ -223,6 +227,9 @@ class Studio:
         """Join the room at the saved URL with the saved token and publish camera and mic."""
         await session.connect(self._url, self._token)
         self.session = session
+        if session.room is not None:
+            # The program follows the room joined now (a rejoin is a new room object).
+            self.program.attach(session.room)
         self._start_playback(session)
         if self.camera is not None:
             await session.publish_camera(self.camera)
@@ -469,6 +476,46 @@ class Studio:
         """Remove a guest from the room."""
         await self._moderator().remove(identity)
 
+    # -- the program --------------------------------------------------------------------------
+
+    def set_program_layout(self, layout: Layout) -> str:
+        """Switch the program's layout while live or not.
+
+        Returns what viewers see instead where the egress path cannot follow ('' = the same).
+        """
+        self.program.set_layout(layout)
+        return self.live.set_layout(layout)
+
+    async def set_in_program(self, identity: str, in_program: bool) -> str:
+        """Add a guest to the stage (the program, and permission to publish) or send them back.
+
+        Returns a note for the host ('' when all is done): without the platform backend only
+        the program changes, since the guest's permissions need the server's API.
+        """
+        self.program.set_in_program(identity, in_program)
+        if self.moderator is None:
+            return (
+                "the program was changed; the guest's permission to publish stays as it is "
+                "(that needs the platform backend)"
+            )
+        await self.moderator.set_on_stage(identity, in_program)
+        return ""
+
+    def set_pinned(self, identity: str) -> None:
+        """Keep a guest large in the solo and speaker layouts ('' to follow the speaker)."""
+        self.program.set_pinned(identity)
+
+    def set_banner(self, text: str) -> None:
+        """Show a banner in the program ('' removes it)."""
+        self.program.set_banner(text)
+
+    def set_program_preview(self, on: bool) -> None:
+        """Compose the program for the monitor even while not live."""
+        if on:
+            self.live.direct.start_preview()
+        else:
+            self.live.direct.stop_preview()
+
     # -- going live --------------------------------------------------------------------------
 
     def destination(self, destination_id: str) -> Destination:
@@ -646,6 +693,7 @@ class Studio:
         """
         if self.live.is_live:
             self._stop_live_clock()
+        await self.program.aclose()
         await self.live.aclose()
         self._stop_live_clock()
         summary = StreamSummary(
@@ -704,6 +752,8 @@ class Studio:
 
     async def aclose(self) -> None:
         """Leave the room and stop everything (recordings are closed cleanly)."""
+        if not self.store.state.ended:  # End stream closed the program feed already
+            await self.program.aclose()
         await self.live.aclose()
         if self.player is not None:
             try:
