@@ -275,7 +275,7 @@ class Studio:
         if not self.settings.livekit_api_key or not secret:
             raise SessionError(
                 SessionErrorCode.TOKEN_REFUSED, "no LiveKit API key or secret",
-                "enter them in Setup → Connection",
+                "enter them in File ▸ Settings (LiveKit server)",
             )  # fmt: skip
         from livekit import api
 
@@ -309,7 +309,7 @@ class Studio:
         if not self._url:
             raise SessionError(
                 SessionErrorCode.NOT_CONNECTED, "there is no room to rejoin",
-                "connect from Setup → Connection",
+                "choose a server in File ▸ Settings, then start the studio again",
             )  # fmt: skip
         await self._leave()
         width, height, fps, _ = PRESETS.get(self.settings.preset, PRESETS["720p30"])
@@ -460,7 +460,7 @@ class Studio:
         if self.moderator is None:
             raise SessionError(
                 SessionErrorCode.FORBIDDEN, "moderation needs the platform backend",
-                "connect through the platform (Setup → Connection)",
+                "choose Platform backend in File ▸ Settings",
             )  # fmt: skip
         return self.moderator
 
@@ -525,7 +525,7 @@ class Studio:
                 return destination
         raise MediaError(
             MediaErrorCode.INVALID_ARGUMENT, destination_id, "no such destination",
-            "add it in the Outputs panel",
+            "add it with Add destination… in the Outputs tab",
         )  # fmt: skip
 
     async def check_destinations(self) -> dict[str, str]:
@@ -627,6 +627,10 @@ class Studio:
             for d in self.settings.destinations
         ]
         await self.live.set_enabled(self.destination(destination_id), enabled)
+
+    def retry_destination(self, destination_id: str) -> None:
+        """Try a failed or waiting destination again now ("Retry now")."""
+        self.live.retry_now(destination_id)
 
     async def end_live(self) -> None:
         """Stop every destination."""

@@ -227,6 +227,7 @@ def _reopen_setup(
         settings, secrets, studio.camera, studio.mic, window,
         cameras=cameras(), microphones=microphones(), screens=screens(),
         camera_label=settings.camera, mic_label=settings.microphone, from_studio=True,
+        list_cameras=cameras, list_microphones=microphones,
     )  # fmt: skip
 
     def closed(result: int) -> None:
@@ -366,6 +367,7 @@ def main(
         dialog = SetupDialog(
             settings, secrets, camera, mic, cameras=cameras, microphones=microphones,
             screens=screens, camera_label=camera_label, mic_label=mic_label,
+            list_cameras=list_cameras, list_microphones=list_microphones,
         )  # fmt: skip
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         # The dialog may have switched devices: the ones it ends with are the ones in use.

@@ -409,7 +409,7 @@ class OutputsPanel(QWidget):
                 )
             )
             card.retry.clicked.connect(
-                lambda _=False, d=destination.id: self.studio.live.retry_now(d)
+                lambda _=False, d=destination.id: self.studio.retry_destination(d)
             )
             card.edit.clicked.connect(lambda _=False, d=destination: self.open_editor(d))
             card.remove.clicked.connect(lambda _=False, d=destination: self._ask_remove(d))

@@ -7,6 +7,7 @@ keyring and are shown masked.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +37,20 @@ from desktop.ui.preview_widget import PreviewWidget
 
 MODES = {"local": "Local studio (no server)", "livekit": "LiveKit server",
          "platform": "Platform backend"}  # fmt: skip
+
+
+class _ListingCombo(QComboBox):
+    """A combo box that lists again right before it opens (a device plugged in appears)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.before_popup: Callable[[], None] | None = None
+
+    def showPopup(self) -> None:  # noqa: N802 (Qt naming)
+        """Refresh, then open."""
+        if self.before_popup is not None:
+            self.before_popup()
+        super().showPopup()
 
 
 class _Answer(QObject):
@@ -79,6 +94,8 @@ class SetupDialog(QDialog):
         camera_label: str = "",
         mic_label: str = "",
         from_studio: bool = False,
+        list_cameras: Callable[[], dict[str, Callable[[], VideoCaptureSource]]] | None = None,
+        list_microphones: Callable[[], dict[str, Callable[[], AudioCaptureSource]]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings, self.secrets = settings, secrets
@@ -129,6 +146,10 @@ class SetupDialog(QDialog):
                                        {k: k for k in self._screens}, settings.screen)  # fmt: skip
         self._chosen = {"camera": self.camera_pick.currentText(),
                         "mic": self.mic_pick.currentText()}  # fmt: skip
+        self._listers: dict[str, Any] = {"camera": list_cameras, "mic": list_microphones}
+        for kind, combo in (("camera", self.camera_pick), ("mic", self.mic_pick)):
+            if isinstance(combo, _ListingCombo):
+                combo.before_popup = functools.partial(self._relist, kind, combo)
         self.camera_pick.currentTextChanged.connect(self._pick_camera)
         self.mic_pick.currentTextChanged.connect(self._pick_mic)
         self.screen_pick.currentTextChanged.connect(self._pick_screen)
@@ -266,7 +287,7 @@ class SetupDialog(QDialog):
 
     def _combo(self, form: QFormLayout, label: str, tip: str, items: dict[str, str],
                current: str) -> QComboBox:  # fmt: skip
-        combo = QComboBox(self)
+        combo = _ListingCombo(self)
         combo.setAccessibleName(label)
         combo.setToolTip(tip)
         for key, text in items.items():
@@ -286,6 +307,24 @@ class SetupDialog(QDialog):
         self.form.setRowVisible(self.test_row, mode != "local")
         self.test_result.setText("")
         self.adjustSize()
+
+    def _relist(self, kind: str, combo: QComboBox) -> None:
+        """Add devices plugged in since the list was made (kept: the one in use)."""
+        lister = self._listers.get(kind)
+        if lister is None:
+            return
+        try:
+            found: dict[str, Any] = lister()
+        except Exception as error:  # a driver refusing to list: say so, keep the old list
+            self._say(f"Devices could not be listed again: {error}")
+            return
+        offered = self._cameras if kind == "camera" else self._microphones
+        combo.blockSignals(True)
+        for label, factory in found.items():
+            if label not in offered:
+                offered[label] = factory
+                combo.addItem(label, label)
+        combo.blockSignals(False)
 
     def _note_twins(self) -> None:
         """Say so when a synthetic device stands in because no real one was found."""

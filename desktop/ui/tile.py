@@ -18,6 +18,7 @@ from desktop.media.fanout import FrameQueue
 from desktop.media.frames import VideoFrame
 from desktop.session.remote_video import RemoteVideoFeed
 from desktop.session.state import ParticipantState, Quality, Source
+from desktop.ui import words
 from desktop.ui.preview_widget import frame_to_qimage
 
 QUALITY_BARS = {Quality.EXCELLENT: 3, Quality.GOOD: 2, Quality.POOR: 1, Quality.LOST: 0}
@@ -112,14 +113,14 @@ class VideoTile(QWidget):
     def describe(self) -> str:
         """Tooltip: who, quality in words with the figures the session has."""
         p = self.participant
-        lines = [p.name or p.identity, f"Connection: {p.quality.name.lower()}"]
+        lines = [p.name or p.identity, f"Connection: {words.quality(p.quality)}"]
         if p.audio_level:
             lines.append(f"Speaking level: {p.audio_level:.0%}")
         for track in p.tracks:
             size = f" {track.width}x{track.height}" if track.width else ""
             state = "muted" if track.muted else "on"
             layers = ", simulcast" if track.simulcast else ""
-            lines.append(f"{track.source.name.lower()}: {state}{size}{layers}")
+            lines.append(f"{words.source(track.source)}: {state}{size}{layers}")
         return "\n".join(lines)
 
     # -- painting ----------------------------------------------------------------------------

@@ -186,3 +186,26 @@ async def test_test_connection_really_reaches_the_backend_and_says_what_failed(
     click(qtbot, dialog.test_button)
     await _pump(lambda: dialog.test_result.text().startswith("✓"), 30)
     assert "accepted your key" in dialog.test_result.text()
+
+
+def test_a_camera_plugged_in_while_setup_is_open_appears_when_the_list_opens(
+    qtbot: QtBot, tmp_path: Path, opened: list[Any]
+) -> None:
+    from desktop.session.settings import Settings
+
+    cameras = {"Synthetic camera": _factory(opened, lambda: SyntheticCamera(320, 180, 10))}
+    plugged = dict(cameras)
+    dialog = SetupDialog(
+        Settings(), Secrets(FileKeyring(tmp_path / "keys.json")), None, None,
+        cameras=cameras, camera_label="Synthetic camera", list_cameras=lambda: plugged,
+    )  # fmt: skip
+    qtbot.addWidget(dialog)
+    dialog.show()
+    plugged["USB camera"] = _factory(opened, lambda: SyntheticCamera(640, 360, 10))
+    dialog.camera_pick.showPopup()  # the host opens the list
+    dialog.camera_pick.hidePopup()
+    assert dialog.camera_pick.findText("USB camera") >= 0
+    dialog.camera_pick.setCurrentText("USB camera")
+    assert dialog.camera is not None and dialog.camera.width == 640
+    assert "No camera was found" not in dialog.device_note.text()
+    dialog.reject()
