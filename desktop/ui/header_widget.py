@@ -81,9 +81,10 @@ class HeaderWidget(QWidget):
             f"{state.participant_count} in room · {state.publisher_count} publishing"
         )
         self.connection.setText(words.connection(state, self.local_mode))
+        # The local studio never leaves IDLE: these states mean a room was joined (even from
+        # the command line in local mode), so there is a room to rejoin.
         self.reconnect.setVisible(
-            not self.local_mode
-            and not state.ended
+            not state.ended
             and state.connection
             in (ConnectionState.RECONNECTING, ConnectionState.DISCONNECTED, ConnectionState.FAILED)
         )

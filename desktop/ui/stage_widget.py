@@ -7,6 +7,7 @@ show's focus: it takes the big area on the left and the people line up beside it
 
 from __future__ import annotations
 
+import logging
 import math
 
 from PySide6.QtCore import QRect
@@ -14,10 +15,13 @@ from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QWidget
 
 from desktop.media.base import VideoCaptureSource
+from desktop.session.remote_video import RemoteVideoFeed
 from desktop.session.state import ParticipantState, RoomState, Source, TrackState
 from desktop.session.studio import Studio
 from desktop.ui.bridge import StateBridge
 from desktop.ui.tile import VideoTile
+
+logger = logging.getLogger(__name__)
 
 ASPECT = 16 / 9
 GAP_PX = 8
@@ -114,7 +118,7 @@ class StageWidget(QWidget):
                 video = tile.remote_video
                 tile.set_remote_video(None)
                 if video is not None:
-                    self.bridge.run(video.aclose(), "close a guest's video")
+                    self.bridge.run(_quietly_close(video), "close a guest's video")
                 tile.hide()
                 tile.setParent(None)
                 tile.deleteLater()
@@ -219,3 +223,11 @@ def _fit(area: QRect) -> QRect:
     rect = QRect(0, 0, width, height)
     rect.moveCenter(area.center())
     return rect
+
+
+async def _quietly_close(video: RemoteVideoFeed) -> None:
+    """Close a guest's video; after the room is gone there may be nothing left to close."""
+    try:
+        await video.aclose()
+    except Exception as error:  # the host need not hear about a stream that already ended
+        logger.info("closing a guest's video: %s", error)

@@ -232,17 +232,20 @@ class StudioWindow(QMainWindow):
         self.header.show_state(new)
         self.stage.show_state(old, new)
         self.controls.show_state(new)
-        self.chat.set_enabled_reason(
-            "" if self.studio.can_chat else (
-                "Chat needs a room: the local studio has no guests to talk to."
-                if self.studio.settings.connect_mode == "local" and not new.room_name.strip()
-                or new.connection is ConnectionState.IDLE
-                else "Chat comes back when the studio is in the room again."
-            )
-        )  # fmt: skip
-        if new.ended:
-            self.chat.set_enabled_reason("The stream has ended.")
+        self.chat.set_enabled_reason(self._chat_off_reason(new))
         self._notices_from_state(new)
+
+    def _chat_off_reason(self, state: RoomState) -> str:
+        """Why chat cannot be used now ('' when it can)."""
+        if state.ended:
+            return "The stream has ended."
+        if self.studio.can_chat:
+            return ""
+        if state.connection is ConnectionState.IDLE and self.header.local_mode:
+            return "Chat needs a room: the local studio has no guests to talk to."
+        if state.connection in (ConnectionState.IDLE, ConnectionState.CONNECTING):
+            return "Chat opens when the studio has joined the room."
+        return "Chat comes back when the studio is in the room again."
 
     def _notices_from_state(self, state: RoomState) -> None:
         """Notices that stand while their condition does, and go when it clears."""

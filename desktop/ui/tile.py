@@ -192,10 +192,10 @@ class VideoTile(QWidget):
             painter.setPen(QColor("#ff6b6b"))
             right = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
             painter.drawText(strip.adjusted(8, 0, -48, 0), right, mic)
-        # Quality bars, bottom right.
+        # Quality bars, bottom right (a person's connection; a share has none of its own).
         bars = QUALITY_BARS.get(p.quality, 0)
         colour = QColor(QUALITY_COLOURS[p.quality])
-        for i in range(3):
+        for i in range(3 if self.source is Source.CAMERA else 0):
             h = 6 + 4 * i
             bar = QRectF(rect.right() - 36 + i * 9, strip.bottom() - 4 - h, 6, h)
             painter.fillRect(bar, colour if i < bars else QColor("#4b5563"))

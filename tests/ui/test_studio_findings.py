@@ -538,6 +538,7 @@ async def test_a_camera_plugged_in_later_appears_in_the_menu_and_is_announced(
     del plugged["USB camera"]
     window.check_devices()
     assert not any("USB camera" in t for t in window.notices.texts())
+    await window.bridge.drain()
     assert studio.camera is not None
     studio.camera.stop()  # the fixture stops the camera it opened; this one is the test's
 
@@ -583,5 +584,6 @@ async def test_file_settings_reopens_setup_and_a_new_camera_is_used(
     await _pump(lambda: window.own_tile.frames_shown > 0)
     assert (tmp_path / "config" / "settings.json").exists()
     assert studio.settings.camera == "Wide camera"
+    await window.bridge.drain()  # the switch closes the old camera; let it finish
     for camera in opened:
         camera.stop()
