@@ -81,6 +81,28 @@ async def test_hotkeys_work_every_time_and_a_muted_mic_is_red_and_says_so(
         _key(qtbot, window, Qt.Key.Key_E)
         await _pump(lambda: studio.camera_on)
         assert controls.camera_button.text() == "Camera"
+    # Share and record hotkeys too, twice each way.
+    from desktop.media.synthetic import SyntheticScreen
+
+    controls.list_screens = lambda: {"Screen 1": lambda: _started(SyntheticScreen(320, 180, 10))}
+    for _ in range(2):
+        _key(qtbot, window, Qt.Key.Key_S, shift=True)
+        await _pump(lambda: studio.screen is not None)
+        assert controls.share_button.text() == "Stop sharing"
+        _key(qtbot, window, Qt.Key.Key_S, shift=True)
+        await _pump(lambda: studio.screen is None)
+        assert controls.share_button.text() == "Share screen"
+        _key(qtbot, window, Qt.Key.Key_R, shift=True)
+        await _pump(lambda: controls.record_button.text() == "Stop recording")
+        _key(qtbot, window, Qt.Key.Key_R, shift=True)
+        await _pump(lambda: "saved to" in window.outputs.recording.text())
+        assert controls.record_button.text() == "Record"
+    # Go Live by hotkey, twice: nothing is switched on, and the notice says so once.
+    for _ in range(2):
+        _key(qtbot, window, Qt.Key.Key_L, shift=True)
+        await _pump(lambda: not controls.going_live)
+    await _pump(lambda: any("No destination is switched on" in t for t in window.notices.texts()))
+    assert sum("No destination" in t for t in window.notices.texts()) == 1
 
 
 async def test_the_meter_stops_while_muted_and_reads_dbfs(
