@@ -20,6 +20,7 @@ from typing import Any
 
 from livekit import rtc
 from livekit.rtc._proto.room_pb2 import AudioEncoding  # not re-exported by livekit.rtc
+from livekit.rtc.participant import PublishTrackError
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.fanout import FrameQueue
@@ -29,6 +30,7 @@ from desktop.session.link_stats import LinkSampler
 from desktop.session.state import (
     ChatMessage,
     ConnectionState,
+    DisconnectReason,
     ParticipantState,
     Quality,
     QualityChange,
@@ -41,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 CHAT_TOPIC = "lk.chat"
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DISCONNECT_TIMEOUT_S = 5.0
+PUBLISH_TIMEOUT_S = 20.0
+"""Longer than the SDK's own 10 s wait for the server's answer, which it does not always keep."""
 AUDIO_QUEUE_MS = 100
 """LiveKit's default audio queue is a second of latency; keep it short (a multiple of 10)."""
 LINK_STATS_INTERVAL_S = 2.0
@@ -216,7 +221,9 @@ class RoomSession:
         except SessionError as error:
             self.store.update(connection=ConnectionState.FAILED, error=str(error))
             raise
-        self.store.update(connection=ConnectionState.CONNECTING, error="", disconnect_reason="")
+        self.store.update(
+            connection=ConnectionState.CONNECTING, error="", disconnect_reason="", disconnect=None
+        )
         room = rtc.Room()
         self._wire(room)
         try:
@@ -250,11 +257,22 @@ class RoomSession:
             await self._stop_pump(source)
         room, self.room = self.room, None
         if room is not None:
-            await room.disconnect()
+            try:
+                # After the server removed us (or dropped the connection) the SDK's disconnect
+                # can wait forever for an answer that never comes: leaving must not hang.
+                await asyncio.wait_for(room.disconnect(), DISCONNECT_TIMEOUT_S)
+            except TimeoutError:
+                logger.warning(
+                    "leaving the room took over %.0f s; left anyway", DISCONNECT_TIMEOUT_S
+                )
         for task in list(self._tasks):
             task.cancel()
         if self.store.state.connection in (ConnectionState.CONNECTED, ConnectionState.RECONNECTING):
-            self.store.update(connection=ConnectionState.DISCONNECTED, disconnect_reason="you left")
+            self.store.update(
+                connection=ConnectionState.DISCONNECTED,
+                disconnect_reason="you left",
+                disconnect=DisconnectReason.LEFT,
+            )
 
     def _require_room(self) -> rtc.Room:
         if self.room is None or self.store.state.connection is ConnectionState.FAILED:
@@ -301,7 +319,7 @@ class RoomSession:
             source=rtc.TrackSource.SOURCE_MICROPHONE,
             audio_encoding=AudioEncoding(max_bitrate=self.defaults.audio_bitrate_bps),
         )
-        publication = await room.local_participant.publish_track(track, options)
+        publication = await _publish_track(room, track, options)
         self._published[Source.MICROPHONE] = self._feed_audio(publication, track, lk_source, mic)
         self._refresh_local()
         return publication
@@ -321,7 +339,7 @@ class RoomSession:
         lk_source = rtc.VideoSource(width, height, is_screencast=is_screencast)
         name = "screen" if kind is Source.SCREEN else "camera"
         track = rtc.LocalVideoTrack.create_video_track(name, lk_source)
-        publication = await room.local_participant.publish_track(track, options)
+        publication = await _publish_track(room, track, options)
         self._published[kind] = self._feed_video(kind, publication, track, lk_source, capture)
         self._refresh_local()
         return publication
@@ -627,7 +645,9 @@ class RoomSession:
 
         def on_room_disconnected(reason: int) -> None:
             self.store.update(
-                connection=ConnectionState.DISCONNECTED, disconnect_reason=_reason_words(reason)
+                connection=ConnectionState.DISCONNECTED,
+                disconnect_reason=_reason_words(reason),
+                disconnect=_REASONS.get(reason, DisconnectReason.CONNECTION_LOST),
             )
 
         handlers: dict[str, Callable[..., None]] = {
@@ -708,6 +728,48 @@ def _replace(state: ParticipantState, **changes: Any) -> ParticipantState:
     import dataclasses
 
     return dataclasses.replace(state, **changes)
+
+
+async def _publish_track(
+    room: rtc.Room, track: rtc.LocalTrack, options: rtc.TrackPublishOptions
+) -> rtc.LocalTrackPublication:
+    """Publish, turning the SDK's failure (often a connection that just dropped) into words.
+
+    Bounded: when the room is lost mid-publish (removed, server gone) the SDK's call can wait
+    forever for a confirmation that will never come, so it also ends as soon as the room is.
+    """
+    publishing = asyncio.ensure_future(room.local_participant.publish_track(track, options))
+    deadline_s = time.monotonic() + PUBLISH_TIMEOUT_S
+    reason = f"no confirmation within {PUBLISH_TIMEOUT_S:.0f} s"
+    try:
+        while time.monotonic() < deadline_s:
+            done, _ = await asyncio.wait({publishing}, timeout=0.25)
+            if done:
+                return publishing.result()
+            if room.connection_state == rtc.ConnectionState.CONN_DISCONNECTED:
+                reason = "the room was left meanwhile"
+                break
+    except PublishTrackError as exc:
+        reason = exc.message
+    finally:
+        if not publishing.done():
+            publishing.cancel()
+    raise SessionError(
+        SessionErrorCode.PUBLISH_FAILED,
+        f"the server did not take the {track.name} ({reason})",
+        "check the connection; it is published again when the room is back",
+    )
+
+
+_REASONS: dict[int, DisconnectReason] = {
+    rtc.DisconnectReason.CLIENT_INITIATED: DisconnectReason.LEFT,
+    rtc.DisconnectReason.PARTICIPANT_REMOVED: DisconnectReason.REMOVED,
+    rtc.DisconnectReason.ROOM_DELETED: DisconnectReason.ROOM_CLOSED,
+    rtc.DisconnectReason.DUPLICATE_IDENTITY: DisconnectReason.REPLACED,
+    rtc.DisconnectReason.SERVER_SHUTDOWN: DisconnectReason.SERVER_SHUTDOWN,
+}
+"""The SDK's reasons as ours; anything else (signal closed, join failure, unknown) is a lost
+connection that may come back."""
 
 
 def _reason_words(reason: int) -> str:
