@@ -59,7 +59,12 @@ class RoomSession:
             lambda: self.policy.camera_divider,
         )
         self.events = RoomEvents(
-            self.store, self._spawn, self._on_own_quality, self._on_guest_quality, self._adapt
+            self.store,
+            self._spawn,
+            self._on_own_quality,
+            self._on_guest_quality,
+            self._adapt,
+            self.policy.forget,
         )
 
     @property

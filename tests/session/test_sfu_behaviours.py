@@ -118,6 +118,10 @@ async def test_a_tiles_size_picks_the_layer_the_host_receives(
         assert tile is not None
         feed = tile
 
+        def guest_in_host_room() -> rtc.RemoteParticipant:
+            assert session.room is not None
+            return session.room.remote_participants["guest"]
+
         async def frame_height(want: int, timeout_s: float = 30.0) -> None:
             async def until() -> None:
                 while (frame := await feed.frames.aget()) is not None:
@@ -130,6 +134,15 @@ async def test_a_tiles_size_picks_the_layer_the_host_receives(
         tile.fit(720)
         await frame_height(720)  # a full-size tile gets the full layer
         tile.fit(360)
+        await frame_height(360)
+        # The guest's link goes poor (reported by the SFU; a real degraded link is shown in the
+        # network tests): the tile drops to the small layer whatever its size, then recovers.
+        session.events._on_quality(guest_in_host_room(), rtc.ConnectionQuality.QUALITY_POOR)
+        # Quickly: on a loaded machine the SFU may drop to a lower layer by itself, later.
+        await frame_height(180, timeout_s=6.0)
+        assert any("guest's connection is poor" in a.description
+                   for a in session.store.state.adaptations)  # fmt: skip
+        session.events._on_quality(guest_in_host_room(), rtc.ConnectionQuality.QUALITY_GOOD)
         await frame_height(360)
         await tile.aclose()
     finally:
