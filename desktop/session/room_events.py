@@ -68,6 +68,16 @@ class DisconnectReason(Enum):
     OTHER = "other"
     """Any other reason the server gave."""
 
+    @property
+    def final(self) -> bool:
+        """True when rejoining would be wrong: someone decided the session is out."""
+        return self in (
+            DisconnectReason.LEFT,
+            DisconnectReason.REMOVED,
+            DisconnectReason.ROOM_CLOSED,
+            DisconnectReason.DUPLICATE_IDENTITY,
+        )
+
 
 _REASONS = {
     rtc.DisconnectReason.CLIENT_INITIATED: DisconnectReason.LEFT,
@@ -132,6 +142,7 @@ class RoomEvents:
         on_own_quality: Called when the host's connection quality changes.
         on_guest_quality: Called with (identity, quality) when a guest's changes.
         note: Records something the session did about the room, for the host to read.
+        on_guest_left: Called with the identity of a guest who left.
     """
 
     def __init__(
@@ -141,12 +152,14 @@ class RoomEvents:
         on_own_quality: Callable[[Quality], None],
         on_guest_quality: Callable[[str, Quality], None],
         note: Callable[[str], None],
+        on_guest_left: Callable[[str], None] = lambda identity: None,
     ) -> None:
         self.store = store
         self._spawn = spawn
         self._on_own_quality = on_own_quality
         self._on_guest_quality = on_guest_quality
         self._note = note
+        self._on_guest_left = on_guest_left
         self.room: rtc.Room | None = None
 
     def joined(self, room: rtc.Room) -> None:
@@ -191,7 +204,7 @@ class RoomEvents:
         """Subscribe to every SDK event of ``room`` that the state reflects."""
         handlers: dict[str, Callable[..., None]] = {
             "participant_connected": self._refresh_remote,
-            "participant_disconnected": lambda p: self.store.remove_remote(p.identity),
+            "participant_disconnected": self._on_left,
             "participant_metadata_changed": self._refresh_remote,
             "participant_name_changed": self._refresh_remote,
             "participant_attributes_changed": lambda changed, p: self._refresh_remote(p),
@@ -214,6 +227,10 @@ class RoomEvents:
         }
         for event, handler in handlers.items():
             room.on(event, _guarded(handler))  # type: ignore[arg-type]
+
+    def _on_left(self, participant: rtc.RemoteParticipant) -> None:
+        self.store.remove_remote(participant.identity)
+        self._on_guest_left(participant.identity)
 
     def _set(self, **changes: Any) -> None:
         self.store.update(**changes)

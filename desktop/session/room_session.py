@@ -33,6 +33,7 @@ from desktop.session.state import ConnectionState, Quality, QualityChange, Sourc
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DISCONNECT_TIMEOUT_S = 5.0
 
 
 class RoomSession:
@@ -59,7 +60,12 @@ class RoomSession:
             lambda: self.policy.camera_divider,
         )
         self.events = RoomEvents(
-            self.store, self._spawn, self._on_own_quality, self._on_guest_quality, self._adapt
+            self.store,
+            self._spawn,
+            self._on_own_quality,
+            self._on_guest_quality,
+            self._adapt,
+            self.policy.forget,
         )
 
     @property
@@ -103,7 +109,12 @@ class RoomSession:
         room, self.room = self.room, None
         self.events.room = None
         if room is not None:
-            await room.disconnect()
+            try:
+                # After the server removed us (or dropped the connection) the SDK's disconnect
+                # can wait forever for an answer that never comes: leaving must not hang.
+                await asyncio.wait_for(room.disconnect(), DISCONNECT_TIMEOUT_S)
+            except TimeoutError:
+                logger.warning("leaving took over %.0f s; left anyway", DISCONNECT_TIMEOUT_S)
         for task in list(self._tasks):
             task.cancel()
         if self.store.state.connection in (ConnectionState.CONNECTED, ConnectionState.RECONNECTING):

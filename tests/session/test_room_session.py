@@ -45,6 +45,9 @@ async def test_host_publishes_and_sees_the_viewer(livekit_server: LiveKitServer,
         tracks: dict[int, rtc.Track] = {}
         viewer = rtc.Room()
         viewer.on("track_subscribed", lambda t, pub, p: tracks.__setitem__(pub.source, t))
+        # Active speakers come from the SFU's audio levels: the host's tone makes it one.
+        speakers: set[str] = set()
+        viewer.on("active_speakers_changed", lambda ps: speakers.update(p.identity for p in ps))
         await viewer.connect(livekit_server.ws_url, livekit_server.token("viewer", unique_room),
                              rtc.RoomOptions(connect_timeout=CONNECT_TIMEOUT_S))  # fmt: skip
         await wait_for(lambda: len(tracks) == 3, timeout_s=30)
@@ -73,7 +76,19 @@ async def test_host_publishes_and_sees_the_viewer(livekit_server: LiveKitServer,
         await viewer.local_participant.send_text("great show!", topic="lk.chat")
         await wait_for(lambda: any(m.text == "great show!" for m in session.store.state.chat))
         assert session.store.state.chat[-1].sender_identity == "viewer"
+        # And the other way: the host's chat line and the host's voice reach the viewer.
+        heard: list[tuple[str, str]] = []
+
+        def on_chat(reader: rtc.TextStreamReader, sender: str) -> None:
+            async def read() -> None:
+                heard.append((sender, await reader.read_all()))
+
+            asyncio.ensure_future(read())
+
+        viewer.register_text_stream_handler("lk.chat", on_chat)
         await session.send_chat("thanks for coming")
+        await wait_for(lambda: ("host", "thanks for coming") in heard)
+        await wait_for(lambda: "host" in speakers, timeout_s=15)
         viewer_track.mute()
         await wait_for(lambda: session.store.state.remotes["viewer"].mic_muted)
         assert session.store.state.publisher_count == 2
