@@ -16,4 +16,5 @@ pytest_plugins = [
     "tests.fixtures.rtmp",
     "tests.fixtures.livekit",
     "tests.fixtures.backend",
+    "tests.fixtures.egress",
 ]
