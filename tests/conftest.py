@@ -15,6 +15,6 @@ pytest_plugins = [
     "tests.fixtures.devices",
     "tests.fixtures.rtmp",
     "tests.fixtures.livekit",
-    "tests.fixtures.backend",
     "tests.fixtures.egress",
+    "tests.fixtures.backend",
 ]
