@@ -138,11 +138,13 @@ def _fail(path: str, words: str) -> ApiError:
     return ApiError(400, "invalid_field", f"'{path}' {words}")
 
 
-def _parse_value(kind: Any, value: Any, path: str, meta: Mapping[str, Any]) -> Any:
+def _parse_value(
+    kind: Any, value: Any, path: str, meta: Mapping[str, Any], strict: bool = True
+) -> Any:
     origin = typing.get_origin(kind)
     if origin is typing.Annotated:
         base, extra = typing.get_args(kind)[:2]
-        return _parse_value(base, value, path, extra)
+        return _parse_value(base, value, path, extra, strict)
     if origin in (types.UnionType, typing.Union):
         options = [k for k in typing.get_args(kind) if k is not type(None)]
         if value is None and len(options) < len(typing.get_args(kind)):
@@ -150,7 +152,7 @@ def _parse_value(kind: Any, value: Any, path: str, meta: Mapping[str, Any]) -> A
         errors: list[ApiError] = []
         for option in options:
             try:
-                return _parse_value(option, value, path, meta)
+                return _parse_value(option, value, path, meta, strict)
             except ApiError as error:
                 errors.append(error)
         # Report the option the value looks like: an object's fields, or the string's shape.
@@ -164,7 +166,7 @@ def _parse_value(kind: Any, value: Any, path: str, meta: Mapping[str, Any]) -> A
         if meta.get("max_items") is not None and len(value) > meta["max_items"]:
             raise _fail(path, f"takes at most {meta['max_items']} items")
         return tuple(
-            _parse_value(item_kind, item, f"{path}[{index}]", {})
+            _parse_value(item_kind, item, f"{path}[{index}]", {}, strict)
             for index, item in enumerate(value)
         )
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
@@ -173,7 +175,7 @@ def _parse_value(kind: Any, value: Any, path: str, meta: Mapping[str, Any]) -> A
             raise _fail(path, f"must be one of {', '.join(map(str, allowed))}")
         return kind(value)
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
-        return parse(kind, value, path)
+        return parse(kind, value, path, strict)
     if kind is bool:
         if not isinstance(value, bool):
             raise _fail(path, "must be true or false")
@@ -212,8 +214,15 @@ def _check_range(value: float, path: str, meta: Mapping[str, Any]) -> None:
         raise _fail(path, f"must be at most {meta['maximum']:g}")
 
 
-def parse(cls: type[T], data: Any, path: str = "") -> T:
+def parse(cls: type[T], data: Any, path: str = "", strict: bool = True) -> T:
     """Build a request dataclass from JSON, checking every field and refusing unknown ones.
+
+    Args:
+        cls: The dataclass.
+        data: Decoded JSON.
+        path: Where ``data`` sits (for the words of an error).
+        strict: Refuse unknown fields (requests); a client reading answers passes False, so a
+            newer service may add fields.
 
     Raises:
         ApiError: 400 ``missing_field``/``invalid_field``/``invalid_body``, naming the field.
@@ -226,7 +235,7 @@ def parse(cls: type[T], data: Any, path: str = "") -> T:
     hints = _hints(cls)
     fields = {camel(f.name): f for f in dataclasses.fields(cls)}
     unknown = [key for key in data if key not in fields]
-    if unknown:
+    if unknown and strict:
         where = f"'{path}'" if path else "the body"
         name = str(unknown[0])[:40]
         raise ApiError(400, "invalid_field", f"{where} has an unknown field '{name}'")
@@ -237,7 +246,9 @@ def parse(cls: type[T], data: Any, path: str = "") -> T:
             if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
                 raise ApiError(400, "missing_field", f"'{where}' is required")
             continue
-        values[item.name] = _parse_value(hints[item.name], data[json_name], where, item.metadata)
+        values[item.name] = _parse_value(
+            hints[item.name], data[json_name], where, item.metadata, strict
+        )
     return cls(**values)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from livekit import api
 
-from backend.common import ID_PATTERN, MAX_NAME_CHARS, ROOM_SPEC, id_spec
+from backend.common import ID_PATTERN, MAX_NAME_CHARS, ROOM_PATTERN, ROOM_SPEC, id_spec
 from backend.contract import ApiError, check_depth, spec
 from backend.recording import RecordingInfo, StartRecordingRequest, recording_info, start_recording
 from backend.rtmp import Destination, StartRtmpRequest, parse_destinations, start_rtmp
@@ -252,6 +253,10 @@ async def create_room(
         else {}
     )
     room_name = f"appointment-{req.appointment_id}-{svc.now_ms()}"
+    if svc.config.embedded and re.fullmatch(ROOM_PATTERN, req.appointment_id):
+        # In-process in the studio, the host's own room name is the appointment: guests
+        # join the room the host named.
+        room_name = req.appointment_id
     metadata = {
         **custom,
         "appointmentId": req.appointment_id,

@@ -114,9 +114,7 @@ async def test_remote_tile_gets_rgb_frames_and_adaptation_is_logged(
         await session.aclose()
 
 
-async def test_moderation_through_the_backend(
-    backend_server: BackendServer, livekit_server: LiveKitDouble
-) -> None:
+async def test_moderation_through_the_backend(backend_server: BackendServer) -> None:
     backend = HttpBackend(backend_server.url, backend_server.host_credential)
     session = RoomSession()
     feeder = Feeder()

@@ -165,7 +165,7 @@ async def _pump(predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
 
 
 async def test_clicks_reach_the_room_through_the_backend(
-    qtbot: QtBot, backend_server: BackendServer, livekit_server: LiveKitDouble
+    qtbot: QtBot, backend_server: BackendServer
 ) -> None:
     secrets = _secrets()
     secrets.set("platform-credential", backend_server.host_credential)
@@ -209,7 +209,7 @@ async def test_clicks_reach_the_room_through_the_backend(
         assert player is not None  # guests' voices play (or a note says why not)
         await _pump(lambda: player.blocks_played > 0 or bool(studio.notes))
         assert window.connection.text().startswith("Connected")
-        # The stats panel shows the uplink as WebRTC measures it through the double.
+        # The stats panel shows the uplink as WebRTC measures it through the server.
         await _pump(lambda: studio.store.state.link is not None
                     and any(layer.active for layer in studio.store.state.link.layers))  # fmt: skip
         window.stats.refresh()
