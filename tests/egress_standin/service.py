@@ -223,9 +223,20 @@ class EgressService:
         )
         job = EgressJob(info, req.layout or "speaker")
         self.jobs[info.egress_id] = job
-        paths = [self._file_path(file, req.room_name) for file in files]
+        # Outputs exist from the start (an UpdateStream may come at once); they get frames
+        # once the recorder is in the room.
+        for file in files:
+            path = self._file_path(file, req.room_name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            output = self._output(job, str(path), "mp4")
+            job.files[output] = job.info.file_results.add(
+                filename=path.name, location=str(path), started_at=now_ns()
+            )
+            output.start()
+        for url in urls:
+            self._add_stream(job, url)
         self._webhook("egress_started", info)
-        self._spawn(self._run(job, paths, urls))
+        self._spawn(self._run(job))
         return info
 
     def _file_path(self, file: egress_pb.EncodedFileOutput, room_name: str) -> Path:
@@ -279,23 +290,16 @@ class EgressService:
 
     # --- jobs --------------------------------------------------------------------------------
 
-    async def _run(self, job: EgressJob, paths: list[Path], urls: list[str]) -> None:
-        """Join the room as a hidden recorder, start the outputs, compose until stopped."""
+    async def _run(self, job: EgressJob) -> None:
+        """Join the room as a hidden recorder, then compose until stopped."""
         try:
             await self._join(job)
         except Exception as exc:
             job.info.error = f"could not join the room: {type(exc).__name__}"
+            for output in job.outputs:
+                output.push(None)
             self._finish(job, failed=True)
             return
-        for path in paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            output = self._output(job, str(path), "mp4")
-            job.files[output] = job.info.file_results.add(
-                filename=path.name, location=str(path), started_at=now_ns()
-            )
-            output.start()
-        for url in urls:
-            self._add_stream(job, url)
         await self._compose(job)
 
     async def _join(self, job: EgressJob) -> None:
