@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import math
 import re
 import types
@@ -130,8 +131,15 @@ def check_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
 # --- parsing ------------------------------------------------------------------------------------
 
 
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
+    # Resolving string annotations costs ~0.1 ms a class: once per class, not per request.
     return typing.get_type_hints(cls, include_extras=True)
+
+
+@functools.cache
+def _fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    return {camel(f.name): f for f in dataclasses.fields(cls)}
 
 
 def _fail(path: str, words: str) -> ApiError:
@@ -233,7 +241,7 @@ def parse(cls: type[T], data: Any, path: str = "", strict: bool = True) -> T:
         raise _fail(path, "must be an object")
     assert dataclasses.is_dataclass(cls)
     hints = _hints(cls)
-    fields = {camel(f.name): f for f in dataclasses.fields(cls)}
+    fields = _fields(cls)
     unknown = [key for key in data if key not in fields]
     if unknown and strict:
         where = f"'{path}'" if path else "the body"

@@ -81,13 +81,15 @@ async def get_broadcast_status(
     svc.hosted_stream(principal, req.room_name)
     async with svc.room_lock(req.room_name):
         stream = svc.hosted_stream(principal, req.room_name)
-        for egress_id in {stream.rtmp_egress_id, stream.recording_egress_id} - {""}:
+        running = {stream.rtmp_egress_id, stream.recording_egress_id} - {""}
+        for egress_id in running:
             listed = await svc.livekit(
                 svc.egress.list_egress(api.ListEgressRequest(egress_id=egress_id))
             )
             if listed.items:
                 apply_egress_info(stream, listed.items[0])
-        svc.store.save_stream(stream)
+        if running:
+            svc.store.save_stream(stream)
         states = {state.value: state for state in DestinationState}
         recording = (
             RecordingInfo.from_record(stream.recording, bool(stream.recording_egress_id))
