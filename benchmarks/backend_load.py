@@ -137,9 +137,7 @@ def run(backend_root: Path, total: int, width: int) -> list[LoadResult]:
                 errors = asyncio.run(
                     _load(f"{url}/api/livekit", credential, bodies[action], total, width)
                 )
-                results.append(
-                    LoadResult(action, total, width, errors, time.monotonic() - started)
-                )
+                results.append(LoadResult(action, total, width, errors, time.monotonic() - started))
             return results
         finally:
             if backend is not None:
