@@ -57,13 +57,13 @@ async def _run(quick: bool, memory_s: float | None) -> list[Row]:
             None, pipeline.direct_outputs, short, tmp
         )
     rows += tiles.run(short)
-    double = room._double()
+    server = room.start_livekit()
     try:
-        rows += await room.glass_to_glass(double, short)
-        rows += await asyncio.get_running_loop().run_in_executor(None, room.startup, double)
-        rows += await room.memory(double, memory_s or (12.0 if quick else 600.0))
+        rows += await room.glass_to_glass(server, short)
+        rows += await asyncio.get_running_loop().run_in_executor(None, room.startup, server)
+        rows += await room.memory(server, memory_s or (12.0 if quick else 600.0))
     finally:
-        room.stop_double(double)
+        room.stop_livekit(server)
     return rows
 
 

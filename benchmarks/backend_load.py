@@ -82,12 +82,12 @@ def _cli(root: Path, env: dict[str, str], *args: str) -> str:
 
 def run(backend_root: Path, total: int, width: int) -> list[LoadResult]:
     """Start the server and the backend, load each action, stop everything."""
-    from tests.fixtures.egress import start_livekit
+    from tests.fixtures.livekit import start_server, stop_server
     from tests.fixtures.rtmp import free_port
 
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        livekit = start_livekit(tmp)
+        livekit = start_server(tmp)
         backend: subprocess.Popen[bytes] | None = None
         try:
             env = {
@@ -143,7 +143,7 @@ def run(backend_root: Path, total: int, width: int) -> list[LoadResult]:
             if backend is not None:
                 backend.terminate()
                 backend.wait(timeout=10)
-            livekit.stop()
+            stop_server(livekit)
 
 
 def main() -> int:

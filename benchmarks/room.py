@@ -1,4 +1,4 @@
-"""Through a room (the LiveKit double): glass to glass, start-up, memory over a long run."""
+"""Through a room (the real livekit-server): glass to glass, start-up, memory over a long run."""
 
 from __future__ import annotations
 
@@ -18,14 +18,20 @@ from benchmarks.common import CpuClock, Row, percentile, rss_mib
 from desktop.media.frames import monotonic_us
 from desktop.media.synthetic import SyntheticCamera, SyntheticScreen, decode_stamp
 from desktop.session.room_session import PublishDefaults, RoomSession
-from tests.fixtures.livekit import LiveKitDouble, start_double, stop_double
+from tests.fixtures.livekit import LiveKitServer, start_server, stop_server
 
 
-def _double() -> LiveKitDouble:
-    return start_double(Path(tempfile.mkdtemp(prefix="bench-livekit-")))
+def start_livekit() -> LiveKitServer:
+    """Start the real server (built by scripts/setup) on free loopback ports."""
+    return start_server(Path(tempfile.mkdtemp(prefix="bench-livekit-")))
 
 
-async def glass_to_glass(double: LiveKitDouble, duration_s: float) -> list[Row]:
+def stop_livekit(server: LiveKitServer) -> None:
+    """Stop it by its PID."""
+    stop_server(server)
+
+
+async def glass_to_glass(server: LiveKitServer, duration_s: float) -> list[Row]:
     """2. Synthetic camera stamp → viewer decodes it: latency, delivered fps, host CPU."""
     room_name = f"bench-{time.monotonic_ns()}"
     host = RoomSession(defaults=PublishDefaults(width=640, height=360, fps=30))
@@ -35,7 +41,7 @@ async def glass_to_glass(double: LiveKitDouble, duration_s: float) -> list[Row]:
     latencies_ms: list[float] = []
     received = 0
     try:
-        await host.connect(double.ws_url, double.token("host", room_name))
+        await host.connect(server.ws_url, server.token("host", room_name))
         got_track: asyncio.Future[rtc.Track] = asyncio.get_running_loop().create_future()
 
         def on_track(track: rtc.Track, *_: object) -> None:
@@ -43,7 +49,7 @@ async def glass_to_glass(double: LiveKitDouble, duration_s: float) -> list[Row]:
                 got_track.set_result(track)
 
         viewer.on("track_subscribed", on_track)
-        await viewer.connect(double.ws_url, double.token("viewer", room_name))
+        await viewer.connect(server.ws_url, server.token("viewer", room_name))
         await host.publish_camera(camera)
         track = await asyncio.wait_for(got_track, 20)
         stream = rtc.VideoStream(track, format=rtc.VideoBufferType.I420)
@@ -75,7 +81,7 @@ async def glass_to_glass(double: LiveKitDouble, duration_s: float) -> list[Row]:
             "glass-to-glass",
             "latency p50, ms",
             percentile(steady, 50),
-            notes="camera stamp → decoded at a viewer, through the double on 127.0.0.1",
+            notes="camera stamp → decoded at a viewer, through livekit-server on 127.0.0.1",
         ),  # fmt: skip
         Row("glass-to-glass", "latency p95, ms", percentile(steady, 95)),
         Row("glass-to-glass", "delivered fps", received / duration_s, target="≈ 30"),
@@ -88,7 +94,7 @@ async def glass_to_glass(double: LiveKitDouble, duration_s: float) -> list[Row]:
     ]
 
 
-def startup(double: LiveKitDouble) -> list[Row]:
+def startup(server: LiveKitServer) -> list[Row]:
     """7. Launch → first preview frame (studio), and launch → connected + publishing."""
     import os
 
@@ -106,8 +112,8 @@ def startup(double: LiveKitDouble) -> list[Row]:
     first_frame_s = window_s - 2.0 + 1 / 30 if frames else float("nan")
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "desktop", "headless", "--url", double.ws_url,
-         "--token", double.token("startup", f"bench-start-{time.monotonic_ns()}"),
+        [sys.executable, "-m", "desktop", "headless", "--url", server.ws_url,
+         "--token", server.token("startup", f"bench-start-{time.monotonic_ns()}"),
          "--duration", "30"], stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     publishing_s = float("nan")
@@ -130,7 +136,7 @@ def startup(double: LiveKitDouble) -> list[Row]:
     ]
 
 
-async def memory(double: LiveKitDouble, duration_s: float) -> list[Row]:
+async def memory(server: LiveKitServer, duration_s: float) -> list[Row]:
     """6. RSS over a long publish: screen share toggled every 10 s, a guest every 20 s."""
     room_name = f"bench-mem-{time.monotonic_ns()}"
     host = RoomSession(defaults=PublishDefaults(width=640, height=360, fps=30))
@@ -139,7 +145,7 @@ async def memory(double: LiveKitDouble, duration_s: float) -> list[Row]:
     samples: list[tuple[float, float]] = []
     start = time.monotonic()
     try:
-        await host.connect(double.ws_url, double.token("host", room_name))
+        await host.connect(server.ws_url, server.token("host", room_name))
         await host.publish_camera(camera)
         guest: rtc.Room | None = None
         screen: SyntheticScreen | None = None
@@ -159,7 +165,7 @@ async def memory(double: LiveKitDouble, duration_s: float) -> list[Row]:
             if step % 2 == 0:
                 if guest is None:
                     guest = rtc.Room()
-                    await guest.connect(double.ws_url, double.token(f"g{step}", room_name))
+                    await guest.connect(server.ws_url, server.token(f"g{step}", room_name))
                 else:
                     await guest.disconnect()
                     guest = None
@@ -192,4 +198,4 @@ async def memory(double: LiveKitDouble, duration_s: float) -> list[Row]:
     ]
 
 
-__all__ = ["glass_to_glass", "memory", "startup", "_double", "stop_double"]
+__all__ = ["glass_to_glass", "memory", "start_livekit", "startup", "stop_livekit"]

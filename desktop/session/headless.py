@@ -299,5 +299,11 @@ def main(argv: list[str]) -> int:
         print("broadcaster headless: nowhere to send: pass --url (or set LIVEKIT_URL), "
               "--backend, --rtmp or --record", file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
+    from desktop.session.crash_reports import CrashGuard
+
+    crash_guard = CrashGuard("headless")
+    for report in crash_guard.arm():
+        print(f"broadcaster headless: {report.sentence()}", file=sys.stderr)
     result: Any = asyncio.run(run(args))
+    crash_guard.disarm()
     return int(result)

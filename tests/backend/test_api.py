@@ -15,10 +15,10 @@ import pytest
 from livekit import rtc
 
 from backend.service import revenue_split
-from tests.double.helpers import Feeder
 from tests.fixtures.backend import BackendServer
 from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress
 from tests.fixtures.rtmp import RtmpServer, ffprobe_streams
+from tests.participants import Feeder
 
 
 def _grants(token: str) -> dict[str, object]:

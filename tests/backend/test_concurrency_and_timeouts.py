@@ -114,7 +114,7 @@ async def frozen_setup(
     try:
         yield server, pair
     finally:
-        pair.livekit.thaw()
+        pair.thaw_livekit()
         os.kill(pair.egress.process.pid, signal.SIGCONT)
         await server.stop()
 
@@ -135,7 +135,7 @@ async def test_frozen_livekit_answers_504_within_the_bound(
     status, body = await server.call("start_recording", roomName=room)
     assert status == 200, body
 
-    pair.livekit.freeze()
+    pair.freeze_livekit()
     for action, fields in (
         ("create_room", {"appointmentId": server.appointment_id}),
         ("get_room_status", {"roomName": room}),
@@ -145,7 +145,7 @@ async def test_frozen_livekit_answers_504_within_the_bound(
         assert status == 504 and answer["error"] == "livekit_timeout", (action, answer)
         assert "within 2 s" in answer["details"]
         assert took_s < 2.0 + 1.5, (action, took_s)
-    pair.livekit.thaw()
+    pair.thaw_livekit()
 
     # The egress service frozen: its calls are bounded the same way.
     os.kill(pair.egress.process.pid, signal.SIGSTOP)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from livekit import api, rtc
 
-from tests.double.helpers import Feeder
-from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress, RealLiveKit
+from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress
+from tests.fixtures.livekit import LiveKitServer
 from tests.fixtures.rtmp import RtmpServer, ffprobe_duration_s, ffprobe_streams, free_port
+from tests.participants import Feeder
 
 
 async def _publish_av(room: rtc.Room, feeder: Feeder) -> None:
@@ -30,7 +31,7 @@ async def _publish_av(room: rtc.Room, feeder: Feeder) -> None:
     )
 
 
-async def join(livekit: RealLiveKit, identity: str, room_name: str) -> rtc.Room:
+async def join(livekit: LiveKitServer, identity: str, room_name: str) -> rtc.Room:
     """Connect a real SDK participant to the real server (the room is created on join)."""
     room = rtc.Room()
     await room.connect(

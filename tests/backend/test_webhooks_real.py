@@ -10,10 +10,10 @@ from pathlib import Path
 from livekit import rtc
 
 from backend.store import LiveStream
-from tests.double.helpers import Feeder
 from tests.fixtures.backend import BackendServer, backend_config, seed
 from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress
 from tests.fixtures.rtmp import RtmpServer, free_port
+from tests.participants import Feeder
 
 
 async def _until(check: Callable[[], bool], timeout_s: float = 20.0) -> None:

@@ -10,7 +10,8 @@ import pytest
 from livekit import rtc
 
 from tests.double.helpers import Feeder, read_video_stamps, wait_for
-from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitDouble
+from tests.fixtures.livekit import CONNECT_TIMEOUT_S
+from tests.fixtures.livekit_double import LiveKitDouble
 
 
 async def _exchange(double: LiveKitDouble, room_name: str, options: rtc.RoomOptions) -> None:
@@ -47,14 +48,14 @@ async def _exchange(double: LiveKitDouble, room_name: str, options: rtc.RoomOpti
         await guest.disconnect()
 
 
-async def test_classic_path_when_asked(livekit_server: LiveKitDouble, unique_room: str) -> None:
+async def test_classic_path_when_asked(livekit_double: LiveKitDouble, unique_room: str) -> None:
     options = rtc.RoomOptions(connect_timeout=CONNECT_TIMEOUT_S, single_peer_connection=False)
-    await _exchange(livekit_server, unique_room, options)
+    await _exchange(livekit_double, unique_room, options)
 
 
 @pytest.mark.slow
 async def test_fallback_to_classic_path_after_a_404(
-    livekit_server_factory: Callable[..., LiveKitDouble], unique_room: str
+    livekit_double_factory: Callable[..., LiveKitDouble], unique_room: str
 ) -> None:
-    old_server = livekit_server_factory(without_v1=True)
+    old_server = livekit_double_factory(without_v1=True)
     await _exchange(old_server, unique_room, rtc.RoomOptions(connect_timeout=CONNECT_TIMEOUT_S))

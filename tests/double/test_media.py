@@ -8,14 +8,14 @@ from collections.abc import Callable
 from livekit import rtc
 
 from tests.double.helpers import Feeder, join, read_audio_peak, read_video_stamps, wait_for
-from tests.fixtures.livekit import LiveKitDouble
+from tests.fixtures.livekit_double import LiveKitDouble
 
 
 async def test_camera_mic_and_screen_reach_the_other_participant(
-    livekit_server: LiveKitDouble, unique_room: str
+    livekit_double: LiveKitDouble, unique_room: str
 ) -> None:
-    host = await join(livekit_server, "host", unique_room)
-    guest = await join(livekit_server, "guest", unique_room)
+    host = await join(livekit_double, "host", unique_room)
+    guest = await join(livekit_double, "guest", unique_room)
     subscribed: dict[int, rtc.Track] = {}
 
     @guest.on("track_subscribed")
@@ -67,9 +67,9 @@ async def test_camera_mic_and_screen_reach_the_other_participant(
 
 
 async def test_late_joiner_receives_what_is_already_published(
-    livekit_server: LiveKitDouble, unique_room: str
+    livekit_double: LiveKitDouble, unique_room: str
 ) -> None:
-    host = await join(livekit_server, "host", unique_room)
+    host = await join(livekit_double, "host", unique_room)
     feeder = Feeder()
     guest: rtc.Room | None = None
     try:
@@ -86,8 +86,8 @@ async def test_late_joiner_receives_what_is_already_published(
         from tests.fixtures.livekit import CONNECT_TIMEOUT_S
 
         await guest.connect(
-            livekit_server.ws_url,
-            livekit_server.token("late", unique_room),
+            livekit_double.ws_url,
+            livekit_double.token("late", unique_room),
             rtc.RoomOptions(connect_timeout=CONNECT_TIMEOUT_S),
         )
         await wait_for(lambda: bool(tracks), timeout_s=20)
@@ -101,10 +101,10 @@ async def test_late_joiner_receives_what_is_already_published(
 
 
 async def test_chat_on_lk_chat_topic_both_ways(
-    livekit_server: LiveKitDouble, unique_room: str
+    livekit_double: LiveKitDouble, unique_room: str
 ) -> None:
-    host = await join(livekit_server, "host", unique_room)
-    guest = await join(livekit_server, "guest", unique_room)
+    host = await join(livekit_double, "host", unique_room)
+    guest = await join(livekit_double, "guest", unique_room)
     received: dict[str, list[tuple[str, str]]] = {"host": [], "guest": []}
 
     def handler(name: str) -> Callable[[rtc.TextStreamReader, str], None]:
@@ -130,9 +130,9 @@ async def test_chat_on_lk_chat_topic_both_ways(
         await guest.disconnect()
 
 
-async def test_h264_publisher_is_relayed(livekit_server: LiveKitDouble, unique_room: str) -> None:
-    host = await join(livekit_server, "host", unique_room)
-    guest = await join(livekit_server, "guest", unique_room)
+async def test_h264_publisher_is_relayed(livekit_double: LiveKitDouble, unique_room: str) -> None:
+    host = await join(livekit_double, "host", unique_room)
+    guest = await join(livekit_double, "guest", unique_room)
     tracks: list[rtc.Track] = []
     guest.on("track_subscribed", lambda track, *_: tracks.append(track))
     feeder = Feeder()

@@ -10,7 +10,7 @@ from aiohttp import web
 from livekit import api, rtc
 
 from tests.double.helpers import Feeder, join, wait_for
-from tests.fixtures.livekit import LiveKitDouble
+from tests.fixtures.livekit_double import LiveKitDouble
 from tests.fixtures.rtmp import free_port
 
 
@@ -30,9 +30,9 @@ async def _publish_mic(room: rtc.Room, feeder: Feeder) -> rtc.LocalTrackPublicat
 
 
 async def test_create_list_and_delete_rooms(
-    livekit_server: LiveKitDouble, unique_room: str
+    livekit_double: LiveKitDouble, unique_room: str
 ) -> None:
-    lkapi = livekit_server.api()
+    lkapi = livekit_double.api()
     guest = None
     try:
         created = await lkapi.room.create_room(
@@ -47,7 +47,7 @@ async def test_create_list_and_delete_rooms(
         assert created.max_participants == 7 and created.empty_timeout == 1800
         listed = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[unique_room]))
         assert [r.metadata for r in listed.rooms] == ['{"appointmentId": "42"}']
-        guest = await join(livekit_server, "guest", unique_room)
+        guest = await join(livekit_double, "guest", unique_room)
         disconnected = asyncio.Event()
         reasons: list[int] = []
         guest.on("disconnected", lambda reason: on_disconnected(reason, reasons, disconnected))
@@ -63,10 +63,10 @@ async def test_create_list_and_delete_rooms(
 
 
 async def test_participants_mute_and_remove(
-    livekit_server: LiveKitDouble, unique_room: str
+    livekit_double: LiveKitDouble, unique_room: str
 ) -> None:
-    lkapi = livekit_server.api()
-    guest = await join(livekit_server, "guest", unique_room)
+    lkapi = livekit_double.api()
+    guest = await join(livekit_double, "guest", unique_room)
     feeder = Feeder()
     try:
         publication = await _publish_mic(guest, feeder)
@@ -125,11 +125,11 @@ async def wait_for_track(lkapi: api.LiveKitAPI, room: str, identity: str) -> Non
 
 
 async def test_revoking_publish_permission_unpublishes(
-    livekit_server: LiveKitDouble, unique_room: str
+    livekit_double: LiveKitDouble, unique_room: str
 ) -> None:
-    lkapi = livekit_server.api()
-    host = await join(livekit_server, "host", unique_room)
-    guest = await join(livekit_server, "guest", unique_room)
+    lkapi = livekit_double.api()
+    host = await join(livekit_double, "host", unique_room)
+    guest = await join(livekit_double, "guest", unique_room)
     feeder = Feeder()
     gone: list[str] = []
     host.on("track_unpublished", lambda pub, participant: gone.append(participant.identity))
@@ -153,10 +153,10 @@ async def test_revoking_publish_permission_unpublishes(
         await lkapi.aclose()
 
 
-async def test_send_data_reaches_participants(livekit_server: LiveKitDouble, unique_room: str
+async def test_send_data_reaches_participants(livekit_double: LiveKitDouble, unique_room: str
                                               ) -> None:  # fmt: skip
-    lkapi = livekit_server.api()
-    guest = await join(livekit_server, "guest", unique_room)
+    lkapi = livekit_double.api()
+    guest = await join(livekit_double, "guest", unique_room)
     received: list[tuple[str, bytes]] = []
     guest.on("data_received", lambda packet: received.append((packet.topic or "", packet.data)))
     try:
@@ -176,8 +176,8 @@ async def test_send_data_reaches_participants(livekit_server: LiveKitDouble, uni
         await lkapi.aclose()
 
 
-async def test_server_apis_check_grants(livekit_server: LiveKitDouble, unique_room: str) -> None:
-    weak = api.LiveKitAPI(livekit_server.http_url, livekit_server.api_key, "wrong-secret" * 3)
+async def test_server_apis_check_grants(livekit_double: LiveKitDouble, unique_room: str) -> None:
+    weak = api.LiveKitAPI(livekit_double.http_url, livekit_double.api_key, "wrong-secret" * 3)
     try:
         with pytest.raises(api.TwirpError) as info:
             await weak.room.list_rooms(api.ListRoomsRequest())
@@ -186,22 +186,22 @@ async def test_server_apis_check_grants(livekit_server: LiveKitDouble, unique_ro
         await weak.aclose()
     import aiohttp
 
-    token = livekit_server.token("viewer", unique_room)  # roomJoin only, no roomAdmin
+    token = livekit_double.token("viewer", unique_room)  # roomJoin only, no roomAdmin
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            f"{livekit_server.http_url}/twirp/livekit.RoomService/ListParticipants",
+            f"{livekit_double.http_url}/twirp/livekit.RoomService/ListParticipants",
             json={"room": unique_room},
             headers={"Authorization": f"Bearer {token}"},
         ) as response,
     ):
         assert response.status == 403
         assert (await response.json())["code"] == "permission_denied"
-    other_room_admin = livekit_server.token("mod", "another-room", room_admin=True)
+    other_room_admin = livekit_double.token("mod", "another-room", room_admin=True)
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            f"{livekit_server.http_url}/twirp/livekit.RoomService/ListParticipants",
+            f"{livekit_double.http_url}/twirp/livekit.RoomService/ListParticipants",
             json={"room": unique_room},
             headers={"Authorization": f"Bearer {other_room_admin}"},
         ) as response,
@@ -210,7 +210,7 @@ async def test_server_apis_check_grants(livekit_server: LiveKitDouble, unique_ro
 
 
 async def test_webhooks_are_signed_so_the_receiver_accepts_them(
-    livekit_server_factory: Callable[..., LiveKitDouble], unique_room: str
+    livekit_double_factory: Callable[..., LiveKitDouble], unique_room: str
 ) -> None:
     events: list[api.WebhookEvent] = []
     port = free_port()
@@ -226,7 +226,7 @@ async def test_webhooks_are_signed_so_the_receiver_accepts_them(
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    doubles = [livekit_server_factory(webhook_url=f"http://127.0.0.1:{port}/hook")]
+    doubles = [livekit_double_factory(webhook_url=f"http://127.0.0.1:{port}/hook")]
     feeder = Feeder()
     try:
         guest = await join(doubles[0], "guest", unique_room)

@@ -10,7 +10,8 @@ import pytest
 from livekit import api, rtc
 
 from tests.double.helpers import Feeder, join, read_video_stamps, wait_for
-from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitDouble
+from tests.fixtures.livekit import CONNECT_TIMEOUT_S
+from tests.fixtures.livekit_double import LiveKitDouble
 
 
 async def _connect_with(double: LiveKitDouble, token: str) -> rtc.Room:
@@ -24,36 +25,36 @@ async def _connect_with(double: LiveKitDouble, token: str) -> rtc.Room:
     [("bad signature", "invalid token"), ("expired", "invalid token"), ("no join", "roomJoin")],
 )
 async def test_bad_tokens_are_refused_quickly_with_the_reason(
-    livekit_server: LiveKitDouble, unique_room: str, case: str, words: str
+    livekit_double: LiveKitDouble, unique_room: str, case: str, words: str
 ) -> None:
     if case == "bad signature":
         token = (
-            api.AccessToken(livekit_server.api_key, "another-secret-0123456789abcdefghij")
+            api.AccessToken(livekit_double.api_key, "another-secret-0123456789abcdefghij")
             .with_identity("mallory")
             .with_grants(api.VideoGrants(room_join=True, room=unique_room))
             .to_jwt()
         )
     elif case == "expired":
-        token = livekit_server.token("late", unique_room, ttl_s=-120)
+        token = livekit_double.token("late", unique_room, ttl_s=-120)
     else:
         token = (
-            api.AccessToken(livekit_server.api_key, livekit_server.api_secret)
+            api.AccessToken(livekit_double.api_key, livekit_double.api_secret)
             .with_identity("nojoin")
             .with_grants(api.VideoGrants(room_join=False, room=unique_room))
             .to_jwt()
         )
     started = time.monotonic()
     with pytest.raises(rtc.ConnectError) as info:
-        await _connect_with(livekit_server, token)
+        await _connect_with(livekit_double, token)
     assert words in str(info.value)
     assert time.monotonic() - started < 15
 
 
 async def test_join_gives_nonzero_ping_and_quality_updates_arrive(
-    livekit_server: LiveKitDouble, unique_room: str
+    livekit_double: LiveKitDouble, unique_room: str
 ) -> None:
-    host = await join(livekit_server, "host", unique_room)
-    guest = await join(livekit_server, "guest", unique_room)
+    host = await join(livekit_double, "host", unique_room)
+    guest = await join(livekit_double, "guest", unique_room)
     qualities: list[tuple[str, int]] = []
     host.on(
         "connection_quality_changed",
@@ -61,11 +62,11 @@ async def test_join_gives_nonzero_ping_and_quality_updates_arrive(
     )
     try:
         await wait_for(lambda: "guest" in host.remote_participants)
-        livekit_server.set_quality("guest", "poor")
+        livekit_double.set_quality("guest", "poor")
         await wait_for(
             lambda: ("guest", rtc.ConnectionQuality.QUALITY_POOR) in qualities, timeout_s=30
         )
-        livekit_server.set_quality("guest", "excellent")
+        livekit_double.set_quality("guest", "excellent")
         await wait_for(lambda: qualities[-1] == ("guest", rtc.ConnectionQuality.QUALITY_EXCELLENT))
         # The process is still alive after several ping intervals: ping values were non-zero.
         assert host.isconnected() and guest.isconnected()
@@ -75,10 +76,10 @@ async def test_join_gives_nonzero_ping_and_quality_updates_arrive(
 
 
 async def test_mute_unmute_and_unpublish_are_signalled_to_others(
-    livekit_server: LiveKitDouble, unique_room: str
+    livekit_double: LiveKitDouble, unique_room: str
 ) -> None:
-    host = await join(livekit_server, "host", unique_room)
-    guest = await join(livekit_server, "guest", unique_room)
+    host = await join(livekit_double, "host", unique_room)
+    guest = await join(livekit_double, "guest", unique_room)
     events: list[str] = []
     guest.on("track_muted", lambda participant, pub: events.append(f"muted {pub.sid}"))
     guest.on("track_unmuted", lambda participant, pub: events.append(f"unmuted {pub.sid}"))
@@ -106,10 +107,10 @@ async def test_mute_unmute_and_unpublish_are_signalled_to_others(
 
 
 async def test_cut_signal_connection_resumes_and_media_keeps_flowing(
-    livekit_server: LiveKitDouble, unique_room: str
+    livekit_double: LiveKitDouble, unique_room: str
 ) -> None:
-    host = await join(livekit_server, "host", unique_room)
-    guest = await join(livekit_server, "guest", unique_room)
+    host = await join(livekit_double, "host", unique_room)
+    guest = await join(livekit_double, "guest", unique_room)
     states: list[str] = []
     host.on("reconnecting", lambda: states.append("reconnecting"))
     host.on("reconnected", lambda: states.append("reconnected"))
@@ -125,7 +126,7 @@ async def test_cut_signal_connection_resumes_and_media_keeps_flowing(
         )
         await wait_for(lambda: bool(tracks))
         before = await read_video_stamps(tracks[0], 3)
-        livekit_server.cut_signal("host")
+        livekit_double.cut_signal("host")
         await wait_for(lambda: "reconnected" in states, timeout_s=30)
         assert states[0] == "reconnecting"
         assert host.connection_state == rtc.ConnectionState.CONN_CONNECTED
@@ -137,14 +138,14 @@ async def test_cut_signal_connection_resumes_and_media_keeps_flowing(
         await guest.disconnect()
 
 
-async def test_expired_token_is_refused_by_validate(livekit_server: LiveKitDouble) -> None:
+async def test_expired_token_is_refused_by_validate(livekit_double: LiveKitDouble) -> None:
     import aiohttp
 
-    token = livekit_server.token("x", "r", ttl_s=-int(datetime.timedelta(minutes=5).seconds))
+    token = livekit_double.token("x", "r", ttl_s=-int(datetime.timedelta(minutes=5).seconds))
     async with (
         aiohttp.ClientSession() as session,
         session.get(
-            f"{livekit_server.http_url}/rtc/validate",
+            f"{livekit_double.http_url}/rtc/validate",
             headers={"Authorization": f"Bearer {token}"},
         ) as response,
     ):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from tests.fixtures.backend import BackendServer
-from tests.fixtures.livekit import LiveKitDouble
+from tests.fixtures.livekit import LiveKitServer
 
 
 def _headless(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -18,7 +18,7 @@ def _headless(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     )  # fmt: skip
 
 
-def test_publishes_for_the_duration_and_logs_json(livekit_server: LiveKitDouble,
+def test_publishes_for_the_duration_and_logs_json(livekit_server: LiveKitServer,
                                                   unique_room: str) -> None:  # fmt: skip
     result = _headless(
         "--url", livekit_server.ws_url, "--room", unique_room, "--identity", "kiosk",
@@ -37,7 +37,7 @@ def test_publishes_for_the_duration_and_logs_json(livekit_server: LiveKitDouble,
     assert all(line["room"] in ("", unique_room) for line in lines)
 
 
-def test_refused_token_exits_with_one_line_reason(livekit_server: LiveKitDouble) -> None:
+def test_refused_token_exits_with_one_line_reason(livekit_server: LiveKitServer) -> None:
     result = _headless("--url", livekit_server.ws_url, "--token", "not.a.token", "--duration", "1")
     assert result.returncode == 3
     assert result.stderr.strip().count("\n") == 0

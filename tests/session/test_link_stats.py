@@ -8,8 +8,8 @@ from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.link_stats import LinkSampler, format_bitrate
 from desktop.session.room_session import PublishDefaults, RoomSession
 from desktop.session.state import Source
-from tests.double.helpers import wait_for
-from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitDouble
+from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitServer
+from tests.participants import wait_for
 
 
 def _report(timestamp_us: int, bytes_sent: int, packets_sent: int, packets_lost: int,
@@ -49,7 +49,7 @@ def test_rates_and_loss_come_from_the_counters_between_two_samples() -> None:
 
 
 async def test_the_session_samples_its_uplink_through_the_double(
-    livekit_server: LiveKitDouble, unique_room: str
+    livekit_server: LiveKitServer, unique_room: str
 ) -> None:
     session = RoomSession(defaults=PublishDefaults(width=640, height=360, fps=20))
     camera, mic = SyntheticCamera(640, 360, fps=20), SyntheticMicrophone()

@@ -12,8 +12,8 @@ from desktop.media.frames import AudioFrame
 from desktop.media.microphone import NO_PROCESSING, MicrophoneSource
 from desktop.session.playback import GuestAudioPlayer
 from desktop.session.room_session import RoomSession
-from tests.double.helpers import Feeder, join
-from tests.fixtures.livekit import LiveKitDouble
+from tests.fixtures.livekit import LiveKitServer
+from tests.participants import Feeder, join
 
 
 def _dominant_hz(samples: np.ndarray) -> float:
@@ -22,7 +22,7 @@ def _dominant_hz(samples: np.ndarray) -> float:
 
 
 async def test_guest_tone_is_played_on_the_speaker(
-    livekit_server: LiveKitDouble, unique_room: str, pulse_sink: str
+    livekit_server: LiveKitServer, unique_room: str, pulse_sink: str
 ) -> None:
     session = RoomSession()
     guest = await join(livekit_server, "guest", unique_room)

@@ -16,8 +16,8 @@ from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.backend_client import LocalBackend
 from desktop.session.settings import Secrets, Settings
 from desktop.session.studio import Studio
-from tests.double.helpers import Feeder, wait_for
 from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress
+from tests.participants import Feeder, wait_for
 
 
 async def test_livekit_mode_moderates_and_records_through_the_local_backend(

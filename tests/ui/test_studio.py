@@ -25,9 +25,9 @@ from desktop.session.state import ConnectionState, Quality, Source, TrackState
 from desktop.session.studio import Studio
 from desktop.ui.panels import card_text
 from desktop.ui.studio_window import SHORTCUTS, StudioWindow
-from tests.double.helpers import Feeder
 from tests.fixtures.backend import BackendServer
-from tests.fixtures.livekit import LiveKitDouble
+from tests.fixtures.livekit import LiveKitServer
+from tests.participants import Feeder
 
 ARTEFACTS = Path(os.environ.get("BROADCASTER_ARTEFACTS", "test-artefacts"))
 
@@ -165,7 +165,7 @@ async def _pump(predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
 
 
 async def test_clicks_reach_the_room_through_the_backend(
-    qtbot: QtBot, backend_server: BackendServer
+    qtbot: QtBot, backend_server: BackendServer, livekit_server: LiveKitServer
 ) -> None:
     secrets = _secrets()
     secrets.set("platform-credential", backend_server.host_credential)
@@ -209,7 +209,7 @@ async def test_clicks_reach_the_room_through_the_backend(
         assert player is not None  # guests' voices play (or a note says why not)
         await _pump(lambda: player.blocks_played > 0 or bool(studio.notes))
         assert window.connection.text().startswith("Connected")
-        # The stats panel shows the uplink as WebRTC measures it through the server.
+        # The stats panel shows the uplink as WebRTC measures it through the double.
         await _pump(lambda: studio.store.state.link is not None
                     and any(layer.active for layer in studio.store.state.link.layers))  # fmt: skip
         window.stats.refresh()
@@ -259,7 +259,7 @@ async def test_clicks_reach_the_room_through_the_backend(
 
 
 async def test_screenshot_under_xvfb_with_two_guests(
-    xvfb_display: str, livekit_server: LiveKitDouble, unique_room: str
+    xvfb_display: str, livekit_server: LiveKitServer, unique_room: str
 ) -> None:
     feeder = Feeder()
     guests = []

@@ -1,0 +1,125 @@
+"""Helpers for driving real SDK participants (guests, viewers) against a LiveKit server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+from livekit import rtc
+
+from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone, decode_stamp
+from tests.fixtures.livekit import CONNECT_TIMEOUT_S
+
+
+class TokenIssuer(Protocol):
+    """A LiveKit server a test can mint tokens for (the real one, or the egress double)."""
+
+    @property
+    def ws_url(self) -> str:
+        """Signal URL."""
+        ...
+
+    @property
+    def token(self) -> Callable[..., str]:
+        """Mints an access token: ``token(identity, room, **grants)``."""
+        ...
+
+
+async def join(server: TokenIssuer, identity: str, room_name: str, **grants: Any) -> rtc.Room:
+    """Connect a real SDK participant."""
+    room = rtc.Room()
+    await room.connect(
+        server.ws_url,
+        server.token(identity, room_name, **grants),
+        rtc.RoomOptions(connect_timeout=CONNECT_TIMEOUT_S),
+    )
+    return room
+
+
+async def wait_for(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    """Poll until ``predicate`` holds, failing after ``timeout_s``."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+class Feeder:
+    """Pushes synthetic frames into SDK sources until stopped."""
+
+    def __init__(self) -> None:
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def video(self, source: rtc.VideoSource, width: int, height: int, fps: float = 20) -> None:
+        """Feed stamped colour bars."""
+        camera = SyntheticCamera(width, height, fps)
+
+        async def run() -> None:
+            sequence = 0
+            while True:
+                source.capture_frame(camera.make_frame(sequence, 0).to_livekit())
+                sequence += 1
+                await asyncio.sleep(1 / fps)
+
+        self.tasks.append(asyncio.ensure_future(run()))
+
+    def audio(self, source: rtc.AudioSource, frequency_hz: float = 440.0) -> None:
+        """Feed a tone in real time."""
+        mic = SyntheticMicrophone(frequency_hz=frequency_hz, level_dbfs=-10)
+
+        async def run() -> None:
+            while True:
+                await source.capture_frame(mic.make_block(0).to_livekit())
+
+        self.tasks.append(asyncio.ensure_future(run()))
+
+    async def aclose(self) -> None:
+        """Stop feeding."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def read_video_stamps(track: rtc.Track, count: int, timeout_s: float = 20.0) -> list[int]:
+    """Read ``count`` frames of a remote video track and decode their frame counters."""
+    stream = rtc.VideoStream(track, format=rtc.VideoBufferType.I420)
+    stamps: list[int] = []
+
+    async def read() -> None:
+        async for event in stream:
+            frame = event.frame
+            luma = np.frombuffer(frame.data, np.uint8)[: frame.width * frame.height]
+            stamps.append(decode_stamp(luma.reshape(frame.height, frame.width))[0])
+            if len(stamps) >= count:
+                return
+
+    try:
+        await asyncio.wait_for(read(), timeout_s)
+    finally:
+        await stream.aclose()
+    return stamps
+
+
+async def read_audio_peak(track: rtc.Track, blocks: int = 50, timeout_s: float = 20.0) -> float:
+    """Read some audio of a remote track and return its peak (0..1 of full scale)."""
+    stream = rtc.AudioStream(track, sample_rate=48_000, num_channels=1)
+    peak = 0.0
+    seen = 0
+
+    async def read() -> None:
+        nonlocal peak, seen
+        async for event in stream:
+            samples = np.frombuffer(event.frame.data, np.int16)
+            peak = max(peak, float(np.abs(samples.astype(np.int32)).max()) / 32768)
+            seen += 1
+            if seen >= blocks:
+                return
+
+    try:
+        await asyncio.wait_for(read(), timeout_s)
+    finally:
+        await stream.aclose()
+    return peak
