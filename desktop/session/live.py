@@ -192,8 +192,12 @@ class LiveOutputs:
         secrets: Where stream keys are read from.
         encoder: Program settings for the direct path.
         options: Retry and disk behaviour for the direct path.
-        backend: The platform backend; given, Go Live goes through egress for ``room_name``.
+        backend: The platform backend; given, Go Live goes through egress for ``room_name``
+            and cloud recording is offered.
         room_name: The room (egress path).
+        rtmp_via_egress: With a backend, whether Go Live uses its egress (the platform) or
+            pushes from this computer (the studio's own LiveKit server, which may have no
+            egress service).
     """
 
     def __init__(
@@ -204,10 +208,12 @@ class LiveOutputs:
         options: OutputOptions | None = None,
         backend: Backend | None = None,
         room_name: str = "",
+        rtmp_via_egress: bool = True,
     ) -> None:
         self.store = store
         self.secrets = secrets
         self.backend = backend
+        self.rtmp_via_egress = rtmp_via_egress
         self.room_name = room_name
         # Output threads report through the loop that started them (set by the async commands).
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -225,13 +231,21 @@ class LiveOutputs:
     @property
     def via_egress(self) -> bool:
         """Whether Go Live goes through the backend's LiveKit egress."""
-        return self.backend is not None
+        return self.backend is not None and self.rtmp_via_egress
 
     @property
     def path(self) -> GoLivePath:
         """The path Go Live takes now."""
-        if self.backend is None:
+        if not self.via_egress:
             return self._direct_path
+        return self._egress()
+
+    def _recording_path(self) -> GoLivePath:
+        """Cloud recording goes through any backend (even when Go Live pushes directly)."""
+        return self._egress() if self.backend is not None else self._direct_path
+
+    def _egress(self) -> EgressPath:
+        assert self.backend is not None
         egress = self._egress_path
         if egress is None or egress.backend is not self.backend or (
             egress.room_name != self.room_name
@@ -341,7 +355,7 @@ class LiveOutputs:
         """
         self._loop = asyncio.get_running_loop()
         if cloud:
-            await self.path.start_cloud_recording()
+            await self._recording_path().start_cloud_recording()
         if local:
             output = self.direct.start_recording(folder)
             return Path(output.status.path)
@@ -349,7 +363,7 @@ class LiveOutputs:
 
     async def stop_recording(self) -> None:
         """Stop the cloud and the local recording."""
-        await self.path.stop_cloud_recording()
+        await self._recording_path().stop_cloud_recording()
         await asyncio.get_running_loop().run_in_executor(None, self.direct.remove, "recording")
 
     async def aclose(self) -> None:

@@ -500,9 +500,9 @@ async def test_end_stream_in_livekit_mode_leaves_the_room(
 
 
 async def test_record_in_the_cloud_from_the_record_menu(
-    qtbot: QtBot, backend_server_on_double: BackendServer, tmp_path: Path
+    qtbot: QtBot, backend_server: BackendServer, tmp_path: Path
 ) -> None:
-    backend = backend_server_on_double
+    backend = backend_server
     secrets = _secrets()
     secrets.set("platform-credential", backend.host_credential)
     settings = Settings(connect_mode="platform", backend_url=backend.url,
