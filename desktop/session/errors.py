@@ -29,6 +29,8 @@ class SessionErrorCode(enum.Enum):
     """The backend rejected the request's content (400)."""
     NOT_CONNECTED = 10
     """The action needs a connected room."""
+    PUBLISH_FAILED = 11
+    """The server did not accept a track (the connection dropped, or publishing is not allowed)."""
 
 
 class SessionError(Exception):

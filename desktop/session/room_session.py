@@ -33,6 +33,7 @@ from desktop.session.state import ConnectionState, Quality, QualityChange, Sourc
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DISCONNECT_TIMEOUT_S = 5.0
 
 
 class RoomSession:
@@ -85,7 +86,7 @@ class RoomSession:
         except SessionError as error:
             self.store.update(connection=ConnectionState.FAILED, error=str(error))
             raise
-        self.store.update(connection=ConnectionState.CONNECTING, error="", disconnect_reason=None)
+        self.store.update(connection=ConnectionState.CONNECTING, error="", disconnect=None)
         room = rtc.Room()
         self.events.wire(room)
         # Dynacast: the SFU tells the publisher which layers anyone watches; the rest pause.
@@ -108,12 +109,19 @@ class RoomSession:
         room, self.room = self.room, None
         self.events.room = None
         if room is not None:
-            await room.disconnect()
+            try:
+                # After the server removed us (or dropped the connection) the SDK's disconnect
+                # can wait forever for an answer that never comes: leaving must not hang.
+                await asyncio.wait_for(room.disconnect(), DISCONNECT_TIMEOUT_S)
+            except TimeoutError:
+                logger.warning(
+                    "leaving the room took over %.0f s; left anyway", DISCONNECT_TIMEOUT_S
+                )
         for task in list(self._tasks):
             task.cancel()
         if self.store.state.connection in (ConnectionState.CONNECTED, ConnectionState.RECONNECTING):
             self.store.update(
-                connection=ConnectionState.DISCONNECTED, disconnect_reason=DisconnectReason.LEFT
+                connection=ConnectionState.DISCONNECTED, disconnect=DisconnectReason.LEFT
             )
 
     def _require_room(self) -> rtc.Room:
