@@ -46,7 +46,7 @@ def _table(rows: list[Row]) -> str:
 
 
 async def _run(quick: bool, memory_s: float | None) -> list[Row]:
-    from benchmarks import pipeline, room, tiles
+    from benchmarks import pipeline, program, room, tiles
 
     short = 2.0 if quick else 10.0
     rows: list[Row] = []
@@ -57,6 +57,7 @@ async def _run(quick: bool, memory_s: float | None) -> list[Row]:
             None, pipeline.direct_outputs, short, tmp
         )
     rows += tiles.run(short)
+    rows += program.run(short)
     server = room.start_livekit()
     try:
         rows += await room.glass_to_glass(server, short)

@@ -326,8 +326,9 @@ class ProgramFeed:
                     logger.debug("closing %s's stream: %r", feed.identity, exc)
 
     async def aclose(self) -> None:
-        """Close every guest's streams."""
-        self._unsubscribe()
+        """Close every guest's streams (again is fine: ending the stream, then quitting)."""
+        unsubscribe, self._unsubscribe = self._unsubscribe, lambda: None
+        unsubscribe()
         feeds, self._feeds = list(self._feeds.values()), {}
         for feed in feeds:
             await self._close(feed)

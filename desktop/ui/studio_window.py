@@ -47,6 +47,7 @@ from desktop.session.state import ConnectionState, ParticipantState, RoomState, 
 from desktop.session.studio import StreamSummary, Studio
 from desktop.ui.bridge import StateBridge
 from desktop.ui.panels import ChatPanel, OutputsPanel, ParticipantsPanel, StatsPanel
+from desktop.ui.program_widget import ProgramWidget
 from desktop.ui.tile import VideoTile
 
 TILE_TICK_MS = 16
@@ -135,6 +136,8 @@ class StudioWindow(QMainWindow):
         self.stage.setAccessibleName("Stage")
         self.grid = QGridLayout(self.stage)
         self.grid.setSpacing(6)
+        # The Program monitor (what viewers see) sits beside the stage (what the room sees).
+        self.program = ProgramWidget(studio, self.bridge, splitter)
         self.side = QTabWidget(splitter)
         self.side.setAccessibleName("Side panels")
         self.participants = ParticipantsPanel(studio, self.bridge)
@@ -146,7 +149,8 @@ class StudioWindow(QMainWindow):
         self.side.addTab(self.outputs, "Outputs")
         self.side.addTab(self.stats, "Stats")
         splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(2, 1)
         outer.addWidget(splitter, stretch=1)
         outer.addLayout(self._build_controls(central))
         self.setCentralWidget(central)
