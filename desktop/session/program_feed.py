@@ -236,7 +236,10 @@ class ProgramFeed:
             quality = layer_for(heights.get(identity, 0))
             if quality != feed.quality:
                 feed.quality = quality
-                publication.set_video_quality(quality)
+                try:
+                    publication.set_video_quality(quality)
+                except Exception as exc:  # noqa: BLE001 - a guest leaving takes the track along
+                    logger.debug("asking %s for a layer: %r", identity, exc)
 
     def layers(self) -> dict[str, rtc.VideoQuality.ValueType]:
         """The simulcast layer asked of each guest in the program (single-layer ones left out)."""

@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any
 
@@ -228,8 +228,18 @@ def _describe_tiles(window: Any, path: str) -> None:
         json.dump(described, out, indent=2)
 
 
-def main(argv: list[str]) -> int:
-    """Open the studio window; returns the exit status."""
+def main(
+    argv: list[str],
+    on_ready: Callable[[Any, Any], Coroutine[Any, Any, None]] | None = None,
+) -> int:
+    """Open the studio window; returns the exit status.
+
+    Args:
+        argv: Command-line arguments (without the program name).
+        on_ready: For automation (soak tests, benchmarks): a coroutine function given the
+            studio window and the studio once the window shows; it runs beside the host's
+            session and typically closes the window when done.
+    """
     args = _parse(argv)
     logging.basicConfig(level=os.environ.get("BROADCASTER_LOG", "INFO"))
     if not _has_display():
@@ -240,6 +250,10 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
+    from desktop.session.crash_reports import CrashGuard
+
+    crash_guard = CrashGuard("studio")
+    crash_notes = [report.sentence() for report in crash_guard.arm()]
     from PySide6.QtWidgets import QApplication, QDialog
 
     from desktop.media.windows import windows_supported
@@ -276,6 +290,7 @@ def main(argv: list[str]) -> int:
         if not accepted:
             camera.stop()
             mic.stop()
+            crash_guard.disarm()
             return 0
         dialog.apply()
         try:
@@ -284,6 +299,7 @@ def main(argv: list[str]) -> int:
             notes.append(f"Settings could not be saved ({error}); they apply to this run only.")
     if args.synthetic_devices and not args.url:
         settings.connect_mode = "local"
+    notes = crash_notes + notes
     studio = Studio(settings, secrets)
     studio.use_devices(camera, mic)
     window = StudioWindow(
@@ -300,6 +316,8 @@ def main(argv: list[str]) -> int:
             window.show_error(note)
 
     connecting.add_done_callback(show_notes)
+    if on_ready is not None:
+        window.bridge.run(on_ready(window, studio), "run the automation")
     closed = asyncio.Event()
     # Qt would quit its event loop (and with it qasync's) the moment the window closes; the
     # studio still has to leave the room and finish recordings, so quitting is ours to do.
@@ -328,6 +346,7 @@ def main(argv: list[str]) -> int:
     finally:
         camera.stop()
         mic.stop()
+    crash_guard.disarm()
     _exit_now(0)
     return 0
 

@@ -98,7 +98,7 @@ def _check_program(
     near = np.array([abs(t - switch_at) < 1.0 for t in times[1:]])
     around = gaps[near].max()
     elsewhere = gaps[~near].max() if (~near).any() else 0.0
-    assert around < max(3.0 / FPS, 1.5 * elsewhere + 0.05), (around, elsewhere)
+    assert around < max(3.0 / FPS, 2 * elsewhere + 0.1), (around, elsewhere)
 
 
 def _check_sound(sound: npt.NDArray[np.float32], duration_s: float) -> None:
@@ -109,9 +109,11 @@ def _check_sound(sound: npt.NDArray[np.float32], duration_s: float) -> None:
         assert tone_strength(first, hz) > 30, hz
     last = sound[-48_000 * 3 // 4 :]
     assert tone_strength(last, HOST_HZ) > 30
-    assert tone_strength(last, 1700.0) > 30  # grace goes on
-    assert tone_strength(last, 1000.0) < 10  # ada was muted
-    assert tone_strength(last, 2500.0) < 10  # alan's sound stalled
+    grace = tone_strength(last, 1700.0)
+    assert grace > 30  # grace goes on
+    # Ada (muted) and Alan (stalled) are gone: at least 20 dB under Grace.
+    assert tone_strength(last, 1000.0) < grace / 10
+    assert tone_strength(last, 2500.0) < grace / 10
     assert np.abs(sound).max() < 0.999  # never clipped
 
 

@@ -1,0 +1,151 @@
+"""A host that runs the real studio for a long time: ``python -m tests.soak.studio_driver``.
+
+It starts the studio through its own entry point (``desktop.ui.app.main``: the same window,
+event loop, bridge and session a host gets) joined to ``--url`` with ``--token``, and plays a
+host's show through the studio's commands: record, go live to ``--rtmp``, share the screen on
+and off, chat, for ``--duration-s``. Every few seconds it samples its own resident memory, the
+event loop's delay and the capture sinks' dropped frames, and at the end writes them, with the
+chat it saw and the outputs' final states, as JSON to ``--report`` before closing the window
+the way a host would. The process then exits through the studio's own quit path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+SAMPLE_INTERVAL_S = 2.0
+LOOP_PROBE_INTERVAL_S = 0.05
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="studio_driver")
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--rtmp", required=True, help="RTMP URL with its stream name")
+    parser.add_argument("--record-dir", required=True)
+    parser.add_argument("--report", required=True)
+    parser.add_argument("--duration-s", type=float, default=120.0)
+    parser.add_argument("--share-toggle-s", type=float, default=10.0)
+    parser.add_argument("--chat-every-s", type=float, default=5.0)
+    parser.add_argument("--screen", default="1", help="monitor number, or 'synthetic'")
+    return parser.parse_args(argv)
+
+
+def _prepare_settings(args: argparse.Namespace) -> None:
+    from desktop.media.outputs.destinations import Destination, DestinationKind
+    from desktop.session.settings import SettingsStore
+
+    store = SettingsStore()
+    settings = store.load()
+    settings.recording_folder = args.record_dir
+    settings.destinations = [
+        Destination("custom-1", "Soak ingest", DestinationKind.CUSTOM, args.rtmp, enabled=True)
+    ]
+    store.save(settings)
+
+
+async def _show(args: argparse.Namespace, window: Any, studio: Any) -> None:
+    import psutil
+
+    from desktop.media.screen import ScreenSource
+    from desktop.media.synthetic import SyntheticScreen
+    from desktop.session.state import ConnectionState
+
+    process = psutil.Process()
+    loop = asyncio.get_running_loop()
+    report: dict[str, Any] = {"samples": [], "loop_delay_ms": [], "errors": [], "states": []}
+    window.bridge.error.connect(lambda text: report["errors"].append(text))
+    started = time.monotonic()
+
+    async def probe_loop() -> None:
+        while True:
+            before = loop.time()
+            await asyncio.sleep(LOOP_PROBE_INTERVAL_S)
+            late_ms = (loop.time() - before - LOOP_PROBE_INTERVAL_S) * 1000
+            report["loop_delay_ms"].append(round(max(late_ms, 0.0), 2))
+
+    prober = asyncio.create_task(probe_loop())
+    deadline = time.monotonic() + 60
+    while studio.store.state.connection is not ConnectionState.CONNECTED:
+        if time.monotonic() > deadline:
+            report["errors"].append(f"never connected: {studio.store.state.connection.name}")
+            break
+        await asyncio.sleep(0.1)
+    report["connected_after_s"] = round(time.monotonic() - started, 2)
+    await studio.start_recording()
+    report["go_live_problems"] = await studio.go_live()
+    sharing = None
+    next_toggle = next_chat = next_sample = time.monotonic()
+    chats_sent = 0
+    end = started + args.duration_s
+    while time.monotonic() < end:
+        now = time.monotonic()
+        if now >= next_toggle:
+            next_toggle += args.share_toggle_s
+            if sharing is None:
+                sharing = SyntheticScreen() if args.screen == "synthetic" else (
+                    ScreenSource(int(args.screen)))  # fmt: skip
+                sharing.start()
+                await studio.share_screen(sharing)
+            else:
+                await studio.stop_sharing()
+                sharing = None
+        if now >= next_chat:
+            next_chat += args.chat_every_s
+            chats_sent += 1
+            await studio.send_chat(f"host says {chats_sent}")
+        if now >= next_sample:
+            next_sample += SAMPLE_INTERVAL_S
+            sources = [s for s in (studio.camera, studio.mic, studio.screen) if s is not None]
+            report["samples"].append({
+                "t_s": round(now - started, 1),
+                "rss_bytes": process.memory_info().rss,
+                # The publisher's queues: a frame dropped there never reached the room.
+                # (Displays and the program sample the newest frame and drop by design.)
+                "dropped_frames": sum(q.dropped for s in sources for q in s.frames.stats()
+                                      if q.name == "publisher"),
+                "delivered_frames": sum(q.delivered for s in sources for q in s.frames.stats()
+                                        if q.name == "publisher"),
+                "connection": studio.store.state.connection.name,
+                "remotes": len(studio.store.state.remotes),
+            })  # fmt: skip
+        await asyncio.sleep(0.2)
+    state = studio.store.state
+    report["chats_sent"] = chats_sent
+    report["chat_received"] = [m.text for m in state.chat if not m.is_local]
+    report["outputs"] = [
+        {"id": s.output_id, "phase": s.phase.name, "bytes": s.bytes_written, "error": s.error,
+         "path": s.path}
+        for s in state.direct_outputs
+    ]  # fmt: skip
+    report["connection"] = state.connection.name
+    report["report_time"] = time.time()
+    await studio.stop_recording()
+    await studio.end_live()
+    prober.cancel()
+    Path(args.report).write_text(json.dumps(report))
+    window.close()
+
+
+def main(argv: list[str]) -> int:
+    """Run the studio with the scripted host; returns the studio's exit status."""
+    args = _parse(argv)
+    os.environ.setdefault("BROADCASTER_LOG", "WARNING")
+    _prepare_settings(args)
+    from desktop.ui.app import main as studio_main
+
+    return studio_main(
+        ["--synthetic-devices", "--url", args.url, "--token", args.token],
+        on_ready=lambda window, studio: _show(args, window, studio),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
