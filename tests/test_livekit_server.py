@@ -64,13 +64,35 @@ def test_the_check_names_a_candidate_that_would_leave_loopback(tmp_path: Path) -
                 "raddr 0.0.0.0 rport 0"
             },
         },
+        {
+            "msg": "added ICE candidate",
+            "candidate": {"candidate": "candidate:3 1 udp 2122260223 10.77.0.1 5000 typ host"},
+        },
+        {
+            "msg": "added ICE candidate",
+            "candidate": {"candidate": "candidate:4 1 udp 2122260223 8.8.4.4 5001 typ host"},
+        },
+        {
+            "msg": "sending ICE candidate",
+            "trickle": {
+                "candidateInit": json.dumps(
+                    {"candidate": "candidate:5 1 udp 2130706431 10.77.0.2 7882 typ host"}
+                )
+            },
+        },
         {"msg": "sending signal response", "iceServers": [{"urls": ["stun:stun.l.google.com"]}]},
     ]
     log.write_text("\n".join(json.dumps(line) for line in lines))
     server = LiveKitServer("ws://127.0.0.1:1", "k", "s", log_path=log)
     strays = server.stray_addresses()
-    assert len(strays) == 2
-    assert "203.0.113.9" in strays[0] and "stun.l.google.com" in strays[1]
+    # A client's own private address passes; a public one, a reflexive one, a server
+    # candidate off loopback and a public STUN server do not.
+    assert len(strays) == 4, strays
+    assert "203.0.113.9" in strays[0] and "8.8.4.4" in strays[1]
+    assert "server offered" in strays[2] and "10.77.0.2" in strays[2]
+    assert "stun.l.google.com" in strays[3]
+    # The address of a namespace the test made is allowed for the server too.
+    assert len(server.stray_addresses(allowed=["10.77.0.2"])) == 3
     clean = LiveKitServer("ws://127.0.0.1:1", "k", "s", log_path=tmp_path / "missing.log")
     assert clean.stray_addresses() == []
 
