@@ -221,6 +221,11 @@ class LiveOutputs:
         self._live = False
 
     @property
+    def is_live(self) -> bool:
+        """Whether Go Live is on (some destinations may be failing)."""
+        return self._live
+
+    @property
     def via_egress(self) -> bool:
         """Whether Go Live goes through the backend's LiveKit egress."""
         return self.backend is not None
