@@ -33,7 +33,10 @@ from desktop.session.state import StateStore
 logger = logging.getLogger(__name__)
 
 EGRESS_LAYOUTS: dict[Layout, tuple[str, str]] = {
-    Layout.AUTO: ("speaker", ""),
+    Layout.AUTO: (
+        "speaker",
+        "the speaker large with the others in a strip (a shared screen large)",
+    ),
     Layout.SOLO: ("speaker", "the speaker large with the others in a strip (not alone)"),
     Layout.SIDE_BY_SIDE: ("grid", "everyone in a grid"),
     Layout.GRID: ("grid", ""),

@@ -236,7 +236,10 @@ class ProgramFeed:
             quality = layer_for(heights.get(identity, 0))
             if quality != feed.quality:
                 feed.quality = quality
-                publication.set_video_quality(quality)
+                try:
+                    publication.set_video_quality(quality)
+                except Exception as exc:  # noqa: BLE001 - a guest leaving takes the track along
+                    logger.debug("asking %s for a layer: %r", identity, exc)
 
     def layers(self) -> dict[str, rtc.VideoQuality.ValueType]:
         """The simulcast layer asked of each guest in the program (single-layer ones left out)."""
@@ -326,8 +329,9 @@ class ProgramFeed:
                     logger.debug("closing %s's stream: %r", feed.identity, exc)
 
     async def aclose(self) -> None:
-        """Close every guest's streams."""
-        self._unsubscribe()
+        """Close every guest's streams (again is fine: ending the stream, then quitting)."""
+        unsubscribe, self._unsubscribe = self._unsubscribe, lambda: None
+        unsubscribe()
         feeds, self._feeds = list(self._feeds.values()), {}
         for feed in feeds:
             await self._close(feed)

@@ -33,6 +33,7 @@ from desktop.ui.control_bar_widget import SHORTCUTS, ControlBarWidget
 from desktop.ui.header_widget import HeaderWidget
 from desktop.ui.notice_widget import Notice, NoticeStackWidget, Severity
 from desktop.ui.panels import ChatPanel, OutputsPanel, ParticipantsPanel, StatsPanel
+from desktop.ui.program_widget import ProgramWidget
 from desktop.ui.stage_widget import StageWidget
 from desktop.ui.summary_widget import SummaryWidget
 
@@ -130,6 +131,8 @@ class StudioWindow(QMainWindow):
         outer.addWidget(self.notices)
         splitter = QSplitter(Qt.Orientation.Horizontal, central)
         self.stage = StageWidget(studio, self.bridge, splitter)
+        # The Program monitor (what viewers see) sits beside the stage (what the room sees).
+        self.program = ProgramWidget(studio, self.bridge, splitter)
         self.side = QTabWidget(splitter)
         self.side.setAccessibleName("Side panels")
         self.participants = ParticipantsPanel(studio, self.bridge)
@@ -144,8 +147,9 @@ class StudioWindow(QMainWindow):
         self.side.currentChanged.connect(self._tab_changed)
         self.chat.unread_changed.connect(self._show_unread)
         splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([900, 360])
+        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(2, 1)
+        splitter.setSizes([700, 460, 360])
         outer.addWidget(splitter, stretch=1)
         self.controls = ControlBarWidget(
             studio, self.bridge,
