@@ -1,7 +1,8 @@
 """``python -m benchmarks [--quick] [--json PATH]``: every benchmark, one table, JSON too.
 
 ``--quick`` only proves each benchmark still runs and produces its figures (CI); the full run
-takes about 15 minutes (the memory run alone is 10).
+takes about 45 minutes (the memory run is 10, the studio soak 30); ``--only soak`` runs just
+the soak.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def _table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-async def _run(quick: bool, memory_s: float | None) -> list[Row]:
-    from benchmarks import pipeline, room, tiles
+async def _run(quick: bool, memory_s: float | None, soak_s: float | None) -> list[Row]:
+    from benchmarks import pipeline, room, soak, tiles
 
     short = 2.0 if quick else 10.0
     rows: list[Row] = []
@@ -62,9 +63,20 @@ async def _run(quick: bool, memory_s: float | None) -> list[Row]:
         rows += await room.glass_to_glass(server, short)
         rows += await asyncio.get_running_loop().run_in_executor(None, room.startup, server)
         rows += await room.memory(server, memory_s or (12.0 if quick else 600.0))
+        rows += await soak.run(server, soak_s or (40.0 if quick else 1800.0))
     finally:
         room.stop_livekit(server)
     return rows
+
+
+async def _soak_only(quick: bool, soak_s: float | None) -> list[Row]:
+    from benchmarks import room, soak
+
+    server = room.start_livekit()
+    try:
+        return await soak.run(server, soak_s or (40.0 if quick else 1800.0))
+    finally:
+        room.stop_livekit(server)
 
 
 def main(argv: list[str]) -> int:
@@ -74,12 +86,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", default="benchmarks/results.json", help="where to write JSON")
     parser.add_argument("--memory-s", type=float, default=None,
                         help="length of the memory run (default 600, quick 12)")  # fmt: skip
+    parser.add_argument("--soak-s", type=float, default=None,
+                        help="length of the studio soak (default 1800, quick 40)")  # fmt: skip
+    parser.add_argument("--only", choices=("soak",), default=None,
+                        help="run just this benchmark")  # fmt: skip
     args = parser.parse_args(argv)
     # The same allocator policy as the app's own entry point (desktop/cli.py).
     limit_malloc_arenas()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     started = time.monotonic()
-    rows = asyncio.run(_run(args.quick, args.memory_s))
+    if args.only == "soak":
+        rows = asyncio.run(_soak_only(args.quick, args.soak_s))
+    else:
+        rows = asyncio.run(_run(args.quick, args.memory_s, args.soak_s))
     print(_table(rows))
     machine = _machine()
     print(f"\n{machine}  ({time.monotonic() - started:.0f} s{', quick' if args.quick else ''})")

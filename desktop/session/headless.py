@@ -4,7 +4,11 @@ It connects, publishes the chosen camera, microphone and screen, logs every stat
 JSON line on standard output, and exits 0 after ``--duration`` (or on Ctrl+C). On failure it
 prints one line saying why on standard error and exits non-zero:
 2 bad arguments, 3 could not connect (bad URL, refused token, unreachable server), 4 a device
-could not be opened, 5 every direct output (``--rtmp``/``--record``) failed for good.
+could not be opened, 5 every direct output (``--rtmp``/``--record``) failed for good, 6 it was
+removed from the room, replaced by the same identity joining elsewhere, or the room was closed
+(it does not rejoin then), 7 the connection was lost and did not come back within
+``--reconnect-window`` seconds (it keeps trying until then: the SDK resumes first, then it
+rejoins the room itself and publishes again).
 
 With ``--rtmp`` and ``--record`` it also encodes its own program (camera, or screen with the
 camera in a corner, and the microphone) once and sends it to each destination and the file,
@@ -32,8 +36,10 @@ from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.output import OutputPhase, OutputStatus, recording_path
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.session.errors import SessionError, SessionErrorCode
-from desktop.session.room_session import PublishDefaults, RoomSession
-from desktop.session.state import RoomState
+from desktop.session.publisher import PublishDefaults
+from desktop.session.room_events import DisconnectReason
+from desktop.session.room_session import RoomSession
+from desktop.session.state import ConnectionState, RoomState
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +47,9 @@ EXIT_USAGE = 2
 EXIT_CONNECT = 3
 EXIT_DEVICE = 4
 EXIT_OUTPUTS_FAILED = 5
+EXIT_REMOVED = 6
+EXIT_CONNECTION_LOST = 7
+REJOIN_INTERVAL_S = 3.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="seconds to stay live (default: until Ctrl+C)")  # fmt: skip
     parser.add_argument("--connect-timeout", type=float, default=10.0,
                         help="seconds to wait for the server")  # fmt: skip
+    parser.add_argument("--reconnect-window", type=float, default=60.0, metavar="SECONDS",
+                        help="after losing the room, keep trying to get back for this long, "
+                        "then exit 7 (default: 60)")  # fmt: skip
     return parser
 
 
@@ -207,6 +219,103 @@ def _log_state(old: RoomState, new: RoomState) -> None:
               flush=True)  # fmt: skip
 
 
+async def _publish(
+    session: RoomSession,
+    camera: VideoCaptureSource | None,
+    mic: AudioCaptureSource | None,
+    screen: VideoCaptureSource | None,
+) -> None:
+    if camera is not None:
+        await session.publish_camera(camera)
+    if mic is not None:
+        await session.publish_microphone(mic)
+    if screen is not None:
+        await session.publish_screen(screen)
+
+
+_WORDS = {
+    DisconnectReason.LEFT: "left the room",
+    DisconnectReason.REMOVED: "a moderator removed you from the room",
+    DisconnectReason.ROOM_CLOSED: "the room was closed",
+    DisconnectReason.DUPLICATE_IDENTITY: "you joined from somewhere else",
+    DisconnectReason.SERVER_SHUTDOWN: "the server shut down",
+    DisconnectReason.JOIN_FAILED: "joining failed",
+    DisconnectReason.CONNECTION_LOST: "the connection to the server was lost",
+    DisconnectReason.OTHER: "the connection ended",
+}
+"""Headless's own sentences (it is its own user interface: a terminal line)."""
+
+
+class _Outage:
+    """Follows the connection and decides when headless gives up, saying why.
+
+    A final disconnect (removed, replaced, room closed) ends the run at once. A lost connection
+    is first the SDK's to resume; once the SDK gives up, this rejoins the room itself every few
+    seconds and publishes again, until ``window_s`` after the connection was lost.
+    """
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._since_s: float | None = None
+        self._since_wall = ""
+        self._next_try_s = 0.0
+        self._last_error = ""
+
+    def begin(self, reason: str) -> None:
+        """The connection was lost (or never fully made) just now, for ``reason``."""
+        self._since_s = self._next_try_s = time.monotonic()
+        self._since_wall = time.strftime("%H:%M:%S")
+        self._last_error = reason
+
+    async def check(
+        self,
+        session: RoomSession,
+        url: str,
+        token: str,
+        sources: tuple[VideoCaptureSource | None, AudioCaptureSource | None,
+                       VideoCaptureSource | None],
+        args: argparse.Namespace,
+    ) -> tuple[int, str] | None:  # fmt: skip
+        """Called a few times a second; returns (exit status, sentence) to give up."""
+        state = session.store.state
+        now_s = time.monotonic()
+        if state.connection is ConnectionState.CONNECTED:
+            self._since_s = None
+            return None
+        reason = state.disconnect_reason
+        if state.connection is ConnectionState.DISCONNECTED and reason is not None:
+            if reason.final and reason is not DisconnectReason.LEFT:
+                return EXIT_REMOVED, f"{_WORDS[reason]}; not rejoining"
+        if state.connection not in (
+            ConnectionState.RECONNECTING, ConnectionState.DISCONNECTED, ConnectionState.FAILED
+        ):  # fmt: skip
+            return None
+        if self._since_s is None:
+            self.begin(_WORDS[reason] if reason is not None else "the connection dropped")
+            assert self._since_s is not None
+        if now_s - self._since_s >= self.window_s:
+            return EXIT_CONNECTION_LOST, (
+                f"lost the room at {self._since_wall} ({self._last_error}) and could not get "
+                f"back in within {self.window_s:.0f} s; check that the LiveKit server at "
+                f"{url} is running and reachable, then start again"
+            )
+        if state.connection is not ConnectionState.RECONNECTING and now_s >= self._next_try_s:
+            # The SDK gave up resuming: rejoin ourselves, with what is left of the window.
+            self._next_try_s = now_s + REJOIN_INTERVAL_S
+            remaining_s = self.window_s - (now_s - self._since_s)
+            timeout_s = max(1.0, min(args.connect_timeout, remaining_s / 2))
+            try:
+                await session.aclose()
+                await session.connect(url, token, timeout_s)
+                await _publish(session, *sources)
+                logger.warning("rejoined the room after %.0f s", now_s - self._since_s)
+            except SessionError as error:
+                self._last_error = error.detail or str(error)
+                # In but not publishing is not back: leave, so the next try starts clean.
+                await session.aclose()
+        return None
+
+
 async def run(args: argparse.Namespace) -> int:
     """Connect, publish, stay for the duration; returns the exit status."""
     session = RoomSession(
@@ -241,6 +350,7 @@ async def run(args: argparse.Namespace) -> int:
         except MediaError as error:
             print(f"broadcaster headless: {error}", file=sys.stderr)
             return EXIT_DEVICE
+        url = token = outage_error = ""
         if in_room:
             try:
                 url, token = await _room_credentials(args)
@@ -248,12 +358,14 @@ async def run(args: argparse.Namespace) -> int:
             except SessionError as error:
                 print(f"broadcaster headless: {error}", file=sys.stderr)
                 return EXIT_CONNECT
-            if camera is not None:
-                await session.publish_camera(camera)
-            if mic is not None:
-                await session.publish_microphone(mic)
-            if screen is not None:
-                await session.publish_screen(screen)
+            try:
+                await _publish(session, camera, mic, screen)
+            except SessionError as error:
+                # Mostly a connection that dropped while publishing: leave, and the outage
+                # handling below gets back in and publishes again, or gives up saying why.
+                logger.warning("publishing failed: %s", error)
+                outage_error = error.detail
+                await session.aclose()
         if targets or args.record:
             last: dict[str, tuple[object, ...]] = {}
             direct = DirectBroadcast(
@@ -266,11 +378,19 @@ async def run(args: argparse.Namespace) -> int:
             if args.record:
                 direct.start_recording(args.record)
         deadline = None if args.duration is None else loop.time() + args.duration
+        outage = _Outage(args.reconnect_window)
+        if outage_error:
+            outage.begin(outage_error)
         while not stop.is_set() and (deadline is None or loop.time() < deadline):
             try:
                 await asyncio.wait_for(stop.wait(), 0.25)
             except TimeoutError:
                 pass
+            if in_room:
+                verdict = await outage.check(session, url, token, (camera, mic, screen), args)
+                if verdict is not None:
+                    print(f"broadcaster headless: {verdict[1]}", file=sys.stderr)
+                    return verdict[0]
             if direct is not None and not in_room and _all_failed(direct):
                 print("broadcaster headless: every output failed (see the lines above)",
                       file=sys.stderr)  # fmt: skip

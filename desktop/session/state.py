@@ -18,6 +18,7 @@ from desktop.media.outputs.output import OutputStatus
 
 if TYPE_CHECKING:
     from desktop.session.link_stats import LinkStats
+    from desktop.session.room_events import DisconnectReason
 
 logger = logging.getLogger(__name__)
 
@@ -177,8 +178,8 @@ class RoomState:
     """Room name."""
     room_metadata: str = ""
     """Room metadata (appointment etc.)."""
-    disconnect_reason: str = ""
-    """Why the session left the room, in words (set with DISCONNECTED)."""
+    disconnect_reason: DisconnectReason | None = None
+    """Why the session left the room (set with DISCONNECTED; the UI puts it into words)."""
     error: str = ""
     """Why connecting failed, in words with the next step (set with FAILED)."""
     local: ParticipantState | None = None
@@ -226,7 +227,7 @@ class RoomState:
             ],
             "remotes": sorted(self.remotes),
             **({"error": self.error} if self.error else {}),
-            **({"reason": self.disconnect_reason} if self.disconnect_reason else {}),
+            **({"reason": self.disconnect_reason.value} if self.disconnect_reason else {}),
         }
 
 

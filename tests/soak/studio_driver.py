@@ -107,8 +107,12 @@ async def _show(args: argparse.Namespace, window: Any, studio: Any) -> None:
             report["samples"].append({
                 "t_s": round(now - started, 1),
                 "rss_bytes": process.memory_info().rss,
-                "dropped_frames": sum(q.dropped for s in sources for q in s.frames.stats()),
-                "delivered_frames": sum(q.delivered for s in sources for q in s.frames.stats()),
+                # The publisher's queues: a frame dropped there never reached the room.
+                # (Displays and the program sample the newest frame and drop by design.)
+                "dropped_frames": sum(q.dropped for s in sources for q in s.frames.stats()
+                                      if q.name == "publisher"),
+                "delivered_frames": sum(q.delivered for s in sources for q in s.frames.stats()
+                                        if q.name == "publisher"),
                 "connection": studio.store.state.connection.name,
                 "remotes": len(studio.store.state.remotes),
             })  # fmt: skip
