@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -298,15 +299,38 @@ async def create_room(
             can_publish_sources=["camera", "microphone", "screen_share", "screen_share_audio"],
         ),
     )
-    if req.recording_enabled:
-        await start_recording(svc, principal, StartRecordingRequest(room_name))
-    if destinations:
-        await start_rtmp(
-            svc, principal, StartRtmpRequest(room_name, req.rtmp_destinations), destinations
-        )
+    try:
+        if req.recording_enabled:
+            await start_recording(svc, principal, StartRecordingRequest(room_name))
+        if destinations:
+            await start_rtmp(
+                svc, principal, StartRtmpRequest(room_name, req.rtmp_destinations), destinations
+            )
+    except BaseException:
+        # Egress refused or did not answer: take the room down again rather than hand out a
+        # half-made one (the caller gets the error and can simply retry create_room).
+        await _undo_create(svc, room_name)
+        raise
     return CreatedRoom(
         RoomAccess(room_name, svc.config.ws_url, token, room.max_participants, room.empty_timeout)
     )
+
+
+async def _undo_create(svc: LiveKitBackendService, room_name: str) -> None:
+    stream = svc.store.get_stream(room_name)
+    for egress_id in (stream.recording_egress_id, stream.rtmp_egress_id) if stream else ():
+        if egress_id:
+            with contextlib.suppress(Exception):
+                await svc.livekit(
+                    svc.egress.stop_egress(api.StopEgressRequest(egress_id=egress_id))
+                )
+    with contextlib.suppress(Exception):
+        await svc.livekit(svc.rooms.delete_room(api.DeleteRoomRequest(room=room_name)))
+    if stream is not None:
+        stream.status = "failed"
+        stream.recording_egress_id = stream.rtmp_egress_id = ""
+        stream.destinations = {}
+        svc.store.save_stream(stream)
 
 
 async def join_room(

@@ -321,7 +321,9 @@ class LiveKitBackendService:
         if stream is None:
             raise ApiError(404, "not_found", f"room {room_name} not found")
         if principal.role is Role.VIEWER:
-            if principal.appointment_id and principal.appointment_id != stream.appointment_id:
+            # A viewer's credential names one appointment; one without (made before scopes
+            # existed) reaches none.
+            if principal.appointment_id != stream.appointment_id:
                 raise ApiError(404, "not_found", f"room {room_name} not found")
             return stream
         return self.hosted_stream(principal, room_name)

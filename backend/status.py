@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -110,17 +111,32 @@ async def get_broadcast_status(
         )
 
 
+MASKED_KEY_RE = re.compile(r"^(?P<base>.*/)\{(?P<head>[^{}]*)\.\.\.(?P<tail>[^{}]*)\}(?P<rest>.*)$")
+
+
 def _match_destination(masked: str, destinations: Mapping[str, str]) -> str | None:
-    """Find our destination for a masked URL like ``rtmp://host/app/{ab...}``."""
+    """Find our destination for a URL as EgressInfo shows it: ``rtmp://host/app/{abc...xyz}``.
+
+    LiveKit's egress keeps up to three characters of each end of the key; a URL matches when
+    everything before the key is equal and the key starts and ends with the visible parts.
+    When two of our URLs fit the same mask there is no telling them apart: no match.
+    """
     for name, url in destinations.items():
         if masked == url:
             return name
-    prefix, _, hidden = masked.partition("{")
-    visible = hidden.split("...", 1)[0].rstrip("}")
+    found = MASKED_KEY_RE.match(masked)
+    if found is None:
+        return None
+    base, head, tail, rest = found.group("base", "head", "tail", "rest")
+    fits = []
     for name, url in destinations.items():
-        if prefix and url.startswith(prefix) and url[len(prefix) :].startswith(visible):
-            return name
-    return None
+        if rest and url.endswith(rest):
+            url = url[: -len(rest)]
+        key = url[len(base) :]
+        if url.startswith(base) and "/" not in key and key.startswith(head) and key.endswith(tail):
+            if len(key) >= len(head) + len(tail):
+                fits.append(name)
+    return fits[0] if len(fits) == 1 else None
 
 
 def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:

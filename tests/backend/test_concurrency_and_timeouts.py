@@ -152,6 +152,18 @@ async def test_frozen_livekit_answers_504_within_the_bound(
     status, answer, took_s = await _timed(server, "get_broadcast_status", roomName=room)
     assert status == 504 and answer["error"] == "livekit_timeout", answer
     assert took_s < 2.0 + 1.5
+    # A room that was to record from the start is not left half-made when egress hangs.
+    lkapi = pair.livekit.api()
+    try:
+        rooms_before = {r.name for r in (await lkapi.room.list_rooms(api.ListRoomsRequest())).rooms}
+        status, answer, took_s = await _timed(
+            server, "create_room", appointmentId=server.appointment_id, recordingEnabled=True
+        )
+        assert status == 504, answer
+        rooms_after = {r.name for r in (await lkapi.room.list_rooms(api.ListRoomsRequest())).rooms}
+    finally:
+        await lkapi.aclose()
+    assert rooms_after == rooms_before
     os.kill(pair.egress.process.pid, signal.SIGCONT)
     status, answer = await server.call("get_broadcast_status", roomName=room)
     assert status == 200 and answer["recording"]["active"] is True

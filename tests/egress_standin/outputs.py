@@ -28,9 +28,23 @@ OUTPUT_QUEUE = 30
 RTMP_IO_TIMEOUT_US = 5_000_000
 
 
+RTMP_URL_RE = re.compile(r"^(rtmps?://)(.*/)(.*/)(\S*)( live=1)?$")
+
+
 def mask_url(url: str) -> str:
-    """Hide the stream key the way LiveKit's EgressInfo does (the key never leaves)."""
-    return re.sub(r"/([^/]+)$", lambda m: "/{" + m.group(1)[:2] + "...}", url)
+    """Hide the stream key as LiveKit's egress does: ``rtmp://host/app/{abc...xyz}``.
+
+    The key is the last path segment after an application; up to three characters of each
+    end stay visible (three for keys of nine or more, two for six or more, one for three or
+    more, none below). A URL without an application path is returned as it is, as LiveKit's.
+    """
+    match = RTMP_URL_RE.match(url)
+    if match is None:
+        return url
+    key = match.group(4)
+    shown = next((n for n in (3, 2, 1) if len(key) >= n * 3), 0)
+    hidden = "{" + key[:shown] + "..." + (key[len(key) - shown :] if shown else "") + "}"
+    return match.group(1) + match.group(2) + match.group(3) + hidden + (match.group(5) or "")
 
 
 @dataclass(frozen=True)
