@@ -27,6 +27,8 @@ ASPECT = 16 / 9
 GAP_PX = 8
 SHARE_SHARE = 0.76
 """Part of the stage's width the screen share takes (the people get the rest)."""
+NARROW_SHARE_SHARE = 0.66
+"""Part of a narrow stage's height the screen share takes (people in rows below)."""
 
 
 def best_grid(count: int, width: int, height: int) -> tuple[int, int, int]:
@@ -158,13 +160,23 @@ class StageWidget(QWidget):
         area = self.rect().adjusted(GAP_PX, GAP_PX, -GAP_PX, -GAP_PX)
         people = self.people()
         if self.screen_tile is not None:
-            share_w = int(area.width() * SHARE_SHARE)
-            share_rect = _fit(QRect(area.left(), area.top(), share_w, area.height()))
-            self.screen_tile.setGeometry(share_rect)
+            if area.width() >= area.height() * 1.5:
+                # Wide stage: the share on the left, people in a column beside it.
+                share_w = int(area.width() * SHARE_SHARE)
+                share_rect = QRect(area.left(), area.top(), share_w, area.height())
+                side = QRect(area.left() + share_w + GAP_PX, area.top(),
+                             area.width() - share_w - GAP_PX, area.height())  # fmt: skip
+                columns_max = 1
+            else:
+                # Narrow stage (the Program monitor beside it): the share on top, people below.
+                share_h = int(area.height() * NARROW_SHARE_SHARE)
+                share_rect = QRect(area.left(), area.top(), area.width(), share_h)
+                side = QRect(area.left(), area.top() + share_h + GAP_PX,
+                             area.width(), area.height() - share_h - GAP_PX)  # fmt: skip
+                columns_max = 0
+            self.screen_tile.setGeometry(_fit(share_rect))
             self.screen_tile.show()
-            side = QRect(area.left() + share_w + GAP_PX, area.top(),
-                         area.width() - share_w - GAP_PX, area.height())  # fmt: skip
-            self._grid(people, side, columns_max=1)
+            self._grid(people, side, columns_max=columns_max)
         else:
             self._grid(people, area)
         for tile in people:

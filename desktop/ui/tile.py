@@ -53,7 +53,7 @@ class VideoTile(QWidget):
         super().__init__(parent)
         self.source = source
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(160, 90)
+        self.setMinimumSize(64, 36)  # the stage sizes tiles; a tight stage may need small ones
         self.participant = participant
         self._remote: RemoteVideoFeed | None = None
         self._local_queue: FrameQueue[VideoFrame] | None = None
@@ -188,10 +188,15 @@ class VideoTile(QWidget):
         mic = "" if self.source is Source.SCREEN or not p.mic_muted else "mic off"
         # Words rather than an icon glyph: every font has them, and screen readers say them.
         painter.drawText(strip.adjusted(8, 0, -48, 0), Qt.AlignmentFlag.AlignVCenter, name)
-        if mic:
+        if mic and rect.width() >= 200:
             painter.setPen(QColor("#ff6b6b"))
             right = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
             painter.drawText(strip.adjusted(8, 0, -48, 0), right, mic)
+        elif mic:
+            # Too small for words beside the name: a red dot (the tooltip lists their tracks).
+            painter.setBrush(QColor("#ff6b6b"))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawEllipse(QRectF(rect.right() - 48, strip.center().y() - 4, 8, 8))
         # Quality bars, bottom right (a person's connection; a share has none of its own).
         bars = QUALITY_BARS.get(p.quality, 0)
         colour = QColor(QUALITY_COLOURS[p.quality])

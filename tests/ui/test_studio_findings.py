@@ -291,6 +291,18 @@ def test_stage_tiles_are_16_by_9_and_a_share_is_the_big_one(
         assert share is not None
         assert abs(share.width() / share.height() - 16 / 9) < 0.03
         assert share.width() > 2 * max(t.width() for t in window.tiles.values())
+        # Wide or narrow (the Program monitor beside it), no tile covers another.
+        for width, height in ((900, 500), (430, 560)):
+            window.stage.resize(width, height)
+            window.stage.relayout()
+            tiles = [share, window.own_tile, *window.tiles.values()]
+            rects = [t.geometry() for t in tiles]
+            for i, a in enumerate(rects):
+                assert window.stage.rect().contains(a), (width, a)
+                assert abs(a.width() / a.height() - 16 / 9) < 0.05, (width, a)
+                for b in rects[i + 1 :]:
+                    assert not a.intersects(b), (width, a, b)
+            assert share.width() > max(t.width() for t in tiles[1:])
     finally:
         window.stage.show_share(None)
         screen.stop()
