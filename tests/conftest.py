@@ -20,5 +20,6 @@ pytest_plugins = [
     "tests.fixtures.rtmp",
     "tests.fixtures.livekit",
     "tests.fixtures.livekit_double",
+    "tests.fixtures.egress",
     "tests.fixtures.backend",
 ]
