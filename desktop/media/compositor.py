@@ -124,7 +124,7 @@ class StageMember:
     source_id: str
     """Stable id (:data:`HOST_ID` for the studio's camera, the LiveKit identity for a guest)."""
     name: str
-    """Shown on the name plate and used for the initials."""
+    """Shown on the name plate (none when empty) and used for the initials."""
     camera_on: bool = True
     """False shows their initials instead of their (stale) picture."""
 
@@ -486,7 +486,8 @@ class Compositor:
                     name = member.name if member else region.source_id
                     self._blit(planes, self._initials_art(name, region.width, region.height),
                                region.x, region.y)  # fmt: skip
-                if region.kind is RegionKind.PERSON and scene.name_plates and member is not None:
+                if (region.kind is RegionKind.PERSON and scene.name_plates and member is not None
+                        and member.name):  # fmt: skip
                     self._draw_plate(planes, region, member.name)
             if scene.logo_bgra is not None:
                 self._draw_logo(planes, scene.logo_bgra)

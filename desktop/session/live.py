@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
+from backend.common import Layout as EgressLayout
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError
@@ -25,7 +26,7 @@ from desktop.media.outputs.destinations import Destination, RtmpTarget, prefligh
 from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.output import OutputKind, OutputStatus
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
-from desktop.session.backend_client import Backend
+from desktop.session.backend_client import Backend, named_url
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.settings import Secrets
 from desktop.session.state import StateStore
@@ -71,14 +72,6 @@ class GoLivePath(Protocol):
         """Stop every destination."""
         ...
 
-    async def start_cloud_recording(self) -> bool:
-        """Start recording in the cloud; False where this path has no cloud."""
-        ...
-
-    async def stop_cloud_recording(self) -> None:
-        """Stop the cloud recording."""
-        ...
-
     def viewers_see(self, layout: Layout) -> str:
         """What viewers see for a layout, where it is not what the Program monitor shows."""
         ...
@@ -111,13 +104,6 @@ class DirectPath:
         for output_id in [k for k, s in statuses if s.kind is OutputKind.RTMP]:
             await self.remove(output_id)
 
-    async def start_cloud_recording(self) -> bool:
-        """No cloud without a room."""
-        return False
-
-    async def stop_cloud_recording(self) -> None:
-        """No cloud without a room."""
-
     def viewers_see(self, layout: Layout) -> str:
         """Viewers see exactly the program."""
         return ""
@@ -134,53 +120,54 @@ class EgressPath:
         """The studio's layout, sent as the egress layout when an egress starts."""
 
     async def start(self, targets: dict[str, RtmpTarget]) -> None:
-        """One egress for every destination."""
-        await self._call(
-            "start_rtmp",
-            destinations=[{"name": i, "url": t.publish_url} for i, t in targets.items()],
-            layout=egress_layout(self.layout)[0],
+        """One egress for every destination, in the layout closest to the studio's."""
+        await self.backend.start_rtmp(
+            self.room_name,
+            [named_url(i, t.publish_url) for i, t in targets.items()],
+            layout=self.egress_layout,
         )
 
     async def add(self, destination_id: str, target: RtmpTarget) -> None:
         """Add a URL to the running egress (or start one if it ended by itself)."""
-        entry = [{"name": destination_id, "url": target.publish_url}]
+        entry = [named_url(destination_id, target.publish_url)]
         try:
-            await self._call("update_rtmp", add=entry)
+            await self.backend.update_rtmp(self.room_name, add=entry)
         except SessionError as error:
             # 409: the egress ended when its last destination failed; start anew.
             if error.code is not SessionErrorCode.ALREADY_ACTIVE:
                 raise
-            await self._call("start_rtmp", destinations=entry, layout=egress_layout(self.layout)[0])
+            await self.backend.start_rtmp(self.room_name, entry, layout=self.egress_layout)
 
     async def remove(self, destination_id: str) -> None:
         """Remove a URL from the running egress."""
-        await self._call("update_rtmp", remove=[destination_id])
+        await self.backend.update_rtmp(self.room_name, remove=[destination_id])
 
     async def stop(self) -> None:
         """Stop the egress (already ended by itself is fine)."""
         try:
-            await self._call("stop_rtmp")
+            await self.backend.stop_rtmp(self.room_name)
         except SessionError as error:
             # 409: the egress already ended by itself (every destination failed).
             if error.code is not SessionErrorCode.ALREADY_ACTIVE:
                 raise
 
-    async def start_cloud_recording(self) -> bool:
+    async def start_cloud_recording(self) -> None:
         """A room-composite recording in the chosen layout."""
-        await self._call("start_recording", output="mp4", layout=egress_layout(self.layout)[0])
-        return True
+        await self.backend.start_recording(self.room_name, layout=self.egress_layout)
 
     async def stop_cloud_recording(self) -> None:
         """Stop the cloud recording if one runs."""
         if self.store.state.is_recording:
-            await self._call("stop_recording")
+            await self.backend.stop_recording(self.room_name)
+
+    @property
+    def egress_layout(self) -> EgressLayout:
+        """The egress layout for the studio's."""
+        return EgressLayout(egress_layout(self.layout)[0])
 
     def viewers_see(self, layout: Layout) -> str:
         """Egress has two layouts; say what viewers get where the studio's differs."""
         return egress_layout(layout)[1]
-
-    async def _call(self, action: str, **body: object) -> None:
-        await self.backend.call(action, roomName=self.room_name, **body)
 
 
 class LiveOutputs:
@@ -239,16 +226,13 @@ class LiveOutputs:
     @property
     def path(self) -> GoLivePath:
         """The path Go Live takes now."""
-        if not self.via_egress:
-            return self._direct_path
-        return self._egress()
+        egress = self._egress()
+        return egress if egress is not None and self.rtmp_via_egress else self._direct_path
 
-    def _recording_path(self) -> GoLivePath:
-        """Cloud recording goes through any backend (even when Go Live pushes directly)."""
-        return self._egress() if self.backend is not None else self._direct_path
-
-    def _egress(self) -> EgressPath:
-        assert self.backend is not None
+    def _egress(self) -> EgressPath | None:
+        """The backend's egress (Go Live through it, and cloud recording), if there is one."""
+        if self.backend is None:
+            return None
         egress = self._egress_path
         if egress is None or egress.backend is not self.backend or (
             egress.room_name != self.room_name
@@ -274,9 +258,11 @@ class LiveOutputs:
         starts (a running egress keeps its layout), and has only a grid and a speaker layout.
         """
         self.direct.set_layout(layout)
+        egress = self._egress()
+        if egress is not None:
+            egress.layout = layout  # the cloud recording follows the layout too
         path = self.path
         if isinstance(path, EgressPath):
-            path.layout = layout
             note = path.viewers_see(layout)
             if self._live or self.store.state.is_recording:
                 running = "until you go live again, viewers keep the layout the stream started with"
@@ -357,8 +343,9 @@ class LiveOutputs:
         Returns the local file's path when one is being written.
         """
         self._loop = asyncio.get_running_loop()
-        if cloud:
-            await self._recording_path().start_cloud_recording()
+        egress = self._egress()
+        if cloud and egress is not None:
+            await egress.start_cloud_recording()
         if local:
             output = self.direct.start_recording(folder)
             return Path(output.status.path)
@@ -366,7 +353,9 @@ class LiveOutputs:
 
     async def stop_recording(self) -> None:
         """Stop the cloud and the local recording."""
-        await self._recording_path().stop_cloud_recording()
+        egress = self._egress()
+        if egress is not None:
+            await egress.stop_cloud_recording()
         await asyncio.get_running_loop().run_in_executor(None, self.direct.remove, "recording")
 
     async def aclose(self) -> None:

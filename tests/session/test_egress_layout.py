@@ -1,9 +1,9 @@
 """With egress, the studio's layout goes to the egress, and the studio says where viewers differ.
 
-Two people publish in a room (the host's synthetic camera, a guest's solid colour); Go Live
-runs through the backend's egress (its stand-in composes the room as LiveKit's templates do:
-speaker = one camera, grid = tiles). The RTMP capture is decoded: with the studio on Grid, the
-guest is a tile, not the whole picture.
+Two people publish in a room on the real LiveKit server (the host's synthetic camera, a guest's
+solid colour); Go Live runs through the backend's egress (its stand-in composes the room as
+LiveKit's templates do: speaker = one camera, grid = tiles). The RTMP capture is decoded:
+with the studio on Grid, the guest is a tile, not the whole picture.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from desktop.session.live import EGRESS_LAYOUTS, LiveOutputs, egress_layout
 from desktop.session.room_session import RoomSession
 from desktop.session.settings import Secrets
 from tests.fixtures.backend import BackendServer
+from tests.fixtures.livekit import CONNECT_TIMEOUT_S
 from tests.fixtures.program import Guest, RoomGuest, decode_video
 from tests.fixtures.rtmp import RtmpServer
 
@@ -45,9 +46,8 @@ async def _wait(predicate: Any, timeout_s: float = 30.0) -> None:
 
 
 async def test_the_chosen_layout_reaches_the_egress_program(
-    backend_server_on_double: BackendServer, livekit_double: Any, rtmp_server: RtmpServer
+    backend_server: BackendServer, livekit_server: Any, rtmp_server: RtmpServer
 ) -> None:
-    backend_server = backend_server_on_double
     backend = HttpBackend(backend_server.url, backend_server.host_credential)
     session = RoomSession()
     secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
@@ -61,7 +61,8 @@ async def test_the_chosen_layout_reaches_the_egress_program(
     try:
         await session.connect(room["url"], room["token"])
         await session.publish_camera(camera)
-        await guest.join(livekit_double.ws_url, livekit_double.token("ada", room["name"]), 10.0)
+        token = livekit_server.token("ada", room["name"])
+        await guest.join(livekit_server.ws_url, token, CONNECT_TIMEOUT_S)
         # Grid maps onto the egress's grid exactly: nothing to say.
         assert live.set_layout(Layout.GRID) == ""
         assert await live.go_live([good]) == {}

@@ -177,3 +177,47 @@ async def test_guests_in_the_room_are_composed_into_the_recorded_program(
     # starved machine's silence gaps splatter a little energy over every frequency).
     assert tone_strength(end, ADA.tone_hz) < grace_after / 10
     assert tone_strength(end, ADA.tone_hz) < tone_strength(both, ADA.tone_hz) / 10
+
+
+async def test_add_to_stage_and_send_backstage_change_program_and_permission(
+    backend_server: Any, livekit_server: Any
+) -> None:
+    import keyring.backends.fail
+
+    from desktop.session.settings import Secrets, Settings
+    from desktop.session.state import ParticipantState
+    from desktop.session.studio import Studio
+
+    secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
+    secrets.set("platform-credential", backend_server.host_credential)
+    settings = Settings(connect_mode="platform", backend_url=backend_server.url,
+                        appointment_id=backend_server.appointment_id)  # fmt: skip
+    studio = Studio(settings, secrets)
+    guest = RoomGuest(Guest("ann", "Ann", (220, 40, 40), 1000.0, 640, 360))
+    try:
+        await studio.connect()
+        room = studio.store.state.room_name
+        status, joined = await backend_server.call(
+            "join_room", roomName=room, userId="ann", permissions={"canPublish": True}
+        )
+        assert status == 200, joined
+        await guest.join(joined["url"], joined["token"], CONNECT_TIMEOUT_S)
+
+        def remotes() -> dict[str, ParticipantState]:
+            return studio.store.state.remotes
+
+        await wait_until(lambda: "ann" in remotes() and remotes()["ann"].is_publisher)
+        # Add to stage: in the program (picture and mix) and allowed to publish.
+        assert await studio.set_in_program("ann", True) == ""
+        assert list(studio.program.stage) == [HOST_ID, "ann"]
+        assert "ann" in studio.live.direct.mixer.inputs()
+        # Send backstage: out of the program, and the SFU takes the right to publish away.
+        assert await studio.set_in_program("ann", False) == ""
+        assert list(studio.program.stage) == [HOST_ID]
+        assert "ann" not in studio.live.direct.mixer.inputs()
+        await wait_until(lambda: not remotes()["ann"].can_publish)
+        await studio.set_in_program("ann", True)
+        await wait_until(lambda: remotes()["ann"].can_publish)
+    finally:
+        await guest.aclose()
+        await studio.aclose()

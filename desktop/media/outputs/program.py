@@ -47,7 +47,8 @@ logger = logging.getLogger(__name__)
 AUDIO_BLOCK_SAMPLES = AUDIO_SAMPLE_RATE_HZ // 100
 MIX_DELAY_S = 0.06
 """The mix runs this far behind the clock so inputs arriving in 10–50 ms bursts are not cut."""
-DEFAULT_HOST_NAME = "Host"
+DEFAULT_HOST_NAME = ""
+"""No name (and so no name plate) until the studio names the host."""
 
 _UNCHANGED = object()
 
