@@ -37,8 +37,9 @@ from desktop.media.outputs.output import OutputPhase, OutputStatus, recording_pa
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.publisher import PublishDefaults
+from desktop.session.room_events import DisconnectReason
 from desktop.session.room_session import RoomSession
-from desktop.session.state import ConnectionState, DisconnectReason, RoomState
+from desktop.session.state import ConnectionState, RoomState
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +50,6 @@ EXIT_OUTPUTS_FAILED = 5
 EXIT_REMOVED = 6
 EXIT_CONNECTION_LOST = 7
 REJOIN_INTERVAL_S = 3.0
-_REASON_WORDS = {
-    DisconnectReason.LEFT: "you left",
-    DisconnectReason.REMOVED: "a moderator removed you from the room",
-    DisconnectReason.REPLACED: "you joined from somewhere else",
-    DisconnectReason.ROOM_CLOSED: "the room was closed",
-    DisconnectReason.SERVER_SHUTDOWN: "the server shut down",
-    DisconnectReason.CONNECTION_LOST: "the connection to the server was lost",
-}
-"""The session's disconnect codes in this command line's words (the studio's are in the UI)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -149,11 +141,10 @@ async def _room_credentials(args: argparse.Namespace) -> tuple[str, str]:
         )
     backend = HttpBackend(args.backend, os.environ.get("BROADCASTER_CREDENTIAL", ""))
     try:
-        created = await backend.call("create_room", appointmentId=args.appointment)
+        created = await backend.create_room(args.appointment)
     finally:
         await backend.aclose()
-    room = created["room"]
-    return str(room["url"]), str(room["token"])
+    return created.room.url, created.room.token
 
 
 def _open_sources(
@@ -242,6 +233,19 @@ async def _publish(
         await session.publish_screen(screen)
 
 
+_WORDS = {
+    DisconnectReason.LEFT: "left the room",
+    DisconnectReason.REMOVED: "a moderator removed you from the room",
+    DisconnectReason.ROOM_CLOSED: "the room was closed",
+    DisconnectReason.DUPLICATE_IDENTITY: "you joined from somewhere else",
+    DisconnectReason.SERVER_SHUTDOWN: "the server shut down",
+    DisconnectReason.JOIN_FAILED: "joining failed",
+    DisconnectReason.CONNECTION_LOST: "the connection to the server was lost",
+    DisconnectReason.OTHER: "the connection ended",
+}
+"""Headless's own sentences (it is its own user interface: a terminal line)."""
+
+
 class _Outage:
     """Follows the connection and decides when headless gives up, saying why.
 
@@ -278,16 +282,16 @@ class _Outage:
         if state.connection is ConnectionState.CONNECTED:
             self._since_s = None
             return None
-        if state.connection is ConnectionState.DISCONNECTED and state.disconnect is not None:
-            if state.disconnect.final and state.disconnect is not DisconnectReason.LEFT:
-                return EXIT_REMOVED, f"{_REASON_WORDS[state.disconnect]}; not rejoining"
+        reason = state.disconnect_reason
+        if state.connection is ConnectionState.DISCONNECTED and reason is not None:
+            if reason.final and reason is not DisconnectReason.LEFT:
+                return EXIT_REMOVED, f"{_WORDS[reason]}; not rejoining"
         if state.connection not in (
             ConnectionState.RECONNECTING, ConnectionState.DISCONNECTED, ConnectionState.FAILED
         ):  # fmt: skip
             return None
         if self._since_s is None:
-            reason = state.disconnect or DisconnectReason.CONNECTION_LOST
-            self.begin(_REASON_WORDS[reason])
+            self.begin(_WORDS[reason] if reason is not None else "the connection dropped")
             assert self._since_s is not None
         if now_s - self._since_s >= self.window_s:
             return EXIT_CONNECTION_LOST, (

@@ -29,12 +29,12 @@ from desktop.session.state import Source
 
 logger = logging.getLogger(__name__)
 
+PUBLISH_TIMEOUT_S = 20.0
+"""Longer than the SDK's own 10 s wait for the server's answer, which it does not always keep."""
 AUDIO_QUEUE_MS = 100
 """LiveKit's default audio queue is a second of latency; keep it short (a multiple of 10)."""
 LINK_STATS_INTERVAL_S = 2.0
 """How often the uplink figures (bitrate per layer, RTT, loss) are sampled."""
-PUBLISH_TIMEOUT_S = 20.0
-"""Longer than the SDK's own 10 s wait for the server's answer, which it does not always keep."""
 
 CODECS = {"vp8": rtc.VideoCodec.VP8, "h264": rtc.VideoCodec.H264, "vp9": rtc.VideoCodec.VP9}
 """Video codecs a host can choose."""
@@ -80,6 +80,40 @@ class _Published:
     lk_source: rtc.VideoSource | rtc.AudioSource
     width: int = 0
     height: int = 0
+
+
+async def publish_track(
+    room: rtc.Room, track: rtc.LocalTrack, options: rtc.TrackPublishOptions
+) -> rtc.LocalTrackPublication:
+    """Publish, turning the SDK's failure (often a connection that just dropped) into words.
+
+    Bounded: when the room is lost mid-publish (removed, server gone) the SDK's call can wait
+    forever for a confirmation that will never come, so it also ends as soon as the room does.
+
+    Raises:
+        SessionError: PUBLISH_FAILED, saying why.
+    """
+    publishing = asyncio.ensure_future(room.local_participant.publish_track(track, options))
+    deadline_s = time.monotonic() + PUBLISH_TIMEOUT_S
+    reason = f"no confirmation within {PUBLISH_TIMEOUT_S:.0f} s"
+    try:
+        while time.monotonic() < deadline_s:
+            done, _ = await asyncio.wait({publishing}, timeout=0.25)
+            if done:
+                return publishing.result()
+            if room.connection_state == rtc.ConnectionState.CONN_DISCONNECTED:
+                reason = "the room was left meanwhile"
+                break
+    except PublishTrackError as exc:
+        reason = exc.message
+    finally:
+        if not publishing.done():
+            publishing.cancel()
+    raise SessionError(
+        SessionErrorCode.PUBLISH_FAILED,
+        f"the server did not take the {track.name} ({reason})",
+        "check the connection; it is published again when the room is back",
+    )
 
 
 class Publisher:
@@ -149,7 +183,7 @@ class Publisher:
             source=rtc.TrackSource.SOURCE_MICROPHONE,
             audio_encoding=AudioEncoding(max_bitrate=self.defaults.audio_bitrate_bps),
         )
-        publication = await _publish_track(room, track, options)
+        publication = await publish_track(room, track, options)
         self._published[Source.MICROPHONE] = self._feed_audio(publication, track, lk_source, mic)
         self._changed()
         return publication
@@ -169,7 +203,7 @@ class Publisher:
         lk_source = rtc.VideoSource(width, height, is_screencast=is_screencast)
         name = "screen" if kind is Source.SCREEN else "camera"
         track = rtc.LocalVideoTrack.create_video_track(name, lk_source)
-        publication = await _publish_track(room, track, options)
+        publication = await publish_track(room, track, options)
         self._published[kind] = self._feed_video(kind, publication, track, lk_source, capture)
         self._changed()
         return publication
@@ -303,34 +337,3 @@ class Publisher:
                     logger.debug("stats of %s: %r", source.name, exc)
             if reports:
                 report(sampler.sample(reports, int(time.time() * 1000)))
-
-
-async def _publish_track(
-    room: rtc.Room, track: rtc.LocalTrack, options: rtc.TrackPublishOptions
-) -> rtc.LocalTrackPublication:
-    """Publish, turning the SDK's failure (often a connection that just dropped) into words.
-
-    Bounded: when the room is lost mid-publish (removed, server gone) the SDK's call can wait
-    forever for a confirmation that will never come, so it also ends as soon as the room is.
-    """
-    publishing = asyncio.ensure_future(room.local_participant.publish_track(track, options))
-    deadline_s = time.monotonic() + PUBLISH_TIMEOUT_S
-    reason = f"no confirmation within {PUBLISH_TIMEOUT_S:.0f} s"
-    try:
-        while time.monotonic() < deadline_s:
-            done, _ = await asyncio.wait({publishing}, timeout=0.25)
-            if done:
-                return publishing.result()
-            if room.connection_state == rtc.ConnectionState.CONN_DISCONNECTED:
-                reason = "the room was left meanwhile"
-                break
-    except PublishTrackError as exc:
-        reason = exc.message
-    finally:
-        if not publishing.done():
-            publishing.cancel()
-    raise SessionError(
-        SessionErrorCode.PUBLISH_FAILED,
-        f"the server did not take the {track.name} ({reason})",
-        "check the connection; it is published again when the room is back",
-    )

@@ -2,9 +2,7 @@
 
 Every handler is wrapped so an exception is logged instead of being swallowed by the SDK's
 event emitter. Reasons for leaving are a :class:`DisconnectReason` code; the words for them
-live in the UI (``desktop/ui/words.py``), as for every other code the session produces. The
-enum itself is defined beside the state that carries it (``state.DisconnectReason``) and is
-re-exported here.
+live in the UI (``desktop/ui/words.py``), as for every other code the session produces.
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from enum import Enum
 from typing import Any
 
 from livekit import rtc
@@ -22,7 +21,6 @@ from livekit import rtc
 from desktop.session.state import (
     ChatMessage,
     ConnectionState,
-    DisconnectReason,
     ParticipantState,
     Quality,
     Source,
@@ -50,20 +48,51 @@ _QUALITIES = {
 }
 
 
+class DisconnectReason(Enum):
+    """Why the session left the room (the UI puts it into words)."""
+
+    LEFT = "left"
+    """The host left (or the app closed the session)."""
+    REMOVED = "removed"
+    """A moderator removed the host from the room."""
+    ROOM_CLOSED = "room_closed"
+    """The room was deleted (the stream was ended)."""
+    DUPLICATE_IDENTITY = "duplicate_identity"
+    """The same identity joined from somewhere else."""
+    SERVER_SHUTDOWN = "server_shutdown"
+    """The server shut down."""
+    JOIN_FAILED = "join_failed"
+    """Joining failed after the connection was made."""
+    CONNECTION_LOST = "connection_lost"
+    """The connection to the server was lost and could not be resumed."""
+    OTHER = "other"
+    """Any other reason the server gave."""
+
+    @property
+    def final(self) -> bool:
+        """True when rejoining would be wrong: someone decided the session is out."""
+        return self in (
+            DisconnectReason.LEFT,
+            DisconnectReason.REMOVED,
+            DisconnectReason.ROOM_CLOSED,
+            DisconnectReason.DUPLICATE_IDENTITY,
+        )
+
+
 _REASONS = {
     rtc.DisconnectReason.CLIENT_INITIATED: DisconnectReason.LEFT,
     rtc.DisconnectReason.PARTICIPANT_REMOVED: DisconnectReason.REMOVED,
     rtc.DisconnectReason.ROOM_DELETED: DisconnectReason.ROOM_CLOSED,
-    rtc.DisconnectReason.DUPLICATE_IDENTITY: DisconnectReason.REPLACED,
+    rtc.DisconnectReason.DUPLICATE_IDENTITY: DisconnectReason.DUPLICATE_IDENTITY,
     rtc.DisconnectReason.SERVER_SHUTDOWN: DisconnectReason.SERVER_SHUTDOWN,
+    rtc.DisconnectReason.JOIN_FAILURE: DisconnectReason.JOIN_FAILED,
+    rtc.DisconnectReason.SIGNAL_CLOSE: DisconnectReason.CONNECTION_LOST,
 }
-"""The SDK's reasons as ours; anything else (signal closed, join failure, unknown) is a lost
-connection that may come back."""
 
 
 def disconnect_reason(sdk_reason: int) -> DisconnectReason:
     """Our code for the SDK's ``disconnected`` reason."""
-    found: DisconnectReason = _REASONS.get(sdk_reason, DisconnectReason.CONNECTION_LOST)  # type: ignore[call-overload]
+    found: DisconnectReason = _REASONS.get(sdk_reason, DisconnectReason.OTHER)  # type: ignore[call-overload]
     return found
 
 
@@ -277,7 +306,7 @@ class RoomEvents:
 
     def _on_disconnected(self, reason: int) -> None:
         self.store.update(
-            connection=ConnectionState.DISCONNECTED, disconnect=disconnect_reason(reason)
+            connection=ConnectionState.DISCONNECTED, disconnect_reason=disconnect_reason(reason)
         )
 
 
@@ -292,6 +321,3 @@ def _guarded(handler: Callable[..., None]) -> Callable[..., None]:
             logger.exception("room event handler %s failed", getattr(handler, "__name__", ""))
 
     return wrapper
-
-
-__all__ = ["CHAT_TOPIC", "SOURCES", "DisconnectReason", "RoomEvents", "disconnect_reason"]

@@ -86,7 +86,7 @@ class RoomSession:
         except SessionError as error:
             self.store.update(connection=ConnectionState.FAILED, error=str(error))
             raise
-        self.store.update(connection=ConnectionState.CONNECTING, error="", disconnect=None)
+        self.store.update(connection=ConnectionState.CONNECTING, error="", disconnect_reason=None)
         room = rtc.Room()
         self.events.wire(room)
         # Dynacast: the SFU tells the publisher which layers anyone watches; the rest pause.
@@ -114,14 +114,12 @@ class RoomSession:
                 # can wait forever for an answer that never comes: leaving must not hang.
                 await asyncio.wait_for(room.disconnect(), DISCONNECT_TIMEOUT_S)
             except TimeoutError:
-                logger.warning(
-                    "leaving the room took over %.0f s; left anyway", DISCONNECT_TIMEOUT_S
-                )
+                logger.warning("leaving took over %.0f s; left anyway", DISCONNECT_TIMEOUT_S)
         for task in list(self._tasks):
             task.cancel()
         if self.store.state.connection in (ConnectionState.CONNECTED, ConnectionState.RECONNECTING):
             self.store.update(
-                connection=ConnectionState.DISCONNECTED, disconnect=DisconnectReason.LEFT
+                connection=ConnectionState.DISCONNECTED, disconnect_reason=DisconnectReason.LEFT
             )
 
     def _require_room(self) -> rtc.Room:

@@ -347,7 +347,7 @@ class StudioWindow(QMainWindow):
             + (f" · {own}" if own not in ("", "unknown") else ""),
             ConnectionState.RECONNECTING: "Reconnecting… (your stream continues locally)",
             ConnectionState.DISCONNECTED: "Disconnected: "
-            + disconnect_reason_text(state.disconnect),
+            + disconnect_reason_text(state.disconnect_reason),
             ConnectionState.FAILED: f"Could not connect: {state.error}",
         }[c]
         self.connection.setText(words)

@@ -5,15 +5,17 @@ The session layer hands out codes (enums); this is the one place that turns them
 
 from __future__ import annotations
 
-from desktop.session.state import DisconnectReason
+from desktop.session.room_events import DisconnectReason
 
 _DISCONNECT_WORDS = {
     DisconnectReason.LEFT: "you left",
     DisconnectReason.REMOVED: "a moderator removed you from the room",
     DisconnectReason.ROOM_CLOSED: "the room was closed",
-    DisconnectReason.REPLACED: "you joined from somewhere else",
+    DisconnectReason.DUPLICATE_IDENTITY: "you joined from somewhere else",
     DisconnectReason.SERVER_SHUTDOWN: "the server shut down; reconnect when it is back",
+    DisconnectReason.JOIN_FAILED: "joining failed; try to reconnect",
     DisconnectReason.CONNECTION_LOST: "the connection to the server was lost; reconnect",
+    DisconnectReason.OTHER: "the connection ended",
 }
 
 

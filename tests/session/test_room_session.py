@@ -167,7 +167,7 @@ async def test_removed_by_a_moderator_says_so(livekit_server: LiveKitServer, uni
             api.RoomParticipantIdentity(room=unique_room, identity="guest")
         )
         await wait_for(lambda: session.store.state.connection is ConnectionState.DISCONNECTED)
-        assert session.store.state.disconnect is DisconnectReason.REMOVED
+        assert session.store.state.disconnect_reason is DisconnectReason.REMOVED
     finally:
         await lkapi.aclose()
         await session.aclose()

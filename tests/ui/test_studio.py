@@ -84,7 +84,9 @@ def test_state_changes_show_in_the_window(
 
     store.update(connection=ConnectionState.RECONNECTING)
     assert "Reconnecting" in window.connection.text()
-    store.update(connection=ConnectionState.DISCONNECTED, disconnect=DisconnectReason.ROOM_CLOSED)
+    store.update(
+        connection=ConnectionState.DISCONNECTED, disconnect_reason=DisconnectReason.ROOM_CLOSED
+    )
     assert window.connection.text() == "Disconnected: the room was closed"
     store.update(is_live=True, live_since_ms=int(time.time() * 1000) - 65_000)
     window._tick_clock()
