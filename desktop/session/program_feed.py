@@ -267,15 +267,23 @@ class ProgramFeed:
             track = publication.track
             if track is None:
                 continue
-            if publication.source == rtc.TrackSource.SOURCE_CAMERA and feed.video is None:
-                feed.video = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
-                feed.video_publication = publication
-                feed.quality = None
-                feed.tasks.append(asyncio.ensure_future(self._read_video(feed, feed.video)))
-            elif publication.source == rtc.TrackSource.SOURCE_MICROPHONE and feed.audio is None:
-                feed.audio = rtc.AudioStream(track, sample_rate=MIX_RATE_HZ, num_channels=1)
-                feed.tasks.append(asyncio.ensure_future(self._read_audio(feed, feed.audio)))
+            try:
+                self._open(feed, publication, track)
+            except Exception as exc:  # noqa: BLE001 - a track going away as we open it
+                logger.info("could not read %s's %s: %r", identity, publication.source, exc)
         self._fit_layers()
+
+    def _open(
+        self, feed: _GuestFeed, publication: rtc.RemoteTrackPublication, track: rtc.Track
+    ) -> None:
+        if publication.source == rtc.TrackSource.SOURCE_CAMERA and feed.video is None:
+            feed.video = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
+            feed.video_publication = publication
+            feed.quality = None
+            feed.tasks.append(asyncio.ensure_future(self._read_video(feed, feed.video)))
+        elif publication.source == rtc.TrackSource.SOURCE_MICROPHONE and feed.audio is None:
+            feed.audio = rtc.AudioStream(track, sample_rate=MIX_RATE_HZ, num_channels=1)
+            feed.tasks.append(asyncio.ensure_future(self._read_audio(feed, feed.audio)))
 
     async def _read_video(self, feed: _GuestFeed, stream: rtc.VideoStream) -> None:
         sequence = 0
