@@ -19,7 +19,6 @@ pytest_plugins = [
     "tests.fixtures.devices",
     "tests.fixtures.rtmp",
     "tests.fixtures.livekit",
-    "tests.fixtures.livekit_double",
     "tests.fixtures.egress",
     "tests.fixtures.backend",
 ]
