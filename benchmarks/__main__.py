@@ -47,7 +47,7 @@ def _table(rows: list[Row]) -> str:
 
 
 async def _run(quick: bool, memory_s: float | None, soak_s: float | None) -> list[Row]:
-    from benchmarks import pipeline, room, soak, tiles
+    from benchmarks import pipeline, program, room, soak, tiles
 
     short = 2.0 if quick else 10.0
     rows: list[Row] = []
@@ -58,6 +58,7 @@ async def _run(quick: bool, memory_s: float | None, soak_s: float | None) -> lis
             None, pipeline.direct_outputs, short, tmp
         )
     rows += tiles.run(short)
+    rows += program.run(short)
     server = room.start_livekit()
     try:
         rows += await room.glass_to_glass(server, short)

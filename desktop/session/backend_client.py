@@ -106,12 +106,14 @@ class Backend(Protocol):
     async def get_room_status(self, room_name: str) -> RoomStatus: ...
     async def end_stream(self, room_name: str) -> StreamEnded: ...
     async def start_recording(
-        self, room_name: str, output: OutputFormat = OutputFormat.MP4
-    ) -> RecordingAnswer: ...
+        self, room_name: str, output: OutputFormat = OutputFormat.MP4,
+        layout: Layout = Layout.SPEAKER,
+    ) -> RecordingAnswer: ...  # fmt: skip
     async def stop_recording(self, room_name: str) -> RecordingAnswer: ...
     async def start_rtmp(
-        self, room_name: str, destinations: Sequence[Destination]
-    ) -> LiveAnswer: ...
+        self, room_name: str, destinations: Sequence[Destination],
+        layout: Layout = Layout.SPEAKER,
+    ) -> LiveAnswer: ...  # fmt: skip
     async def update_rtmp(
         self,
         room_name: str,
@@ -179,19 +181,23 @@ class TypedActions:
         return await self._ask("end_stream", EndStreamRequest(room_name), StreamEnded)
 
     async def start_recording(
-        self, room_name: str, output: OutputFormat = OutputFormat.MP4
-    ) -> RecordingAnswer:
-        """Record the room in the cloud."""
-        request = StartRecordingRequest(room_name, output, Layout.SPEAKER, Quality.HIGH)
+        self, room_name: str, output: OutputFormat = OutputFormat.MP4,
+        layout: Layout = Layout.SPEAKER,
+    ) -> RecordingAnswer:  # fmt: skip
+        """Record the room in the cloud, composed in ``layout``."""
+        request = StartRecordingRequest(room_name, output, layout, Quality.HIGH)
         return await self._ask("start_recording", request, RecordingAnswer)
 
     async def stop_recording(self, room_name: str) -> RecordingAnswer:
         """Stop the cloud recording."""
         return await self._ask("stop_recording", StopRecordingRequest(room_name), RecordingAnswer)
 
-    async def start_rtmp(self, room_name: str, destinations: Sequence[Destination]) -> LiveAnswer:
-        """Go live through egress."""
-        request = StartRtmpRequest(room_name, tuple(destinations))
+    async def start_rtmp(
+        self, room_name: str, destinations: Sequence[Destination],
+        layout: Layout = Layout.SPEAKER,
+    ) -> LiveAnswer:  # fmt: skip
+        """Go live through egress, composed in ``layout``."""
+        request = StartRtmpRequest(room_name, tuple(destinations), layout)
         return await self._ask("start_rtmp", request, LiveAnswer)
 
     async def update_rtmp(

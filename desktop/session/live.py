@@ -16,8 +16,11 @@ import logging
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
+from backend.common import Layout as EgressLayout
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
+from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError
 from desktop.media.outputs.destinations import Destination, RtmpTarget, preflight, rtmp_target
 from desktop.media.outputs.encoder import EncoderSettings
@@ -30,9 +33,149 @@ from desktop.session.state import StateStore
 
 logger = logging.getLogger(__name__)
 
+EGRESS_LAYOUTS: dict[Layout, tuple[str, str]] = {
+    Layout.AUTO: (
+        "speaker",
+        "the speaker large with the others in a strip (a shared screen large)",
+    ),
+    Layout.SOLO: ("speaker", "the speaker large with the others in a strip (not alone)"),
+    Layout.SIDE_BY_SIDE: ("grid", "everyone in a grid"),
+    Layout.GRID: ("grid", ""),
+    Layout.SPEAKER: ("speaker", ""),
+    Layout.SCREEN_STRIP: ("speaker", ""),
+    Layout.SCREEN_PIP: ("speaker", "the screen large with the people in a strip (no corner)"),
+}
+"""The studio's layouts as LiveKit egress layouts, with what viewers see where they differ."""
+
+
+def egress_layout(layout: Layout) -> tuple[str, str]:
+    """The egress layout for a studio layout, and what viewers see instead ('' = the same)."""
+    return EGRESS_LAYOUTS[layout]
+
+
+class GoLivePath(Protocol):
+    """How the program reaches destinations: the studio's own encoder, or LiveKit egress."""
+
+    async def start(self, targets: dict[str, RtmpTarget]) -> None:
+        """Send to these destinations (id → checked target)."""
+        ...
+
+    async def add(self, destination_id: str, target: RtmpTarget) -> None:
+        """Add one destination while live; the others go on."""
+        ...
+
+    async def remove(self, destination_id: str) -> None:
+        """Drop one destination while live; the others go on."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop every destination."""
+        ...
+
+    def viewers_see(self, layout: Layout) -> str:
+        """What viewers see for a layout, where it is not what the Program monitor shows."""
+        ...
+
+
+class DirectPath:
+    """The studio encodes the program once and pushes it to each destination itself."""
+
+    def __init__(self, broadcast: DirectBroadcast) -> None:
+        self.broadcast = broadcast
+
+    async def start(self, targets: dict[str, RtmpTarget]) -> None:
+        """Add an RTMP output per destination (one encoder for all)."""
+        for output_id, target in targets.items():
+            self.broadcast.add_rtmp(output_id, target)
+
+    async def add(self, destination_id: str, target: RtmpTarget) -> None:
+        """Add an RTMP output."""
+        self.broadcast.add_rtmp(destination_id, target)
+
+    async def remove(self, destination_id: str) -> None:
+        """Close one RTMP output cleanly (off the event loop: it joins a thread)."""
+        await asyncio.get_running_loop().run_in_executor(
+            None, self.broadcast.remove, destination_id
+        )
+
+    async def stop(self) -> None:
+        """Close every RTMP output (the local recording goes on)."""
+        statuses = self.broadcast.statuses().items()
+        for output_id in [k for k, s in statuses if s.kind is OutputKind.RTMP]:
+            await self.remove(output_id)
+
+    def viewers_see(self, layout: Layout) -> str:
+        """Viewers see exactly the program."""
+        return ""
+
+
+class EgressPath:
+    """LiveKit egress composes the room and sends it out (through the backend's actions)."""
+
+    def __init__(self, backend: Backend, room_name: str, store: StateStore) -> None:
+        self.backend = backend
+        self.room_name = room_name
+        self.store = store
+        self.layout = Layout.AUTO
+        """The studio's layout, sent as the egress layout when an egress starts."""
+
+    async def start(self, targets: dict[str, RtmpTarget]) -> None:
+        """One egress for every destination, in the layout closest to the studio's."""
+        await self.backend.start_rtmp(
+            self.room_name,
+            [named_url(i, t.publish_url) for i, t in targets.items()],
+            layout=self.egress_layout,
+        )
+
+    async def add(self, destination_id: str, target: RtmpTarget) -> None:
+        """Add a URL to the running egress (or start one if it ended by itself)."""
+        entry = [named_url(destination_id, target.publish_url)]
+        try:
+            await self.backend.update_rtmp(self.room_name, add=entry)
+        except SessionError as error:
+            # 409: the egress ended when its last destination failed; start anew.
+            if error.code is not SessionErrorCode.ALREADY_ACTIVE:
+                raise
+            await self.backend.start_rtmp(self.room_name, entry, layout=self.egress_layout)
+
+    async def remove(self, destination_id: str) -> None:
+        """Remove a URL from the running egress."""
+        await self.backend.update_rtmp(self.room_name, remove=[destination_id])
+
+    async def stop(self) -> None:
+        """Stop the egress (already ended by itself is fine)."""
+        try:
+            await self.backend.stop_rtmp(self.room_name)
+        except SessionError as error:
+            # 409: the egress already ended by itself (every destination failed).
+            if error.code is not SessionErrorCode.ALREADY_ACTIVE:
+                raise
+
+    async def start_cloud_recording(self) -> None:
+        """A room-composite recording in the chosen layout."""
+        await self.backend.start_recording(self.room_name, layout=self.egress_layout)
+
+    async def stop_cloud_recording(self) -> None:
+        """Stop the cloud recording if one runs."""
+        if self.store.state.is_recording:
+            await self.backend.stop_recording(self.room_name)
+
+    @property
+    def egress_layout(self) -> EgressLayout:
+        """The egress layout for the studio's."""
+        return EgressLayout(egress_layout(self.layout)[0])
+
+    def viewers_see(self, layout: Layout) -> str:
+        """Egress has two layouts; say what viewers get where the studio's differs."""
+        return egress_layout(layout)[1]
+
 
 class LiveOutputs:
     """Destinations and recording for one studio session.
+
+    Go Live takes one of two paths with the same commands: :class:`DirectPath` (the studio's
+    own program) or :class:`EgressPath` (a platform room's egress), chosen by whether a backend
+    is set. The local recording is always the studio's own program.
 
     Args:
         store: Room state to report into (``direct_outputs``, ``is_live``, ``live_since_ms``).
@@ -65,13 +208,39 @@ class LiveOutputs:
         # Output threads report through the loop that started them (set by the async commands).
         self._loop: asyncio.AbstractEventLoop | None = None
         self.direct = DirectBroadcast(encoder, options, listener=self._on_status)
+        self._direct_path = DirectPath(self.direct)
+        self._egress_path: EgressPath | None = None
         self._destinations: dict[str, Destination] = {}
         self._live = False
+
+    @property
+    def is_live(self) -> bool:
+        """Whether Go Live is on (some destinations may be failing)."""
+        return self._live
 
     @property
     def via_egress(self) -> bool:
         """Whether Go Live goes through the backend's LiveKit egress."""
         return self.backend is not None and self.rtmp_via_egress
+
+    @property
+    def path(self) -> GoLivePath:
+        """The path Go Live takes now."""
+        egress = self._egress()
+        return egress if egress is not None and self.rtmp_via_egress else self._direct_path
+
+    def _egress(self) -> EgressPath | None:
+        """The backend's egress (Go Live through it, and cloud recording), if there is one."""
+        if self.backend is None:
+            return None
+        egress = self._egress_path
+        if egress is None or egress.backend is not self.backend or (
+            egress.room_name != self.room_name
+        ):  # fmt: skip
+            egress = EgressPath(self.backend, self.room_name, self.store)
+            egress.layout = self.direct.compositor.scene.layout
+            self._egress_path = egress
+        return egress
 
     def set_sources(
         self,
@@ -81,6 +250,25 @@ class LiveOutputs:
     ) -> None:
         """What the direct program shows and plays (may change while live)."""
         self.direct.set_sources(camera=camera, screen=screen, microphone=microphone)
+
+    def set_layout(self, layout: Layout) -> str:
+        """Switch the program's layout; returns what viewers see instead ('' = the same).
+
+        The direct program switches on its next picture. Egress takes the layout when it next
+        starts (a running egress keeps its layout), and has only a grid and a speaker layout.
+        """
+        self.direct.set_layout(layout)
+        egress = self._egress()
+        if egress is not None:
+            egress.layout = layout  # the cloud recording follows the layout too
+        path = self.path
+        if isinstance(path, EgressPath):
+            note = path.viewers_see(layout)
+            if self._live or self.store.state.is_recording:
+                running = "until you go live again, viewers keep the layout the stream started with"
+                note = f"{note}; {running}" if note else running
+            return note
+        return ""
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -114,14 +302,7 @@ class LiveOutputs:
                 problems[destination.id] = str(error)
         if not started:
             return problems
-        if self.via_egress:
-            assert self.backend is not None
-            await self.backend.start_rtmp(
-                self.room_name, [named_url(i, t.publish_url) for i, t in started.items()]
-            )
-        else:
-            for output_id, target in started.items():
-                self.direct.add_rtmp(output_id, target)
+        await self.path.start(started)
         self._live = True
         self.store.update(is_live=True, live_since_ms=int(time.time() * 1000))
         return problems
@@ -134,27 +315,10 @@ class LiveOutputs:
         if enabled:
             target = self.target(destination)
             self._destinations[destination.id] = destination
-            if self.via_egress:
-                assert self.backend is not None
-                entry = [named_url(destination.id, target.publish_url)]
-                try:
-                    await self.backend.update_rtmp(self.room_name, add=entry)
-                except SessionError as error:
-                    # 409: the egress ended when its last destination failed; start anew.
-                    if error.code is not SessionErrorCode.ALREADY_ACTIVE:
-                        raise
-                    await self.backend.start_rtmp(self.room_name, entry)
-            else:
-                self.direct.add_rtmp(destination.id, target)
+            await self.path.add(destination.id, target)
         else:
             self._destinations.pop(destination.id, None)
-            if self.via_egress:
-                assert self.backend is not None
-                await self.backend.update_rtmp(self.room_name, remove=[destination.id])
-            else:
-                await asyncio.get_running_loop().run_in_executor(
-                    None, self.direct.remove, destination.id
-                )
+            await self.path.remove(destination.id)
 
     def retry_now(self, destination_id: str) -> None:
         """Retry a failed or waiting destination at once (direct path)."""
@@ -165,19 +329,7 @@ class LiveOutputs:
         if not self._live:
             return
         self._live = False
-        if self.via_egress:
-            assert self.backend is not None
-            try:
-                await self.backend.stop_rtmp(self.room_name)
-            except SessionError as error:
-                # 409: the egress already ended by itself (every destination failed).
-                if error.code is not SessionErrorCode.ALREADY_ACTIVE:
-                    raise
-        else:
-            loop = asyncio.get_running_loop()
-            for output_id in [k for k, s in self.direct.statuses().items()
-                              if s.kind is OutputKind.RTMP]:  # fmt: skip
-                await loop.run_in_executor(None, self.direct.remove, output_id)
+        await self.path.stop()
         self._destinations.clear()
         self.store.update(is_live=False, live_since_ms=0)
 
@@ -191,8 +343,9 @@ class LiveOutputs:
         Returns the local file's path when one is being written.
         """
         self._loop = asyncio.get_running_loop()
-        if cloud and self.backend is not None:
-            await self.backend.start_recording(self.room_name)
+        egress = self._egress()
+        if cloud and egress is not None:
+            await egress.start_cloud_recording()
         if local:
             output = self.direct.start_recording(folder)
             return Path(output.status.path)
@@ -200,8 +353,9 @@ class LiveOutputs:
 
     async def stop_recording(self) -> None:
         """Stop the cloud and the local recording."""
-        if self.backend is not None and self.store.state.is_recording:
-            await self.backend.stop_recording(self.room_name)
+        egress = self._egress()
+        if egress is not None:
+            await egress.stop_cloud_recording()
         await asyncio.get_running_loop().run_in_executor(None, self.direct.remove, "recording")
 
     async def aclose(self) -> None:

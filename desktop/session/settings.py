@@ -73,6 +73,8 @@ class Settings:
     """Where local recordings go ('' = the Videos folder)."""
     max_retries: int = 5
     """Reconnection attempts per destination."""
+    currency: str = "USD"
+    """The currency the platform pays the host in (for the end-of-stream summary)."""
     destinations: list[Destination] = field(default_factory=lambda: default_destinations())
     """Saved RTMP destinations, keys excluded (YouTube and Twitch presets to begin with)."""
 

@@ -168,6 +168,27 @@ class OutputState:
     """The recording's file or link when known."""
 
 
+class ProblemCode(enum.Enum):
+    """A standing condition the host should know about; it clears when the condition does."""
+
+    NO_SPEAKER = 1
+    """Guests' voices cannot be played: no output device opened."""
+    SYNTHETIC_CAMERA = 2
+    """No camera could be used: the synthetic camera stands in."""
+    SYNTHETIC_MICROPHONE = 3
+    """No microphone could be used: the synthetic microphone stands in."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A standing condition (see :class:`ProblemCode`) with its detail for the log."""
+
+    code: ProblemCode
+    """What it is."""
+    detail: str = ""
+    """The device's own words (for the tooltip and logs, not the sentence)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RoomState:
     """Everything the UI shows about the room."""
@@ -202,6 +223,10 @@ class RoomState:
     """Wall-clock ms when Go Live was pressed; 0 when not live."""
     link: LinkStats | None = None
     """The host's uplink (bitrate per layer, RTT, loss), sampled every few seconds."""
+    ended: bool = False
+    """The host ended the stream: the room is closed and left; nothing reconnects."""
+    problems: tuple[Problem, ...] = ()
+    """Standing conditions the host should know about (no speaker, a synthetic device)."""
 
     @property
     def participant_count(self) -> int:

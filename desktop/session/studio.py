@@ -8,6 +8,8 @@ with words and a next step, for the window to show.
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import logging
 import time
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
+from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.encoder import EncoderSettings
@@ -24,12 +27,17 @@ from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import LiveOutputs
 from desktop.session.moderation import Moderator
+from desktop.session.program_feed import ProgramFeed
 from desktop.session.publisher import PublishDefaults
 from desktop.session.remote_video import RemoteVideo
+from desktop.session.room_events import DisconnectReason
 from desktop.session.room_session import RoomSession
-from desktop.session.settings import PRESETS, Secrets, Settings
+from desktop.session.settings import PRESETS, Secrets, Settings, SettingsStore
 from desktop.session.state import (
+    ConnectionState,
     ParticipantState,
+    Problem,
+    ProblemCode,
     RoomState,
     Source,
     StateStore,
@@ -39,12 +47,37 @@ from desktop.session.state import (
 logger = logging.getLogger(__name__)
 
 
+class RecordingPlace(enum.Enum):
+    """Where a recording goes."""
+
+    LOCAL = "local"
+    """A file in the recording folder on this computer."""
+    CLOUD = "cloud"
+    """The platform records the room (LiveKit egress); needs the platform backend."""
+    BOTH = "both"
+    """Both at once: the local file is a safety copy."""
+
+
+@dataclass(frozen=True)
+class ProgramInfo:
+    """What the studio's own encoder makes (for the Stats panel)."""
+
+    width: int
+    """Picture width."""
+    height: int
+    """Picture height."""
+    fps: int
+    """Frames per second."""
+    encoder: str
+    """The encoder's name ('' when nothing is being encoded)."""
+
+
 @dataclass
 class StreamSummary:
     """What the end-of-stream screen shows."""
 
     duration_s: float
-    """How long the stream ran."""
+    """How long the show was live (0 when it never went live)."""
     peak_participants: int
     """Most people in the room at once (the host included)."""
     peak_publishers: int
@@ -53,6 +86,10 @@ class StreamSummary:
     """Local recording files and cloud recording links."""
     revenue: dict[str, float] = field(default_factory=dict)
     """The platform's split (multiplier, duration bonus, commission, creator share)."""
+    currency: str = "USD"
+    """The currency of ``revenue`` (the platform's, else the studio's setting)."""
+    room_duration_s: float = 0.0
+    """How long the room existed (the platform's figure, or the studio's session)."""
 
 
 class Studio:
@@ -65,9 +102,15 @@ class Studio:
     """
 
     def __init__(
-        self, settings: Settings, secrets: Secrets, store: StateStore | None = None
+        self,
+        settings: Settings,
+        secrets: Secrets,
+        store: StateStore | None = None,
+        settings_store: SettingsStore | None = None,
     ) -> None:
         self.settings = settings
+        self.settings_store = settings_store
+        """Where changed settings are saved (None: they apply to this run only)."""
         self.secrets = secrets
         self.store = store or StateStore()
         self.session: RoomSession | None = None
@@ -84,16 +127,18 @@ class Studio:
             self.store, secrets, EncoderSettings(width, height, fps, bitrate),
             OutputOptions(max_retries=settings.max_retries),
         )  # fmt: skip
+        self.program = ProgramFeed(self.live.direct, self.store)
+        """The program's stage, layout and the guests' media in it."""
         self._peak_participants = 1
         self._peak_publishers = 0
         self._started_s = time.monotonic()
+        self._live_total_s = 0.0
+        self._live_since_s = 0.0
         self._recordings: list[str] = []
         self._url: str = ""
         self._token: str = ""
         self.player: Any = None
         """Plays the guests' voices (a GuestAudioPlayer once in a room)."""
-        self.notes: list[str] = []
-        """Things the host should know that are not errors (no speaker…)."""
         self.store.subscribe(self._track_peaks)
 
     # -- devices -----------------------------------------------------------------------------
@@ -177,8 +222,7 @@ class Studio:
             url, token = created.room.url, created.room.token
             self.backend = backend
         self._url, self._token = url, token
-        await session.connect(url, token)
-        self.session = session
+        await self._join(session)
         if self.backend is not None:
             room_name = self.store.state.room_name
             self.moderator = Moderator(self.backend, self.store, room_name)
@@ -186,9 +230,15 @@ class Studio:
             self.monitor.start()
             self.live.backend = self.backend
             self.live.room_name = room_name
-            # Go Live pushes from this computer in "LiveKit server" mode (that server may run
-            # no egress); cloud recording and moderation go through the in-process backend.
             self.live.rtmp_via_egress = mode == "platform"
+
+    async def _join(self, session: RoomSession) -> None:
+        """Join the room at the saved URL with the saved token and publish camera and mic."""
+        await session.connect(self._url, self._token)
+        self.session = session
+        if session.room is not None:
+            # The program follows the room joined now (a rejoin is a new room object).
+            self.program.attach(session.room)
         self._start_playback(session)
         if self.camera is not None:
             await session.publish_camera(self.camera)
@@ -212,22 +262,29 @@ class Studio:
             player.start()
         except MediaError as error:
             # No speaker (a server, a CI machine): the studio works on, silently, and says so.
-            self.notes.append(f"Guests cannot be heard: {error}")
+            self.set_problem(ProblemCode.NO_SPEAKER, error.detail)
             logger.warning("guest audio: %s", error)
+        else:
+            self.clear_problem(ProblemCode.NO_SPEAKER)
         self.player = player
 
     async def set_speaker(self, device: str) -> None:
         """Play guests on another output device ('' = the system default), while live."""
         self.settings.speaker = device
         if self.player is not None:
-            self.player.set_device(device or None)
+            try:
+                self.player.set_device(device or None)
+            except MediaError as error:
+                self.set_problem(ProblemCode.NO_SPEAKER, error.detail)
+                raise
+            self.clear_problem(ProblemCode.NO_SPEAKER)
 
     def _local_backend(self) -> LocalBackend:
         secret = self.secrets.get("livekit-api-secret")
         if not self.settings.livekit_url or not self.settings.livekit_api_key or not secret:
             raise SessionError(
                 SessionErrorCode.TOKEN_REFUSED, "no LiveKit server URL, API key or secret",
-                "enter them in Setup → Connection",
+                "enter them in File ▸ Settings (LiveKit server)",
             )  # fmt: skip
         import os
 
@@ -247,19 +304,91 @@ class Studio:
         return LocalBackend("host", config=config)
 
     async def reconnect_now(self) -> None:
-        """Leave and join again (the banner's "Reconnect now")."""
+        """Leave and join the SAME room again ("Reconnect now").
+
+        The platform's room, its guests and its egress stay where they are: the studio rejoins
+        with the URL and token it joined with, never creating a new room.
+
+        Raises:
+            SessionError: The stream was ended, or there was never a room to rejoin.
+        """
+        if self.store.state.ended:
+            raise SessionError(
+                SessionErrorCode.NOT_CONNECTED, "the stream has ended and its room is closed",
+                "start a new show from Setup",
+            )  # fmt: skip
+        if not self._url:
+            raise SessionError(
+                SessionErrorCode.NOT_CONNECTED, "there is no room to rejoin",
+                "choose a server in File ▸ Settings, then start the studio again",
+            )  # fmt: skip
+        await self._leave()
+        width, height, fps, _ = PRESETS.get(self.settings.preset, PRESETS["720p30"])
+        session = RoomSession(
+            self.store,
+            PublishDefaults(
+                video_codec=self.settings.video_codec, width=width, height=height, fps=fps,
+                simulcast=self.settings.simulcast,
+            ),
+        )  # fmt: skip
+        await self._join(session)
+        if self.screen is not None:
+            await session.publish_screen(self.screen)
+
+    async def _leave(self) -> None:
+        """Leave the room (guests' audio and the session), keeping devices and the backend."""
         if self.player is not None:
-            await self.player.aclose()
+            try:
+                await self.player.aclose()
+            except RuntimeError as error:
+                logger.info("closing guest audio: %s", error)
             self.player = None
         if self.session is not None:
-            await self.session.aclose()
-            self.session = None
-        if self.backend is None and self._url:
-            await self.connect(self._url, self._token)
-        else:
-            await self.connect()
+            session, self.session = self.session, None
+            await session.aclose()
+
+    # -- standing problems -------------------------------------------------------------------
+
+    def set_problem(self, code: ProblemCode, detail: str = "") -> None:
+        """Record a standing condition (shown until :meth:`clear_problem`)."""
+        others = tuple(p for p in self.store.state.problems if p.code is not code)
+        self.store.update(problems=(*others, Problem(code, detail)))
+
+    def clear_problem(self, code: ProblemCode) -> None:
+        """The condition is gone."""
+        kept = tuple(p for p in self.store.state.problems if p.code is not code)
+        self.store.update(problems=kept)
+
+    def _save_settings(self) -> None:
+        if self.settings_store is None:
+            return
+        try:
+            self.settings_store.save(self.settings)
+        except OSError as error:
+            logger.warning("settings not saved: %s", error)
 
     # -- controls ----------------------------------------------------------------------------
+
+    def choose_screen(self, label: str) -> None:
+        """Remember the screen "Share screen" shares next time."""
+        self.settings.screen = label
+        self._save_settings()
+
+    def program_info(self) -> ProgramInfo:
+        """What the studio's own encoder makes now."""
+        direct = self.live.direct
+        s = direct.settings
+        return ProgramInfo(s.width, s.height, s.fps, direct.encoder_name or "")
+
+    @property
+    def can_record_in_cloud(self) -> bool:
+        """Whether a backend can record the room (platform, or LiveKit server mode)."""
+        return self.live.backend is not None
+
+    @property
+    def can_chat(self) -> bool:
+        """Whether chat can be sent (a room is joined)."""
+        return self.session is not None
 
     async def set_mic_on(self, on: bool) -> None:
         """Microphone on or off (muted in the room; silent in the program)."""
@@ -342,7 +471,7 @@ class Studio:
         if self.moderator is None:
             raise SessionError(
                 SessionErrorCode.FORBIDDEN, "moderation needs the platform backend",
-                "connect through the platform (Setup → Connection)",
+                "choose Platform backend in File ▸ Settings",
             )  # fmt: skip
         return self.moderator
 
@@ -358,6 +487,46 @@ class Studio:
         """Remove a guest from the room."""
         await self._moderator().remove(identity)
 
+    # -- the program --------------------------------------------------------------------------
+
+    def set_program_layout(self, layout: Layout) -> str:
+        """Switch the program's layout while live or not.
+
+        Returns what viewers see instead where the egress path cannot follow ('' = the same).
+        """
+        self.program.set_layout(layout)
+        return self.live.set_layout(layout)
+
+    async def set_in_program(self, identity: str, in_program: bool) -> str:
+        """Add a guest to the stage (the program, and permission to publish) or send them back.
+
+        Returns a note for the host ('' when all is done): without the platform backend only
+        the program changes, since the guest's permissions need the server's API.
+        """
+        self.program.set_in_program(identity, in_program)
+        if self.moderator is None:
+            return (
+                "the program was changed; the guest's permission to publish stays as it is "
+                "(that needs the platform backend)"
+            )
+        await self.moderator.set_on_stage(identity, in_program)
+        return ""
+
+    def set_pinned(self, identity: str) -> None:
+        """Keep a guest large in the solo and speaker layouts ('' to follow the speaker)."""
+        self.program.set_pinned(identity)
+
+    def set_banner(self, text: str) -> None:
+        """Show a banner in the program ('' removes it)."""
+        self.program.set_banner(text)
+
+    def set_program_preview(self, on: bool) -> None:
+        """Compose the program for the monitor even while not live."""
+        if on:
+            self.live.direct.start_preview()
+        else:
+            self.live.direct.stop_preview()
+
     # -- going live --------------------------------------------------------------------------
 
     def destination(self, destination_id: str) -> Destination:
@@ -367,12 +536,98 @@ class Studio:
                 return destination
         raise MediaError(
             MediaErrorCode.INVALID_ARGUMENT, destination_id, "no such destination",
-            "add it in the Outputs panel",
+            "add it with Add destination… in the Outputs tab",
         )  # fmt: skip
 
+    async def check_destinations(self) -> dict[str, str]:
+        """Pre-flight every switched-on destination at once (URL, key, RTMP handshake).
+
+        Returns:
+            id → the problem in words, for each destination that would not start.
+        """
+        enabled = [d for d in self.settings.destinations if d.enabled]
+
+        async def one(destination: Destination) -> tuple[str, str]:
+            try:
+                await self.live.check(destination)
+            except MediaError as error:
+                return destination.id, str(error)
+            return destination.id, ""
+
+        results = await asyncio.gather(*(one(d) for d in enabled))
+        return {i: problem for i, problem in results if problem}
+
     async def go_live(self) -> dict[str, str]:
-        """Start every enabled destination; returns id → problem for those that could not."""
-        return await self.live.go_live(self.settings.destinations)
+        """Pre-flight, then start every enabled destination that passed.
+
+        A destination that fails its check is not started (so no half-video is created on the
+        platform); the others go live. Returns id → problem for those that did not start.
+        """
+        problems = await self.check_destinations()
+        passed = [d for d in self.settings.destinations if d.id not in problems]
+        problems.update(await self.live.go_live(passed))
+        if self.store.state.is_live and not self._live_since_s:
+            self._live_since_s = time.monotonic()
+        return problems
+
+    def add_destination(self, name: str, url: str, key: str) -> Destination:
+        """Add a custom RTMP(S) destination (switched on); the key goes to the keyring.
+
+        Raises:
+            MediaError: The URL (or key) is not usable, in words.
+        """
+        from desktop.media.outputs.destinations import DestinationKind, rtmp_target
+
+        rtmp_target(url, key)
+        taken = {d.id for d in self.settings.destinations}
+        number = 1
+        while f"custom-{number}" in taken:
+            number += 1
+        destination = Destination(
+            f"custom-{number}", name.strip() or f"Custom {number}", DestinationKind.CUSTOM,
+            url.strip(), enabled=True,
+        )  # fmt: skip
+        self.secrets.set(Secrets.stream_key_name(destination.id), key.strip())
+        self.settings.destinations = [*self.settings.destinations, destination]
+        self._save_settings()
+        return destination
+
+    def edit_destination(
+        self, destination_id: str, name: str, url: str, key: str | None
+    ) -> Destination:
+        """Change a destination's name, ingest URL and (unless None) stream key.
+
+        Raises:
+            MediaError: No such destination, or the URL/key is not usable.
+        """
+        from dataclasses import replace
+
+        from desktop.media.outputs.destinations import rtmp_target
+
+        old = self.destination(destination_id)
+        new_key = key if key is not None else self.secrets.get(
+            Secrets.stream_key_name(destination_id)
+        )  # fmt: skip
+        rtmp_target(url, new_key, key_required=False)
+        changed = replace(old, name=name.strip() or old.name, url=url.strip())
+        self.settings.destinations = [
+            changed if d.id == destination_id else d for d in self.settings.destinations
+        ]
+        if key is not None:
+            self.secrets.set(Secrets.stream_key_name(destination_id), key.strip())
+        self._save_settings()
+        return changed
+
+    async def remove_destination(self, destination_id: str) -> None:
+        """Stop (if live) and forget a destination and its key."""
+        destination = self.destination(destination_id)
+        if self.live.is_live:
+            await self.live.set_enabled(destination, False)
+        self.settings.destinations = [
+            d for d in self.settings.destinations if d.id != destination_id
+        ]
+        self.secrets.set(Secrets.stream_key_name(destination_id), "")
+        self._save_settings()
 
     async def set_destination_enabled(self, destination_id: str, enabled: bool) -> None:
         """Switch one destination (saved; applied at once while live)."""
@@ -384,13 +639,60 @@ class Studio:
         ]
         await self.live.set_enabled(self.destination(destination_id), enabled)
 
+    def retry_destination(self, destination_id: str) -> None:
+        """Try a failed or waiting destination again now ("Retry now")."""
+        self.live.retry_now(destination_id)
+
     async def end_live(self) -> None:
         """Stop every destination."""
         await self.live.end()
+        self._stop_live_clock()
 
-    async def start_recording(self, cloud: bool = False) -> Path | None:
-        """Record the program locally (and in the cloud when asked and possible)."""
-        path = await self.live.start_recording(self.settings.recording_dir(), cloud=cloud)
+    def _stop_live_clock(self) -> None:
+        if self._live_since_s:
+            self._live_total_s += time.monotonic() - self._live_since_s
+            self._live_since_s = 0.0
+
+    def set_recording_folder(self, folder: str) -> None:
+        """Record into ``folder`` from now on ('' = the default Videos folder)."""
+        self.settings.recording_folder = folder
+        self._save_settings()
+
+    async def start_recording(
+        self, cloud: bool = False, place: RecordingPlace | None = None
+    ) -> Path | None:
+        """Record the program locally, in the cloud, or both.
+
+        The recording folder is created when missing (a fresh account has no Videos folder).
+
+        Args:
+            cloud: Also record in the cloud (kept for callers of the old form).
+            place: Where to record (default: local, or both when ``cloud``).
+
+        Raises:
+            SessionError: Cloud recording asked for without the platform backend.
+            MediaError: The folder cannot be created or written.
+        """
+        if place is None:
+            place = RecordingPlace.BOTH if cloud else RecordingPlace.LOCAL
+        wants_cloud = place in (RecordingPlace.CLOUD, RecordingPlace.BOTH)
+        if wants_cloud and not self.can_record_in_cloud:
+            raise SessionError(
+                SessionErrorCode.FORBIDDEN, "cloud recording needs the platform backend",
+                "record on this computer, or connect through the platform in Settings",
+            )  # fmt: skip
+        local = place in (RecordingPlace.LOCAL, RecordingPlace.BOTH)
+        folder = self.settings.recording_dir()
+        if local:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise MediaError(
+                    MediaErrorCode.INVALID_ARGUMENT, str(folder),
+                    f"the recording folder cannot be created ({error.strerror})",
+                    "choose another folder with Record ▸ Choose folder",
+                ) from None  # fmt: skip
+        path = await self.live.start_recording(folder, cloud=wants_cloud, local=local)
         if path is not None:
             self._recordings.append(str(path))
         return path
@@ -400,19 +702,29 @@ class Studio:
         await self.live.stop_recording()
 
     async def end_stream(self) -> StreamSummary:
-        """End everything and return the summary (with the platform's revenue split)."""
+        """End the show for everyone: stop outputs, close the room, leave it, sum it up.
+
+        After this the state says ``ended``; guests' tiles go, nothing reconnects.
+        """
+        if self.live.is_live:
+            self._stop_live_clock()
+        await self.program.aclose()
         await self.live.aclose()
+        self._stop_live_clock()
         summary = StreamSummary(
-            duration_s=time.monotonic() - self._started_s,
+            duration_s=self._live_total_s,
             peak_participants=self._peak_participants,
             peak_publishers=self._peak_publishers,
             recordings=list(self._recordings),
+            currency=self.settings.currency,
+            room_duration_s=time.monotonic() - self._started_s,
         )
         if self.backend is not None and self.store.state.room_name:
             try:
                 ended = await self.backend.end_stream(self.store.state.room_name)
                 stats = ended.stats
-                summary.duration_s = stats.duration / 1000 or summary.duration_s
+                # The platform's "duration" is the room's lifetime, not the time on air.
+                summary.room_duration_s = stats.duration / 1000 or summary.room_duration_s
                 # The backend samples the room; the studio saw every join. Show the larger.
                 summary.peak_participants = max(summary.peak_participants, stats.total_participants)
                 summary.peak_publishers = max(summary.peak_publishers, stats.peak_publishers)
@@ -425,10 +737,24 @@ class Studio:
                     "platformCommission": ended.revenue.platform_commission,
                     "creatorRevenue": ended.revenue.creator_revenue,
                 }
+                currency = getattr(ended.revenue, "currency", "")
+                if isinstance(currency, str) and currency:
+                    summary.currency = currency
                 if ended.recording is not None and ended.recording.name:
                     summary.recordings.append(ended.recording.name)
             except SessionError as error:
                 logger.warning("end_stream: %s", error)
+        # Leave the room (in LiveKit mode nobody else closes it for the host) and stop
+        # showing guests: their video stopped with the room.
+        if self.monitor is not None:
+            await self.monitor.aclose()
+            self.monitor = None
+        await self._leave()
+        self.store.update(
+            remotes={}, ended=True, is_live=False, is_recording=False, live_since_ms=0,
+            connection=ConnectionState.DISCONNECTED if self._url else ConnectionState.IDLE,
+            disconnect_reason=DisconnectReason.LEFT,
+        )  # fmt: skip
         return summary
 
     def _track_peaks(self, old: RoomState, new: RoomState) -> None:
@@ -437,6 +763,8 @@ class Studio:
 
     async def aclose(self) -> None:
         """Leave the room and stop everything (recordings are closed cleanly)."""
+        if not self.store.state.ended:  # End stream closed the program feed already
+            await self.program.aclose()
         await self.live.aclose()
         if self.player is not None:
             try:
@@ -455,3 +783,82 @@ class Studio:
         for source in (self.camera, self.mic, self.screen):
             if source is not None:
                 await source.aclose()
+
+
+CONNECTION_TEST_TIMEOUT_S = 8.0
+"""How long "Test connection" waits for the server."""
+
+
+async def check_connection(
+    mode: str,
+    *,
+    livekit_url: str = "",
+    api_key: str = "",
+    api_secret: str = "",
+    backend_url: str = "",
+    credential: str = "",
+) -> str:
+    """Really reach the server Setup names, with its credentials; no room is created.
+
+    LiveKit: lists rooms through the server API (checks URL, key and secret). Platform: asks
+    the backend for a room that does not exist (a "not found" answer means the credential was
+    accepted).
+
+    Returns:
+        What worked, in words.
+
+    Raises:
+        SessionError: What failed, in words, with the next step.
+    """
+    if mode == "local":
+        return "The local studio needs no server."
+    if mode == "livekit":
+        from desktop.session.errors import check_url
+
+        check_url(livekit_url)
+        if not api_key or not api_secret:
+            raise SessionError(
+                SessionErrorCode.TOKEN_REFUSED, "the API key or secret is empty",
+                "copy both from your LiveKit project's settings",
+            )  # fmt: skip
+        import aiohttp
+        from livekit import api
+
+        http_url = livekit_url.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
+        timeout = aiohttp.ClientTimeout(total=CONNECTION_TEST_TIMEOUT_S)
+        client = api.LiveKitAPI(http_url, api_key, api_secret, timeout=timeout)
+        try:
+            rooms = await client.room.list_rooms(api.ListRoomsRequest())
+        except api.TwirpError as error:
+            if error.status in (401, 403):
+                raise SessionError(
+                    SessionErrorCode.TOKEN_REFUSED,
+                    "the server refused the API key or secret",
+                    "check both in your LiveKit project's settings",
+                ) from None  # fmt: skip
+            raise SessionError(
+                SessionErrorCode.BACKEND_UNAVAILABLE,
+                f"the server answered with an error ({error.status})",
+                "check the URL points at a LiveKit server",
+            ) from None  # fmt: skip
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            raise SessionError(
+                SessionErrorCode.UNREACHABLE, f"nothing answered at {livekit_url}",
+                "check the URL and that the server is running",
+            ) from None  # fmt: skip
+        finally:
+            await client.aclose()
+        count = len(rooms.rooms)
+        return f"Connected: the LiveKit server accepted your key ({count} rooms open now)."
+    if mode == "platform":
+        backend = HttpBackend(backend_url, credential, timeout_s=CONNECTION_TEST_TIMEOUT_S,
+                              retry_delays_s=())  # fmt: skip
+        try:
+            await backend.call("get_room_status", roomName="connection-test")
+        except SessionError as error:
+            if error.code is not SessionErrorCode.NOT_FOUND:
+                raise
+        finally:
+            await backend.aclose()
+        return "Connected: the platform accepted your sign-in token."
+    raise SessionError(SessionErrorCode.INVALID_REQUEST, f"unknown connection mode {mode!r}")

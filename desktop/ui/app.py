@@ -73,9 +73,6 @@ def _open_sources(
         return next(iter(offered))
 
     camera_label = choose(camera_label, settings.camera, cameras)
-    if len(cameras) == 1 and len(microphones) > 1:  # no camera, but real devices otherwise
-        notes.append("No camera was found — showing the synthetic camera; plug one in and pick "
-                     "it from the Camera menu.")  # fmt: skip
     camera, camera_label = _open_or_twin(cameras, camera_label, "Synthetic camera",
                                          "showing the synthetic camera instead", notes)  # fmt: skip
     mic_label = choose(mic_label, settings.microphone, microphones)
@@ -107,7 +104,9 @@ def _screen_factories(synthetic: bool) -> dict[str, Callable[[], VideoCaptureSou
     factories: dict[str, Callable[[], VideoCaptureSource]] = {}
     if not synthetic:
         try:
-            for index, monitor in enumerate(list_monitors()[1:], start=1):
+            # list_monitors() already leaves out mss's all-monitors entry: number 1 is the
+            # first real screen.
+            for index, monitor in enumerate(list_monitors(), start=1):
                 label = f"Screen {index} ({monitor['width']}x{monitor['height']})"
                 factories[label] = functools.partial(_open_screen, index)
         except MediaError as error:
@@ -138,12 +137,18 @@ def _device_factories(
     synthetic: bool,
     camera_arg: str | None = None,
     mic_arg: str | None = None,
+    refresh_audio: bool = False,
 ) -> tuple[
     dict[str, Callable[[], VideoCaptureSource]],
     dict[str, Callable[[], AudioCaptureSource]],
     list[str],
 ]:
-    """The camera and microphone menus: detected devices, and always their synthetic twins."""
+    """The camera and microphone menus: detected devices, and always their synthetic twins.
+
+    Called again each time a menu opens (and by the hot-plug check), so devices plugged in
+    later appear. PortAudio lists audio devices only when it starts, and restarting it would
+    cut the microphone in use: ``refresh_audio`` is for when no audio stream is open.
+    """
     from desktop.media.camera import CameraSource, parse_camera_device
     from desktop.media.devices import list_audio_devices, list_cameras
     from desktop.media.microphone import MicrophoneSource
@@ -166,13 +171,14 @@ def _device_factories(
             microphones[mic_arg] = functools.partial(
                 lambda device: started(MicrophoneSource(device)), mic_arg
             )
+        # The system default follows the OS's choice each time it is opened.
         microphones["System default microphone"] = lambda: started(MicrophoneSource(None))
         for camera in list_cameras():
             cameras[camera.name] = functools.partial(
                 lambda device: started(CameraSource(device)), camera.device
             )
         try:
-            mics, outs = list_audio_devices()
+            mics, outs = list_audio_devices(refresh=refresh_audio)
             for mic in mics:
                 microphones[mic.name] = functools.partial(
                     lambda index: started(MicrophoneSource(index)), mic.index
@@ -191,6 +197,68 @@ def _open_screen(monitor: int) -> VideoCaptureSource:
     source = ScreenSource(monitor)
     source.start()
     return source
+
+
+def _is_twin(source: Any) -> bool:
+    """Whether a device is a synthetic twin (colour bars, a tone)."""
+    from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
+
+    return isinstance(source, SyntheticCamera | SyntheticMicrophone)
+
+
+def _reopen_setup(
+    window: Any,
+    studio: Any,
+    store: Any,
+    secrets: Any,
+    cameras: Callable[[], dict[str, Callable[[], VideoCaptureSource]]],
+    microphones: Callable[[], dict[str, Callable[[], AudioCaptureSource]]],
+    screens: Callable[[], dict[str, Callable[[], VideoCaptureSource]]],
+) -> Any:
+    """File ▸ Settings: Setup again over the running studio (devices switch on close)."""
+    from desktop.session.state import ProblemCode
+    from desktop.ui.notice_widget import Notice, Severity
+    from desktop.ui.setup_dialog import SetupDialog
+
+    settings = studio.settings
+    mode_before = (settings.connect_mode, settings.livekit_url, settings.backend_url,
+                   settings.room_name, settings.appointment_id)  # fmt: skip
+    dialog = SetupDialog(
+        settings, secrets, studio.camera, studio.mic, window,
+        cameras=cameras(), microphones=microphones(), screens=screens(),
+        camera_label=settings.camera, mic_label=settings.microphone, from_studio=True,
+        list_cameras=cameras, list_microphones=microphones,
+    )  # fmt: skip
+
+    def closed(result: int) -> None:
+        # The dialog stops a device it switched away from: the studio takes the new ones
+        # whatever the answer, so it never keeps a stopped device.
+        if dialog.camera is not None and dialog.camera is not studio.camera:
+            window.use_camera(dialog.camera)
+            studio.clear_problem(ProblemCode.SYNTHETIC_CAMERA)
+        if dialog.mic is not None and dialog.mic is not studio.mic:
+            window.use_mic(dialog.mic)
+            studio.clear_problem(ProblemCode.SYNTHETIC_MICROPHONE)
+        if result != 1:
+            return
+        dialog.apply()
+        try:
+            store.save(settings)
+        except OSError as error:
+            window.show_error(f"Settings could not be saved ({error.strerror}).",
+                              "They apply until you quit.")  # fmt: skip
+        after = (settings.connect_mode, settings.livekit_url, settings.backend_url,
+                 settings.room_name, settings.appointment_id)  # fmt: skip
+        if after != mode_before:
+            window.notices.post(Notice(
+                "settings-connection", Severity.INFO,
+                "The new connection settings are saved.",
+                "They are used the next time you start the studio.",
+            ))  # fmt: skip
+
+    dialog.finished.connect(closed)
+    dialog.open()
+    return dialog
 
 
 def _install_hooks(show: Callable[[str], None]) -> None:
@@ -258,10 +326,12 @@ def main(
 
     from desktop.media.windows import windows_supported
     from desktop.session.settings import Secrets, SettingsStore
+    from desktop.session.state import ProblemCode
     from desktop.session.studio import Studio
     from desktop.ui.event_loop import StudioEventLoop
     from desktop.ui.setup_dialog import SetupDialog
     from desktop.ui.studio_window import StudioWindow
+    from desktop.ui.theme import apply as apply_theme
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
@@ -272,10 +342,24 @@ def main(
     store = SettingsStore()
     settings = store.load()
     secrets = Secrets()
+    apply_theme(app)
     cameras, microphones, speakers = _device_factories(
-        args.synthetic_devices, args.camera, args.mic
+        args.synthetic_devices, args.camera, args.mic, refresh_audio=True
     )
     screens = _screen_factories(args.synthetic_devices)
+
+    def list_cameras() -> dict[str, Callable[[], VideoCaptureSource]]:
+        return _device_factories(args.synthetic_devices, args.camera, args.mic)[0]
+
+    def list_microphones() -> dict[str, Callable[[], AudioCaptureSource]]:
+        return _device_factories(args.synthetic_devices, args.camera, args.mic)[1]
+
+    def list_speakers() -> list[str]:
+        return _device_factories(args.synthetic_devices, args.camera, args.mic)[2]
+
+    def list_screens() -> dict[str, Callable[[], VideoCaptureSource]]:
+        return _screen_factories(args.synthetic_devices)
+
     camera, mic, camera_label, mic_label, notes = _open_sources(
         settings, cameras, microphones, args.camera or "", args.mic or ""
     )
@@ -283,6 +367,7 @@ def main(
         dialog = SetupDialog(
             settings, secrets, camera, mic, cameras=cameras, microphones=microphones,
             screens=screens, camera_label=camera_label, mic_label=mic_label,
+            list_cameras=list_cameras, list_microphones=list_microphones,
         )  # fmt: skip
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         # The dialog may have switched devices: the ones it ends with are the ones in use.
@@ -300,22 +385,28 @@ def main(
     if args.synthetic_devices and not args.url:
         settings.connect_mode = "local"
     notes = crash_notes + notes
-    studio = Studio(settings, secrets)
+    studio = Studio(settings, secrets, settings_store=store)
     studio.use_devices(camera, mic)
+    if not args.synthetic_devices:
+        # Say so when a test device stands in for a real one (none found, or it would not open).
+        if _is_twin(camera):
+            studio.set_problem(ProblemCode.SYNTHETIC_CAMERA)
+        if _is_twin(mic):
+            studio.set_problem(ProblemCode.SYNTHETIC_MICROPHONE)
+
+    def reopen_setup(window: StudioWindow) -> None:
+        _reopen_setup(window, studio, store, secrets, list_cameras, list_microphones,
+                      list_screens)  # fmt: skip
+
     window = StudioWindow(
-        studio, screens=screens, cameras=cameras,
-        microphones=microphones, speakers=speakers, notes=notes,
+        studio, screens=list_screens, cameras=list_cameras,
+        microphones=list_microphones, speakers=list_speakers, notes=notes,
         windows=_window_factories if windows_supported() and not args.synthetic_devices else None,
+        open_settings=reopen_setup,
     )  # fmt: skip
     _install_hooks(window.show_error)
     window.show()
-    connecting = window.bridge.run(studio.connect(args.url, args.token), "connect")
-
-    def show_notes(_: object) -> None:
-        for note in studio.notes:
-            window.show_error(note)
-
-    connecting.add_done_callback(show_notes)
+    window.bridge.run(studio.connect(args.url, args.token), "connect")
     if on_ready is not None:
         window.bridge.run(on_ready(window, studio), "run the automation")
     closed = asyncio.Event()

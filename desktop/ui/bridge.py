@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from desktop.media.errors import MediaError
 from desktop.session.errors import SessionError
 from desktop.session.state import RoomState, StateStore
+from desktop.ui import words
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,9 @@ class StateBridge(QObject):
     changed = Signal(object, object)
     """(old, new) :class:`RoomState`."""
     error = Signal(str)
-    """A failure in words with the next step."""
+    """A message for the host in words (widgets' own, e.g. "Select a guest first")."""
+    failure = Signal(str, str)
+    """A command failed: (what happened, the next step), from :func:`words.failure`."""
 
     def __init__(self, store: StateStore, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -59,14 +62,11 @@ class StateBridge(QObject):
             if finished.cancelled():
                 return
             exc = finished.exception()
-            if isinstance(exc, SessionError | MediaError):
-                self.error.emit(f"Could not {doing}: {exc}")
-            elif exc is not None:
+            if exc is None:
+                return
+            if not isinstance(exc, SessionError | MediaError):
                 logger.error("unexpected failure while trying to %s", doing, exc_info=exc)
-                self.error.emit(
-                    f"Something unexpected went wrong while trying to {doing} ({exc!r}). "
-                    "It was logged; try again, and report it if it keeps happening."
-                )
+            self.failure.emit(*words.failure(exc, doing))
 
         task.add_done_callback(done)
         return task

@@ -1,4 +1,4 @@
-"""Side panels: participants (moderation), chat, outputs (Go Live cards), stats."""
+"""Side panels: participants (moderation), chat, outputs (destination cards), stats."""
 
 from __future__ import annotations
 
@@ -6,29 +6,34 @@ import time
 from collections.abc import Callable
 
 import psutil
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
     QFrame,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.media.outputs.destinations import mask_key
+from desktop.media.errors import MediaError
+from desktop.media.outputs.destinations import Destination, DestinationKind, mask_key
 from desktop.media.outputs.output import OutputPhase, OutputStatus
 from desktop.session.link_stats import format_bitrate
 from desktop.session.settings import Secrets
 from desktop.session.state import OutputState, RoomState, Source
 from desktop.session.studio import Studio
+from desktop.ui import words
 from desktop.ui.bridge import StateBridge
+from desktop.ui.confirm import ask
 
 
 def _button(text: str, tip: str, parent: QWidget) -> QPushButton:
@@ -38,8 +43,18 @@ def _button(text: str, tip: str, parent: QWidget) -> QPushButton:
     return button
 
 
+def card_text(status: OutputStatus, now_us: int | None = None) -> str:
+    """A direct output's state in words (see :func:`words.output_card`)."""
+    return words.output_card(status, now_us)
+
+
+def egress_card_text(output: OutputState) -> str:
+    """An egress output's state in words (see :func:`words.egress_card`)."""
+    return words.egress_card(output)
+
+
 class ParticipantsPanel(QWidget):
-    """Everyone in the room, searchable, with mute, mute all and remove (confirmed)."""
+    """Everyone in the room, searchable, with mute, mute all and remove (asked first)."""
 
     def __init__(self, studio: Studio, bridge: StateBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,10 +71,15 @@ class ParticipantsPanel(QWidget):
         self.list.setAccessibleName("Participant list")
         self.list.setToolTip("People in the room; select one to moderate")
         layout.addWidget(self.list, stretch=1)
+        self.hint = QLabel("", self)
+        self.hint.setProperty("role", "muted")
+        self.hint.setWordWrap(True)
+        layout.addWidget(self.hint)
         row = QHBoxLayout()
         self.mute_mic = _button("Mute mic", "Mute the selected guest's microphone", self)
         self.mute_camera = _button("Mute camera", "Turn off the selected guest's camera", self)
-        self.remove = _button("Remove…", "Remove the selected guest from the room", self)
+        self.remove = _button("Remove…", "Remove the selected guest from the room (asks first)",
+                              self)  # fmt: skip
         self.mute_all = _button("Mute all", "Mute every guest's microphone", self)
         for button in (self.mute_mic, self.mute_camera, self.remove, self.mute_all):
             row.addWidget(button)
@@ -70,14 +90,9 @@ class ParticipantsPanel(QWidget):
         self.mute_all.clicked.connect(
             lambda: self.bridge.run(self.studio.mute_all(), "mute everyone")
         )
-        self.confirm: Callable[[str], bool] = self._ask
-        """Asks the host to confirm a removal (tests replace it)."""
+        self.list.currentRowChanged.connect(lambda _: self._enable())
         bridge.changed.connect(lambda old, new: self.refresh(new))
         self.refresh(bridge.state)
-
-    def _ask(self, text: str) -> bool:
-        answer = QMessageBox.question(self, "Remove guest", text)
-        return answer == QMessageBox.StandardButton.Yes
 
     def selected_identity(self) -> str | None:
         """The selected guest's identity."""
@@ -90,26 +105,41 @@ class ParticipantsPanel(QWidget):
             if self.list.item(row).data(Qt.ItemDataRole.UserRole) == identity:
                 self.list.setCurrentRow(row)
 
+    def _enable(self) -> None:
+        # A button that cannot act is disabled with the reason beside it, not a later error.
+        chosen = self.selected_identity() is not None
+        for button in (self.mute_mic, self.mute_camera, self.remove):
+            button.setEnabled(chosen)
+        self.mute_all.setEnabled(bool(self.bridge.state.remotes))
+        if not self.bridge.state.remotes:
+            self.hint.setText("No guests yet: they appear here when they join.")
+        elif not chosen:
+            self.hint.setText("Select a guest to mute or remove them.")
+        else:
+            self.hint.setText("")
+
     def _act(self, action: str, source: Source) -> None:
         identity = self.selected_identity()
         if identity is None:
-            self.bridge.error.emit("Select a guest in the list first.")
             return
         person = self.bridge.state.remotes.get(identity)
         name = person.name if person and person.name else identity
         if action == "remove":
-            if self.confirm(f"Remove {name} from the room? They can be invited back later."):
-                self.bridge.run(self.studio.remove_guest(identity), f"remove {name}")
+            ask(self, "Remove guest", f"Remove {name} from the room?", f"Remove {name}",
+                lambda: self.bridge.run(self.studio.remove_guest(identity), f"remove {name}"),
+                detail="They can be invited back later.")  # fmt: skip
         else:
-            what = "microphone" if source is Source.MICROPHONE else "camera"
+            what = words.source(source)
             self.bridge.run(self.studio.mute_guest(identity, source), f"mute {name}'s {what}")
 
     def refresh(self, state: RoomState) -> None:
         """Rebuild the list (selection kept)."""
         keep = self.selected_identity()
         needle = self.search.text().strip().lower()
+        self.list.blockSignals(True)
         self.list.clear()
-        for identity, person in sorted(state.remotes.items()):
+        for identity, person in sorted(state.remotes.items(),
+                                       key=lambda kv: (kv[1].name or kv[0]).lower()):  # fmt: skip
             name = person.name or identity
             if needle and needle not in name.lower() and needle not in identity.lower():
                 continue
@@ -121,16 +151,21 @@ class ParticipantsPanel(QWidget):
                 flags.append("camera off")
             if person.is_speaking:
                 flags.append("speaking")
-            flags.append(f"connection {person.quality.name.lower()}")
+            flags.append(f"connection {words.quality(person.quality)}")
             item = QListWidgetItem(f"{name} — {', '.join(flags)}")
             item.setData(Qt.ItemDataRole.UserRole, identity)
             self.list.addItem(item)
         if keep:
             self.select(keep)
+        self.list.blockSignals(False)
+        self._enable()
 
 
 class ChatPanel(QWidget):
-    """The room's chat on ``lk.chat``."""
+    """The room's chat on ``lk.chat``, with senders' names and an unread count."""
+
+    unread_changed = Signal(int)
+    """Messages received while the chat tab was not shown."""
 
     def __init__(self, studio: Studio, bridge: StateBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -142,6 +177,12 @@ class ChatPanel(QWidget):
         self.messages.setToolTip("Messages in the room")
         self.messages.setWordWrap(True)
         layout.addWidget(self.messages, stretch=1)
+        self.reason = QLabel("", self)
+        self.reason.setAccessibleName("Why chat is off")
+        self.reason.setProperty("role", "muted")
+        self.reason.setWordWrap(True)
+        self.reason.hide()
+        layout.addWidget(self.reason)
         row = QHBoxLayout()
         self.entry = QLineEdit(self)
         self.entry.setPlaceholderText("Message everyone")
@@ -154,80 +195,85 @@ class ChatPanel(QWidget):
         self.entry.returnPressed.connect(self._send)
         self.send.clicked.connect(self._send)
         self._shown = 0
+        self.unread = 0
+        """Messages from others not seen yet."""
+        self._visible_to_host = False
         bridge.changed.connect(lambda old, new: self.refresh(new))
+
+    def set_enabled_reason(self, reason: str) -> None:
+        """Disable typing with the reason shown ('' enables it)."""
+        self.entry.setEnabled(not reason)
+        self.send.setEnabled(not reason)
+        self.reason.setText(reason)
+        self.reason.setVisible(bool(reason))
+        self.entry.setPlaceholderText(reason or "Message everyone")
+
+    def set_visible_to_host(self, visible: bool) -> None:
+        """The chat tab is (or is not) on screen; showing it marks everything read."""
+        self._visible_to_host = visible
+        if visible and self.unread:
+            self.unread = 0
+            self.unread_changed.emit(0)
 
     def _send(self) -> None:
         text = self.entry.text().strip()
-        if not text:
+        if not text or not self.entry.isEnabled():
             return
         self.entry.clear()
         self.bridge.run(self.studio.send_chat(text), "send the message")
 
     def refresh(self, state: RoomState) -> None:
-        """Append new messages."""
-        for message in state.chat[self._shown :]:
-            who = "You" if message.is_local else message.sender_identity
+        """Append new messages (senders by their display names)."""
+        new = state.chat[self._shown :]
+        for message in new:
+            if message.is_local:
+                who = "You"
+            else:
+                person = state.remotes.get(message.sender_identity)
+                who = person.name if person and person.name else message.sender_identity
             stamp = time.strftime("%H:%M", time.localtime(message.timestamp_ms / 1000))
             self.messages.addItem(f"{stamp}  {who}: {message.text}")
         self._shown = len(state.chat)
-        self.messages.scrollToBottom()
-
-
-def card_text(status: OutputStatus, now_us: int | None = None) -> str:
-    """A direct output's state in words: off / connecting / live / retrying / failed."""
-    phase = status.phase
-    if phase is OutputPhase.LIVE:
-        now_us = now_us if now_us is not None else time.monotonic_ns() // 1000
-        elapsed = max(0, (now_us - status.live_since_us) // 1_000_000)
-        rate = f", {status.bitrate_bps / 1e6:.1f} Mb/s" if status.bitrate_bps else ""
-        return f"Live {elapsed // 60:02d}:{elapsed % 60:02d}{rate}"
-    if phase is OutputPhase.RETRYING:
-        return (
-            f"Retrying (attempt {status.attempt + 1} of {status.max_attempts}) in "
-            f"{status.retry_in_s:.0f} s — {status.error}"
-        )
-    if phase is OutputPhase.FAILED:
-        return f"Failed — {status.error}"
-    if phase is OutputPhase.CONNECTING:
-        return "Connecting…" if status.kind.value == "rtmp" else "Starting…"
-    if phase is OutputPhase.STOPPED:
-        return "Off" + (f" — saved to {status.path}" if status.path else "")
-    return "Off"
-
-
-def egress_card_text(output: OutputState) -> str:
-    """An egress output's state in words."""
-    words = {
-        "starting": "Connecting…", "active": "Live", "live": "Live", "failed": "Failed",
-        "stopped": "Off", "complete": "Finished",
-    }.get(output.status, output.status)  # fmt: skip
-    if output.error:
-        words += f" — {output.error}"
-    if output.detail:
-        words += f" — {output.detail}"
-    return words
+        if new:
+            self.messages.scrollToBottom()
+        incoming = sum(1 for m in new if not m.is_local)
+        if incoming and not self._visible_to_host:
+            self.unread += incoming
+            self.unread_changed.emit(self.unread)
 
 
 class OutputCard(QFrame):
-    """One destination (or the recording): switch, status in words, retry, key."""
+    """One destination: switch, status in words, masked key, retry, edit, remove."""
 
-    def __init__(self, title: str, output_id: str, parent: QWidget | None = None) -> None:
+    def __init__(self, destination: Destination, key: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.output_id = output_id
-        self.setFrameShape(QFrame.Shape.StyledPanel)
+        title = destination.name
+        self.output_id = destination.id
+        self.setProperty("role", "card")
         self.setAccessibleName(f"{title} output")
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         self.switch = QCheckBox(title, self)
+        self.switch.setChecked(destination.enabled)
         self.switch.setAccessibleName(f"{title} switch")
         self.switch.setToolTip(f"Send the stream to {title} (works while live)")
         top.addWidget(self.switch, stretch=1)
         self.retry = _button("Retry now", f"Try {title} again without waiting", self)
         self.retry.hide()
         top.addWidget(self.retry)
-        self.key = _button("Key…", f"Set {title}'s stream key (kept in the keyring)", self)
-        top.addWidget(self.key)
+        self.edit = _button("Edit…", f"Change {title}'s server URL and stream key", self)
+        top.addWidget(self.edit)
+        self.remove = _button("Remove…", f"Forget {title} and its key (asks first)", self)
+        self.remove.setVisible(destination.kind is DestinationKind.CUSTOM)
+        top.addWidget(self.remove)
         layout.addLayout(top)
+        shown_key = mask_key(key) or ("not set" if destination.needs_key else "in the URL")
+        self.where = QLabel(f"{destination.url or 'no URL'} · key {shown_key}", self)
+        self.where.setProperty("role", "muted")
+        self.where.setAccessibleName(f"{title} address")
+        self.where.setToolTip("The server URL; the stream key is kept in the keyring")
+        self.where.setWordWrap(True)
+        layout.addWidget(self.where)
         self.status = QLabel("Off", self)
         self.status.setWordWrap(True)
         self.status.setAccessibleName(f"{title} status")
@@ -235,55 +281,163 @@ class OutputCard(QFrame):
         layout.addWidget(self.status)
 
 
+class DestinationDialog(QDialog):
+    """Add or edit an RTMP(S) destination: name, server URL, stream key (masked).
+
+    The URL is checked when OK is pressed; a bad one is named in the dialog, which stays open.
+
+    Args:
+        studio: Where destinations are kept.
+        destination: The one to edit (None: add a custom one).
+        parent: Parent widget.
+    """
+
+    def __init__(
+        self, studio: Studio, destination: Destination | None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.studio, self.destination = studio, destination
+        self.setWindowTitle(
+            f"Edit {destination.name}" if destination is not None else "Add a destination"
+        )
+        self.setAccessibleName("Destination")
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.name = QLineEdit(destination.name if destination else "", self)
+        self.name.setAccessibleName("Destination name")
+        self.name.setToolTip("What you call it (Facebook, Restream, Studio B…)")
+        self.name.setPlaceholderText("My RTMP server")
+        self.url = QLineEdit(destination.url if destination else "", self)
+        self.url.setAccessibleName("Server URL")
+        self.url.setToolTip("The RTMP(S) server URL from the platform's stream settings")
+        self.url.setPlaceholderText("rtmp://live.example.com/app or rtmps://…:443/app")
+        current = studio.secrets.get(Secrets.stream_key_name(destination.id)) if destination else ""
+        self.key = QLineEdit("", self)
+        self.key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key.setAccessibleName("Stream key")
+        self.key.setToolTip("Kept in the system keyring, never shown or logged")
+        self.key.setPlaceholderText(
+            f"set ({mask_key(current)}); type to replace" if current else "paste the stream key"
+        )
+        form.addRow("Name", self.name)
+        form.addRow("Server URL", self.url)
+        form.addRow("Stream key", self.key)
+        layout.addLayout(form)
+        self.problem = QLabel("", self)
+        self.problem.setAccessibleName("Destination problem")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color:#ff6369")
+        self.problem.hide()
+        layout.addWidget(self.problem)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self.save = buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.save.setAccessibleName("Save")
+        self.save.setToolTip("Check the URL and save")
+        buttons.accepted.connect(self._save)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def _save(self) -> None:
+        key_text = self.key.text().strip()
+        try:
+            if self.destination is None:
+                self.studio.add_destination(self.name.text(), self.url.text(), key_text)
+            else:
+                self.studio.edit_destination(self.destination.id, self.name.text(),
+                                             self.url.text(), key_text or None)  # fmt: skip
+        except MediaError as error:
+            self.problem.setText(f"{error.detail}. {error.hint}".strip())
+            self.problem.show()
+            return
+        self.accept()
+
+
 class OutputsPanel(QWidget):
-    """Recording and every destination, each with its own switch and status."""
+    """Recording and every destination, each with its own switch and status; add your own."""
 
     def __init__(self, studio: Studio, bridge: StateBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.studio, self.bridge = studio, bridge
         self.setAccessibleName("Outputs")
-        self._layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
         self.recording = QLabel("Recording: off", self)
         self.recording.setAccessibleName("Recording status")
         self.recording.setToolTip("Local (and cloud) recording")
         self.recording.setWordWrap(True)
-        self._layout.addWidget(self.recording)
+        outer.addWidget(self.recording)
         self.keyring_note = QLabel(
             "No system keyring on this computer: stream keys are kept until you quit.", self
         )
         self.keyring_note.setWordWrap(True)
+        self.keyring_note.setProperty("role", "muted")
         self.keyring_note.setVisible(not studio.secrets.persistent)
-        self._layout.addWidget(self.keyring_note)
+        outer.addWidget(self.keyring_note)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        holder = QWidget(scroll)
+        self._layout = QVBoxLayout(holder)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        scroll.setWidget(holder)
+        outer.addWidget(scroll, stretch=1)
+        self.add = _button("Add destination…", "Add your own RTMP or RTMPS server", self)
+        self.add.clicked.connect(lambda: self.open_editor(None))
+        outer.addWidget(self.add)
         self.cards: dict[str, OutputCard] = {}
-        for destination in studio.settings.destinations:
-            card = OutputCard(destination.name, destination.id, self)
-            card.switch.setChecked(destination.enabled)
+        self.editor: DestinationDialog | None = None
+        self.rebuild()
+        bridge.changed.connect(lambda old, new: self.refresh(new))
+
+    def rebuild(self) -> None:
+        """One card per saved destination (after an add, edit or removal)."""
+        for card in self.cards.values():
+            card.hide()
+            card.setParent(None)
+            card.deleteLater()
+        self.cards = {}
+        while self._layout.count():
+            self._layout.takeAt(0)
+        for destination in self.studio.settings.destinations:
+            key = self.studio.secrets.get(Secrets.stream_key_name(destination.id))
+            card = OutputCard(destination, key, self)
             card.switch.toggled.connect(
                 lambda on, d=destination.id: self.bridge.run(
                     self.studio.set_destination_enabled(d, on),
-                    f"switch {d} {'on' if on else 'off'}",
+                    f"switch {self._name(d)} {'on' if on else 'off'}",
                 )
             )
             card.retry.clicked.connect(
-                lambda _=False, d=destination.id: self.studio.live.retry_now(d)
+                lambda _=False, d=destination.id: self.studio.retry_destination(d)
             )
-            card.key.clicked.connect(lambda _=False, d=destination.id: self._ask_key(d))
+            card.edit.clicked.connect(lambda _=False, d=destination: self.open_editor(d))
+            card.remove.clicked.connect(lambda _=False, d=destination: self._ask_remove(d))
             self.cards[destination.id] = card
             self._layout.addWidget(card)
         self._layout.addStretch(1)
-        bridge.changed.connect(lambda old, new: self.refresh(new))
-        self.refresh(bridge.state)
+        self.refresh(self.bridge.state)
 
-    def _ask_key(self, destination_id: str) -> None:
-        name = Secrets.stream_key_name(destination_id)
-        current = self.studio.secrets.get(name)
-        key, ok = QInputDialog.getText(
-            self, "Stream key",
-            f"Stream key for {destination_id} (now {mask_key(current) or 'not set'}):",
-            QLineEdit.EchoMode.Password,
-        )  # fmt: skip
-        if ok:
-            self.studio.secrets.set(name, key.strip())
+    def _name(self, destination_id: str) -> str:
+        return next((d.name for d in self.studio.settings.destinations
+                     if d.id == destination_id), destination_id)  # fmt: skip
+
+    def open_editor(self, destination: Destination | None) -> DestinationDialog:
+        """Open the add/edit dialog (non-blocking); the cards follow when it is saved."""
+        dialog = DestinationDialog(self.studio, destination, self)
+        dialog.accepted.connect(self.rebuild)
+        dialog.open()
+        self.editor = dialog
+        return dialog
+
+    def _ask_remove(self, destination: Destination) -> None:
+        async def remove() -> None:
+            await self.studio.remove_destination(destination.id)
+            self.rebuild()
+
+        ask(self, "Remove destination", f"Remove {destination.name} and its stream key?",
+            f"Remove {destination.name}",
+            lambda: self.bridge.run(remove(), f"remove {destination.name}"))  # fmt: skip
 
     def refresh(self, state: RoomState) -> None:
         """Show every output's state."""
@@ -291,80 +445,113 @@ class OutputsPanel(QWidget):
         egress = {o.name: o for o in state.outputs}
         for output_id, card in self.cards.items():
             if output_id in egress:
-                card.status.setText(egress_card_text(egress[output_id]))
+                card.status.setText(words.egress_card(egress[output_id]))
                 card.retry.hide()
             elif output_id in direct:
                 status = direct[output_id]
-                card.status.setText(card_text(status))
+                card.status.setText(words.output_card(status))
                 card.retry.setVisible(status.phase in (OutputPhase.RETRYING, OutputPhase.FAILED))
+            elif state.is_live and card.switch.isChecked():
+                card.status.setText("Not sending: it did not start (the notice above says why)")
             else:
                 card.status.setText("Off" if not state.is_live else "Off (switch on to add)")
         parts = []
         if "recording" in direct:
-            parts.append("local: " + card_text(direct["recording"]))
+            parts.append("local: " + words.output_card(direct["recording"]))
         if "recording" in egress:
-            parts.append("cloud: " + egress_card_text(egress["recording"]))
-        self.recording.setText("Recording: " + ("; ".join(parts) if parts else "off"))
+            parts.append("cloud: " + words.egress_card(egress["recording"]))
+        folder = self.studio.settings.recording_dir()
+        self.recording.setText(
+            "Recording: " + ("; ".join(parts) if parts else f"off (records into {folder})")
+        )
 
 
 class StatsPanel(QWidget):
-    """Outgoing bitrate, fps and size per layer, RTT, packet loss, encoder and CPU (each second)."""
+    """Figures like OBS's stats dock: CPU, the uplink per layer, the program, each destination's
+    bitrate and dropped packets, and frames the stage skipped."""
 
     def __init__(self, studio: Studio, bridge: StateBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.studio, self.bridge = studio, bridge
         self.setAccessibleName("Stats")
         layout = QVBoxLayout(self)
-        self.text = QLabel(self)
-        self.text.setAccessibleName("Statistics")
-        self.text.setToolTip("Figures for the outgoing stream and this computer")
-        self.text.setWordWrap(True)
-        self.text.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.text, stretch=1)
+        self.form = QFormLayout()
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        layout.addLayout(self.form)
+        layout.addStretch(1)
+        self.rows: dict[str, QLabel] = {}
         self._process = psutil.Process()
         self._process.cpu_percent(None)
+        self.stage_frames: Callable[[], tuple[int, int]] = lambda: (0, 0)
+        """Frames the stage painted and skipped so far (set by the window)."""
+        self.text = QLabel(self)
+        """Every figure as text lines (for tests and copying)."""
+        self.text.hide()
+
+    def _row(self, label: str, value: str) -> None:
+        shown = self.rows.get(label)
+        if shown is None:
+            shown = QLabel(value, self)
+            shown.setAccessibleName(label)
+            shown.setWordWrap(True)
+            shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.form.addRow(label, shown)
+            self.rows[label] = shown
+        shown.setText(value)
 
     def refresh(self) -> None:
         """Recompute the figures."""
         state = self.bridge.state
-        lines = [f"CPU (this app): {self._process.cpu_percent(None):.0f} % of one core"]
+        rows: list[tuple[str, str]] = [
+            ("CPU (this app)", f"{self._process.cpu_percent(None):.0f} % of one core")
+        ]
         link = state.link
         if link is not None:
             rtt = "measuring" if link.rtt_ms is None else f"{link.rtt_ms:.0f} ms"
-            loss_pct = link.packet_loss_pct
-            lines.append(f"Round trip to the server: {rtt}; packet loss {loss_pct:.1f} %")
+            rows.append(("Round trip to the server", rtt))
+            rows.append(("Packet loss", f"{link.packet_loss_pct:.1f} %"))
             if link.available_bitrate_bps:
-                lines.append(f"Link can carry about {format_bitrate(link.available_bitrate_bps)}")
+                carry = format_bitrate(link.available_bitrate_bps)
+                rows.append(("Link can carry", f"about {carry}"))
             for layer in link.layers:
-                name = layer.source.name.lower() + (f" layer {layer.rid}" if layer.rid else "")
+                name = "Sending " + words.source(layer.source) + (
+                    f" layer {layer.rid}" if layer.rid else "")  # fmt: skip
                 if not layer.active:
-                    lines.append(f"Sending {name}: paused (nobody needs it)")
+                    rows.append((name, "paused (nobody needs it)"))
                     continue
                 held = "" if layer.limitation == "none" else f", held back by {layer.limitation}"
-                lines.append(
-                    f"Sending {name}: {layer.width}x{layer.height} {layer.fps:.0f} fps "
-                    f"{format_bitrate(layer.bitrate_bps)}{held}"
-                )
+                rows.append((name, f"{layer.width}x{layer.height} {layer.fps:.0f} fps "
+                                   f"{format_bitrate(layer.bitrate_bps)}{held}"))  # fmt: skip
             if link.audio_bitrate_bps:
-                lines.append(f"Sending microphone: {format_bitrate(link.audio_bitrate_bps)}")
+                rows.append(("Sending microphone", format_bitrate(link.audio_bitrate_bps)))
         elif state.local is not None:
             for track in state.local.tracks:
                 if track.is_video:
                     layers = " in 3 layers (simulcast)" if track.simulcast else ""
-                    size = f" {track.width}x{track.height}" if track.width else ""
-                    lines.append(f"Sending {track.source.name.lower()}{size}{layers}")
-        encoder = self.studio.live.direct.encoder_name
-        if encoder:
-            s = self.studio.live.direct.settings
-            lines.append(f"Program: {s.width}x{s.height} {s.fps} fps, encoder {encoder}")
+                    size = f"{track.width}x{track.height}" if track.width else "on"
+                    rows.append((f"Sending {words.source(track.source)}", f"{size}{layers}"))
+        program = self.studio.program_info()
+        if program.encoder:
+            rows.append(("Program", f"{program.width}x{program.height} {program.fps} fps, "
+                                    f"encoder {program.encoder}"))  # fmt: skip
+        names = {d.id: d.name for d in self.studio.settings.destinations}
         for status in state.direct_outputs:
-            if status.phase is OutputPhase.LIVE:
-                lines.append(
-                    f"{status.output_id}: {status.bitrate_bps / 1000:.0f} kb/s, "
-                    f"{status.dropped_packets} packets dropped"
-                )
-        lines.append(f"Own connection: {state.local.quality.name.lower()}" if state.local else "")
-        for change in state.adaptations[-5:]:
-            lines.append("Adapted: " + change.description)
-        self.text.setText("\n".join(line for line in lines if line))
+            if status.phase is OutputPhase.LIVE and status.kind.value == "rtmp":
+                name = names.get(status.output_id, status.output_id)
+                rate = format_bitrate(status.bitrate_bps)
+                dropped = f"{status.dropped_packets} dropped packets (network)"
+                rows.append((name, f"{rate}, {dropped}"))
+        shown, skipped = self.stage_frames()
+        total = shown + skipped
+        share = f" ({skipped / total:.1%})" if total else ""
+        rows.append(("Stage frames", f"{shown} shown, {skipped} skipped{share} "
+                                     "(the display could not keep up)"))  # fmt: skip
+        if state.local is not None:
+            rows.append(("Your connection", words.quality(state.local.quality)))
+        for change in state.adaptations[-3:]:
+            rows.append(("Adapted", change.description))
+        for label, value in rows:
+            self._row(label, value)
+        for label in set(self.rows) - {label for label, _ in rows}:
+            self.rows[label].setText("—")
+        self.text.setText("\n".join(f"{label}: {value}" for label, value in rows))

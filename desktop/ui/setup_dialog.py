@@ -6,10 +6,13 @@ keyring and are shown masked.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,18 +22,42 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
-from desktop.media.meter import SILENCE_DBFS, LevelMeter
+from desktop.session.errors import SessionError
 from desktop.session.settings import PRESETS, Secrets, Settings
+from desktop.session.studio import check_connection
+from desktop.ui import words
+from desktop.ui.meter_widget import MeterWidget
 from desktop.ui.preview_widget import PreviewWidget
 
 MODES = {"local": "Local studio (no server)", "livekit": "LiveKit server",
          "platform": "Platform backend"}  # fmt: skip
+
+
+class _ListingCombo(QComboBox):
+    """A combo box that lists again right before it opens (a device plugged in appears)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.before_popup: Callable[[], None] | None = None
+
+    def showPopup(self) -> None:  # noqa: N802 (Qt naming)
+        """Refresh, then open."""
+        if self.before_popup is not None:
+            self.before_popup()
+        super().showPopup()
+
+
+class _Answer(QObject):
+    """Carries the connection test's answer from its thread to the dialog's (queued)."""
+
+    done = Signal(bool, str)
+    """(worked, what happened in words)."""
 
 
 class SetupDialog(QDialog):
@@ -66,6 +93,9 @@ class SetupDialog(QDialog):
         screens: dict[str, Callable[[], VideoCaptureSource]] | None = None,
         camera_label: str = "",
         mic_label: str = "",
+        from_studio: bool = False,
+        list_cameras: Callable[[], dict[str, Callable[[], VideoCaptureSource]]] | None = None,
+        list_microphones: Callable[[], dict[str, Callable[[], AudioCaptureSource]]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings, self.secrets = settings, secrets
@@ -73,7 +103,9 @@ class SetupDialog(QDialog):
         self.shared_screen: VideoCaptureSource | None = None
         self._cameras, self._microphones = cameras or {}, microphones or {}
         self._screens = screens or {}
-        self.setWindowTitle("Setup — Spaces Broadcaster")
+        self.setWindowTitle(
+            "Settings — Spaces Broadcaster" if from_studio else "Setup — Spaces Broadcaster"
+        )
         self.setAccessibleName("Setup")
         layout = QVBoxLayout(self)
         previews = QHBoxLayout()
@@ -87,10 +119,8 @@ class SetupDialog(QDialog):
         self.screen_preview.setToolTip("The screen that Share screen will share")
         previews.addWidget(self.screen_preview, stretch=1)
         layout.addLayout(previews, stretch=1)
-        self.meter = QProgressBar(self)
-        self.meter.setRange(int(SILENCE_DBFS), 0)
-        self.meter.setAccessibleName("Microphone level")
-        self.meter.setToolTip("Speak: the bar should move")
+        self.meter = MeterWidget(self)
+        self.meter.setToolTip("Speak: the bar should move (dBFS; 0 is the loudest possible)")
         layout.addWidget(self.meter)
         self.problem = QLabel("", self)
         self.problem.setAccessibleName("Device problem")
@@ -99,7 +129,15 @@ class SetupDialog(QDialog):
         self.problem.setStyleSheet("color:#e5484d")
         self.problem.hide()
         layout.addWidget(self.problem)
+        self.device_note = QLabel("", self)
+        self.device_note.setAccessibleName("Device note")
+        self.device_note.setToolTip("Which devices are test stand-ins, and what to do")
+        self.device_note.setWordWrap(True)
+        self.device_note.setStyleSheet("color:#f0b429")
+        self.device_note.hide()
+        layout.addWidget(self.device_note)
         form = QFormLayout()
+        self.form = form
         self.camera_pick = self._combo(form, "Camera", "Which camera guests see",
                                        {k: k for k in self._cameras}, camera_label)  # fmt: skip
         self.mic_pick = self._combo(form, "Microphone", "Which microphone guests hear",
@@ -108,6 +146,10 @@ class SetupDialog(QDialog):
                                        {k: k for k in self._screens}, settings.screen)  # fmt: skip
         self._chosen = {"camera": self.camera_pick.currentText(),
                         "mic": self.mic_pick.currentText()}  # fmt: skip
+        self._listers: dict[str, Any] = {"camera": list_cameras, "mic": list_microphones}
+        for kind, combo in (("camera", self.camera_pick), ("mic", self.mic_pick)):
+            if isinstance(combo, _ListingCombo):
+                combo.before_popup = functools.partial(self._relist, kind, combo)
         self.camera_pick.currentTextChanged.connect(self._pick_camera)
         self.mic_pick.currentTextChanged.connect(self._pick_mic)
         self.screen_pick.currentTextChanged.connect(self._pick_screen)
@@ -126,6 +168,21 @@ class SetupDialog(QDialog):
                                      secrets.get("platform-credential"), secret=True)  # fmt: skip
         self.appointment = self._line(form, "Appointment", "The appointment to go live for",
                                       settings.appointment_id)  # fmt: skip
+        test_row = QHBoxLayout()
+        self.test_button = QPushButton("Test connection", self)
+        self.test_button.setAccessibleName("Test connection")
+        self.test_button.setToolTip("Reach the server with these details now (creates no room)")
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result = QLabel("", self)
+        self.test_result.setAccessibleName("Connection test result")
+        self.test_result.setWordWrap(True)
+        test_row.addWidget(self.test_button)
+        test_row.addWidget(self.test_result, stretch=1)
+        self.test_row = QWidget(self)
+        self.test_row.setLayout(test_row)
+        form.addRow(self.test_row)
+        self._answer = _Answer(self)
+        self._answer.done.connect(self._show_test)
         self.preset = self._combo(form, "Quality", "Resolution, frame rate and bitrate",
                                   {k: k for k in PRESETS}, settings.preset)  # fmt: skip
         self.codec = self._combo(form, "Codec", "Camera codec in the room",
@@ -145,7 +202,8 @@ class SetupDialog(QDialog):
         layout.addWidget(buttons)
         self.mode.currentIndexChanged.connect(self._show_fields)
         self._show_fields()
-        self._level = LevelMeter()
+        self._note_twins()
+        self.meter.set_muted(False)  # a new microphone starts from silence
         self._queue = mic.frames.subscribe("setup-meter", 20) if mic else None
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
@@ -175,6 +233,8 @@ class SetupDialog(QDialog):
             return None
         self._say("")
         self._chosen[kind] = label
+        if kind in ("camera", "mic"):
+            self._note_twins()
         return device
 
     def _pick_camera(self, label: str) -> None:
@@ -193,7 +253,7 @@ class SetupDialog(QDialog):
         old, self.mic = self.mic, mic
         if old is not None and self._queue is not None:
             old.frames.unsubscribe(self._queue)
-        self._level = LevelMeter()
+        self.meter.set_muted(False)  # a new microphone starts from silence
         self._queue = mic.frames.subscribe("setup-meter", 20)
         if old is not None:
             old.stop()
@@ -227,7 +287,7 @@ class SetupDialog(QDialog):
 
     def _combo(self, form: QFormLayout, label: str, tip: str, items: dict[str, str],
                current: str) -> QComboBox:  # fmt: skip
-        combo = QComboBox(self)
+        combo = _ListingCombo(self)
         combo.setAccessibleName(label)
         combo.setToolTip(tip)
         for key, text in items.items():
@@ -238,17 +298,94 @@ class SetupDialog(QDialog):
         return combo
 
     def _show_fields(self) -> None:
+        """Only the chosen connection mode's fields are shown."""
         mode = self.mode.currentData()
         for widget in (self.url, self.api_key, self.api_secret, self.room):
-            widget.setEnabled(mode == "livekit")
+            self.form.setRowVisible(widget, mode == "livekit")
         for widget in (self.backend, self.credential, self.appointment):
-            widget.setEnabled(mode == "platform")
+            self.form.setRowVisible(widget, mode == "platform")
+        self.form.setRowVisible(self.test_row, mode != "local")
+        self.test_result.setText("")
+        self.adjustSize()
+
+    def _relist(self, kind: str, combo: QComboBox) -> None:
+        """Add devices plugged in since the list was made (kept: the one in use)."""
+        lister = self._listers.get(kind)
+        if lister is None:
+            return
+        try:
+            found: dict[str, Any] = lister()
+        except Exception as error:  # a driver refusing to list: say so, keep the old list
+            self._say(f"Devices could not be listed again: {error}")
+            return
+        offered = self._cameras if kind == "camera" else self._microphones
+        combo.blockSignals(True)
+        for label, factory in found.items():
+            if label not in offered:
+                offered[label] = factory
+                combo.addItem(label, label)
+        combo.blockSignals(False)
+
+    def _note_twins(self) -> None:
+        """Say so when a synthetic device stands in because no real one was found."""
+        notes = []
+        real_cameras = [k for k in self._cameras if not k.startswith("Synthetic")]
+        real_mics = [k for k in self._microphones if not k.startswith("Synthetic")]
+        if self._cameras and self.camera_label.startswith("Synthetic"):
+            notes.append(
+                "No camera was found: guests will see the synthetic test picture. Plug one in "
+                "and pick it here or from the Camera menu."
+                if not real_cameras
+                else "The synthetic test picture is picked as the camera."
+            )
+        if self._microphones and self.mic_label.startswith("Synthetic"):
+            notes.append(
+                "No microphone was found: guests will hear a test tone. Plug one in and pick "
+                "it here or from the Mic menu."
+                if not real_mics
+                else "The synthetic test tone is picked as the microphone."
+            )
+        self.device_note.setText(" ".join(notes))
+        self.device_note.setVisible(bool(notes))
+
+    def test_connection(self) -> None:
+        """Reach the chosen server with the details typed now (on a worker thread)."""
+        mode = str(self.mode.currentData())
+        details = {
+            "livekit_url": self.url.text().strip(), "api_key": self.api_key.text().strip(),
+            "api_secret": self.api_secret.text().strip(),
+            "backend_url": self.backend.text().strip(),
+            "credential": self.credential.text().strip(),
+        }  # fmt: skip
+        self.test_button.setEnabled(False)
+        self.test_result.setText("Testing…")
+        answer = self._answer
+
+        def work() -> None:
+            try:
+                said = asyncio.run(check_connection(mode, **details))
+            except SessionError as error:
+                text, step = words.failure(error, "connect")
+                answer.done.emit(False, f"{text}. {step}".replace("..", "."))
+                return
+            except Exception as error:  # an unexpected one is still said, not lost
+                answer.done.emit(False, f"Could not connect: {error}")
+                return
+            answer.done.emit(True, said)
+
+        self._test_thread = threading.Thread(target=work, name="bc-connection-test", daemon=True)
+        self._test_thread.start()
+
+    def _show_test(self, worked: bool, text: str) -> None:
+        self.test_button.setEnabled(True)
+        self.test_result.setText(("✓ " if worked else "✗ ") + text)
+        self.test_result.setStyleSheet("color:#35c46a" if worked else "color:#ff6369")
 
     def _tick(self) -> None:
         if self._queue is not None:
             while (block := self._queue.get_nowait()) is not None:
-                self._level.update(block.data)
-            self.meter.setValue(int(self._level.peak_hold_dbfs))
+                self.meter.feed(block.data)
+            self.meter.refresh()
 
     def _stop(self) -> None:
         self._timer.stop()

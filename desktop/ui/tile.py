@@ -18,6 +18,7 @@ from desktop.media.fanout import FrameQueue
 from desktop.media.frames import VideoFrame
 from desktop.session.remote_video import RemoteVideoFeed
 from desktop.session.state import ParticipantState, Quality, Source
+from desktop.ui import words
 from desktop.ui.preview_widget import frame_to_qimage
 
 QUALITY_BARS = {Quality.EXCELLENT: 3, Quality.GOOD: 2, Quality.POOR: 1, Quality.LOST: 0}
@@ -52,7 +53,7 @@ class VideoTile(QWidget):
         super().__init__(parent)
         self.source = source
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(160, 90)
+        self.setMinimumSize(64, 36)  # the stage sizes tiles; a tight stage may need small ones
         self.participant = participant
         self._remote: RemoteVideoFeed | None = None
         self._local_queue: FrameQueue[VideoFrame] | None = None
@@ -61,8 +62,7 @@ class VideoTile(QWidget):
         self._buffer: np.ndarray | None = None
         self.frames_shown = 0
         """Frames painted (stats, tests)."""
-        self.frames_skipped = 0
-        """Frames that arrived but were replaced by a newer one before a paint."""
+        self._skipped_before = 0
         self.set_participant(participant)
 
     # -- inputs ------------------------------------------------------------------------------
@@ -87,9 +87,17 @@ class VideoTile(QWidget):
     def set_local_source(self, source: VideoCaptureSource | None) -> None:
         """Paint the host's own camera or screen."""
         if self._local_source is not None and self._local_queue is not None:
+            self._skipped_before += self._local_queue.stats().dropped
             self._local_source.frames.unsubscribe(self._local_queue)
         self._local_source = source
         self._local_queue = source.frames.subscribe("tile", maxsize=1) if source else None
+
+    @property
+    def frames_skipped(self) -> int:
+        """Frames that arrived but were replaced by a newer one before a paint (the display
+        could not keep up: OBS's "missed due to rendering lag")."""
+        queue = self._remote.frames if self._remote is not None else self._local_queue
+        return self._skipped_before + (queue.stats().dropped if queue is not None else 0)
 
     @property
     def remote_video(self) -> RemoteVideoFeed | None:
@@ -105,14 +113,14 @@ class VideoTile(QWidget):
     def describe(self) -> str:
         """Tooltip: who, quality in words with the figures the session has."""
         p = self.participant
-        lines = [p.name or p.identity, f"Connection: {p.quality.name.lower()}"]
+        lines = [p.name or p.identity, f"Connection: {words.quality(p.quality)}"]
         if p.audio_level:
             lines.append(f"Speaking level: {p.audio_level:.0%}")
         for track in p.tracks:
             size = f" {track.width}x{track.height}" if track.width else ""
             state = "muted" if track.muted else "on"
             layers = ", simulcast" if track.simulcast else ""
-            lines.append(f"{track.source.name.lower()}: {state}{size}{layers}")
+            lines.append(f"{words.source(track.source)}: {state}{size}{layers}")
         return "\n".join(lines)
 
     # -- painting ----------------------------------------------------------------------------
@@ -180,14 +188,19 @@ class VideoTile(QWidget):
         mic = "" if self.source is Source.SCREEN or not p.mic_muted else "mic off"
         # Words rather than an icon glyph: every font has them, and screen readers say them.
         painter.drawText(strip.adjusted(8, 0, -48, 0), Qt.AlignmentFlag.AlignVCenter, name)
-        if mic:
+        if mic and rect.width() >= 200:
             painter.setPen(QColor("#ff6b6b"))
             right = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
             painter.drawText(strip.adjusted(8, 0, -48, 0), right, mic)
-        # Quality bars, bottom right.
+        elif mic:
+            # Too small for words beside the name: a red dot (the tooltip lists their tracks).
+            painter.setBrush(QColor("#ff6b6b"))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawEllipse(QRectF(rect.right() - 48, strip.center().y() - 4, 8, 8))
+        # Quality bars, bottom right (a person's connection; a share has none of its own).
         bars = QUALITY_BARS.get(p.quality, 0)
         colour = QColor(QUALITY_COLOURS[p.quality])
-        for i in range(3):
+        for i in range(3 if self.source is Source.CAMERA else 0):
             h = 6 + 4 * i
             bar = QRectF(rect.right() - 36 + i * 9, strip.bottom() - 4 - h, 6, h)
             painter.fillRect(bar, colour if i < bars else QColor("#4b5563"))

@@ -62,6 +62,8 @@ async def _show(args: argparse.Namespace, window: Any, studio: Any) -> None:
     loop = asyncio.get_running_loop()
     report: dict[str, Any] = {"samples": [], "loop_delay_ms": [], "errors": [], "states": []}
     window.bridge.error.connect(lambda text: report["errors"].append(text))
+    # Command failures come as (sentence, next step) since the notice stack (issue #17).
+    window.bridge.failure.connect(lambda text, step: report["errors"].append(f"{text} {step}"))
     started = time.monotonic()
 
     async def probe_loop() -> None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import collections
 import datetime
 import enum
-import errno
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -25,48 +23,31 @@ from typing import Any
 import av
 
 from desktop.media.errors import MediaError, MediaErrorCode
-from desktop.media.outputs.destinations import RtmpTarget, preflight
 from desktop.media.outputs.encoder import EncodedPacket, ProgramEncoder
-from desktop.media.outputs.watchdog import Watchdog
+from desktop.media.outputs.sinks import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MIN_FREE_BYTES,
+    DEFAULT_RETRY_BASE_S,
+    FILE_FORMATS,
+    NETWORK_TIMEOUT_S,
+    Retry,
+    RtmpSink,
+    Sink,
+    words,
+)
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_RETRIES = 5
-DEFAULT_RETRY_BASE_S = 2.0
-RETRY_MAX_S = 60.0
+__all__ = [
+    "DEFAULT_MAX_RETRIES", "DEFAULT_MIN_FREE_BYTES", "DEFAULT_RETRY_BASE_S", "NETWORK_TIMEOUT_S",
+    "Output", "OutputKind", "OutputListener", "OutputPhase", "OutputStatus", "recording_path",
+]  # fmt: skip
+
 MAX_QUEUED_S = 3.0
 """Packets older than this waiting to be sent are dropped up to the next keyframe."""
-DEFAULT_MIN_FREE_BYTES = 500 * 1024 * 1024
-"""A recording will not start, and stops cleanly, below this much free space."""
-DISK_CHECK_INTERVAL_S = 1.0
-NETWORK_TIMEOUT_S = 10.0
-"""An RTMP server that does not answer, or takes no data, for this long is cut and retried."""
 JOIN_TIMEOUT_S = 15.0
-CONFIRM_S = 1.0
-"""An RTMP output is LIVE once this much media went out without the server closing it."""
-
-# Crash-safe containers: Matroska clusters and fragmented MP4 fragments are complete on disk as
-# they are written, so a recording cut by a crash or SIGKILL still plays up to its last second.
-_FILE_FORMATS: dict[str, tuple[str, dict[str, str]]] = {
-    ".mkv": ("matroska", {"cluster_time_limit": "1000", "flush_packets": "1"}),
-    ".mp4": (
-        "mp4",
-        {
-            "movflags": "frag_keyframe+empty_moov+default_base_moof",
-            "frag_duration": "1000000",
-            "flush_packets": "1",
-        },
-    ),  # fmt: skip
-    ".mov": (
-        "mov",
-        {
-            "movflags": "frag_keyframe+empty_moov+default_base_moof",
-            "frag_duration": "1000000",
-            "flush_packets": "1",
-        },
-    ),  # fmt: skip
-    ".flv": ("flv", {"flush_packets": "1"}),
-}
+START_TIMEOUT_S = 10.0
+"""A session that got no packet from the encoder this long after opening is retried."""
 
 
 class OutputKind(enum.Enum):
@@ -145,12 +126,6 @@ class OutputStatus:
 OutputListener = Callable[[OutputStatus], None]
 
 
-class _Retriable(Exception):
-    def __init__(self, error: MediaError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 def recording_path(target: str | Path, now: datetime.datetime | None = None) -> Path:
     """The file a recording writes: ``target`` itself, or a dated .mp4 inside a folder.
 
@@ -163,7 +138,7 @@ def recording_path(target: str | Path, now: datetime.datetime | None = None) -> 
     if path.is_dir():
         stamp = (now or datetime.datetime.now()).strftime("%Y-%m-%d %H-%M-%S")
         path = path / f"Broadcast {stamp}.mp4"
-    if path.suffix.lower() not in _FILE_FORMATS:
+    if path.suffix.lower() not in FILE_FORMATS:
         raise MediaError(
             MediaErrorCode.INVALID_ARGUMENT, str(path),
             f"cannot record to a {path.suffix or 'file without an extension'}",
@@ -176,65 +151,39 @@ def recording_path(target: str | Path, now: datetime.datetime | None = None) -> 
     return candidate
 
 
-def _words(error: BaseException) -> str:
-    text = str(error)
-    # FFmpeg errors quote the URL they failed on; never pass it on (it holds the key).
-    if "rtmp" in text.lower():
-        text = getattr(error, "strerror", None) or type(error).__name__
-    return str(text)
-
-
 class Output:
-    """Sends the encoder's packets to one place, retrying RTMP with back-off.
+    """Sends the encoder's packets through one sink, retrying as the sink allows.
+
+    What every output does lives here: a bounded queue fed by the encoder threads, starting on
+    a keyframe, dropping to the next keyframe when the sink cannot keep up (resync), re-timing
+    so each session starts at zero and a resumed one continues where it left off, and status
+    for the cards. What differs between a stream and a file lives in the sink.
 
     Args:
         output_id: Stable id.
-        kind: RTMP or file.
+        sink: Where packets go (:class:`~desktop.media.outputs.sinks.RtmpSink` or
+            :class:`~desktop.media.outputs.sinks.FileSink`).
         encoder: Where packets come from (and keyframes are asked of).
-        rtmp: The checked destination (RTMP outputs).
-        path: The file to write (file outputs; see :func:`recording_path`).
-        max_retries: Attempts after the first before giving up (RTMP).
-        retry_base_s: First back-off delay; doubles per attempt up to a minute.
-        min_free_bytes: Free space a recording keeps on its disk.
         listener: Called on the output's thread with each new status.
-        network_timeout_s: How long the RTMP server may leave a handshake unanswered or take
-            no data before the connection is cut and retried.
     """
 
     def __init__(
         self,
         output_id: str,
-        kind: OutputKind,
+        sink: Sink,
         encoder: ProgramEncoder,
         *,
-        rtmp: RtmpTarget | None = None,
-        path: Path | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        retry_base_s: float = DEFAULT_RETRY_BASE_S,
-        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
         listener: OutputListener | None = None,
-        network_timeout_s: float = NETWORK_TIMEOUT_S,
     ) -> None:
-        if (kind is OutputKind.RTMP) != (rtmp is not None) or (kind is OutputKind.FILE) != (
-            path is not None
-        ):
-            raise ValueError("an RTMP output needs rtmp=, a file output needs path=")
         self.output_id = output_id
-        self.kind = kind
+        self.sink = sink
+        self.kind = OutputKind.RTMP if isinstance(sink, RtmpSink) else OutputKind.FILE
         self._encoder = encoder
-        self._rtmp = rtmp
-        self._path = path
-        self.max_retries = max(0, max_retries)
-        self.retry_base_s = retry_base_s
-        self.min_free_bytes = min_free_bytes
+        self.max_retries = sink.max_retries
         self._listener = listener
-        self.network_timeout_s = network_timeout_s
-        self._watchdog = Watchdog(f"output-{output_id}", network_timeout_s)
-        label = rtmp.masked if rtmp else str(path)
         self._status = OutputStatus(
-            output_id, label, kind, max_attempts=self.max_retries + 1,
-            path=str(path) if path else "",
-        )  # fmt: skip
+            output_id, sink.label, self.kind, max_attempts=self.max_retries + 1, path=sink.path
+        )
         self._status_lock = threading.Lock()
         self._queue: collections.deque[EncodedPacket] = collections.deque()
         self._cond = threading.Condition()
@@ -268,8 +217,8 @@ class Output:
             if oldest is _RESYNC:
                 oldest = self._queue[1]
             if packet.pts_s - oldest.pts_s > MAX_QUEUED_S:
-                # The network cannot keep up: drop what is queued and start again on a
-                # keyframe, so the viewer sees a jump rather than a growing delay.
+                # The sink cannot keep up: drop what is queued and start again on a keyframe,
+                # so the viewer sees a jump rather than a growing delay.
                 dropped = len(self._queue)
                 self._queue.clear()
                 self._queue.append(_RESYNC)
@@ -318,12 +267,11 @@ class Output:
                 logger.exception("output listener raised")
 
     def _run(self) -> None:
-        if self._rtmp is not None:
-            self._watchdog.start()
+        self.sink.start()
         try:
             self._run_sessions()
         finally:
-            self._watchdog.stop()
+            self.sink.stop()
 
     def _run_sessions(self) -> None:
         attempt = 0
@@ -333,7 +281,7 @@ class Output:
             self._update(phase=OutputPhase.CONNECTING, attempt=attempt, retry_in_s=0.0)
             try:
                 self._session()
-            except _Retriable as failure:
+            except Retry as failure:
                 if self._stop.is_set():
                     break
                 error = failure.error
@@ -348,7 +296,7 @@ class Output:
                         error_code=error.code,
                     )
                     return
-                delay_s = min(self.retry_base_s * 2 ** (attempt - 1), RETRY_MAX_S)
+                delay_s = self.sink.retry_delay_s(attempt)
                 self._update(
                     phase=OutputPhase.RETRYING, error=str(error), error_code=error.code,
                     retry_in_s=delay_s,
@@ -366,83 +314,15 @@ class Output:
             break
         self._update(phase=OutputPhase.STOPPED, live_since_us=0, bitrate_bps=0, retry_in_s=0.0)
 
-    def _open(self) -> tuple[Any, Any, Any]:
-        if self._rtmp is not None:
-            try:
-                preflight(self._rtmp, answer_timeout_s=self.network_timeout_s)
-            except MediaError as error:
-                raise _Retriable(error) from None
-            # Sockets to this server from now on are this output's (for the stall watchdog).
-            self._watchdog.arm(self._rtmp.host, self._rtmp.port)
-            try:
-                container = av.open(self._rtmp.publish_url, "w", format="flv")
-                video, audio = self._add_streams(container)
-                # The RTMP handshake and publish happen here: a refused key fails now. PyAV
-                # holds the GIL in this call, so no watchdog could run; the preflight's own
-                # handshake has just shown that the server answers.
-                container.start_encoding()
-            except (av.FFmpegError, OSError) as error:
-                raise _Retriable(
-                    MediaError(
-                        MediaErrorCode.OUTPUT_FAILED,
-                        self._rtmp.masked,
-                        f"the server accepted the connection but refused the stream "
-                        f"({_words(error)})",
-                        "check the stream key and that the stream is enabled on the platform",
-                    )  # fmt: skip
-                ) from None
-        else:
-            assert self._path is not None
-            self._check_disk(starting=True)
-            fmt, options = _FILE_FORMATS[self._path.suffix.lower()]
-            try:
-                container = av.open(str(self._path), "w", format=fmt, options=options)
-                video, audio = self._add_streams(container)
-                container.start_encoding()
-            except (av.FFmpegError, OSError) as error:
-                raise MediaError(
-                    MediaErrorCode.OUTPUT_FAILED, str(self._path),
-                    f"cannot create the file ({getattr(error, 'strerror', None) or error})",
-                    "pick a folder you can write to",
-                ) from None  # fmt: skip
-        return container, video, audio
-
-    def _add_streams(self, container: Any) -> tuple[Any, Any]:
-        video = container.add_stream_from_template(self._encoder.video_template, opaque=True)
-        audio = container.add_stream_from_template(self._encoder.audio_template, opaque=True)
-        return video, audio
-
-    def _check_disk(self, starting: bool) -> None:
-        assert self._path is not None
-        folder = self._path.parent
-        try:
-            free = shutil.disk_usage(folder).free
-        except FileNotFoundError:
-            raise MediaError(
-                MediaErrorCode.OUTPUT_FAILED, str(self._path),
-                f"the folder {folder} does not exist",
-                "pick an existing folder for recordings",
-            ) from None  # fmt: skip
-        if free < self.min_free_bytes:
-            mib = free / 2**20
-            if starting:
-                raise MediaError(
-                    MediaErrorCode.DISK_FULL, str(self._path),
-                    f"only {mib:.0f} MiB free on the disk; the recording was not started",
-                    "free up space or record to another disk",
-                )  # fmt: skip
-            raise _DiskFull(mib)
-
     def _session(self) -> bool:
         """One connection: open, send until stopped or failed, close. True if it went live."""
-        container, video, audio = self._open()
+        container, video, audio = self.sink.open(self._encoder)
         self._accepting = True
         self._encoder.request_keyframe()
         base: float | None = None
         went_live = False
         started_s = time.monotonic()
         window: collections.deque[tuple[float, int]] = collections.deque()
-        last_disk_check_s = 0.0
         last_progress_s = 0.0
         written = 0
         self._update(bytes_written=0, dropped_packets=0)
@@ -453,12 +333,17 @@ class Output:
                         self._cond.wait(0.25)
                     packet = self._queue.popleft() if self._queue else None
                 now_s = time.monotonic()
-                if self._path is not None and now_s - last_disk_check_s >= DISK_CHECK_INTERVAL_S:
-                    last_disk_check_s = now_s
-                    self._check_disk(starting=False)
+                self.sink.check(now_s)
                 if packet is None:
-                    if not went_live and now_s - started_s > NETWORK_TIMEOUT_S:
-                        raise _Retriable(self._error("no picture arrived from the encoder"))
+                    if not went_live and now_s - started_s > START_TIMEOUT_S:
+                        raise Retry(
+                            MediaError(
+                                MediaErrorCode.OUTPUT_FAILED,
+                                self.status.label,
+                                "no picture arrived from the encoder",
+                                "this computer may be overloaded; it will retry on its own",
+                            )  # fmt: skip
+                        )
                     continue
                 if packet is _RESYNC:
                     base = None
@@ -476,15 +361,10 @@ class Output:
                 out.time_base = packet.time_base
                 out.is_keyframe = packet.is_keyframe
                 out.stream = video if packet.is_video else audio
-                if self._rtmp is not None:
-                    self._watchdog.begin("send")
-                try:
-                    container.mux(out)
-                finally:
-                    self._watchdog.end()
+                self.sink.write(container, out)
                 written += len(packet.data)
                 self._last_out_s = float(pts * packet.time_base)
-                if not went_live and (self._rtmp is None or self._last_out_s >= CONFIRM_S):
+                if not went_live and self._last_out_s >= self.sink.confirm_s:
                     went_live = True
                     self._update(
                         phase=OutputPhase.LIVE, live_since_us=time.monotonic_ns() // 1000,
@@ -502,46 +382,12 @@ class Output:
                             self._status, bytes_written=written, bitrate_bps=rate
                         )
                     self._notify_progress()
-        except _DiskFull as full:
+        except MediaError:
             self._close(container)
-            raise MediaError(
-                MediaErrorCode.DISK_FULL, str(self._path),
-                f"the disk is almost full ({full.free_mib:.0f} MiB left); the recording was "
-                "stopped and everything recorded so far is kept in the file",
-                "free up space, then record again (a new file is started)",
-            ) from None  # fmt: skip
+            raise
         except (av.FFmpegError, OSError) as error:
             self._close(container)
-            if getattr(error, "errno", None) == errno.ENOSPC:
-                raise MediaError(
-                    MediaErrorCode.DISK_FULL, str(self._path),
-                    "the disk is full; the recording was stopped and what was written is kept",
-                    "free up space, then record again",
-                ) from None  # fmt: skip
-            if self._rtmp is None:
-                raise MediaError(
-                    MediaErrorCode.OUTPUT_FAILED, str(self._path),
-                    f"writing the recording failed ({_words(error)})",
-                    "check the disk, then record again",
-                ) from None  # fmt: skip
-            if self._watchdog.reason == "send":
-                raise _Retriable(
-                    self._error(
-                        f"the connection stalled: the server took no data for "
-                        f"{self.network_timeout_s:.0f} s"
-                    )
-                ) from None
-            if not went_live:
-                # Platforms accept the connection, then close it on a wrong or disabled key.
-                raise _Retriable(
-                    MediaError(
-                        MediaErrorCode.OUTPUT_FAILED,
-                        self.status.label,
-                        "the server refused the stream as it started (it closed the connection)",
-                        "check the stream key, and that live streaming is enabled on the account",
-                    )  # fmt: skip
-                ) from None
-            raise _Retriable(self._error(f"the connection dropped ({_words(error)})")) from None
+            raise self.sink.failed(error, went_live) from None
         finally:
             self._accepting = False
             with self._cond:
@@ -554,25 +400,12 @@ class Output:
         # jumping its clock, which some ingests treat as a new stream.
         return packet.pts_s - self._last_out_s - 1.0 / self._encoder.settings.fps
 
-    def _error(self, detail: str) -> MediaError:
-        label = self.status.label
-        return MediaError(
-            MediaErrorCode.OUTPUT_FAILED, label, detail,
-            "check this computer's connection; it will retry on its own",
-        )  # fmt: skip
-
     def _close(self, container: Any) -> None:
         self._accepting = False
         try:
             container.close()
         except (av.FFmpegError, OSError) as error:
-            logger.info("output %s: closing: %s", self.output_id, _words(error))
-
-
-class _DiskFull(Exception):
-    def __init__(self, free_mib: float) -> None:
-        super().__init__(f"{free_mib:.0f} MiB free")
-        self.free_mib = free_mib
+            logger.info("output %s: closing: %s", self.output_id, words(error))
 
 
 # Marker put in a queue after dropped packets: the writer waits for the next keyframe.

@@ -9,21 +9,19 @@ Outputs are added and removed while it runs, each on its own thread (see :mod:`.
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import cv2
-import numpy as np
-import numpy.typing as npt
-
+from desktop.media.audio_mix import AudioMixer
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
+from desktop.media.compositor import HOST_ID, SCREEN_ID, Compositor, Layout, Scene, StageMember
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.fanout import FrameQueue
-from desktop.media.frames import AudioFrame, PixelFormat, VideoFrame
+from desktop.media.frames import AudioFrame, VideoFrame
 from desktop.media.outputs.destinations import RtmpTarget
 from desktop.media.outputs.encoder import (
     AUDIO_SAMPLE_RATE_HZ,
@@ -37,119 +35,22 @@ from desktop.media.outputs.output import (
     DEFAULT_RETRY_BASE_S,
     NETWORK_TIMEOUT_S,
     Output,
-    OutputKind,
     OutputListener,
     OutputStatus,
     recording_path,
 )
+from desktop.media.outputs.sinks import FileSink, RtmpSink, Sink
 from desktop.media.threaded import Pacer
 
 logger = logging.getLogger(__name__)
 
 AUDIO_BLOCK_SAMPLES = AUDIO_SAMPLE_RATE_HZ // 100
-AUDIO_SLACK_SAMPLES = AUDIO_SAMPLE_RATE_HZ // 5
-"""How far the microphone may lag or lead the program clock (200 ms) before it is corrected."""
-Y_BLACK, UV_NEUTRAL = 16, 128
-PIP_FRACTION = 0.25
-"""Picture-in-picture camera width as a share of the program width."""
+MIX_DELAY_S = 0.06
+"""The mix runs this far behind the clock so inputs arriving in 10–50 ms bursts are not cut."""
+DEFAULT_HOST_NAME = ""
+"""No name (and so no name plate) until the studio names the host."""
 
 _UNCHANGED = object()
-
-
-class ProgramLayout(enum.Enum):
-    """What the picture shows."""
-
-    AUTO = "auto"
-    """Screen with the camera in a corner while sharing; the camera otherwise."""
-    CAMERA = "camera"
-    """The camera alone."""
-    SCREEN = "screen"
-    """The screen alone."""
-    SCREEN_WITH_CAMERA = "screen+camera"
-    """The screen with the camera picture-in-picture."""
-
-
-def _black_i420(width: int, height: int) -> npt.NDArray[np.uint8]:
-    out = np.empty(width * height * 3 // 2, np.uint8)
-    out[: width * height] = Y_BLACK
-    out[width * height :] = UV_NEUTRAL
-    return out
-
-
-def _planes(
-    buf: npt.NDArray[np.uint8], width: int, height: int
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
-    y_size, c_size = width * height, (width // 2) * (height // 2)
-    return (
-        buf[:y_size].reshape(height, width),
-        buf[y_size : y_size + c_size].reshape(height // 2, width // 2),
-        buf[y_size + c_size :].reshape(height // 2, width // 2),
-    )
-
-
-def fit_rect(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[int, int, int, int]:
-    """Where a picture goes inside another keeping its aspect: x, y, w, h (all even)."""
-    scale = min(dst_w / src_w, dst_h / src_h)
-    w = max(2, int(src_w * scale) // 2 * 2)
-    h = max(2, int(src_h * scale) // 2 * 2)
-    return (dst_w - w) // 4 * 2, (dst_h - h) // 4 * 2, w, h
-
-
-def draw_i420(
-    frame: VideoFrame, dst: npt.NDArray[np.uint8], dst_w: int, dst_h: int,
-    rect: tuple[int, int, int, int],
-) -> None:  # fmt: skip
-    """Scale ``frame`` into ``rect`` of the I420 picture ``dst`` (converting BGRA once)."""
-    x, y, w, h = rect
-    if frame.format is PixelFormat.BGRA:
-        bgra: npt.NDArray[np.uint8] = frame.data.reshape(frame.height, frame.width, 4)
-        if (frame.width, frame.height) != (w, h):
-            bgra = np.asarray(cv2.resize(bgra, (w, h), interpolation=cv2.INTER_AREA), np.uint8)
-        yuv = cv2.cvtColor(bgra, cv2.COLOR_BGRA2YUV_I420)
-        src: npt.NDArray[np.uint8] = np.ascontiguousarray(yuv, np.uint8).reshape(-1)
-        src_w, src_h = w, h
-    else:
-        src, src_w, src_h = frame.data, frame.width, frame.height
-    dst_planes = _planes(dst, dst_w, dst_h)
-    for i, plane in enumerate(_planes(src, src_w, src_h)):
-        div = 1 if i == 0 else 2
-        px, py, pw, ph = x // div, y // div, w // div, h // div
-        if plane.shape != (ph, pw):
-            plane = np.asarray(cv2.resize(plane, (pw, ph), interpolation=cv2.INTER_AREA), np.uint8)
-        dst_planes[i][py : py + ph, px : px + pw] = plane
-
-
-def compose(
-    camera: VideoFrame | None,
-    screen: VideoFrame | None,
-    layout: ProgramLayout,
-    width: int,
-    height: int,
-) -> npt.NDArray[np.uint8]:
-    """The program picture (I420, ``width`` x ``height``) for the newest frames and a layout.
-
-    A camera frame already of the program size in I420 is passed on without a copy.
-    """
-    if layout is ProgramLayout.AUTO:
-        layout = ProgramLayout.SCREEN_WITH_CAMERA if screen is not None else ProgramLayout.CAMERA
-    main = screen if layout in (ProgramLayout.SCREEN, ProgramLayout.SCREEN_WITH_CAMERA) else camera
-    if (
-        main is not None
-        and layout is not ProgramLayout.SCREEN_WITH_CAMERA
-        and main.format is PixelFormat.I420
-        and (main.width, main.height) == (width, height)
-    ):
-        return main.data
-    out = _black_i420(width, height)
-    if main is not None:
-        draw_i420(main, out, width, height, fit_rect(main.width, main.height, width, height))
-    if layout is ProgramLayout.SCREEN_WITH_CAMERA and camera is not None:
-        pip_w = max(2, int(width * PIP_FRACTION) // 2 * 2)
-        pip_h = max(2, int(pip_w * camera.height / camera.width) // 2 * 2)
-        margin = max(2, width // 64 * 2 // 2 * 2)
-        rect = (width - pip_w - margin, height - pip_h - margin, pip_w, pip_h)
-        draw_i420(camera, out, width, height, rect)
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +70,10 @@ class OutputOptions:
 class DirectBroadcast:
     """The studio's own program and its outputs (RTMP destinations and local recording).
 
-    The encoder runs while at least one output exists; adding or removing an output never
+    The program — the host's camera and screen and every guest on stage, in a layout, with the
+    mixed sound — is composed on one video thread and mixed on one audio thread, at a constant
+    rate, while a monitor watches it or an output takes it. The encoder runs while at least one
+    output exists; adding or removing an output, or changing the layout, stage or banner, never
     restarts the encoder or the other outputs.
 
     Args:
@@ -187,8 +91,11 @@ class DirectBroadcast:
         self.settings = settings or EncoderSettings()
         self.settings.check()
         self.options = options or OutputOptions()
-        self.layout = ProgramLayout.AUTO
-        """What the picture shows (may change while live)."""
+        self.compositor = Compositor(self.settings.width, self.settings.height)
+        """Builds the picture; change the scene here (layout, stage, banner, pin)."""
+        self.mixer = AudioMixer()
+        """Mixes the host's microphone and the guests on stage."""
+        self.compositor.set_scene(Scene(stage=(StageMember(HOST_ID, DEFAULT_HOST_NAME),)))
         self._listener = listener
         self._lock = threading.Lock()
         self._outputs: dict[str, Output] = {}
@@ -199,11 +106,18 @@ class DirectBroadcast:
         self._screen_q: FrameQueue[VideoFrame] | None = None
         self._mic_q: FrameQueue[AudioFrame] | None = None
         self._encoder: ProgramEncoder | None = None
+        self._previewing = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._t0_s = 0.0
         self.encode_cpu_s = 0.0
         """CPU time the video thread spent composing and encoding (for benchmarks)."""
+        self.compose_cpu_s = 0.0
+        """CPU time spent composing alone."""
+        self.video_pictures = 0
+        """Pictures composed since the program started."""
+        self.audio_blocks = 0
+        """10 ms audio blocks mixed since the program started."""
 
     # -- sources -----------------------------------------------------------------------------
 
@@ -213,7 +127,7 @@ class DirectBroadcast:
         screen: VideoCaptureSource | None | object = _UNCHANGED,
         microphone: AudioCaptureSource | None | object = _UNCHANGED,
     ) -> None:
-        """Choose what the program shows and plays; may be called while live."""
+        """Choose the host's camera, screen and microphone; may be called while live."""
         with self._lock:
             if camera is not _UNCHANGED:
                 if self._camera_q is not None and self._camera is not None:
@@ -234,24 +148,105 @@ class DirectBroadcast:
                     self._mic.frames.unsubscribe(self._mic_q)
                 self._mic = microphone  # type: ignore[assignment]
                 self._mic_q = self._mic.frames.subscribe("program", 50) if self._mic else None
+            camera_on, mic_on = self._camera is not None, self._mic is not None
+            screen_on = self._screen is not None
+        if not camera_on:
+            self.compositor.set_frame(HOST_ID, None)
+        if not screen_on:
+            self.compositor.set_frame(SCREEN_ID, None)
+        self._set_member(HOST_ID, camera_on=camera_on)
+        if mic_on:
+            self.mixer.set_input(HOST_ID)
+        else:
+            self.mixer.remove_input(HOST_ID)
+
+    # -- the scene ---------------------------------------------------------------------------
+
+    def set_layout(self, layout: Layout) -> None:
+        """Switch the layout; the next picture uses it (outputs and encoder go on)."""
+        self.compositor.update(layout=layout)
+
+    def set_banner(self, text: str) -> None:
+        """Show (or with '' remove) the banner along the bottom."""
+        self.compositor.update(banner=text.strip())
+
+    def set_stage(self, members: Sequence[StageMember]) -> None:
+        """Who is in the program, in order (the host included); their sound joins the mix.
+
+        Guests leaving the stage leave the picture and the mix at once.
+        """
+        stage = tuple(members)
+        ids = {m.source_id for m in stage}
+        previous = {m.source_id for m in self.compositor.scene.stage}
+        self.compositor.update(stage=stage)
+        for gone in previous - ids:
+            if gone != HOST_ID:
+                self.mixer.remove_input(gone)
+                self.compositor.set_frame(gone, None)
+        for member in stage:
+            if member.source_id != HOST_ID and member.source_id not in self.mixer.inputs():
+                self.mixer.set_input(member.source_id)
+        if HOST_ID not in ids:
+            self.mixer.remove_input(HOST_ID)
+        elif self._mic is not None:
+            self.mixer.set_input(HOST_ID)
+
+    def set_guest_muted(self, source_id: str, muted: bool) -> None:
+        """A guest muted (by themselves or a moderator) is silent in the program."""
+        if source_id in {m.source_id for m in self.compositor.scene.stage}:
+            self.mixer.set_input(source_id, muted=muted)
+
+    def push_video(self, source_id: str, frame: VideoFrame) -> None:
+        """The newest frame of a guest on stage (any thread)."""
+        self.compositor.set_frame(source_id, frame)
+
+    def push_audio(self, source_id: str, frame: AudioFrame) -> None:
+        """A block of a guest's sound (any thread); dropped unless they are on stage."""
+        self.mixer.push(source_id, frame)
+
+    def _set_member(self, source_id: str, **changes: object) -> None:
+        stage = tuple(
+            replace(m, **changes) if m.source_id == source_id else m  # type: ignore[arg-type]
+            for m in self.compositor.scene.stage
+        )
+        self.compositor.update(stage=stage)
+
+    # -- monitor -----------------------------------------------------------------------------
+
+    def start_preview(self) -> None:
+        """Compose the program even while nothing is live (for the Program monitor)."""
+        with self._lock:
+            self._previewing = True
+            self._ensure_running()
+
+    def stop_preview(self) -> None:
+        """Stop composing for the monitor (the program goes on while an output runs)."""
+        with self._lock:
+            self._previewing = False
+            idle = not self._outputs
+        if idle:
+            self._stop_running()
+
+    @property
+    def running(self) -> bool:
+        """Whether the program is being composed."""
+        return bool(self._threads)
 
     # -- outputs -----------------------------------------------------------------------------
 
     def add_rtmp(self, output_id: str, target: RtmpTarget) -> Output:
         """Start sending to an RTMP destination (the others go on untouched)."""
-        return self._add(output_id, OutputKind.RTMP, rtmp=target)
+        sink = RtmpSink(target, max_retries=self.options.max_retries,
+                        retry_base_s=self.options.retry_base_s,
+                        network_timeout_s=self.options.network_timeout_s)  # fmt: skip
+        return self._add(output_id, sink)
 
     def start_recording(self, target: str | Path, output_id: str = "recording") -> Output:
         """Start recording the program to a file or a folder (crash-safe .mkv or .mp4)."""
-        return self._add(output_id, OutputKind.FILE, path=recording_path(target))
+        sink = FileSink(recording_path(target), min_free_bytes=self.options.min_free_bytes)
+        return self._add(output_id, sink)
 
-    def _add(
-        self,
-        output_id: str,
-        kind: OutputKind,
-        rtmp: RtmpTarget | None = None,
-        path: Path | None = None,
-    ) -> Output:
+    def _add(self, output_id: str, sink: Sink) -> Output:
         with self._lock:
             if output_id in self._outputs:
                 raise MediaError(
@@ -259,12 +254,7 @@ class DirectBroadcast:
                     "switch it off first",
                 )  # fmt: skip
             encoder = self._ensure_encoder()
-            output = Output(
-                output_id, kind, encoder, rtmp=rtmp, path=path,
-                max_retries=self.options.max_retries, retry_base_s=self.options.retry_base_s,
-                min_free_bytes=self.options.min_free_bytes, listener=self._listener,
-                network_timeout_s=self.options.network_timeout_s,
-            )  # fmt: skip
+            output = Output(output_id, sink, encoder, listener=self._listener)
             self._outputs[output_id] = output
         output.start()
         return output
@@ -277,8 +267,16 @@ class DirectBroadcast:
             return None
         output.stop()
         with self._lock:
-            if not self._outputs:
-                self._stop_encoder()
+            last = not self._outputs
+            previewing = self._previewing
+        if last:
+            if previewing:
+                with self._lock:
+                    encoder, self._encoder = self._encoder, None
+                if encoder is not None:
+                    encoder.close()
+            else:
+                self._stop_running()
         return output.status
 
     def retry_now(self, output_id: str) -> None:
@@ -299,39 +297,48 @@ class DirectBroadcast:
         return self._encoder.video_encoder_name if self._encoder else ""
 
     def close(self) -> None:
-        """Stop every output and the encoder."""
+        """Stop every output, the encoder and the program."""
         with self._lock:
             outputs = list(self._outputs.values())
             self._outputs.clear()
+            self._previewing = False
         for output in outputs:
             output.stop()
-        with self._lock:
-            self._stop_encoder()
+        self._stop_running()
         self.set_sources(None, None, None)
 
-    # -- encoding threads --------------------------------------------------------------------
+    # -- program threads ---------------------------------------------------------------------
+
+    def _ensure_running(self) -> None:
+        # Called with the lock held.
+        if self._threads:
+            return
+        self._stop = threading.Event()
+        self._t0_s = time.monotonic()
+        self._threads = [
+            threading.Thread(target=self._video_loop, name="bc-program-video", daemon=True),
+            threading.Thread(target=self._audio_loop, name="bc-program-audio", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _ensure_encoder(self) -> ProgramEncoder:
+        # Called with the lock held.
         if self._encoder is None:
             self._encoder = ProgramEncoder(self.settings, audio_channels=1)
-            self._stop = threading.Event()
-            self._t0_s = time.monotonic()
-            self._threads = [
-                threading.Thread(target=self._video_loop, name="bc-program-video", daemon=True),
-                threading.Thread(target=self._audio_loop, name="bc-program-audio", daemon=True),
-            ]
-            for thread in self._threads:
-                thread.start()
+        self._ensure_running()
         return self._encoder
 
-    def _stop_encoder(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
+    def _stop_running(self) -> None:
+        with self._lock:
+            threads, self._threads = self._threads, []
+            self._stop.set()
+        for thread in threads:
             thread.join(5.0)
-        self._threads = []
-        if self._encoder is not None:
-            self._encoder.close()
-            self._encoder = None
+        with self._lock:
+            encoder, self._encoder = self._encoder, None
+        if encoder is not None:
+            encoder.close()
 
     def _send(self, packets: list[EncodedPacket]) -> None:
         if not packets:
@@ -343,20 +350,29 @@ class DirectBroadcast:
                 output.feed(packet)
 
     def _video_loop(self) -> None:
-        encoder = self._encoder
-        assert encoder is not None
         s = self.settings
-        pacer = Pacer(1.0 / s.fps, self._stop)
-        camera: VideoFrame | None = None
-        screen: VideoFrame | None = None
+        stop = self._stop
+        pacer = Pacer(1.0 / s.fps, stop)
         last_pts_ms = -1
         while pacer.wait():
             started = time.thread_time()
             with self._lock:
-                camera_q, screen_q = self._camera_q, self._screen_q
-            camera = (camera_q.take_latest() or camera) if camera_q else None
-            screen = (screen_q.take_latest() or screen) if screen_q else None
-            picture = compose(camera, screen, self.layout, s.width, s.height)
+                camera_q, screen_q, encoder = self._camera_q, self._screen_q, self._encoder
+            camera = camera_q.take_latest() if camera_q else None
+            if camera is not None:
+                self.compositor.set_frame(HOST_ID, camera)
+            screen = screen_q.take_latest() if screen_q else None
+            if screen is not None:
+                self.compositor.set_frame(SCREEN_ID, screen)
+            try:
+                picture = self.compositor.compose()
+            except Exception:
+                logger.exception("composing a picture failed")
+                continue
+            self.video_pictures += 1
+            self.compose_cpu_s += time.thread_time() - started
+            if encoder is None:
+                continue
             pts_ms = round((time.monotonic() - self._t0_s) * 1000)
             if pts_ms <= last_pts_ms:
                 continue
@@ -370,44 +386,26 @@ class DirectBroadcast:
             self._send(packets)
 
     def _audio_loop(self) -> None:
-        encoder = self._encoder
-        assert encoder is not None
+        stop = self._stop
+        pacer = Pacer(AUDIO_BLOCK_SAMPLES / AUDIO_SAMPLE_RATE_HZ, stop)
         done = 0
-        silence = np.zeros(AUDIO_BLOCK_SAMPLES, np.int16)
-        while not self._stop.is_set():
+        delay = int(MIX_DELAY_S * AUDIO_SAMPLE_RATE_HZ)
+        while pacer.wait():
             with self._lock:
-                mic_q = self._mic_q
-            frame = mic_q.get(timeout_s=0.02) if mic_q is not None else None
-            if mic_q is None:
-                self._stop.wait(0.01)
-            expected = int((time.monotonic() - self._t0_s) * AUDIO_SAMPLE_RATE_HZ)
+                mic_q, encoder = self._mic_q, self._encoder
+            while mic_q is not None and (frame := mic_q.get_nowait()) is not None:
+                self.mixer.push(HOST_ID, frame)
+            # The program clock decides how much sound is due; inputs that have nothing give
+            # silence, so a stalled source never stalls the stream or shifts it against video.
+            expected = int((time.monotonic() - self._t0_s) * AUDIO_SAMPLE_RATE_HZ) - delay
             packets: list[EncodedPacket] = []
-            if frame is not None:
-                samples = _to_mono_48k(frame)
-                if done > expected + AUDIO_SLACK_SAMPLES:
-                    continue  # the microphone runs ahead of the program clock: drop a block
-                if done + samples.shape[0] < expected - AUDIO_SLACK_SAMPLES:
-                    # A gap (device hiccup): fill with silence so the picture stays in sync.
-                    gap = expected - samples.shape[0] - done
-                    packets += encoder.encode_audio(np.zeros(gap, np.int16), done)
-                    done += gap
-                packets += encoder.encode_audio(samples, done)
-                done += samples.shape[0]
-            else:
-                # No microphone, or it went quiet: keep the stream's audio going with silence.
-                lag = AUDIO_SLACK_SAMPLES // 2 if mic_q is not None else 0
-                while done + AUDIO_BLOCK_SAMPLES <= expected - lag:
-                    packets += encoder.encode_audio(silence, done)
-                    done += AUDIO_BLOCK_SAMPLES
+            while done + AUDIO_BLOCK_SAMPLES <= expected:
+                block = self.mixer.mix(AUDIO_BLOCK_SAMPLES)
+                self.audio_blocks += 1
+                if encoder is not None:
+                    try:
+                        packets += encoder.encode_audio(block, done)
+                    except Exception:
+                        logger.exception("encoding sound failed")
+                done += AUDIO_BLOCK_SAMPLES
             self._send(packets)
-
-
-def _to_mono_48k(frame: AudioFrame) -> npt.NDArray[np.int16]:
-    data = frame.data
-    if frame.num_channels > 1:
-        data = data.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
-    if frame.sample_rate_hz != AUDIO_SAMPLE_RATE_HZ:
-        count = data.shape[0] * AUDIO_SAMPLE_RATE_HZ // frame.sample_rate_hz
-        positions = np.linspace(0, data.shape[0] - 1, count)
-        data = np.interp(positions, np.arange(data.shape[0]), data).astype(np.int16)
-    return data

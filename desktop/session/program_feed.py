@@ -1,0 +1,337 @@
+"""Guests into the program: who is on the program's stage, their pictures and their voices.
+
+For each guest the producer puts in the program, the feed reads their camera as I420 (the
+compositor's format: no conversion on the way) at the simulcast layer their region needs, and
+their microphone as 48 kHz mono into the program's mix. A guest who mutes is silent in the
+mix; a guest whose camera is off shows their initials; the active speaker is told to the
+compositor for the speaker layouts. Taking a guest off the program closes their streams.
+
+The feed also says when the program leaves people out: live, with guests publishing in the
+room but only the host (or nobody) in the program (:func:`program_warning`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from livekit import rtc
+
+from desktop.media.compositor import HOST_ID, Layout, Region, RegionKind, StageMember
+from desktop.media.frames import AudioFrame, PixelFormat, VideoFrame, monotonic_us
+from desktop.media.outputs.program import DirectBroadcast
+from desktop.session.state import RoomState, Source, StateStore
+
+logger = logging.getLogger(__name__)
+
+MIX_RATE_HZ = 48_000
+LOW_LAYER_MAX_H = 240
+"""Regions up to this tall get the smallest simulcast layer (about 320×180)."""
+MEDIUM_LAYER_MAX_H = 400
+"""Regions up to this tall get the middle layer (about 640×360); taller ones the top layer."""
+
+
+def layer_for(region_height_px: int) -> rtc.VideoQuality.ValueType:
+    """The simulcast layer that fills a region this tall without sending more than it shows."""
+    if region_height_px <= LOW_LAYER_MAX_H:
+        return rtc.VideoQuality.VIDEO_QUALITY_LOW
+    if region_height_px <= MEDIUM_LAYER_MAX_H:
+        return rtc.VideoQuality.VIDEO_QUALITY_MEDIUM
+    return rtc.VideoQuality.VIDEO_QUALITY_HIGH
+
+
+def program_warning(state: RoomState, program_stage: tuple[str, ...]) -> str:
+    """What the host should know about the program while live ('' when all is well).
+
+    Args:
+        state: The room.
+        program_stage: Stage ids in the program (the host is :data:`HOST_ID`).
+    """
+    if not state.is_live:
+        return ""
+    on_stage = sorted(
+        (p.name or p.identity) for p in state.remotes.values() if p.can_publish and p.is_publisher
+    )
+    guests_in_program = [i for i in program_stage if i != HOST_ID]
+    if not on_stage or guests_in_program:
+        return ""
+    who = ", ".join(on_stage[:3]) + (f" and {len(on_stage) - 3} more" if len(on_stage) > 3 else "")
+    if not program_stage:
+        return (
+            f"Viewers see an empty program while {who} "
+            f"{'is' if len(on_stage) == 1 else 'are'} on stage: add people to the program."
+        )
+    return (
+        f"Viewers see only you: {who} {'is' if len(on_stage) == 1 else 'are'} on stage but not "
+        "in the program. Add them with “Add to program” on their tile."
+    )
+
+
+class _GuestFeed:
+    """One guest's streams into the program."""
+
+    def __init__(self, identity: str) -> None:
+        self.identity = identity
+        self.video: rtc.VideoStream | None = None
+        self.video_publication: rtc.RemoteTrackPublication | None = None
+        self.audio: rtc.AudioStream | None = None
+        self.quality: rtc.VideoQuality.ValueType | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+
+
+class ProgramFeed:
+    """Keeps the program's stage and the guests' media in step with the room.
+
+    Args:
+        broadcast: The program (compositor and mix) to feed.
+        store: The room state (names, mute and camera state of guests).
+    """
+
+    def __init__(self, broadcast: DirectBroadcast, store: StateStore) -> None:
+        self.broadcast = broadcast
+        self.store = store
+        self.room: rtc.Room | None = None
+        self._stage: list[str] = [HOST_ID]
+        self._feeds: dict[str, _GuestFeed] = {}
+        self._listeners: list[Callable[[], None]] = []
+        self.host_name = "Host"
+        self._unsubscribe = store.subscribe(self._on_state)
+
+    # -- what the producer changes -------------------------------------------------------------
+
+    @property
+    def stage(self) -> tuple[str, ...]:
+        """Stage ids in the program, in order (:data:`HOST_ID` for the host)."""
+        return tuple(self._stage)
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Be told when the program's stage or layout changes."""
+        self._listeners.append(listener)
+
+    def attach(self, room: rtc.Room) -> None:
+        """Follow a room: tracks of guests in the program are read as they come and go."""
+        self.room = room
+
+        def guarded(handler: Callable[..., None]) -> Callable[..., None]:
+            def wrapper(*args: Any) -> None:
+                try:
+                    handler(*args)
+                except Exception:  # the SDK's emitter would swallow it
+                    logger.exception("program feed handler failed")
+
+            return wrapper
+
+        room.on("track_subscribed", guarded(lambda track, pub, p: self._refresh(p.identity)))
+        room.on("track_unsubscribed", guarded(lambda track, pub, p: self._refresh(p.identity)))
+        room.on("participant_disconnected", guarded(self._on_left))
+        room.on("active_speakers_changed", guarded(self._on_speakers))
+
+    def set_in_program(self, identity: str, in_program: bool) -> None:
+        """Put a guest in the program (last in order) or take them out."""
+        if in_program and identity not in self._stage:
+            self._stage.append(identity)
+        elif not in_program and identity in self._stage:
+            self._stage.remove(identity)
+        else:
+            return
+        self._apply_stage()
+        if identity != HOST_ID:
+            self._refresh(identity)
+        self._changed()
+
+    def set_layout(self, layout: Layout) -> None:
+        """Switch the program's layout (outputs go on)."""
+        self.broadcast.set_layout(layout)
+        self._fit_layers()
+        self._changed()
+
+    def set_pinned(self, identity: str) -> None:
+        """Keep someone large in solo and speaker layouts ('' follows the active speaker)."""
+        stage_id = identity if identity in self._stage else ""
+        self.broadcast.compositor.update(pinned=stage_id)
+        self._fit_layers()
+        self._changed()
+
+    def set_banner(self, text: str) -> None:
+        """Show a banner along the bottom of the program ('' removes it)."""
+        self.broadcast.set_banner(text)
+        self._changed()
+
+    def warning(self) -> str:
+        """What the host should know about the program now ('' when all is well)."""
+        return program_warning(self.store.state, self.stage)
+
+    # -- keeping up with the room --------------------------------------------------------------
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener()
+            except Exception:
+                logger.exception("program listener raised")
+
+    def _member(self, stage_id: str) -> StageMember:
+        state = self.store.state
+        if stage_id == HOST_ID:
+            local = state.local
+            name = (local.name or local.identity) if local else ""
+            # Whether the host's camera shows is the direct program's to say (it knows whether
+            # a camera is open); only the name comes from the room.
+            current = next((m for m in self.broadcast.compositor.scene.stage
+                            if m.source_id == HOST_ID), None)  # fmt: skip
+            return StageMember(HOST_ID, name or self.host_name,
+                               current.camera_on if current else True)  # fmt: skip
+        guest = state.remotes.get(stage_id)
+        if guest is None:
+            return StageMember(stage_id, stage_id, camera_on=False)
+        camera = guest.track(Source.CAMERA)
+        return StageMember(
+            stage_id, guest.name or stage_id, camera is not None and not camera.muted
+        )
+
+    def _apply_stage(self) -> None:
+        self.broadcast.set_stage([self._member(i) for i in self._stage])
+        for identity in self._stage:
+            guest = self.store.state.remotes.get(identity)
+            if identity != HOST_ID and guest is not None:
+                self.broadcast.set_guest_muted(identity, guest.mic_muted)
+        self._fit_layers()
+
+    def _on_state(self, old: RoomState, new: RoomState) -> None:
+        if old.remotes is new.remotes and old.local is new.local:
+            return
+        relevant = any(
+            old.remotes.get(i) != new.remotes.get(i) for i in self._stage if i != HOST_ID
+        ) or old.local != new.local  # fmt: skip
+        if relevant:
+            self._apply_stage()
+            for identity in self._stage:
+                if identity != HOST_ID:
+                    self._refresh(identity)
+
+    def _on_left(self, participant: rtc.RemoteParticipant) -> None:
+        self.set_in_program(participant.identity, False)
+
+    def _on_speakers(self, speakers: list[rtc.Participant]) -> None:
+        local = self.room.local_participant.identity if self.room else ""
+        for speaker in speakers:
+            stage_id = HOST_ID if speaker.identity == local else speaker.identity
+            if stage_id in self._stage:
+                self.broadcast.compositor.update(active_speaker=stage_id)
+                self._fit_layers()
+                return
+
+    def _fit_layers(self) -> None:
+        heights: dict[str, int] = {}
+        for region in self.broadcast.compositor.planned_regions():
+            if region.kind is RegionKind.PERSON:
+                heights[region.source_id] = region.height
+        for identity, feed in self._feeds.items():
+            publication = feed.video_publication
+            if publication is None or not publication.simulcasted:
+                continue  # a single layer has nothing smaller to give
+            quality = layer_for(heights.get(identity, 0))
+            if quality != feed.quality:
+                feed.quality = quality
+                try:
+                    publication.set_video_quality(quality)
+                except Exception as exc:  # noqa: BLE001 - a guest leaving takes the track along
+                    logger.debug("asking %s for a layer: %r", identity, exc)
+
+    def layers(self) -> dict[str, rtc.VideoQuality.ValueType]:
+        """The simulcast layer asked of each guest in the program (single-layer ones left out)."""
+        return {i: f.quality for i, f in self._feeds.items() if f.quality is not None}
+
+    def regions(self) -> tuple[Region, ...]:
+        """Where each source is in the latest program picture."""
+        return self.broadcast.compositor.regions()
+
+    def _refresh(self, identity: str) -> None:
+        """Open or close a guest's streams to match whether they are in the program."""
+        if identity == HOST_ID:
+            return
+        wanted = identity in self._stage
+        participant = self.room.remote_participants.get(identity) if self.room else None
+        feed = self._feeds.get(identity)
+        if not wanted or participant is None:
+            if feed is not None:
+                del self._feeds[identity]
+                asyncio.ensure_future(self._close(feed))
+            return
+        if feed is None:
+            feed = self._feeds[identity] = _GuestFeed(identity)
+        for publication in participant.track_publications.values():
+            track = publication.track
+            if track is None:
+                continue
+            if publication.source == rtc.TrackSource.SOURCE_CAMERA and feed.video is None:
+                feed.video = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
+                feed.video_publication = publication
+                feed.quality = None
+                feed.tasks.append(asyncio.ensure_future(self._read_video(feed, feed.video)))
+            elif publication.source == rtc.TrackSource.SOURCE_MICROPHONE and feed.audio is None:
+                feed.audio = rtc.AudioStream(track, sample_rate=MIX_RATE_HZ, num_channels=1)
+                feed.tasks.append(asyncio.ensure_future(self._read_audio(feed, feed.audio)))
+        self._fit_layers()
+
+    async def _read_video(self, feed: _GuestFeed, stream: rtc.VideoStream) -> None:
+        sequence = 0
+        try:
+            async for event in stream:
+                frame = event.frame
+                if frame.type != rtc.VideoBufferType.I420:
+                    frame = frame.convert(rtc.VideoBufferType.I420)
+                data = np.frombuffer(frame.data, np.uint8).copy()
+                self.broadcast.push_video(
+                    feed.identity,
+                    VideoFrame(
+                        data, frame.width, frame.height, PixelFormat.I420, monotonic_us(), sequence
+                    ),  # fmt: skip
+                )
+                sequence += 1
+        finally:
+            # The track went away (unpublished, unsubscribed): initials until it is back, and
+            # the next subscription opens a new stream.
+            if feed.video is stream:
+                feed.video = None
+                feed.video_publication = None
+                self.broadcast.compositor.set_frame(feed.identity, None)
+
+    async def _read_audio(self, feed: _GuestFeed, stream: rtc.AudioStream) -> None:
+        sequence = 0
+        try:
+            async for event in stream:
+                frame = event.frame
+                samples = np.frombuffer(frame.data, np.int16).copy()
+                self.broadcast.push_audio(
+                    feed.identity,
+                    AudioFrame(
+                        samples, frame.sample_rate, frame.num_channels, monotonic_us(), sequence
+                    ),  # fmt: skip
+                )
+                sequence += 1
+        finally:
+            if feed.audio is stream:
+                feed.audio = None
+
+    @staticmethod
+    async def _close(feed: _GuestFeed) -> None:
+        for task in feed.tasks:
+            task.cancel()
+        for stream in (feed.video, feed.audio):
+            if stream is not None:
+                try:
+                    await stream.aclose()
+                except Exception as exc:  # noqa: BLE001 - a track gone with its room is fine
+                    logger.debug("closing %s's stream: %r", feed.identity, exc)
+
+    async def aclose(self) -> None:
+        """Close every guest's streams (again is fine: ending the stream, then quitting)."""
+        unsubscribe, self._unsubscribe = self._unsubscribe, lambda: None
+        unsubscribe()
+        feeds, self._feeds = list(self._feeds.values()), {}
+        for feed in feeds:
+            await self._close(feed)

@@ -1,0 +1,168 @@
+"""The compositor read back as pictures: each guest's colour in its region, for every layout."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from desktop.media.compositor import (
+    MAX_GRID,
+    SCREEN_ID,
+    Compositor,
+    Layout,
+    RegionKind,
+    StageMember,
+    banner_height,
+    initials,
+    layout_regions,
+)
+from desktop.media.frames import PixelFormat, VideoFrame
+from tests.fixtures.program import close_to, region_colour, solid_frame
+
+COLOURS = [
+    (220, 40, 40), (40, 200, 60), (50, 80, 230), (230, 200, 30), (200, 50, 200),
+    (30, 200, 200), (240, 140, 30), (120, 60, 20), (250, 250, 250), (90, 90, 90),
+]  # fmt: skip
+SCREEN_RGB = (180, 120, 240)
+
+
+def to_rgb(picture: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:
+    yuv = picture.reshape(height * 3 // 2, width)
+    return np.asarray(cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420), np.uint8)
+
+
+def stage_of(count: int) -> tuple[StageMember, ...]:
+    return tuple(StageMember(f"g{i}", f"Guest {i}") for i in range(count))
+
+
+def bgra_screen(width: int, height: int) -> VideoFrame:
+    bgra = np.empty((height, width, 4), np.uint8)
+    bgra[:] = (SCREEN_RGB[2], SCREEN_RGB[1], SCREEN_RGB[0], 255)
+    return VideoFrame(bgra.reshape(-1), width, height, PixelFormat.BGRA, 1, 1)
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+@pytest.mark.parametrize(
+    ("layout", "count", "screen"),
+    [
+        (Layout.SOLO, 1, False),
+        (Layout.SIDE_BY_SIDE, 2, False),
+        (Layout.SIDE_BY_SIDE, 3, False),
+        (Layout.GRID, 4, False),
+        (Layout.GRID, 9, False),
+        (Layout.SPEAKER, 4, False),
+        (Layout.SCREEN_STRIP, 4, True),
+        (Layout.SCREEN_PIP, 2, True),
+        (Layout.AUTO, 5, False),
+        (Layout.AUTO, 3, True),
+    ],
+)
+def test_each_source_is_seen_in_its_region(
+    layout: Layout, count: int, screen: bool, size: tuple[int, int]
+) -> None:
+    width, height = size
+    compositor = Compositor(width, height)
+    compositor.update(layout=layout, stage=stage_of(count))
+    for i in range(count):
+        # Guests arrive at various sizes (whatever layer the SFU sends).
+        compositor.set_frame(f"g{i}", solid_frame(640 + 320 * (i % 2), 360 + 180 * (i % 2),
+                                                  COLOURS[i]))  # fmt: skip
+    if screen:
+        compositor.set_frame(SCREEN_ID, bgra_screen(1920, 1080))
+    rgb = to_rgb(compositor.compose(), width, height)
+    regions = compositor.regions()
+    people = [r for r in regions if r.kind is RegionKind.PERSON]
+    shown = {"solo": 1, "screen+pip": 1}.get(layout.value, count)
+    assert len(people) == shown
+    for region in people:
+        index = int(region.source_id[1:])
+        assert close_to(region_colour(rgb, region), COLOURS[index]), (region, layout)
+    if screen:
+        (screen_region,) = [r for r in regions if r.kind is RegionKind.SCREEN]
+        assert close_to(region_colour(rgb, screen_region), SCREEN_RGB)
+    # Regions never overlap, except the picture-in-picture on top of the screen.
+    if layout is not Layout.SCREEN_PIP and not (layout is Layout.AUTO and screen and count == 1):
+        for a in regions:
+            for b in regions:
+                if a is not b:
+                    assert (a.x + a.width <= b.x or b.x + b.width <= a.x
+                            or a.y + a.height <= b.y or b.y + b.height <= a.y)  # fmt: skip
+
+
+def test_speaker_layout_follows_the_pin_then_the_active_speaker() -> None:
+    compositor = Compositor(1280, 720)
+    compositor.update(layout=Layout.SPEAKER, stage=stage_of(3), active_speaker="g2")
+    for i in range(3):
+        compositor.set_frame(f"g{i}", solid_frame(640, 360, COLOURS[i]))
+    compositor.compose()
+    largest = max(compositor.regions(), key=lambda r: r.width * r.height)
+    assert largest.source_id == "g2"
+    compositor.update(pinned="g1")
+    rgb = to_rgb(compositor.compose(), 1280, 720)
+    largest = max(compositor.regions(), key=lambda r: r.width * r.height)
+    assert largest.source_id == "g1"
+    assert close_to(region_colour(rgb, largest), COLOURS[1])
+
+
+def test_grid_shows_at_most_nine() -> None:
+    regions = layout_regions(
+        Compositor(1920, 1080).scene.__class__(layout=Layout.GRID, stage=stage_of(10)),
+        False, 1920, 1080,
+    )  # fmt: skip
+    assert len(regions) == MAX_GRID
+    assert "g9" not in {r.source_id for r in regions}
+
+
+def test_camera_off_shows_initials_not_the_last_picture() -> None:
+    compositor = Compositor(1280, 720)
+    compositor.update(layout=Layout.SOLO, stage=(StageMember("g0", "Ada Lovelace"),))
+    compositor.set_frame("g0", solid_frame(640, 360, COLOURS[0]))
+    compositor.compose()
+    compositor.update(stage=(StageMember("g0", "Ada Lovelace", camera_on=False),))
+    rgb = to_rgb(compositor.compose(), 1280, 720)
+    (region,) = compositor.regions()
+    # The centre is the initials' disc, not the guest's red picture; white letters are on it.
+    assert not close_to(region_colour(rgb, region), COLOURS[0], 60)
+    cx, cy = region.center
+    disc = rgb[cy - region.height // 4 : cy + region.height // 4,
+               cx - region.height // 4 : cx + region.height // 4]  # fmt: skip
+    assert (disc.min(axis=2) > 230).mean() > 0.03  # letters
+    assert initials("Ada Lovelace") == "AL" and initials("") == "?" and initials("bob") == "BO"
+
+
+def test_name_plates_banner_and_logo_are_drawn() -> None:
+    compositor = Compositor(1280, 720)
+    compositor.update(layout=Layout.SOLO, stage=(StageMember("g0", "Grace Hopper"),))
+    compositor.set_frame("g0", solid_frame(1280, 720, (40, 200, 60)))
+    plain = to_rgb(compositor.compose(), 1280, 720)
+    logo = np.zeros((64, 128, 4), np.uint8)
+    logo[:] = (0, 0, 255, 255)  # opaque red (BGRA)
+    compositor.update(banner="Episode 12: compilers", logo_bgra=logo)
+    rgb = to_rgb(compositor.compose(), 1280, 720)
+    band = rgb[720 - banner_height(720) :, :]
+    assert (band.min(axis=2) > 230).mean() > 0.02  # white banner text
+    assert close_to(tuple(np.median(band.reshape(-1, 3), axis=0).astype(int)), (200, 40, 40), 40)
+    (region,) = compositor.regions()
+    assert region.height == 720 - banner_height(720)  # the layout moved up for the banner
+    # Name plate: a dark box with white letters in the lower left of the region.
+    plate = plain[658:702, 18:160]
+    assert (plate.max(axis=2) < 60).mean() > 0.3 and (plate.min(axis=2) > 230).mean() > 0.01
+    corner = rgb[0:80, 1100:1280]
+    assert ((corner[:, :, 0] > 200) & (corner[:, :, 1] < 60)).mean() > 0.3  # the red logo
+
+
+def test_an_unchanged_scene_costs_no_work() -> None:
+    compositor = Compositor(1280, 720)
+    compositor.update(layout=Layout.GRID, stage=stage_of(4))
+    for i in range(4):
+        compositor.set_frame(f"g{i}", solid_frame(640, 360, COLOURS[i], sequence=1))
+    first = compositor.compose()
+    assert compositor.compose() is first
+    compositor.set_frame("g0", solid_frame(640, 360, COLOURS[5], sequence=2))
+    second = compositor.compose()
+    assert second is not first
+    rgb = to_rgb(second, 1280, 720)
+    region = next(r for r in compositor.regions() if r.source_id == "g0")
+    assert close_to(region_colour(rgb, region), COLOURS[5])

@@ -1,0 +1,223 @@
+"""Guests in a LiveKit room reach the program: their pictures in their regions, their voices.
+
+Two guests join through the real SDK and publish a colour and a tone each. The host's session
+puts them in the program; the program is recorded, the layout switches mid-recording, one
+guest is sent backstage. The recording is decoded and checked region by region and by FFT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from livekit import rtc
+
+from desktop.media.compositor import HOST_ID, Layout, Region, RegionKind
+from desktop.media.frames import VideoFrame
+from desktop.media.outputs.encoder import EncoderSettings
+from desktop.media.outputs.program import DirectBroadcast
+from desktop.media.synthetic import SyntheticMicrophone
+from desktop.session.program_feed import ProgramFeed, program_warning
+from desktop.session.room_session import RoomSession
+from desktop.session.state import RoomState
+from tests.fixtures.livekit import CONNECT_TIMEOUT_S
+from tests.fixtures.program import (
+    Guest,
+    RoomGuest,
+    close_to,
+    decode_audio_from,
+    decode_video,
+    region_colour,
+    tone_strength,
+)
+
+WIDTH, HEIGHT, FPS = 1280, 720, 30
+HOST_HZ = 440.0
+# 720p guests publish three simulcast layers (320x180, 640x360, 1280x720).
+ADA = Guest("ada", "Ada Lovelace", (220, 40, 40), 1000.0, 1280, 720)
+GRACE = Guest("grace", "Grace Hopper", (40, 200, 60), 1700.0, 1280, 720)
+
+
+class SizeSpy(DirectBroadcast):
+    """The program, noting the size of each guest's newest picture (the layer received)."""
+
+    sizes: dict[str, tuple[int, int]] = {}
+
+    def push_video(self, source_id: str, frame: VideoFrame) -> None:
+        self.sizes[source_id] = (frame.width, frame.height)
+        super().push_video(source_id, frame)
+
+
+async def wait_until(
+    predicate: Callable[[], bool], timeout_s: float = 30.0, what: Callable[[], object] = str
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out: {what()}"
+        await asyncio.sleep(0.05)
+
+
+def test_warning_when_live_with_guests_on_stage_but_not_in_the_program() -> None:
+    from desktop.session.state import ParticipantState, Source, TrackState
+
+    mic = TrackState("TR_1", Source.MICROPHONE, False, False)
+    guest = ParticipantState(identity="ada", name="Ada", tracks=(mic,))
+    state = RoomState(remotes={"ada": guest}, is_live=True)
+    assert "only you" in program_warning(state, (HOST_ID,))
+    assert "empty" in program_warning(state, ())
+    assert program_warning(state, (HOST_ID, "ada")) == ""
+    assert program_warning(RoomState(remotes={"ada": guest}), (HOST_ID,)) == ""
+    backstage = ParticipantState(identity="bo", can_publish=False)
+    assert program_warning(RoomState(remotes={"bo": backstage}, is_live=True), (HOST_ID,)) == ""
+
+
+async def test_guests_in_the_room_are_composed_into_the_recorded_program(
+    livekit_server: Any, unique_room: str, tmp_path: Path
+) -> None:
+    server = livekit_server  # the fixture's server: ws_url and token() are all this test uses
+    session = RoomSession()
+    broadcast = SizeSpy(EncoderSettings(WIDTH, HEIGHT, FPS, video_bitrate_bps=2_000_000))
+    mic = SyntheticMicrophone(HOST_HZ)
+    mic.start()
+    broadcast.set_sources(camera=None, microphone=mic)
+    feed = ProgramFeed(broadcast, session.store)
+    guests = [RoomGuest(ADA), RoomGuest(GRACE)]
+    try:
+        await session.connect(server.ws_url, server.token("host", unique_room), CONNECT_TIMEOUT_S)
+        room = session.room
+        assert room is not None
+        feed.attach(room)
+        for guest in guests:
+            token = server.token(guest.guest.identity, unique_room, name=guest.guest.name)
+            await guest.join(server.ws_url, token, CONNECT_TIMEOUT_S)
+
+        def everyone_subscribed() -> bool:
+            people = room.remote_participants.values()
+            return len(people) == 2 and all(
+                len(p.track_publications) == 2
+                and all(t.track is not None for t in p.track_publications.values())
+                for p in people
+            )
+
+        await wait_until(everyone_subscribed)
+        feed.set_in_program("ada", True)
+        feed.set_in_program("grace", True)
+        feed.set_layout(Layout.GRID)
+        broadcast.start_recording(tmp_path / "program.mkv")
+        await wait_until(lambda: broadcast.compositor.has_frame("ada")
+                         and broadcast.compositor.has_frame("grace"))  # fmt: skip
+        await asyncio.sleep(3.0)
+        grid = broadcast.compositor.regions()
+        # Grid cells of a 720p program are about 340 px tall: the middle layer fills them, the
+        # top one is never sent. (What arrives may be smaller still: publishers start on their
+        # smallest layer, and a busy machine's encoders drop the top ones.)
+        medium, low = rtc.VideoQuality.VIDEO_QUALITY_MEDIUM, rtc.VideoQuality.VIDEO_QUALITY_LOW
+        assert feed.layers() == {"ada": medium, "grace": medium}
+        await wait_until(lambda: all(size[1] <= 360 for size in broadcast.sizes.values()), 20,
+                         lambda: broadcast.sizes)  # fmt: skip
+        feed.set_layout(Layout.SPEAKER)
+        feed.set_pinned("grace")
+        await asyncio.sleep(2.0)
+        speaker = broadcast.compositor.regions()
+        assert max(speaker, key=lambda r: r.width * r.height).source_id == "grace"
+        # The program asks for the layer each region needs: ada in the small strip gets the
+        # smallest layer, grace (large) the full one.
+        high = rtc.VideoQuality.VIDEO_QUALITY_HIGH
+        assert feed.layers() == {"ada": low, "grace": high}
+        await wait_until(lambda: broadcast.sizes["ada"] == (320, 180), 20, lambda: broadcast.sizes)
+        feed.set_in_program("ada", False)  # sent backstage: out of the picture and the mix
+        await asyncio.sleep(2.0)
+        backstage = broadcast.compositor.regions()
+        assert "ada" not in {r.source_id for r in backstage}
+        await asyncio.get_running_loop().run_in_executor(None, broadcast.remove, "recording")
+    finally:
+        for guest in guests:
+            await guest.aclose()
+        await feed.aclose()
+        await session.aclose()
+        broadcast.close()
+        await mic.aclose()
+
+    video = decode_video(tmp_path / "program.mkv")
+    colours = {"ada": ADA.rgb, "grace": GRACE.rgb}
+
+    def shows(rgb: npt.NDArray[np.uint8], regions: tuple[Region, ...]) -> bool:
+        people = [r for r in regions if r.kind is RegionKind.PERSON and r.source_id in colours]
+        return bool(people) and all(
+            close_to(region_colour(rgb, r), colours[r.source_id], 40) for r in people
+        )
+
+    seen = [("grid" if shows(rgb, grid) else "speaker" if shows(rgb, speaker)
+             else "backstage" if shows(rgb, backstage) else "?") for _, rgb in video]  # fmt: skip
+    # In order, each for a while: grid, then speaker with both, then grace alone with the host.
+    order = [k for i, k in enumerate(seen) if k != "?" and (i == 0 or seen[i - 1] != k)]
+    assert order == ["grid", "speaker", "backstage"], order
+    # Each for a while (measured in file time: a busy machine composes fewer pictures).
+    for kind, least_s in (("grid", 2.0), ("speaker", 1.0), ("backstage", 1.0)):
+        times = [t for (t, _), k in zip(video, seen, strict=True) if k == kind]
+        assert times[-1] - times[0] > least_s, (kind, times[-1] - times[0])
+
+    # Sound and pictures share the file's clock: listen where the pictures show each stage.
+    def sound_from(kind: str, skip_s: float) -> npt.NDArray[np.float32]:
+        at = next(t for (t, _), k in zip(video, seen, strict=True) if k == kind)
+        return decode_audio_from(tmp_path / "program.mkv", at + skip_s)
+
+    both = sound_from("grid", 0.5)[: 48_000 * 2]
+    for hz in (HOST_HZ, ADA.tone_hz, GRACE.tone_hz):
+        assert tone_strength(both, hz) > 20, hz
+    end = sound_from("backstage", 0.5)
+    assert end.shape[0] > 48_000 // 4, end.shape
+    grace_after = tone_strength(end, GRACE.tone_hz)
+    assert grace_after > 20
+    # Ada is gone from the mix: what remains at her pitch is at least 20 dB under Grace (a
+    # starved machine's silence gaps splatter a little energy over every frequency).
+    assert tone_strength(end, ADA.tone_hz) < grace_after / 10
+    assert tone_strength(end, ADA.tone_hz) < tone_strength(both, ADA.tone_hz) / 10
+
+
+async def test_add_to_stage_and_send_backstage_change_program_and_permission(
+    backend_server: Any, livekit_server: Any
+) -> None:
+    import keyring.backends.fail
+
+    from desktop.session.settings import Secrets, Settings
+    from desktop.session.state import ParticipantState
+    from desktop.session.studio import Studio
+
+    secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
+    secrets.set("platform-credential", backend_server.host_credential)
+    settings = Settings(connect_mode="platform", backend_url=backend_server.url,
+                        appointment_id=backend_server.appointment_id)  # fmt: skip
+    studio = Studio(settings, secrets)
+    guest = RoomGuest(Guest("ann", "Ann", (220, 40, 40), 1000.0, 640, 360))
+    try:
+        await studio.connect()
+        room = studio.store.state.room_name
+        status, joined = await backend_server.call(
+            "join_room", roomName=room, userId="ann", permissions={"canPublish": True}
+        )
+        assert status == 200, joined
+        await guest.join(joined["url"], joined["token"], CONNECT_TIMEOUT_S)
+
+        def remotes() -> dict[str, ParticipantState]:
+            return studio.store.state.remotes
+
+        await wait_until(lambda: "ann" in remotes() and remotes()["ann"].is_publisher)
+        # Add to stage: in the program (picture and mix) and allowed to publish.
+        assert await studio.set_in_program("ann", True) == ""
+        assert list(studio.program.stage) == [HOST_ID, "ann"]
+        assert "ann" in studio.live.direct.mixer.inputs()
+        # Send backstage: out of the program, and the SFU takes the right to publish away.
+        assert await studio.set_in_program("ann", False) == ""
+        assert list(studio.program.stage) == [HOST_ID]
+        assert "ann" not in studio.live.direct.mixer.inputs()
+        await wait_until(lambda: not remotes()["ann"].can_publish)
+        await studio.set_in_program("ann", True)
+        await wait_until(lambda: remotes()["ann"].can_publish)
+    finally:
+        await guest.aclose()
+        await studio.aclose()
