@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.devices",
     "tests.fixtures.rtmp",
     "tests.fixtures.livekit",
+    "tests.fixtures.netns",
     "tests.fixtures.livekit_double",
     "tests.fixtures.backend",
 ]
