@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fixtures.rtmp",
     "tests.fixtures.livekit",
     "tests.fixtures.netns",
+    "tests.fixtures.cluster",
     "tests.fixtures.livekit_double",
     "tests.fixtures.backend",
 ]

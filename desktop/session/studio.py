@@ -25,6 +25,7 @@ from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import LiveOutputs
 from desktop.session.moderation import Moderator
+from desktop.session.node_urls import connect_first
 from desktop.session.room_session import PublishDefaults, RemoteVideo, RoomSession
 from desktop.session.settings import PRESETS, Secrets, Settings
 from desktop.session.state import (
@@ -167,7 +168,8 @@ class Studio:
         else:
             url, token = self.settings.livekit_url, self._mint_token()
         self._url, self._token = url, token
-        await session.connect(url, token)
+        # A cluster's nodes may be listed comma-separated: join through the first that answers.
+        await connect_first(session, url, token)
         self.session = session
         if self.backend is not None:
             room_name = self.store.state.room_name
