@@ -25,6 +25,7 @@ from livekit.rtc.participant import PublishTrackError
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.fanout import FrameQueue
 from desktop.media.frames import AudioFrame, VideoFrame
+from desktop.session import liveness
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.link_stats import LinkSampler
 from desktop.session.state import (
@@ -250,6 +251,9 @@ class RoomSession:
         )
         room.register_text_stream_handler(CHAT_TOPIC, self._on_chat_stream)
         self._spawn(self._sample_link())
+        # The SDK misses a server frozen for seconds; this says "reconnecting" meanwhile.
+        loop = asyncio.get_running_loop()
+        self._spawn(liveness.watch(room, self.store, lambda: bool(self._published), loop.time))
 
     async def aclose(self) -> None:
         """Stop publishing and leave the room."""

@@ -152,7 +152,8 @@ async def test_when_the_rooms_node_stops_headless_says_so_and_rejoins_through_th
     livekit_cluster: Cluster, unique_room: str
 ) -> None:
     node_a, node_b = livekit_cluster.node_a, livekit_cluster.node_b
-    # The host's URL list names A first: it joins there and the room lives on A.
+    # The host's URL list names A first: it joins through A. Stopping A cuts its connection
+    # (and the room, wherever it lived, loses A's participants).
     headless = await HeadlessProcess.start(
         "--url", livekit_cluster.urls, "--token", node_a.token("host", unique_room),
         "--width", "320", "--height", "180", "--duration", "120",
