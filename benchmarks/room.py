@@ -17,7 +17,8 @@ from livekit import rtc
 from benchmarks.common import CpuClock, Row, percentile, rss_mib
 from desktop.media.frames import monotonic_us
 from desktop.media.synthetic import SyntheticCamera, SyntheticScreen, decode_stamp
-from desktop.session.room_session import PublishDefaults, RoomSession
+from desktop.session.publisher import PublishDefaults
+from desktop.session.room_session import RoomSession
 from tests.fixtures.livekit import LiveKitServer, start_server, stop_server
 
 

@@ -48,7 +48,7 @@ def run(duration_s: float) -> list[Row]:
     from PySide6.QtGui import QImage, QPainter, QPixmap
     from PySide6.QtWidgets import QApplication, QGridLayout, QWidget
 
-    from desktop.session.room_session import RemoteFrame
+    from desktop.session.remote_video import RemoteFrame
     from desktop.session.state import ParticipantState
     from desktop.ui.tile import VideoTile
 

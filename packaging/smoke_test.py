@@ -1,8 +1,9 @@
 """Smoke test of the built bundle: it starts, and it publishes to a LiveKit server.
 
 Runs ``dist/spaces-broadcaster/broadcaster --version``, then ``headless`` with synthetic devices
-against the LiveKit double for a few seconds, and fails unless the bundle connected and
-published camera and microphone. Usage: ``.venv/bin/python packaging/smoke_test.py [BUNDLE]``.
+against the real livekit-server (built by scripts/setup) for a few seconds, and fails unless the
+bundle connected and published camera and microphone.
+Usage: ``.venv/bin/python packaging/smoke_test.py [BUNDLE]``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fixtures.livekit import start_double, stop_double  # noqa: E402
+from tests.fixtures.livekit import start_server, stop_server  # noqa: E402
 
 
 def main() -> int:
@@ -32,17 +33,17 @@ def main() -> int:
         return 1
     print(f"smoke test: {version.stdout.strip()}")
     with tempfile.TemporaryDirectory() as tmp:
-        double = start_double(Path(tmp))
+        server = start_server(Path(tmp))
         try:
             run = subprocess.run(
-                [str(exe), "headless", "--url", double.ws_url, "--room", "smoke",
+                [str(exe), "headless", "--url", server.ws_url, "--room", "smoke",
                  "--width", "640", "--height", "360", "--duration", "4"],
                 capture_output=True, text=True, timeout=120,
-                env={"LIVEKIT_API_KEY": double.api_key, "LIVEKIT_API_SECRET": double.api_secret,
+                env={"LIVEKIT_API_KEY": server.api_key, "LIVEKIT_API_SECRET": server.api_secret,
                      "PATH": "/usr/bin:/bin"},
             )  # fmt: skip
         finally:
-            stop_double(double)
+            stop_server(server)
     if run.returncode != 0:
         print(
             f"smoke test: headless exited {run.returncode}: {run.stderr[-2000:]}", file=sys.stderr

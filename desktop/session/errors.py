@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import urllib.parse
 
 
 class SessionErrorCode(enum.Enum):
@@ -46,3 +47,36 @@ class SessionError(Exception):
         self.detail = detail
         self.hint = hint
         super().__init__(f"{detail} — {hint}" if hint else detail)
+
+
+def check_url(url: str) -> str:
+    """Validate a LiveKit server URL and return it.
+
+    Raises:
+        SessionError: BAD_URL with what is wrong.
+    """
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme not in ("ws", "wss", "http", "https") or not parsed.hostname:
+        raise SessionError(
+            SessionErrorCode.BAD_URL,
+            f"'{url}' is not a LiveKit server URL",
+            "use the wss://… (or ws://host:7880 for a local server) address of your LiveKit server",
+        )
+    return url
+
+
+def connect_error(exc: Exception, url: str) -> SessionError:
+    """The SDK's connect failure as TOKEN_REFUSED or UNREACHABLE, in plain words."""
+    text = str(exc)
+    lowered = text.lower()
+    if any(w in lowered for w in ("401", "403", "invalid token", "unauthorized", "permission")):
+        return SessionError(
+            SessionErrorCode.TOKEN_REFUSED,
+            f"the server refused the access token ({text.split(' - ')[-1][:160]})",
+            "get a new token (sign in again), or check the API key and secret",
+        )
+    return SessionError(
+        SessionErrorCode.UNREACHABLE,
+        f"could not reach the LiveKit server at {url}",
+        "check the URL and your network, then connect again",
+    )

@@ -37,8 +37,10 @@ from desktop.media.outputs.output import OutputPhase, OutputStatus, recording_pa
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.node_urls import connect_first
-from desktop.session.room_session import PublishDefaults, RoomSession
-from desktop.session.state import ConnectionState, DisconnectReason, RoomState
+from desktop.session.publisher import PublishDefaults
+from desktop.session.room_events import DisconnectReason
+from desktop.session.room_session import RoomSession
+from desktop.session.state import ConnectionState, RoomState
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +236,19 @@ async def _publish(
         await session.publish_screen(screen)
 
 
+_WORDS = {
+    DisconnectReason.LEFT: "left the room",
+    DisconnectReason.REMOVED: "a moderator removed you from the room",
+    DisconnectReason.ROOM_CLOSED: "the room was closed",
+    DisconnectReason.DUPLICATE_IDENTITY: "you joined from somewhere else",
+    DisconnectReason.SERVER_SHUTDOWN: "the server shut down",
+    DisconnectReason.JOIN_FAILED: "joining failed",
+    DisconnectReason.CONNECTION_LOST: "the connection to the server was lost",
+    DisconnectReason.OTHER: "the connection ended",
+}
+"""Headless's own sentences (it is its own user interface: a terminal line)."""
+
+
 class _Outage:
     """Follows the connection and decides when headless gives up, saying why.
 
@@ -270,15 +285,16 @@ class _Outage:
         if state.connection is ConnectionState.CONNECTED:
             self._since_s = None
             return None
-        if state.connection is ConnectionState.DISCONNECTED and state.disconnect is not None:
-            if state.disconnect.final and state.disconnect is not DisconnectReason.LEFT:
-                return EXIT_REMOVED, f"{state.disconnect_reason}; not rejoining"
+        reason = state.disconnect_reason
+        if state.connection is ConnectionState.DISCONNECTED and reason is not None:
+            if reason.final and reason is not DisconnectReason.LEFT:
+                return EXIT_REMOVED, f"{_WORDS[reason]}; not rejoining"
         if state.connection not in (
             ConnectionState.RECONNECTING, ConnectionState.DISCONNECTED, ConnectionState.FAILED
         ):  # fmt: skip
             return None
         if self._since_s is None:
-            self.begin(state.disconnect_reason or "the connection dropped")
+            self.begin(_WORDS[reason] if reason is not None else "the connection dropped")
             assert self._since_s is not None
         if now_s - self._since_s >= self.window_s:
             return EXIT_CONNECTION_LOST, (

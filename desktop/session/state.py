@@ -18,6 +18,7 @@ from desktop.media.outputs.output import OutputStatus
 
 if TYPE_CHECKING:
     from desktop.session.link_stats import LinkStats
+    from desktop.session.room_events import DisconnectReason
 
 logger = logging.getLogger(__name__)
 
@@ -37,33 +38,6 @@ class ConnectionState(enum.Enum):
     """Left the room (see ``disconnect_reason``)."""
     FAILED = 6
     """Could not connect (see ``error``)."""
-
-
-class DisconnectReason(enum.Enum):
-    """Why the session is out of the room: decides whether trying again makes sense."""
-
-    LEFT = 1
-    """The host left (closed the studio, ended the stream, headless finished)."""
-    REMOVED = 2
-    """A moderator removed the host from the room."""
-    REPLACED = 3
-    """The same identity joined from somewhere else."""
-    ROOM_CLOSED = 4
-    """The room was deleted (the stream ended on the server)."""
-    SERVER_SHUTDOWN = 5
-    """The server shut down (a restart or a deploy): another try may get in."""
-    CONNECTION_LOST = 6
-    """The network or the server went away and the SDK's own resume and rejoin gave up."""
-
-    @property
-    def final(self) -> bool:
-        """True when rejoining would be wrong: someone decided the host is out."""
-        return self in (
-            DisconnectReason.LEFT,
-            DisconnectReason.REMOVED,
-            DisconnectReason.REPLACED,
-            DisconnectReason.ROOM_CLOSED,
-        )
 
 
 class Quality(enum.Enum):
@@ -204,10 +178,8 @@ class RoomState:
     """Room name."""
     room_metadata: str = ""
     """Room metadata (appointment etc.)."""
-    disconnect_reason: str = ""
-    """Why the session left the room, in words (set with DISCONNECTED)."""
-    disconnect: DisconnectReason | None = None
-    """Why the session left the room, as a code (set with DISCONNECTED)."""
+    disconnect_reason: DisconnectReason | None = None
+    """Why the session left the room (set with DISCONNECTED; the UI puts it into words)."""
     error: str = ""
     """Why connecting failed, in words with the next step (set with FAILED)."""
     local: ParticipantState | None = None
@@ -259,8 +231,7 @@ class RoomState:
             ],
             "remotes": sorted(self.remotes),
             **({"error": self.error} if self.error else {}),
-            **({"reason": self.disconnect_reason} if self.disconnect_reason else {}),
-            **({"disconnect": self.disconnect.name.lower()} if self.disconnect else {}),
+            **({"reason": self.disconnect_reason.value} if self.disconnect_reason else {}),
         }
 
 

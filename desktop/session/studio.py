@@ -26,7 +26,9 @@ from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import LiveOutputs
 from desktop.session.moderation import Moderator
 from desktop.session.node_urls import connect_first
-from desktop.session.room_session import PublishDefaults, RemoteVideo, RoomSession
+from desktop.session.publisher import PublishDefaults
+from desktop.session.remote_video import RemoteVideo
+from desktop.session.room_session import RoomSession
 from desktop.session.settings import PRESETS, Secrets, Settings
 from desktop.session.state import (
     ParticipantState,

@@ -48,6 +48,7 @@ from desktop.session.studio import StreamSummary, Studio
 from desktop.ui.bridge import StateBridge
 from desktop.ui.panels import ChatPanel, OutputsPanel, ParticipantsPanel, StatsPanel
 from desktop.ui.tile import VideoTile
+from desktop.ui.words import disconnect_reason_text
 
 TILE_TICK_MS = 16
 """Tiles look for a new frame at about the display rate (60 Hz)."""
@@ -345,7 +346,8 @@ class StudioWindow(QMainWindow):
             ConnectionState.CONNECTED: "Connected"
             + (f" · {own}" if own not in ("", "unknown") else ""),
             ConnectionState.RECONNECTING: "Reconnecting… (your stream continues locally)",
-            ConnectionState.DISCONNECTED: f"Disconnected: {state.disconnect_reason}",
+            ConnectionState.DISCONNECTED: "Disconnected: "
+            + disconnect_reason_text(state.disconnect_reason),
             ConnectionState.FAILED: f"Could not connect: {state.error}",
         }[c]
         self.connection.setText(words)

@@ -8,8 +8,6 @@ display rate), and ask the session for the simulcast layer that fits their size.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen, QResizeEvent
@@ -18,6 +16,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from desktop.media.base import VideoCaptureSource
 from desktop.media.fanout import FrameQueue
 from desktop.media.frames import VideoFrame
+from desktop.session.remote_video import RemoteVideoFeed
 from desktop.session.state import ParticipantState, Quality, Source
 from desktop.ui.preview_widget import frame_to_qimage
 
@@ -55,7 +54,7 @@ class VideoTile(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 90)
         self.participant = participant
-        self._remote: Any = None
+        self._remote: RemoteVideoFeed | None = None
         self._local_queue: FrameQueue[VideoFrame] | None = None
         self._local_source: VideoCaptureSource | None = None
         self._image: QImage | None = None
@@ -79,8 +78,8 @@ class VideoTile(QWidget):
             self._image = self._buffer = None
         self.update()
 
-    def set_remote_video(self, video: Any) -> None:
-        """Paint frames of a :class:`~desktop.session.room_session.RemoteVideo` (or none)."""
+    def set_remote_video(self, video: RemoteVideoFeed | None) -> None:
+        """Paint frames of a guest's video (or none)."""
         self._remote = video
         if video is not None:
             video.fit(self.height())
@@ -93,7 +92,7 @@ class VideoTile(QWidget):
         self._local_queue = source.frames.subscribe("tile", maxsize=1) if source else None
 
     @property
-    def remote_video(self) -> Any:
+    def remote_video(self) -> RemoteVideoFeed | None:
         """The remote video feeding the tile, if any."""
         return self._remote
 

@@ -15,7 +15,9 @@ from livekit import api, rtc
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.node_urls import connect_first
-from desktop.session.room_session import PublishDefaults, RemoteVideo, RoomSession
+from desktop.session.publisher import PublishDefaults
+from desktop.session.remote_video import RemoteVideo
+from desktop.session.room_session import RoomSession
 from desktop.session.state import ChatMessage, ConnectionState, Source
 from tests.fixtures.cluster import Cluster
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitServer, stop_server

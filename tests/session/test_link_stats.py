@@ -6,7 +6,8 @@ from livekit.rtc._proto import stats_pb2
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.link_stats import LinkSampler, format_bitrate
-from desktop.session.room_session import PublishDefaults, RoomSession
+from desktop.session.publisher import PublishDefaults
+from desktop.session.room_session import RoomSession
 from desktop.session.state import Source
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitServer
 from tests.participants import wait_for

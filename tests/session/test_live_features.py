@@ -7,6 +7,7 @@ import asyncio
 
 import numpy as np
 from livekit import rtc
+from livekit.rtc.participant import PublishTrackError
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone, decode_stamp
 from desktop.session.backend_client import HttpBackend
@@ -142,13 +143,40 @@ async def test_moderation_through_the_backend(
         await wait_for(lambda: state.state.remotes["bob"].mic_muted)
         await moderator.remove("bob")
         await wait_for(lambda: "bob" not in state.state.remotes)
+        # Removed means removed: the SFU disconnected bob, saying why.
+        assert guests[1].connection_state == rtc.ConnectionState.CONN_DISCONNECTED
         await moderator.set_on_stage("ann", False)
         await wait_for(lambda: not state.state.remotes["ann"].can_publish)
+        # Backstage, the SFU takes ann's tracks away and refuses new ones.
+        await wait_for(lambda: state.state.remotes["ann"].track(Source.MICROPHONE) is None)
+        retry = rtc.AudioSource(48_000, 1, queue_size_ms=100)
+        try:
+            await asyncio.wait_for(
+                guests[0].local_participant.publish_track(
+                    rtc.LocalAudioTrack.create_audio_track("mic-again", retry),
+                    rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
+                ),
+                10,
+            )
+            refused = False
+        except (PublishTrackError, TimeoutError):
+            refused = True
+        assert refused, "the SFU let a backstage guest publish"
+        # Back on stage, ann can publish again and the host sees it.
+        await moderator.set_on_stage("ann", True)
+        await wait_for(lambda: state.state.remotes["ann"].can_publish)
+        feeder.audio(retry)
+        await guests[0].local_participant.publish_track(
+            rtc.LocalAudioTrack.create_audio_track("mic-again", retry),
+            rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
+        )
+        await wait_for(lambda: state.state.remotes["ann"].track(Source.MICROPHONE) is not None)
         assert moderator.audit == [
             "muted ann's microphone",
             "muted bob's microphone",
             "removed bob",
             "moved ann backstage",
+            "moved ann on stage",
         ]
     finally:
         await feeder.aclose()

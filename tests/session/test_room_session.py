@@ -13,7 +13,9 @@ from livekit import rtc
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone, SyntheticScreen
 from desktop.session.errors import SessionError, SessionErrorCode
-from desktop.session.room_session import PublishDefaults, RoomSession
+from desktop.session.publisher import PublishDefaults
+from desktop.session.room_events import DisconnectReason
+from desktop.session.room_session import RoomSession
 from desktop.session.state import ConnectionState, RoomState, Source
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitServer, restart_server, stop_server
 from tests.participants import Feeder, join, read_audio_peak, read_video_stamps, wait_for
@@ -43,6 +45,9 @@ async def test_host_publishes_and_sees_the_viewer(livekit_server: LiveKitServer,
         tracks: dict[int, rtc.Track] = {}
         viewer = rtc.Room()
         viewer.on("track_subscribed", lambda t, pub, p: tracks.__setitem__(pub.source, t))
+        # Active speakers come from the SFU's audio levels: the host's tone makes it one.
+        speakers: set[str] = set()
+        viewer.on("active_speakers_changed", lambda ps: speakers.update(p.identity for p in ps))
         await viewer.connect(livekit_server.ws_url, livekit_server.token("viewer", unique_room),
                              rtc.RoomOptions(connect_timeout=CONNECT_TIMEOUT_S))  # fmt: skip
         await wait_for(lambda: len(tracks) == 3, timeout_s=30)
@@ -71,7 +76,19 @@ async def test_host_publishes_and_sees_the_viewer(livekit_server: LiveKitServer,
         await viewer.local_participant.send_text("great show!", topic="lk.chat")
         await wait_for(lambda: any(m.text == "great show!" for m in session.store.state.chat))
         assert session.store.state.chat[-1].sender_identity == "viewer"
+        # And the other way: the host's chat line and the host's voice reach the viewer.
+        heard: list[tuple[str, str]] = []
+
+        def on_chat(reader: rtc.TextStreamReader, sender: str) -> None:
+            async def read() -> None:
+                heard.append((sender, await reader.read_all()))
+
+            asyncio.ensure_future(read())
+
+        viewer.register_text_stream_handler("lk.chat", on_chat)
         await session.send_chat("thanks for coming")
+        await wait_for(lambda: ("host", "thanks for coming") in heard)
+        await wait_for(lambda: "host" in speakers, timeout_s=15)
         viewer_track.mute()
         await wait_for(lambda: session.store.state.remotes["viewer"].mic_muted)
         assert session.store.state.publisher_count == 2
@@ -150,7 +167,7 @@ async def test_removed_by_a_moderator_says_so(livekit_server: LiveKitServer, uni
             api.RoomParticipantIdentity(room=unique_room, identity="guest")
         )
         await wait_for(lambda: session.store.state.connection is ConnectionState.DISCONNECTED)
-        assert "removed you" in session.store.state.disconnect_reason
+        assert session.store.state.disconnect_reason is DisconnectReason.REMOVED
     finally:
         await lkapi.aclose()
         await session.aclose()

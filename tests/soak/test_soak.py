@@ -56,9 +56,37 @@ async def _watch_rss(pid: int, samples: list[tuple[float, int]], started: float)
         await asyncio.sleep(2.0)
 
 
-def _no_fatal(stderr: str) -> None:
+async def _soak(crowd: GuestCrowd, *command: str, env: dict[str, str]) -> str:
+    """Run one soak process beside the churning guests; check it lived and held its memory.
+
+    Returns its standard output.
+    """
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-X", "faulthandler", "-m", *command,
+            cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        samples: list[tuple[float, int]] = []
+        watcher = asyncio.ensure_future(_watch_rss(proc.pid, samples, time.monotonic()))
+        out, err = await asyncio.wait_for(proc.communicate(), SOAK_S + 180)
+        watcher.cancel()
+    finally:
+        await crowd.aclose()
+    stderr = err.decode(errors="replace")
     for marker in ("Fatal Python error", "Segmentation fault", "refcount error", "panicked"):
         assert marker not in stderr, stderr[-4000:]
+    assert proc.returncode == 0, stderr[-4000:]
+    growth = rss_growth(samples)
+    assert growth < MAX_RSS_GROWTH, f"resident memory grew {growth:.1%} over the soak"
+    return out.decode(errors="replace")
+
+
+def _ingest_held_the_show(rtmp_server: RtmpServer) -> None:
+    ingest = rtmp_server.recordings()
+    assert ingest, "nothing reached the RTMP ingest"
+    longest = max(ingest, key=lambda p: p.stat().st_size)
+    assert ffprobe_duration_s(longest) >= SOAK_S * 0.8
 
 
 async def test_studio_soak_in_a_busy_room(
@@ -76,30 +104,17 @@ async def test_studio_soak_in_a_busy_room(
     record_dir.mkdir()
     env = {
         **os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
-        "BROADCASTER_CONFIG_DIR": str(tmp_path / "config"), "PYTHONPATH": str(ROOT),
+        "BROADCASTER_CONFIG_DIR": str(tmp_path / "config"),
     }  # fmt: skip
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-X", "faulthandler", "-m", "tests.soak.studio_driver",
-            "--url", livekit_server.ws_url, "--token", livekit_server.token("host", unique_room),
-            "--rtmp", rtmp_server.url(key="soak"), "--record-dir", str(record_dir),
-            "--report", str(report_path), "--duration-s", str(SOAK_S),
-            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        samples: list[tuple[float, int]] = []
-        watcher = asyncio.ensure_future(_watch_rss(proc.pid, samples, time.monotonic()))
-        _, err = await asyncio.wait_for(proc.communicate(), SOAK_S + 180)
-        watcher.cancel()
-    finally:
-        await crowd.aclose()
-    stderr = err.decode(errors="replace")
-    _no_fatal(stderr)
-    assert proc.returncode == 0, stderr[-4000:]
+    await _soak(
+        crowd, "tests.soak.studio_driver",
+        "--url", livekit_server.ws_url, "--token", livekit_server.token("host", unique_room),
+        "--rtmp", rtmp_server.url(key="soak"), "--record-dir", str(record_dir),
+        "--report", str(report_path), "--duration-s", str(SOAK_S), env=env,
+    )  # fmt: skip
     report = json.loads(report_path.read_text())
     assert report["connection"] == "CONNECTED", report["connection"]
     assert report["go_live_problems"] == {}, report["go_live_problems"]
-    growth = rss_growth(samples)
-    assert growth < MAX_RSS_GROWTH, f"resident memory grew {growth:.1%} over the soak"
     # Chat both ways: the guests' lines reached the host, and the host's reached a guest.
     # (lines sent in the last 2 s before the host's report may still be on their way)
     due = [text for sent_at, text in crowd.stats.sent if sent_at < report["report_time"] - 2]
@@ -112,12 +127,8 @@ async def test_studio_soak_in_a_busy_room(
     outputs = {o["id"]: o for o in report["outputs"]}
     assert outputs["custom-1"]["phase"] == "LIVE", outputs
     assert outputs["recording"]["phase"] == "LIVE", outputs
-    recording = Path(outputs["recording"]["path"])
-    assert ffprobe_duration_s(recording) >= SOAK_S * 0.8
-    ingest = rtmp_server.recordings()
-    assert ingest and ffprobe_duration_s(max(ingest, key=lambda p: p.stat().st_size)) >= (
-        SOAK_S * 0.8
-    )
+    assert ffprobe_duration_s(Path(outputs["recording"]["path"])) >= SOAK_S * 0.8
+    _ingest_held_the_show(rtmp_server)
 
 
 async def test_headless_soak_in_a_busy_room(
@@ -127,27 +138,13 @@ async def test_headless_soak_in_a_busy_room(
     crowd = GuestCrowd(livekit_server, unique_room)
     await crowd.start()
     recording = tmp_path / "show.mkv"
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-X", "faulthandler", "-m", "desktop", "headless",
-            "--url", livekit_server.ws_url, "--token", livekit_server.token("host", unique_room),
-            "--screen", "synthetic", "--rtmp", rtmp_server.url(key="soak"),
-            "--record", str(recording), "--duration", str(SOAK_S),
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        samples: list[tuple[float, int]] = []
-        watcher = asyncio.ensure_future(_watch_rss(proc.pid, samples, time.monotonic()))
-        out, err = await asyncio.wait_for(proc.communicate(), SOAK_S + 180)
-        watcher.cancel()
-    finally:
-        await crowd.aclose()
-    stderr = err.decode(errors="replace")
-    _no_fatal(stderr)
-    assert proc.returncode == 0, stderr[-4000:]
-    growth = rss_growth(samples)
-    assert growth < MAX_RSS_GROWTH, f"resident memory grew {growth:.1%} over the soak"
-    events = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    out = await _soak(
+        crowd, "desktop", "headless",
+        "--url", livekit_server.ws_url, "--token", livekit_server.token("host", unique_room),
+        "--screen", "synthetic", "--rtmp", rtmp_server.url(key="soak"),
+        "--record", str(recording), "--duration", str(SOAK_S), env=dict(os.environ),
+    )  # fmt: skip
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     states = [e for e in events if e["event"] == "state"]
     # Connected to the end; "disconnected" only as it left at the end of --duration.
     assert [s["connection"] for s in states[-2:]] == ["connected", "disconnected"], states[-2:]
@@ -155,7 +152,4 @@ async def test_headless_soak_in_a_busy_room(
     remote_counts = {len(e.get("remotes", {})) for e in states}
     assert {3, 4} <= remote_counts, remote_counts
     assert ffprobe_duration_s(recording) >= SOAK_S * 0.8
-    ingest = rtmp_server.recordings()
-    assert ingest and ffprobe_duration_s(max(ingest, key=lambda p: p.stat().st_size)) >= (
-        SOAK_S * 0.8
-    )
+    _ingest_held_the_show(rtmp_server)

@@ -20,6 +20,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.link_stats import LayerStats, LinkStats
+from desktop.session.room_events import DisconnectReason
 from desktop.session.settings import Secrets, Settings
 from desktop.session.state import ConnectionState, Quality, Source, TrackState
 from desktop.session.studio import Studio
@@ -84,9 +85,9 @@ def test_state_changes_show_in_the_window(
     store.update(connection=ConnectionState.RECONNECTING)
     assert "Reconnecting" in window.connection.text()
     store.update(
-        connection=ConnectionState.DISCONNECTED, disconnect_reason="the server closed the room"
+        connection=ConnectionState.DISCONNECTED, disconnect_reason=DisconnectReason.ROOM_CLOSED
     )
-    assert "the server closed the room" in window.connection.text()
+    assert window.connection.text() == "Disconnected: the room was closed"
     store.update(is_live=True, live_since_ms=int(time.time() * 1000) - 65_000)
     window._tick_clock()
     assert window.live_badge.isVisible() and window.live_badge.text() == "LIVE 0:01:05"

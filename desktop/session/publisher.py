@@ -1,0 +1,339 @@
+"""Publishing the host's media: camera (simulcast), screen and microphone into a LiveKit room.
+
+Frames come from the media layer's fan-out queues; each published source has one pump task
+that awaits its queue and hands frames to LiveKit without copying. Camera and microphone are
+toggled with ``mute``/``unmute`` (repeated unpublishing leaks in the native SDK); a source of
+another size needs a new track, because a LiveKit video source's size is fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from livekit import rtc
+from livekit.rtc._proto.room_pb2 import AudioEncoding  # not re-exported by livekit.rtc
+from livekit.rtc.participant import PublishTrackError
+
+from desktop.media.base import AudioCaptureSource, VideoCaptureSource
+from desktop.media.fanout import FrameQueue
+from desktop.media.frames import AudioFrame, VideoFrame
+from desktop.session.errors import SessionError, SessionErrorCode
+from desktop.session.link_stats import LinkSampler, LinkStats
+from desktop.session.state import Source
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT_S = 20.0
+"""Longer than the SDK's own 10 s wait for the server's answer, which it does not always keep."""
+AUDIO_QUEUE_MS = 100
+"""LiveKit's default audio queue is a second of latency; keep it short (a multiple of 10)."""
+LINK_STATS_INTERVAL_S = 2.0
+"""How often the uplink figures (bitrate per layer, RTT, loss) are sampled."""
+
+CODECS = {"vp8": rtc.VideoCodec.VP8, "h264": rtc.VideoCodec.H264, "vp9": rtc.VideoCodec.VP9}
+"""Video codecs a host can choose."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishDefaults:
+    """How tracks are published (the platform's ConnectionRequest ``publishDefaults``)."""
+
+    video_codec: str = "vp8"
+    """h264, vp8 or vp9."""
+    video_bitrate_bps: int = 2_500_000
+    """Top layer bitrate of the camera."""
+    audio_bitrate_bps: int = 48_000
+    """Microphone bitrate."""
+    width: int = 1280
+    """Camera width published."""
+    height: int = 720
+    """Camera height published."""
+    fps: int = 30
+    """Camera frame rate published."""
+    simulcast: bool = True
+    """Publish the camera in several layers so small tiles get small video."""
+    screen_bitrate_bps: int = 2_000_000
+    """Screen share bitrate."""
+    screen_fps: int = 15
+    """Screen share frame rate."""
+
+    def __post_init__(self) -> None:
+        if self.video_codec not in CODECS:
+            raise ValueError(f"video codec must be one of {', '.join(CODECS)}")
+
+
+@dataclass
+class _Published:
+    """A source being published: its LiveKit track and the task feeding it."""
+
+    publication: rtc.LocalTrackPublication
+    track: rtc.LocalVideoTrack | rtc.LocalAudioTrack
+    pump: asyncio.Task[None]
+    queue: FrameQueue[Any]
+    unsubscribe: Callable[[], None]
+    lk_source: rtc.VideoSource | rtc.AudioSource
+    width: int = 0
+    height: int = 0
+
+
+async def publish_track(
+    room: rtc.Room, track: rtc.LocalTrack, options: rtc.TrackPublishOptions
+) -> rtc.LocalTrackPublication:
+    """Publish, turning the SDK's failure (often a connection that just dropped) into words.
+
+    Bounded: when the room is lost mid-publish (removed, server gone) the SDK's call can wait
+    forever for a confirmation that will never come, so it also ends as soon as the room does.
+
+    Raises:
+        SessionError: PUBLISH_FAILED, saying why.
+    """
+    publishing = asyncio.ensure_future(room.local_participant.publish_track(track, options))
+    deadline_s = time.monotonic() + PUBLISH_TIMEOUT_S
+    reason = f"no confirmation within {PUBLISH_TIMEOUT_S:.0f} s"
+    try:
+        while time.monotonic() < deadline_s:
+            done, _ = await asyncio.wait({publishing}, timeout=0.25)
+            if done:
+                return publishing.result()
+            if room.connection_state == rtc.ConnectionState.CONN_DISCONNECTED:
+                reason = "the room was left meanwhile"
+                break
+    except PublishTrackError as exc:
+        reason = exc.message
+    finally:
+        if not publishing.done():
+            publishing.cancel()
+    raise SessionError(
+        SessionErrorCode.PUBLISH_FAILED,
+        f"the server did not take the {track.name} ({reason})",
+        "check the connection; it is published again when the room is back",
+    )
+
+
+class Publisher:
+    """The host's published sources in one room.
+
+    Args:
+        room: Returns the joined room, or raises NOT_CONNECTED.
+        defaults: How to publish.
+        spawn: Runs a coroutine as a task the session owns.
+        changed: Called after the set of published tracks (or their mute state) changed.
+        camera_divider: Returns n: send every n-th camera frame (the adaptation policy's).
+    """
+
+    def __init__(
+        self,
+        room: Callable[[], rtc.Room],
+        defaults: PublishDefaults,
+        spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]],
+        changed: Callable[[], None],
+        camera_divider: Callable[[], int],
+    ) -> None:
+        self._room = room
+        self.defaults = defaults
+        self._spawn = spawn
+        self._changed = changed
+        self._camera_divider = camera_divider
+        self._published: dict[Source, _Published] = {}
+
+    def publication(self, source: Source) -> rtc.LocalTrackPublication | None:
+        """The publication of a source, if it is published."""
+        published = self._published.get(source)
+        return None if published is None else published.publication
+
+    async def publish_camera(self, camera: VideoCaptureSource) -> rtc.LocalTrackPublication:
+        """Publish a camera with the defaults (simulcast on unless disabled)."""
+        d = self.defaults
+        options = rtc.TrackPublishOptions(
+            source=rtc.TrackSource.SOURCE_CAMERA,
+            simulcast=d.simulcast,
+            video_codec=CODECS[d.video_codec],
+            video_encoding=rtc.VideoEncoding(max_bitrate=d.video_bitrate_bps, max_framerate=d.fps),
+        )
+        return await self._publish_video(Source.CAMERA, camera, options, is_screencast=False)
+
+    async def publish_screen(self, screen: VideoCaptureSource) -> rtc.LocalTrackPublication:
+        """Share a screen: screencast mode keeps text sharp under congestion."""
+        d = self.defaults
+        options = rtc.TrackPublishOptions(
+            source=rtc.TrackSource.SOURCE_SCREENSHARE,
+            simulcast=False,
+            video_codec=CODECS[d.video_codec],
+            video_encoding=rtc.VideoEncoding(
+                max_bitrate=d.screen_bitrate_bps, max_framerate=d.screen_fps
+            ),
+        )
+        return await self._publish_video(Source.SCREEN, screen, options, is_screencast=True)
+
+    async def publish_microphone(self, mic: AudioCaptureSource) -> rtc.LocalTrackPublication:
+        """Publish a microphone."""
+        room = self._room()
+        await self.stop(Source.MICROPHONE)
+        lk_source = rtc.AudioSource(
+            mic.sample_rate_hz, mic.num_channels, queue_size_ms=AUDIO_QUEUE_MS
+        )
+        track = rtc.LocalAudioTrack.create_audio_track("microphone", lk_source)
+        options = rtc.TrackPublishOptions(
+            source=rtc.TrackSource.SOURCE_MICROPHONE,
+            audio_encoding=AudioEncoding(max_bitrate=self.defaults.audio_bitrate_bps),
+        )
+        publication = await publish_track(room, track, options)
+        self._published[Source.MICROPHONE] = self._feed_audio(publication, track, lk_source, mic)
+        self._changed()
+        return publication
+
+    async def _publish_video(
+        self,
+        kind: Source,
+        capture: VideoCaptureSource,
+        options: rtc.TrackPublishOptions,
+        is_screencast: bool,
+    ) -> rtc.LocalTrackPublication:
+        room = self._room()
+        await self.stop(kind)
+        width = capture.width or self.defaults.width
+        height = capture.height or self.defaults.height
+        # Simulcast layers follow the size given here, so it is the real capture size.
+        lk_source = rtc.VideoSource(width, height, is_screencast=is_screencast)
+        name = "screen" if kind is Source.SCREEN else "camera"
+        track = rtc.LocalVideoTrack.create_video_track(name, lk_source)
+        publication = await publish_track(room, track, options)
+        self._published[kind] = self._feed_video(kind, publication, track, lk_source, capture)
+        self._changed()
+        return publication
+
+    def _feed_video(
+        self,
+        kind: Source,
+        publication: rtc.LocalTrackPublication,
+        track: rtc.LocalVideoTrack,
+        lk_source: rtc.VideoSource,
+        capture: VideoCaptureSource,
+    ) -> _Published:
+        queue: FrameQueue[VideoFrame] = capture.frames.subscribe("publisher", maxsize=2)
+
+        async def pump() -> None:
+            sent = 0
+            while (frame := await queue.aget()) is not None:
+                sent += 1
+                divider = self._camera_divider() if kind is Source.CAMERA else 1
+                if sent % divider:
+                    continue  # adapting to a poor connection: fewer frames, fewer bits
+                lk_source.capture_frame(frame.to_livekit(), timestamp_us=frame.timestamp_us)
+
+        unsubscribe = functools.partial(capture.frames.unsubscribe, queue)
+        return _Published(
+            publication, track, self._spawn(pump()), queue, unsubscribe, lk_source,
+            capture.width, capture.height,
+        )  # fmt: skip
+
+    def _feed_audio(
+        self,
+        publication: rtc.LocalTrackPublication,
+        track: rtc.LocalAudioTrack,
+        lk_source: rtc.AudioSource,
+        mic: AudioCaptureSource,
+    ) -> _Published:
+        queue: FrameQueue[AudioFrame] = mic.frames.subscribe("publisher", maxsize=10)
+
+        async def pump() -> None:
+            while (frame := await queue.aget()) is not None:
+                await lk_source.capture_frame(frame.to_livekit())
+
+        unsubscribe = functools.partial(mic.frames.unsubscribe, queue)
+        return _Published(publication, track, self._spawn(pump()), queue, unsubscribe, lk_source)
+
+    async def switch_video(self, kind: Source, capture: VideoCaptureSource) -> None:
+        """Switch the camera or screen while live; the track stays when the size is the same."""
+        current = self._published.get(kind)
+        if current is None or (current.width, current.height) != (capture.width, capture.height):
+            if current is not None:
+                await self.stop(kind, unpublish=True)
+            if kind is Source.CAMERA:
+                await self.publish_camera(capture)
+            else:
+                await self.publish_screen(capture)
+            return
+        current.unsubscribe()
+        current.pump.cancel()
+        assert isinstance(current.track, rtc.LocalVideoTrack)
+        assert isinstance(current.lk_source, rtc.VideoSource)
+        self._published[kind] = self._feed_video(
+            kind, current.publication, current.track, current.lk_source, capture
+        )
+
+    async def switch_microphone(self, mic: AudioCaptureSource) -> None:
+        """Switch to another microphone while live, keeping the track (and its mute state)."""
+        current = self._published.get(Source.MICROPHONE)
+        if current is None:
+            await self.publish_microphone(mic)
+            return
+        current.unsubscribe()
+        current.pump.cancel()
+        assert isinstance(current.track, rtc.LocalAudioTrack)
+        assert isinstance(current.lk_source, rtc.AudioSource)
+        self._published[Source.MICROPHONE] = self._feed_audio(
+            current.publication, current.track, current.lk_source, mic
+        )
+
+    async def set_muted(self, source: Source, muted: bool) -> None:
+        """Mute or unmute camera or microphone (``track.mute()``, never unpublish)."""
+        published = self._published.get(source)
+        if published is None:
+            what = source.name.lower()
+            raise SessionError(
+                SessionErrorCode.NOT_CONNECTED, f"no {what} is published", "start it first"
+            )
+        if muted:
+            published.track.mute()
+        else:
+            published.track.unmute()
+        self._changed()
+
+    async def stop(self, source: Source, unpublish: bool = False) -> None:
+        """Stop feeding a source; with ``unpublish`` also take its track out of the room."""
+        published = self._published.pop(source, None)
+        if published is None:
+            return
+        published.unsubscribe()
+        published.pump.cancel()
+        if not unpublish:
+            return
+        try:
+            await self._room().local_participant.unpublish_track(published.publication.sid)
+        except SessionError:
+            pass  # the room is gone already: nothing to take out
+        # Release the native source now: left to the garbage collector, every screen share
+        # started and stopped kept its buffers (about 10 MB each at 720p, measured).
+        try:
+            await published.lk_source.aclose()
+        except Exception as exc:  # noqa: BLE001 - already gone with the room is fine
+            logger.debug("closing the %s source: %r", source.name, exc)
+        self._changed()
+
+    async def aclose(self) -> None:
+        """Stop every pump (the room takes the tracks with it when it is left)."""
+        for source in list(self._published):
+            await self.stop(source)
+
+    async def sample_link(
+        self, running: Callable[[], bool], report: Callable[[LinkStats], None]
+    ) -> None:
+        """Sample WebRTC's counters of every published track every few seconds, while running."""
+        sampler = LinkSampler()
+        while running():
+            await asyncio.sleep(LINK_STATS_INTERVAL_S)
+            reports: dict[Source, list[Any]] = {}
+            for source, published in list(self._published.items()):
+                try:
+                    reports[source] = await published.track.get_stats()
+                except Exception as exc:  # noqa: BLE001 - a track closing mid-sample is normal
+                    logger.debug("stats of %s: %r", source.name, exc)
+            if reports:
+                report(sampler.sample(reports, int(time.time() * 1000)))

@@ -1,0 +1,115 @@
+"""Remote video for tiles: a guest's camera or screen, newest frame only, at the layer that fits.
+
+A tile holds a :class:`RemoteVideoFeed`: a queue of :class:`RemoteFrame` (packed RGB24, ready
+to paint) and a way to say how tall the tile is, which picks the simulcast layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+from livekit import rtc
+
+from desktop.media.fanout import FrameQueue
+from desktop.session.adaptation import Layer
+
+_QUALITY = {
+    Layer.LOW: rtc.VideoQuality.VIDEO_QUALITY_LOW,
+    Layer.MEDIUM: rtc.VideoQuality.VIDEO_QUALITY_MEDIUM,
+    Layer.HIGH: rtc.VideoQuality.VIDEO_QUALITY_HIGH,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFrame:
+    """A remote video frame ready to paint: packed RGB24, no further conversion needed."""
+
+    rgb: npt.NDArray[np.uint8]
+    """(height, width, 3) uint8 array."""
+    width: int
+    """Width in pixels (the layer received)."""
+    height: int
+    """Height in pixels."""
+    timestamp_us: int
+    """The frame's capture timestamp, µs."""
+
+
+class RemoteVideoFeed(Protocol):
+    """What a tile needs from a remote video: frames, and a way to say how big it is."""
+
+    @property
+    def frames(self) -> FrameQueue[RemoteFrame]:
+        """The newest frame (the queue holds one)."""
+        ...
+
+    def fit(self, tile_height_px: int) -> None:
+        """Say how tall the tile is, so the right simulcast layer is asked for."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop receiving."""
+        ...
+
+
+def set_layer(publication: rtc.RemoteTrackPublication, layer: Layer) -> None:
+    """Ask the SFU for one simulcast layer of a guest's video."""
+    if publication.simulcasted:  # a single-layer track has nothing smaller to give
+        publication.set_video_quality(_QUALITY[layer])
+
+
+class RemoteVideo:
+    """One remote video track feeding one tile.
+
+    Args:
+        identity: Whose video it is.
+        publication: The guest's publication (its layer is set through it).
+        track: The subscribed track.
+        choose_layer: Picks the layer for (identity, tile height); the adaptation policy.
+    """
+
+    def __init__(
+        self,
+        identity: str,
+        publication: rtc.RemoteTrackPublication,
+        track: rtc.Track,
+        choose_layer: Callable[[str, int | None], Layer],
+    ) -> None:
+        self.identity = identity
+        self.publication = publication
+        self.tile_height_px: int | None = None
+        self._choose_layer = choose_layer
+        self._frames: FrameQueue[RemoteFrame] = FrameQueue("tile", maxsize=1)
+        # capacity=1: a tile only ever wants the newest frame; RGB24 paints without conversion.
+        self._stream = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.RGB24)
+        self._task = asyncio.ensure_future(self._read())
+
+    @property
+    def frames(self) -> FrameQueue[RemoteFrame]:
+        """The newest frame (the queue holds one)."""
+        return self._frames
+
+    def fit(self, tile_height_px: int) -> None:
+        """Ask for the smallest simulcast layer that fills a tile this tall."""
+        self.tile_height_px = tile_height_px
+        self.refit()
+
+    def refit(self) -> None:
+        """Ask again for the layer the policy picks now (after a quality change)."""
+        set_layer(self.publication, self._choose_layer(self.identity, self.tile_height_px))
+
+    async def _read(self) -> None:
+        async for event in self._stream:
+            frame = event.frame
+            rgb = np.frombuffer(frame.data, np.uint8).reshape(frame.height, frame.width, 3)
+            self._frames.put(RemoteFrame(rgb, frame.width, frame.height, event.timestamp_us))
+
+    async def aclose(self) -> None:
+        """Stop reading."""
+        self._task.cancel()
+        await self._stream.aclose()
+        self._frames.close()
