@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
+import keyring.backends.fail
 from livekit import api, rtc
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.node_urls import connect_first
 from desktop.session.publisher import PublishDefaults
 from desktop.session.remote_video import RemoteVideo
 from desktop.session.room_session import RoomSession
+from desktop.session.settings import Secrets, Settings
 from desktop.session.state import ChatMessage, ConnectionState, Source
+from desktop.session.studio import Studio
+from desktop.ui.studio_window import StudioWindow
 from tests.fixtures.cluster import Cluster
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitServer, stop_server
 from tests.network.headless_process import HeadlessProcess
@@ -206,3 +214,62 @@ async def test_joining_goes_through_the_first_node_that_answers(
         assert session.store.state.connection is ConnectionState.CONNECTED
     finally:
         await session.aclose()
+
+
+async def test_the_studio_says_the_rooms_node_is_gone_and_reconnects_through_the_other(
+    qtbot: QtBot, livekit_cluster: Cluster, unique_room: str
+) -> None:
+    node_a, node_b = livekit_cluster.node_a, livekit_cluster.node_b
+    camera, mic = SyntheticCamera(320, 180, 15), SyntheticMicrophone()
+    camera.start()
+    mic.start()
+    # Settings as a host would enter them: the node list as the server URL.
+    settings = Settings(connect_mode="livekit", livekit_url=livekit_cluster.urls)
+    studio = Studio(settings, Secrets(keyring.backends.fail.Keyring()))  # type: ignore[no-untyped-call]
+    studio.use_devices(camera, mic)
+    window = StudioWindow(studio)
+    qtbot.addWidget(window)
+    window.show()
+
+    def publishing() -> bool:
+        state = studio.store.state
+        return state.connection is ConnectionState.CONNECTED and bool(
+            state.local and len(state.local.tracks) >= 2
+        )
+
+    async def pump(predicate: Callable[[], bool], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not predicate():
+            assert time.monotonic() < deadline, (
+                f"not met in time; window says {window.connection.text()!r}, "
+                f"state {studio.store.state.connection}"
+            )
+            QApplication.processEvents()
+            await asyncio.sleep(0.02)
+
+    try:
+        await studio.connect(livekit_cluster.urls, node_a.token("host", unique_room))
+        await pump(publishing, 30)
+        await pump(lambda: window.connection.text().startswith("Connected"), 10)
+        stop_server(node_a)
+        # The window says the connection is gone and offers to reconnect; the host clicks it.
+        await pump(lambda: not window.connection.text().startswith("Connected"), 30)
+        await pump(lambda: window.reconnect.isVisibleTo(window), 30)
+        qtbot.mouseClick(window.reconnect, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+        await pump(publishing, 30)
+        await pump(lambda: window.connection.text().startswith("Connected"), 10)
+        guest = await join(node_b, "guest", unique_room)
+        try:
+            await wait_for(lambda: _camera_track(guest, "host") is not None, 30)
+            track = _camera_track(guest, "host")
+            assert track is not None
+            assert len(await read_video_stamps(track, 3)) == 3
+        finally:
+            await guest.disconnect()
+    finally:
+        window.close()
+        if studio.session is not None:
+            await studio.session.aclose()
+        studio.live.direct.close()
+        await camera.aclose()
+        await mic.aclose()
