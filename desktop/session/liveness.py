@@ -77,15 +77,17 @@ async def _packets_received(room: rtc.Room) -> int | None:
     return total
 
 
-async def watch(
-    room: rtc.Room, store: StateStore, publishing: Callable[[], bool], clock: Callable[[], float]
-) -> None:
+def _publishing(room: rtc.Room) -> bool:
+    # Muted tracks may send next to nothing, leaving the server nothing to answer.
+    return any(not p.muted for p in room.local_participant.track_publications.values())
+
+
+async def watch(room: rtc.Room, store: StateStore, clock: Callable[[], float]) -> None:
     """Keep ``store``'s connection truthful while ``room`` is open (run as a task; cancel it).
 
     Args:
         room: The SDK room.
         store: The session's state.
-        publishing: Whether the host publishes anything now.
         clock: Monotonic seconds (the loop's clock).
     """
     detector = SilenceDetector()
@@ -101,7 +103,7 @@ async def watch(
         packets = await _packets_received(room)
         if packets is None:
             continue
-        verdict = detector.observe(packets, clock(), publishing())
+        verdict = detector.observe(packets, clock(), _publishing(room))
         if verdict is Liveness.SILENT and connection is ConnectionState.CONNECTED:
             logger.warning("the server has not answered for %.0f s", detector.limit_s)
             marked_silent = True

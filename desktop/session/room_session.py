@@ -103,14 +103,7 @@ class RoomSession:
         self.events.joined(room)
         self._spawn(self.publisher.sample_link(lambda: self.room is not None, self._set_link))
         # The SDK misses a server frozen for seconds; this says "reconnecting" meanwhile.
-        self._spawn(
-            liveness.watch(
-                room,
-                self.store,
-                lambda: bool(room.local_participant.track_publications),
-                asyncio.get_running_loop().time,
-            )
-        )
+        self._spawn(liveness.watch(room, self.store, asyncio.get_running_loop().time))
 
     async def aclose(self) -> None:
         """Stop publishing and leave the room."""
