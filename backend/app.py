@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from livekit import api
 
+from backend.contract import check_depth
 from backend.service import ApiError, LiveKitBackendService, Principal
 from backend.store import Role, Store
 
@@ -36,8 +37,10 @@ def _principal(request: web.Request, store: Store) -> Principal:
         raise ApiError(401, "unauthorized", "send your credential as 'Authorization: Bearer …'")
     found = store.find_credential(header[7:].strip())
     if found is None:
-        raise ApiError(401, "unauthorized", "the credential is not valid; sign in again")
-    return Principal(found[0], found[1])
+        raise ApiError(
+            401, "unauthorized", "the credential is not valid, has expired or was revoked"
+        )
+    return Principal(found.user_id, found.role, found.appointment_id)
 
 
 def create_app(service: LiveKitBackendService) -> web.Application:
@@ -48,9 +51,11 @@ def create_app(service: LiveKitBackendService) -> web.Application:
     async def livekit_action(request: web.Request) -> web.Response:
         try:
             principal = _principal(request, service.store)
+            raw = await request.read()
+            check_depth(raw)
             try:
-                body = json.loads(await request.read() or b"null")
-            except (ValueError, UnicodeDecodeError):
+                body = json.loads(raw or b"null")
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
             return web.json_response(await service.dispatch(principal, body))
         except ApiError as error:
@@ -65,15 +70,25 @@ def create_app(service: LiveKitBackendService) -> web.Application:
         receiver = api.WebhookReceiver(
             api.TokenVerifier(service.config.api_key, service.config.api_secret)
         )
-        body = (await request.read()).decode(errors="replace")
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _error(ApiError(413, "too_large", f"the body exceeds {MAX_BODY_BYTES} bytes"))
+        body = raw.decode(errors="replace")
         try:
             event = receiver.receive(body, request.headers.get("Authorization", ""))
         except Exception:
             return _error(ApiError(401, "unauthorized", "the webhook is not signed by LiveKit"))
-        if not event.id or service.store.remember_webhook(event.id):
+        if not event.id:
+            # Without an id a replay cannot be told from a new event: refuse it.
+            return _error(ApiError(400, "missing_field", "the webhook event has no 'id'"))
+        if not service.store.remember_webhook(event.id):
+            return web.json_response({"success": True, "duplicate": True})
+        try:
             await service.handle_webhook(event)
-            return web.json_response({"success": True})
-        return web.json_response({"success": True, "duplicate": True})
+        except ApiError as error:
+            return _error(error)
+        return web.json_response({"success": True})
 
     async def openapi(request: web.Request) -> web.Response:
         return web.json_response(openapi_document())

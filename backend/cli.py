@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from backend.config import BackendConfig
-from backend.store import Appointment, Role, SqliteStore
+from backend.store import DEFAULT_CREDENTIAL_TTL_S, Appointment, Role, SecretBox, SqliteStore
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +34,22 @@ def _parser() -> argparse.ArgumentParser:
         cred_sub = cred.add_subparsers(dest=f"{role}_command", required=True)
         cred_add = cred_sub.add_parser("add", help=f"create a {role} credential (printed once)")
         cred_add.add_argument("user_id")
+        cred_add.add_argument(
+            "--ttl-days",
+            type=float,
+            default=DEFAULT_CREDENTIAL_TTL_S / 86_400,
+            help="days until it expires (default 90)",
+        )
+        if role == "viewer":
+            cred_add.add_argument(
+                "--appointment", required=True, help="the one appointment this viewer may watch"
+            )
+    revoke = sub.add_parser("revoke", help="revoke credentials at once")
+    who = revoke.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="every credential of this user id")
+    who.add_argument("--credential", help="this one credential (read from the argument)")
+    revoke.add_argument("--role", choices=[r.value for r in Role], help="only of this role")
+    sub.add_parser("new-secret-key", help="print a key for BROADCASTER_SECRET_KEY")
     return parser
 
 
@@ -41,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "new-secret-key":
+        print(SecretBox.new_key())
+        return 0
     try:
         config = BackendConfig.from_env(database_path=args.db)
     except ValueError as error:
@@ -62,23 +80,41 @@ def main(argv: list[str] | None = None) -> int:
         print(f"appointment {args.id} hosted by {args.host_user}")
         return 0
     if args.command in ("host", "viewer", "admin"):
-        token = store.add_credential(args.user_id, Role(args.command))
+        if args.ttl_days <= 0:
+            print("broadcaster-backend: --ttl-days must be more than 0", file=sys.stderr)
+            return 2
+        token = store.add_credential(
+            args.user_id,
+            Role(args.command),
+            getattr(args, "appointment", "") or "",
+            ttl_s=args.ttl_days * 86_400,
+        )
         print(token)
         print(
-            f"(the {args.command} credential of {args.user_id}; it is not shown again)",
+            f"(the {args.command} credential of {args.user_id}, valid {args.ttl_days:g} days; "
+            "it is not shown again)",
             file=sys.stderr,
         )
         return 0
+    if args.command == "revoke":
+        if args.credential:
+            done = store.revoke_credential(args.credential)
+            print("revoked 1 credential" if done else "no such active credential")
+            return 0 if done else 1
+        count = store.revoke(args.user, Role(args.role) if args.role else None)
+        print(f"revoked {count} credential(s) of {args.user}")
+        return 0
+    store.close()
     assert config is not None
     from aiohttp import web
 
     from backend.app import create_app
-    from backend.service import LiveKitBackendService
+    from backend.service import LiveKitBackendService, open_store
 
     host = getattr(args, "host", "127.0.0.1")
     port = getattr(args, "port", 8787)
     web.run_app(
-        create_app(LiveKitBackendService(config, store)),
+        create_app(LiveKitBackendService(config, open_store(config))),
         host=host,
         port=port,
         print=lambda text: print(f"broadcaster-backend on http://{host}:{port}"),

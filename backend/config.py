@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
 
-DEFAULT_YOUTUBE_RTMP_URL = "rtmp://a.rtmp.youtube.com/live2/"
-DEFAULT_TWITCH_RTMP_URL = "rtmp://live.twitch.tv/live/"
+from backend.platforms import PLATFORMS
+
+DEFAULT_LIVEKIT_TIMEOUT_S = 10.0
+DEFAULT_TOKEN_TTL_S = 600
+"""Join tokens only need to last until the client connects: LiveKit then refreshes them."""
 
 
 @dataclass(frozen=True)
@@ -28,14 +32,24 @@ class BackendConfig:
     """Where room recordings are written when no bucket is configured."""
     recording_bucket: str = ""
     """S3 bucket for recordings (RECORDING_STORAGE_BUCKET), if any."""
-    youtube_rtmp_url: str = DEFAULT_YOUTUBE_RTMP_URL
-    """YouTube ingest base URL; the stream key is appended."""
-    twitch_rtmp_url: str = DEFAULT_TWITCH_RTMP_URL
-    """Twitch ingest base URL; the stream key is appended."""
+    platform_urls: Mapping[str, str] = field(default_factory=dict)
+    """Platform id → ingest URL overriding the platform table's default (YOUTUBE_RTMP_URL…)."""
     region: str = ""
     """LIVEKIT_REGION, reported in status."""
     embedded: bool = False
     """In-process for the desktop app: the one local host owns any appointment it names."""
+    egress_url: str = ""
+    """LIVEKIT_EGRESS_URL: where the Egress API is served ("" = the LiveKit server)."""
+    livekit_timeout_s: float = DEFAULT_LIVEKIT_TIMEOUT_S
+    """Bound on every call to LiveKit (LIVEKIT_TIMEOUT_S); past it the answer is a 504."""
+    token_ttl_s: int = DEFAULT_TOKEN_TTL_S
+    """Lifetime of join tokens (BROADCASTER_TOKEN_TTL_S)."""
+    rtmp_allowed_hosts: tuple[str, ...] = ()
+    """Non-public ingest hosts (``host`` or ``host:port``) egress may push to
+    (BROADCASTER_RTMP_ALLOWED_HOSTS, comma-separated): a self-hosted ingest server."""
+    secret_key: str = field(default="", repr=False)
+    """Fernet key that encrypts stream keys at rest (BROADCASTER_SECRET_KEY); without one
+    they are kept in memory only, for as long as the egress runs."""
 
     @property
     def ws_url(self) -> str:
@@ -48,15 +62,19 @@ class BackendConfig:
     @property
     def http_url(self) -> str:
         """The URL of LiveKit's server APIs."""
-        url = self.livekit_url
-        if url.startswith("ws"):
-            url = "http" + url[2:]
-        return url
+        return _http(self.livekit_url)
+
+    @property
+    def egress_http_url(self) -> str:
+        """The URL of the Egress API."""
+        return _http(self.egress_url or self.livekit_url)
 
     @classmethod
     def from_env(cls, embedded: bool = False, database_path: Path | None = None) -> BackendConfig:
         """Read LIVEKIT_URL (or LIVEKIT_WS_URL, or LIVEKIT_HOST), LIVEKIT_API_KEY,
-        LIVEKIT_API_SECRET, RECORDING_STORAGE_BUCKET, YOUTUBE_RTMP_URL, TWITCH_RTMP_URL.
+        LIVEKIT_API_SECRET, LIVEKIT_EGRESS_URL, LIVEKIT_TIMEOUT_S, RECORDING_STORAGE_BUCKET,
+        the platform table's URL settings (YOUTUBE_RTMP_URL…), BROADCASTER_TOKEN_TTL_S,
+        BROADCASTER_RTMP_ALLOWED_HOSTS and BROADCASTER_SECRET_KEY.
 
         Raises:
             ValueError: A required variable is missing (named in the message).
@@ -85,8 +103,33 @@ class BackendConfig:
             or Path(env.get("BROADCASTER_BACKEND_DB", str(data_dir / "backend.sqlite3"))),
             recording_dir=env.get("BROADCASTER_RECORDING_DIR", str(data_dir / "recordings")),
             recording_bucket=env.get("RECORDING_STORAGE_BUCKET", ""),
-            youtube_rtmp_url=env.get("YOUTUBE_RTMP_URL", DEFAULT_YOUTUBE_RTMP_URL),
-            twitch_rtmp_url=env.get("TWITCH_RTMP_URL", DEFAULT_TWITCH_RTMP_URL),
+            platform_urls={p.id: env[p.url_setting] for p in PLATFORMS if env.get(p.url_setting)},
             region=env.get("LIVEKIT_REGION", ""),
             embedded=embedded,
+            egress_url=env.get("LIVEKIT_EGRESS_URL", ""),
+            livekit_timeout_s=_positive(env, "LIVEKIT_TIMEOUT_S", DEFAULT_LIVEKIT_TIMEOUT_S),
+            token_ttl_s=int(_positive(env, "BROADCASTER_TOKEN_TTL_S", DEFAULT_TOKEN_TTL_S)),
+            rtmp_allowed_hosts=tuple(
+                h.strip()
+                for h in env.get("BROADCASTER_RTMP_ALLOWED_HOSTS", "").split(",")
+                if h.strip()
+            ),
+            secret_key=env.get("BROADCASTER_SECRET_KEY", ""),
         )
+
+
+def _http(url: str) -> str:
+    return "http" + url[2:] if url.startswith("ws") else url
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "")
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not '{text}'") from None
+    if not 0 < value < 86_400:
+        raise ValueError(f"{name} must be between 0 and 86400 seconds")
+    return value

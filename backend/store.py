@@ -11,6 +11,7 @@ import enum
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -18,6 +19,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from cryptography.fernet import Fernet, InvalidToken
+
+DEFAULT_CREDENTIAL_TTL_S = 90 * 24 * 3600
+"""Credentials expire after 90 days unless created with another lifetime."""
 
 
 class Role(enum.Enum):
@@ -59,10 +65,55 @@ class LiveStream:
     recording: dict[str, Any] = field(default_factory=dict)
     rtmp_egress_id: str = ""
     destinations: dict[str, str] = field(default_factory=dict)
-    """Destination name → full URL with the key (never returned to clients)."""
+    """Destination name → full URL with the key (never returned to clients; at rest only
+    encrypted, and dropped when the egress ends)."""
     destination_status: dict[str, dict[str, Any]] = field(default_factory=dict)
     final_stats: dict[str, Any] = field(default_factory=dict)
     revenue: dict[str, Any] = field(default_factory=dict)
+    publishers: list[str] = field(default_factory=list)
+    """Identities publishing right now, as LiveKit's webhooks tell (for peak publishers)."""
+    participants: list[str] = field(default_factory=list)
+    """Identities in the room right now, as LiveKit's webhooks tell."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Who a bearer credential belongs to and what it may reach."""
+
+    user_id: str
+    """The person."""
+    role: Role
+    """What they may do."""
+    appointment_id: str = ""
+    """For a viewer: the one appointment they may watch ("" = any, for hosts and admins)."""
+
+
+class SecretBox:
+    """Encrypts stream keys at rest with a key from the service's environment (Fernet).
+
+    Args:
+        key: A Fernet key (32 url-safe base64 bytes), e.g. from ``BROADCASTER_SECRET_KEY``.
+    """
+
+    def __init__(self, key: str | bytes) -> None:
+        self._fernet = Fernet(key)
+
+    @staticmethod
+    def new_key() -> str:
+        """A fresh key to put in the service's environment."""
+        return Fernet.generate_key().decode()
+
+    def seal(self, data: dict[str, str]) -> str:
+        """Encrypt a name → URL map."""
+        return self._fernet.encrypt(json.dumps(data).encode()).decode()
+
+    def open(self, token: str) -> dict[str, str]:
+        """Decrypt a sealed map; an unreadable one (key changed) reads as empty."""
+        try:
+            result: dict[str, str] = json.loads(self._fernet.decrypt(token.encode()))
+        except (InvalidToken, ValueError):
+            return {}
+        return result
 
 
 class Store(Protocol):
@@ -72,8 +123,16 @@ class Store(Protocol):
     def get_appointment(self, appointment_id: str) -> Appointment | None: ...
     def save_stream(self, stream: LiveStream) -> None: ...
     def get_stream(self, room_name: str) -> LiveStream | None: ...
-    def add_credential(self, user_id: str, role: Role) -> str: ...
-    def find_credential(self, token: str) -> tuple[str, Role] | None: ...
+    def add_credential(
+        self,
+        user_id: str,
+        role: Role,
+        appointment_id: str = "",
+        ttl_s: float = DEFAULT_CREDENTIAL_TTL_S,
+    ) -> str: ...
+    def find_credential(self, token: str) -> Credential | None: ...
+    def revoke(self, user_id: str, role: Role | None = None) -> int: ...
+    def revoke_credential(self, token: str) -> bool: ...
     def remember_webhook(self, event_id: str) -> bool: ...
 
 
@@ -95,14 +154,37 @@ MIGRATIONS = [
         created_at REAL NOT NULL);
     CREATE TABLE webhook_events (id TEXT PRIMARY KEY, received_at REAL NOT NULL);
     """,
+    # Credentials expire, can be revoked, and a viewer's is scoped to one appointment;
+    # credentials from before this version expire 90 days after they were made.
+    f"""
+    ALTER TABLE credentials ADD COLUMN expires_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE credentials ADD COLUMN revoked_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE credentials ADD COLUMN appointment_id TEXT NOT NULL DEFAULT '';
+    UPDATE credentials SET expires_at = created_at + {DEFAULT_CREDENTIAL_TTL_S};
+    """,
 ]
 
 
 class SqliteStore:
-    """The SQLite implementation of :class:`Store` (thread-safe, WAL)."""
+    """The SQLite implementation of :class:`Store` (thread-safe, WAL).
 
-    def __init__(self, path: Path) -> None:
+    The database file (and SQLite's journals, which copy its mode) is readable by its owner
+    only. Stream keys are kept encrypted with ``secret_box`` when one is given; without one
+    they live in this process's memory only, for as long as the egress runs.
+
+    Args:
+        path: The SQLite file.
+        secret_box: Encrypts destination URLs at rest.
+    """
+
+    def __init__(self, path: Path, secret_box: SecretBox | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if file == path or file.exists():
+                os.close(os.open(file, os.O_CREAT | os.O_RDWR, 0o600))
+                os.chmod(file, 0o600)
+        self._box = secret_box
+        self._volatile: dict[str, dict[str, str]] = {}
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         with self._lock:
@@ -141,8 +223,17 @@ class SqliteStore:
         return Appointment(*row) if row else None
 
     def save_stream(self, stream: LiveStream) -> None:
-        """Insert or update a live stream record."""
-        record = json.dumps(stream.__dict__)
+        """Insert or update a live stream record (stream keys sealed or kept in memory)."""
+        data = dict(stream.__dict__)
+        destinations = data.pop("destinations")
+        if self._box is not None and destinations:
+            data["sealed_destinations"] = self._box.seal(destinations)
+        with self._lock:
+            if self._box is None and destinations:
+                self._volatile[stream.room_name] = dict(destinations)
+            else:
+                self._volatile.pop(stream.room_name, None)
+        record = json.dumps(data)
         with self._lock:
             self._db.execute(
                 "INSERT INTO live_streams VALUES (?, ?, ?) ON CONFLICT(room_name) "
@@ -156,28 +247,77 @@ class SqliteStore:
             row = self._db.execute(
                 "SELECT record FROM live_streams WHERE room_name = ?", (room_name,)
             ).fetchone()
-        return LiveStream(**json.loads(row[0])) if row else None
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        sealed = data.pop("sealed_destinations", "")
+        data.pop("destinations", None)  # records from before keys were sealed
+        stream = LiveStream(**data)
+        if sealed and self._box is not None:
+            stream.destinations = self._box.open(sealed)
+        else:
+            with self._lock:
+                stream.destinations = dict(self._volatile.get(room_name, {}))
+        return stream
 
-    def add_credential(self, user_id: str, role: Role) -> str:
-        """Create a bearer credential; returns it (shown once, stored hashed)."""
+    def add_credential(
+        self,
+        user_id: str,
+        role: Role,
+        appointment_id: str = "",
+        ttl_s: float = DEFAULT_CREDENTIAL_TTL_S,
+    ) -> str:
+        """Create a bearer credential; returns it (shown once, stored hashed).
+
+        Args:
+            user_id: Whose it is.
+            role: What it may do.
+            appointment_id: Scope a viewer's credential to one appointment.
+            ttl_s: Lifetime in seconds.
+        """
         token = "sb_" + secrets.token_urlsafe(32)
+        now = time.time()
         with self._lock:
             self._db.execute(
-                "INSERT INTO credentials VALUES (?, ?, ?, ?)",
-                (hash_token(token), user_id, role.value, time.time()),
+                "INSERT INTO credentials (token_hash, user_id, role, created_at, expires_at, "
+                "revoked_at, appointment_id) VALUES (?, ?, ?, ?, ?, 0, ?)",
+                (hash_token(token), user_id, role.value, now, now + ttl_s, appointment_id),
             )
         return token
 
-    def find_credential(self, token: str) -> tuple[str, Role] | None:
-        """Who a bearer credential belongs to."""
+    def find_credential(self, token: str) -> Credential | None:
+        """Who a bearer credential belongs to (None when unknown, expired or revoked)."""
         digest = hash_token(token)
         with self._lock:
             row = self._db.execute(
-                "SELECT token_hash, user_id, role FROM credentials WHERE token_hash = ?", (digest,)
+                "SELECT token_hash, user_id, role, expires_at, revoked_at, appointment_id "
+                "FROM credentials WHERE token_hash = ?",
+                (digest,),
             ).fetchone()
         if row is None or not hmac.compare_digest(row[0], digest):
             return None
-        return row[1], Role(row[2])
+        if row[4] or row[3] <= time.time():
+            return None
+        return Credential(row[1], Role(row[2]), row[5])
+
+    def revoke(self, user_id: str, role: Role | None = None) -> int:
+        """Revoke every credential of a user (of one role); returns how many."""
+        query = "UPDATE credentials SET revoked_at = ? WHERE user_id = ? AND revoked_at = 0"
+        params: tuple[Any, ...] = (time.time(), user_id)
+        if role is not None:
+            query += " AND role = ?"
+            params += (role.value,)
+        with self._lock:
+            return self._db.execute(query, params).rowcount
+
+    def revoke_credential(self, token: str) -> bool:
+        """Revoke one credential; False if it is unknown or already revoked."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE credentials SET revoked_at = ? WHERE token_hash = ? AND revoked_at = 0",
+                (time.time(), hash_token(token)),
+            )
+        return cursor.rowcount == 1
 
     def remember_webhook(self, event_id: str) -> bool:
         """Record a webhook event id; False if it was seen before."""

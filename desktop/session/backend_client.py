@@ -1,27 +1,72 @@
-"""The host's backend: one protocol, two implementations.
+"""The host's backend: one protocol, two implementations, typed methods.
 
 :class:`HttpBackend` calls the platform's ``POST /api/livekit`` with the host's credential;
-:class:`LocalBackend` runs the reference backend's service in-process (the embedded default when
-``LIVEKIT_URL``/``LIVEKIT_API_KEY``/``LIVEKIT_API_SECRET`` are set). Both return the same JSON
-and raise the same typed :class:`~desktop.session.errors.SessionError` values.
+:class:`LocalBackend` runs the reference backend's service in-process (the studio's "LiveKit
+server" mode, and the embedded default when ``LIVEKIT_URL``/``LIVEKIT_API_KEY``/
+``LIVEKIT_API_SECRET`` are set). Both offer the same typed methods (``create_room(...) ->
+CreatedRoom``…), whose requests and answers are the contract's own frozen dataclasses
+(:mod:`backend.rooms` and its siblings), and raise the same typed
+:class:`~desktop.session.errors.SessionError` values.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 
+from backend.common import Done, Layout
+from backend.contract import ApiError, dump, parse
+from backend.moderation import (
+    Muted,
+    MuteRequest,
+    PermissionChange,
+    PermissionsUpdated,
+    RemoveRequest,
+    SourceName,
+    UpdatePermissionsRequest,
+)
+from backend.recording import (
+    OutputFormat,
+    Quality,
+    RecordingAnswer,
+    StartRecordingRequest,
+    StopRecordingRequest,
+)
+from backend.rooms import (
+    CreatedRoom,
+    CreateRoomRequest,
+    EndStreamRequest,
+    JoinedRoom,
+    JoinPermissions,
+    JoinRoomRequest,
+    RoomStatus,
+    RoomStatusRequest,
+    StreamEnded,
+)
+from backend.rtmp import (
+    Destination,
+    DestinationsAnswer,
+    DestinationSpec,
+    LiveAnswer,
+    StartRtmpRequest,
+    StopRtmpRequest,
+    UpdateRtmpRequest,
+)
+from backend.status import BroadcastStatus, BroadcastStatusRequest
 from desktop.session.errors import SessionError, SessionErrorCode
 
 logger = logging.getLogger(__name__)
 
 IDEMPOTENT_ACTIONS = frozenset(
     {
+        "start_recording",
+        "start_rtmp",
+        "end_stream",
         "join_room",
         "get_room_status",
         "get_broadcast_status",
@@ -32,21 +77,160 @@ IDEMPOTENT_ACTIONS = frozenset(
         "update_participant_permissions",
     }
 )
-"""Actions safe to send twice: only these are retried after a failure."""
+"""Actions safe to send twice (the backend serialises them per room and answers a repeat with
+what it already did): only these are retried after a failure."""
 DEFAULT_TIMEOUT_S = 15.0
 RETRY_DELAYS_S = (0.5, 1.5, 4.0)
+
+
+Answer = TypeVar("Answer")
 
 
 class Backend(Protocol):
     """What the host's session needs from a backend (the platform's /api/livekit actions)."""
 
     async def call(self, action: str, **fields: Any) -> dict[str, Any]:
-        """Run an action; raises :class:`SessionError` with a code on failure."""
+        """Run an action from raw fields; raises :class:`SessionError` on failure."""
         ...
 
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+    async def create_room(
+        self, appointment_id: str, *, max_participants: int = 100, empty_timeout_s: int = 1800
+    ) -> CreatedRoom: ...
+    async def join_room(
+        self, room_name: str, user_id: str, user_name: str = "", *, can_publish: bool = False
+    ) -> JoinedRoom: ...
+    async def get_room_status(self, room_name: str) -> RoomStatus: ...
+    async def end_stream(self, room_name: str) -> StreamEnded: ...
+    async def start_recording(
+        self, room_name: str, output: OutputFormat = OutputFormat.MP4
+    ) -> RecordingAnswer: ...
+    async def stop_recording(self, room_name: str) -> RecordingAnswer: ...
+    async def start_rtmp(
+        self, room_name: str, destinations: Sequence[Destination]
+    ) -> LiveAnswer: ...
+    async def update_rtmp(
+        self,
+        room_name: str,
+        add: Sequence[Destination] = (),
+        remove: Sequence[str] = (),
+    ) -> DestinationsAnswer: ...
+    async def stop_rtmp(self, room_name: str) -> Done: ...
+    async def get_broadcast_status(self, room_name: str) -> BroadcastStatus: ...
+    async def mute_participant(
+        self, room_name: str, identity: str, source: SourceName = SourceName.MICROPHONE
+    ) -> Muted: ...
+    async def remove_participant(self, room_name: str, identity: str) -> Done: ...
+    async def update_participant_permissions(
+        self, room_name: str, identity: str, *, can_publish: bool | None = None
+    ) -> PermissionsUpdated: ...
+
+
+def named_url(name: str, url: str) -> DestinationSpec:
+    """A custom destination with the name the studio shows for it."""
+    return DestinationSpec(url=url, name=name)
+
+
+class TypedActions:
+    """The contract's actions as typed methods over :meth:`call` (shared by both backends)."""
+
+    async def call(self, action: str, **fields: Any) -> dict[str, Any]:
+        """Run an action from raw fields (implemented by each backend)."""
+        raise NotImplementedError
+
+    async def _ask(self, action: str, request: object, answer: type[Answer]) -> Answer:
+        reply = await self.call(action, **dump(request))
+        try:
+            return parse(answer, reply, strict=False)
+        except ApiError as error:
+            raise SessionError(
+                SessionErrorCode.BACKEND_UNAVAILABLE,
+                f"the backend's answer to {action} did not fit the contract ({error.details})",
+                "update the app or the backend so that their versions match",
+            ) from None
+
+    async def create_room(
+        self, appointment_id: str, *, max_participants: int = 100, empty_timeout_s: int = 1800
+    ) -> CreatedRoom:
+        """Create the appointment's room; the answer carries the host's token."""
+        request = CreateRoomRequest(
+            appointment_id, max_participants=max_participants, empty_timeout=empty_timeout_s
+        )
+        return await self._ask("create_room", request, CreatedRoom)
+
+    async def join_room(
+        self, room_name: str, user_id: str, user_name: str = "", *, can_publish: bool = False
+    ) -> JoinedRoom:
+        """A token for a guest (the host may let them publish) or a viewer."""
+        request = JoinRoomRequest(
+            room_name, user_id, user_name, JoinPermissions(can_publish, True, can_publish)
+        )
+        return await self._ask("join_room", request, JoinedRoom)
+
+    async def get_room_status(self, room_name: str) -> RoomStatus:
+        """Who is in the room."""
+        return await self._ask("get_room_status", RoomStatusRequest(room_name), RoomStatus)
+
+    async def end_stream(self, room_name: str) -> StreamEnded:
+        """End everything; final statistics and the revenue split."""
+        return await self._ask("end_stream", EndStreamRequest(room_name), StreamEnded)
+
+    async def start_recording(
+        self, room_name: str, output: OutputFormat = OutputFormat.MP4
+    ) -> RecordingAnswer:
+        """Record the room in the cloud."""
+        request = StartRecordingRequest(room_name, output, Layout.SPEAKER, Quality.HIGH)
+        return await self._ask("start_recording", request, RecordingAnswer)
+
+    async def stop_recording(self, room_name: str) -> RecordingAnswer:
+        """Stop the cloud recording."""
+        return await self._ask("stop_recording", StopRecordingRequest(room_name), RecordingAnswer)
+
+    async def start_rtmp(self, room_name: str, destinations: Sequence[Destination]) -> LiveAnswer:
+        """Go live through egress."""
+        request = StartRtmpRequest(room_name, tuple(destinations))
+        return await self._ask("start_rtmp", request, LiveAnswer)
+
+    async def update_rtmp(
+        self,
+        room_name: str,
+        add: Sequence[Destination] = (),
+        remove: Sequence[str] = (),
+    ) -> DestinationsAnswer:
+        """Add and remove destinations while live."""
+        request = UpdateRtmpRequest(room_name, tuple(add), tuple(remove))
+        return await self._ask("update_rtmp", request, DestinationsAnswer)
+
+    async def stop_rtmp(self, room_name: str) -> Done:
+        """Stop going live."""
+        return await self._ask("stop_rtmp", StopRtmpRequest(room_name), Done)
+
+    async def get_broadcast_status(self, room_name: str) -> BroadcastStatus:
+        """Recording and every destination's state."""
+        return await self._ask(
+            "get_broadcast_status", BroadcastStatusRequest(room_name), BroadcastStatus
+        )
+
+    async def mute_participant(
+        self, room_name: str, identity: str, source: SourceName = SourceName.MICROPHONE
+    ) -> Muted:
+        """Mute someone's microphone, camera or screen."""
+        request = MuteRequest(room_name, identity, source)
+        return await self._ask("mute_participant", request, Muted)
+
+    async def remove_participant(self, room_name: str, identity: str) -> Done:
+        """Remove someone from the room."""
+        return await self._ask("remove_participant", RemoveRequest(room_name, identity), Done)
+
+    async def update_participant_permissions(
+        self, room_name: str, identity: str, *, can_publish: bool | None = None
+    ) -> PermissionsUpdated:
+        """Move someone on or off stage."""
+        request = UpdatePermissionsRequest(room_name, identity, PermissionChange(can_publish))
+        return await self._ask("update_participant_permissions", request, PermissionsUpdated)
 
 
 def error_for_status(status: int, details: str) -> SessionError:
@@ -79,7 +263,7 @@ def error_for_status(status: int, details: str) -> SessionError:
     )
 
 
-class HttpBackend:
+class HttpBackend(TypedActions):
     """The platform's ``POST /api/livekit`` over HTTPS.
 
     Args:
@@ -155,35 +339,43 @@ class HttpBackend:
             self._session = None
 
 
-class LocalBackend:
+class LocalBackend(TypedActions):
     """The reference backend's service in-process: the host's own LiveKit key and secret.
+
+    The studio's "LiveKit server" mode runs this, so moderation and cloud recording work there
+    as on a platform, and tokens are minted by the backend, never by the UI.
 
     Args:
         host_user_id: Who the host is (owns the appointments it names).
         database_path: Where to keep stream records (default: per user).
+        config: The backend's configuration (default: from the environment).
     """
 
-    def __init__(self, host_user_id: str = "host", database_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        host_user_id: str = "host",
+        database_path: Path | None = None,
+        config: Any = None,
+    ) -> None:
         from backend.config import BackendConfig
-        from backend.service import LiveKitBackendService, Principal
-        from backend.store import Role, SqliteStore
+        from backend.service import LiveKitBackendService, Principal, open_store
+        from backend.store import Role
 
-        try:
-            config = BackendConfig.from_env(embedded=True, database_path=database_path)
-        except ValueError as error:
-            raise SessionError(
-                SessionErrorCode.BAD_URL,
-                str(error),
-                "set the LiveKit variables or use a platform backend",
-            ) from None
-        self._store = SqliteStore(config.database_path)
+        if config is None:
+            try:
+                config = BackendConfig.from_env(embedded=True, database_path=database_path)
+            except ValueError as error:
+                raise SessionError(
+                    SessionErrorCode.BAD_URL,
+                    str(error),
+                    "set the LiveKit variables or use a platform backend",
+                ) from None
+        self._store = open_store(config)
         self._service = LiveKitBackendService(config, self._store)
         self._principal = Principal(host_user_id, Role.HOST)
 
     async def call(self, action: str, **fields: Any) -> dict[str, Any]:
         """Run the action in-process."""
-        from backend.service import ApiError
-
         try:
             return await self._service.dispatch(self._principal, {"action": action, **fields})
         except ApiError as error:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
+from backend.recording import RecordingState
 from desktop.session.backend_client import Backend
 from desktop.session.errors import SessionError
 from desktop.session.state import OutputState, StateStore
@@ -40,31 +40,25 @@ class BroadcastMonitor:
 
     async def refresh(self) -> None:
         """Ask once and update the state."""
-        status: dict[str, Any] = await self.backend.call(
-            "get_broadcast_status", roomName=self.room_name
-        )
-        recording = status.get("recording", {})
+        status = await self.backend.get_broadcast_status(self.room_name)
+        recording = status.recording
         outputs = []
-        if recording.get("status"):
+        if recording.status is not RecordingState.UNKNOWN:
             outputs.append(
                 OutputState(
                     "recording",
-                    str(recording["status"]),
-                    str(recording.get("error", "")),
-                    str(recording.get("file", "")),
+                    recording.status.value,
+                    recording.error or "",
+                    recording.name or "",
                 )
             )
-        for destination in status.get("destinations", []):
+        for destination in status.destinations:
             outputs.append(
-                OutputState(
-                    str(destination["name"]),
-                    str(destination["status"]),
-                    str(destination.get("error", "")),
-                )
+                OutputState(destination.name, destination.status.value, destination.error)
             )
         self.store.update(
-            is_recording=bool(recording.get("active")),
-            is_live=bool(status.get("live")),
+            is_recording=bool(recording.active),
+            is_live=status.live,
             outputs=tuple(outputs),
         )
 

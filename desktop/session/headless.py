@@ -143,11 +143,10 @@ async def _room_credentials(args: argparse.Namespace) -> tuple[str, str]:
         )
     backend = HttpBackend(args.backend, os.environ.get("BROADCASTER_CREDENTIAL", ""))
     try:
-        created = await backend.call("create_room", appointmentId=args.appointment)
+        created = await backend.create_room(args.appointment)
     finally:
         await backend.aclose()
-    room = created["room"]
-    return str(room["url"]), str(room["token"])
+    return created.room.url, created.room.token
 
 
 def _open_sources(

@@ -23,7 +23,7 @@ from desktop.media.outputs.destinations import Destination, RtmpTarget, prefligh
 from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.output import OutputKind, OutputStatus
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
-from desktop.session.backend_client import Backend
+from desktop.session.backend_client import Backend, named_url
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.settings import Secrets
 from desktop.session.state import StateStore
@@ -39,8 +39,12 @@ class LiveOutputs:
         secrets: Where stream keys are read from.
         encoder: Program settings for the direct path.
         options: Retry and disk behaviour for the direct path.
-        backend: The platform backend; given, Go Live goes through egress for ``room_name``.
+        backend: The platform backend; given, Go Live goes through egress for ``room_name``
+            and cloud recording is offered.
         room_name: The room (egress path).
+        rtmp_via_egress: With a backend, whether Go Live uses its egress (the platform) or
+            pushes from this computer (the studio's own LiveKit server, which may have no
+            egress service).
     """
 
     def __init__(
@@ -51,10 +55,12 @@ class LiveOutputs:
         options: OutputOptions | None = None,
         backend: Backend | None = None,
         room_name: str = "",
+        rtmp_via_egress: bool = True,
     ) -> None:
         self.store = store
         self.secrets = secrets
         self.backend = backend
+        self.rtmp_via_egress = rtmp_via_egress
         self.room_name = room_name
         # Output threads report through the loop that started them (set by the async commands).
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -65,7 +71,7 @@ class LiveOutputs:
     @property
     def via_egress(self) -> bool:
         """Whether Go Live goes through the backend's LiveKit egress."""
-        return self.backend is not None
+        return self.backend is not None and self.rtmp_via_egress
 
     def set_sources(
         self,
@@ -109,9 +115,9 @@ class LiveOutputs:
         if not started:
             return problems
         if self.via_egress:
-            await self._egress(
-                "start_rtmp",
-                destinations=[{"name": i, "url": t.publish_url} for i, t in started.items()],
+            assert self.backend is not None
+            await self.backend.start_rtmp(
+                self.room_name, [named_url(i, t.publish_url) for i, t in started.items()]
             )
         else:
             for output_id, target in started.items():
@@ -129,20 +135,22 @@ class LiveOutputs:
             target = self.target(destination)
             self._destinations[destination.id] = destination
             if self.via_egress:
-                entry = [{"name": destination.id, "url": target.publish_url}]
+                assert self.backend is not None
+                entry = [named_url(destination.id, target.publish_url)]
                 try:
-                    await self._egress("update_rtmp", add=entry)
+                    await self.backend.update_rtmp(self.room_name, add=entry)
                 except SessionError as error:
                     # 409: the egress ended when its last destination failed; start anew.
                     if error.code is not SessionErrorCode.ALREADY_ACTIVE:
                         raise
-                    await self._egress("start_rtmp", destinations=entry)
+                    await self.backend.start_rtmp(self.room_name, entry)
             else:
                 self.direct.add_rtmp(destination.id, target)
         else:
             self._destinations.pop(destination.id, None)
             if self.via_egress:
-                await self._egress("update_rtmp", remove=[destination.id])
+                assert self.backend is not None
+                await self.backend.update_rtmp(self.room_name, remove=[destination.id])
             else:
                 await asyncio.get_running_loop().run_in_executor(
                     None, self.direct.remove, destination.id
@@ -158,8 +166,9 @@ class LiveOutputs:
             return
         self._live = False
         if self.via_egress:
+            assert self.backend is not None
             try:
-                await self._egress("stop_rtmp")
+                await self.backend.stop_rtmp(self.room_name)
             except SessionError as error:
                 # 409: the egress already ended by itself (every destination failed).
                 if error.code is not SessionErrorCode.ALREADY_ACTIVE:
@@ -182,8 +191,8 @@ class LiveOutputs:
         Returns the local file's path when one is being written.
         """
         self._loop = asyncio.get_running_loop()
-        if cloud and self.via_egress:
-            await self._egress("start_recording", output="mp4")
+        if cloud and self.backend is not None:
+            await self.backend.start_recording(self.room_name)
         if local:
             output = self.direct.start_recording(folder)
             return Path(output.status.path)
@@ -191,8 +200,8 @@ class LiveOutputs:
 
     async def stop_recording(self) -> None:
         """Stop the cloud and the local recording."""
-        if self.via_egress and self.store.state.is_recording:
-            await self._egress("stop_recording")
+        if self.backend is not None and self.store.state.is_recording:
+            await self.backend.stop_recording(self.room_name)
         await asyncio.get_running_loop().run_in_executor(None, self.direct.remove, "recording")
 
     async def aclose(self) -> None:
@@ -204,10 +213,6 @@ class LiveOutputs:
         await asyncio.get_running_loop().run_in_executor(None, self.direct.close)
 
     # -- plumbing ----------------------------------------------------------------------------
-
-    async def _egress(self, action: str, **body: object) -> None:
-        assert self.backend is not None
-        await self.backend.call(action, roomName=self.room_name, **body)
 
     def _on_status(self, status: OutputStatus) -> None:
         # Output threads report here; the state belongs to the event loop.

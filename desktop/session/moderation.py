@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from backend.moderation import SourceName
 from desktop.session.backend_client import Backend
 from desktop.session.errors import SessionError
 from desktop.session.state import Source, StateStore
@@ -40,11 +41,8 @@ class Moderator:
 
     async def mute(self, identity: str, source: Source = Source.MICROPHONE) -> None:
         """Mute a guest's microphone, camera or screen share."""
-        await self.backend.call(
-            "mute_participant",
-            roomName=self.room_name,
-            identity=identity,
-            source=_SOURCE_NAMES[source],
+        await self.backend.mute_participant(
+            self.room_name, identity, SourceName(_SOURCE_NAMES[source])
         )
         self.audit.append(f"muted {identity}'s {_SOURCE_NAMES[source]}")
 
@@ -67,15 +65,12 @@ class Moderator:
 
     async def remove(self, identity: str) -> None:
         """Remove a guest from the room."""
-        await self.backend.call("remove_participant", roomName=self.room_name, identity=identity)
+        await self.backend.remove_participant(self.room_name, identity)
         self.audit.append(f"removed {identity}")
 
     async def set_on_stage(self, identity: str, on_stage: bool) -> None:
         """Let a guest publish (on stage) or not (backstage)."""
-        await self.backend.call(
-            "update_participant_permissions",
-            roomName=self.room_name,
-            identity=identity,
-            permissions={"canPublish": on_stage},
+        await self.backend.update_participant_permissions(
+            self.room_name, identity, can_publish=on_stage
         )
         self.audit.append(f"moved {identity} {'on stage' if on_stage else 'backstage'}")

@@ -22,6 +22,7 @@ import keyring.backends.fail
 import keyring.errors
 import platformdirs
 
+from backend.platforms import PLATFORMS
 from desktop.media.outputs.destinations import Destination, DestinationKind
 
 logger = logging.getLogger(__name__)
@@ -90,22 +91,10 @@ PRESETS: dict[str, tuple[int, int, int, int]] = {
 
 
 def default_destinations() -> list[Destination]:
-    """YouTube and Twitch presets, switched off until a key is given."""
+    """One preset per platform of the shared table, switched off until a key is given."""
     return [
-        Destination(
-            "youtube",
-            "YouTube",
-            DestinationKind.YOUTUBE,
-            DestinationKind.YOUTUBE.preset_url(),
-            enabled=False,
-        ),  # fmt: skip
-        Destination(
-            "twitch",
-            "Twitch",
-            DestinationKind.TWITCH,
-            DestinationKind.TWITCH.preset_url(),
-            enabled=False,
-        ),  # fmt: skip
+        Destination(p.id, p.label, DestinationKind(p.id), p.ingest_url(), enabled=False)
+        for p in PLATFORMS
     ]
 
 

@@ -8,7 +8,6 @@ with words and a next step, for the window to show.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.program import OutputOptions
-from desktop.session.backend_client import Backend, HttpBackend
+from desktop.session.backend_client import Backend, HttpBackend, LocalBackend
 from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import LiveOutputs
@@ -158,17 +157,26 @@ class Studio:
             ),
         )  # fmt: skip
         if mode == "platform":
-            backend = HttpBackend(
+            backend: Backend = HttpBackend(
                 self.settings.backend_url, self.secrets.get("platform-credential")
             )
-            created = await backend.call("create_room", appointmentId=self.settings.appointment_id)
-            room = created["room"]
-            url, token = str(room["url"]), str(room["token"])
+            created = await backend.create_room(self.settings.appointment_id)
+            url, token = created.room.url, created.room.token
             self.backend = backend
         elif url and token:
             pass
         else:
-            url, token = self.settings.livekit_url, self._mint_token()
+            # "LiveKit server" mode: the reference backend runs in-process with the host's key
+            # and secret, so moderation and cloud recording work as on a platform and the UI
+            # never mints a token itself.
+            backend = self._local_backend()
+            try:
+                created = await backend.create_room(self.settings.room_name)
+            except SessionError:
+                await backend.aclose()
+                raise
+            url, token = created.room.url, created.room.token
+            self.backend = backend
         self._url, self._token = url, token
         # A cluster's nodes may be listed comma-separated: join through the first that answers.
         await connect_first(session, url, token)
@@ -180,6 +188,9 @@ class Studio:
             self.monitor.start()
             self.live.backend = self.backend
             self.live.room_name = room_name
+            # Go Live pushes from this computer in "LiveKit server" mode (that server may run
+            # no egress); cloud recording and moderation go through the in-process backend.
+            self.live.rtmp_via_egress = mode == "platform"
         self._start_playback(session)
         if self.camera is not None:
             await session.publish_camera(self.camera)
@@ -213,27 +224,29 @@ class Studio:
         if self.player is not None:
             self.player.set_device(device or None)
 
-    def _mint_token(self) -> str:
+    def _local_backend(self) -> LocalBackend:
         secret = self.secrets.get("livekit-api-secret")
-        if not self.settings.livekit_api_key or not secret:
+        if not self.settings.livekit_url or not self.settings.livekit_api_key or not secret:
             raise SessionError(
-                SessionErrorCode.TOKEN_REFUSED, "no LiveKit API key or secret",
+                SessionErrorCode.TOKEN_REFUSED, "no LiveKit server URL, API key or secret",
                 "enter them in Setup → Connection",
             )  # fmt: skip
-        from livekit import api
+        import os
 
-        grants = api.VideoGrants(
-            room_join=True, room=self.settings.room_name, can_publish=True, can_subscribe=True,
-            can_publish_data=True, room_admin=True,
-        )  # fmt: skip
-        return (
-            api.AccessToken(self.settings.livekit_api_key, secret)
-            .with_identity("host")
-            .with_name(self.settings.display_name)
-            .with_ttl(datetime.timedelta(hours=8))
-            .with_grants(grants)
-            .to_jwt()
+        import platformdirs
+
+        from backend.config import BackendConfig
+
+        config = BackendConfig(
+            livekit_url=self.settings.livekit_url,
+            api_key=self.settings.livekit_api_key,
+            api_secret=secret,
+            database_path=Path(platformdirs.user_data_dir("spaces-broadcaster"))
+            / "studio-backend.sqlite3",
+            embedded=True,
+            egress_url=os.environ.get("LIVEKIT_EGRESS_URL", ""),
         )
+        return LocalBackend("host", config=config)
 
     async def reconnect_now(self) -> None:
         """Leave and join again (the banner's "Reconnect now")."""
@@ -399,22 +412,23 @@ class Studio:
         )
         if self.backend is not None and self.store.state.room_name:
             try:
-                result: dict[str, Any] = await self.backend.call(
-                    "end_stream", roomName=self.store.state.room_name
-                )
-                stats = result.get("stats", {})
-                summary.duration_s = float(stats.get("duration", 0)) / 1000 or summary.duration_s
+                ended = await self.backend.end_stream(self.store.state.room_name)
+                stats = ended.stats
+                summary.duration_s = stats.duration / 1000 or summary.duration_s
                 # The backend samples the room; the studio saw every join. Show the larger.
-                summary.peak_participants = max(
-                    summary.peak_participants, int(stats.get("totalParticipants", 0))
-                )
-                summary.peak_publishers = max(
-                    summary.peak_publishers, int(stats.get("peakPublishers", 0))
-                )
-                summary.revenue = {k: float(v) for k, v in result.get("revenue", {}).items()}
-                recording = result.get("recording") or {}
-                if isinstance(recording, dict) and recording.get("file"):
-                    summary.recordings.append(str(recording["file"]))
+                summary.peak_participants = max(summary.peak_participants, stats.total_participants)
+                summary.peak_publishers = max(summary.peak_publishers, stats.peak_publishers)
+                summary.revenue = {
+                    "basePrice": ended.revenue.base_price,
+                    "revenueMultiplier": ended.revenue.revenue_multiplier,
+                    "durationBonus": ended.revenue.duration_bonus,
+                    "totalRevenue": ended.revenue.total_revenue,
+                    "commissionRate": ended.revenue.commission_rate,
+                    "platformCommission": ended.revenue.platform_commission,
+                    "creatorRevenue": ended.revenue.creator_revenue,
+                }
+                if ended.recording is not None and ended.recording.name:
+                    summary.recordings.append(ended.recording.name)
             except SessionError as error:
                 logger.warning("end_stream: %s", error)
         return summary

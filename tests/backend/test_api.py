@@ -1,4 +1,5 @@
-"""The /api/livekit contract over real HTTP, against the LiveKit double."""
+"""The /api/livekit contract over real HTTP, against the real livekit-server and the Egress
+stand-in."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ from livekit import rtc
 
 from backend.service import revenue_split
 from tests.fixtures.backend import BackendServer
-from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitServer
-from tests.fixtures.livekit_double import LiveKitDouble
+from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress
 from tests.fixtures.rtmp import RtmpServer, ffprobe_streams
 from tests.participants import Feeder
 
@@ -49,16 +49,16 @@ async def _connect(url: str, token: str) -> rtc.Room:
 
 
 async def test_create_room_and_tokens_with_least_privilege(
-    backend_server: BackendServer, livekit_server: LiveKitServer
+    backend_server: BackendServer, real_livekit: LiveKitWithEgress
 ) -> None:
     room = await _create(backend_server)
     name = str(room["name"])
     assert name.startswith(f"appointment-{backend_server.appointment_id}-")
-    assert room["url"] == livekit_server.ws_url and room["maxParticipants"] == 25
+    assert room["url"] == real_livekit.livekit.ws_url and room["maxParticipants"] == 25
     host = _grants(str(room["token"]))
     assert host["room"] == name and host["roomJoin"] and host["canPublish"]
     assert not host.get("roomAdmin") and not host.get("roomRecord")
-    lkapi = livekit_server.api()
+    lkapi = real_livekit.livekit.api()
     try:
         from livekit import api
 
@@ -91,7 +91,7 @@ async def test_create_room_and_tokens_with_least_privilege(
         userId="viewer-1",
         permissions={"canPublish": True},
     )
-    assert status == 403
+    assert status == 403, body
     status, body = await backend_server.call(
         "join_room",
         roomName=name,
@@ -142,18 +142,19 @@ async def test_errors_have_status_code_and_words(
 async def test_other_hosts_and_viewers_are_refused(backend_server: BackendServer) -> None:
     room = await _create(backend_server)
     for credential in (backend_server.other_host_credential, backend_server.viewer_credential):
+        # 404, as for a room that does not exist: a 403 would tell that this one does.
         status, body = await backend_server.call(
             "get_room_status", credential, roomName=room["name"]
         )
-        assert status == 403, body
+        assert status == 404, body
         status, body = await backend_server.call(
             "create_room", credential, appointmentId=backend_server.appointment_id
         )
-        assert status == 403
+        assert status == 404
 
 
 async def test_status_moderation_and_end_stream(
-    backend_server: BackendServer, livekit_server: LiveKitServer
+    backend_server: BackendServer, real_livekit: LiveKitWithEgress
 ) -> None:
     room = await _create(backend_server)
     name = str(room["name"])
@@ -164,8 +165,8 @@ async def test_status_moderation_and_end_stream(
         userName="Guest",
         permissions={"canPublish": True},
     )
-    host = await _connect(livekit_server.ws_url, str(room["token"]))
-    guest = await _connect(livekit_server.ws_url, str(joined["token"]))
+    host = await _connect(str(room["url"]), str(room["token"]))
+    guest = await _connect(str(room["url"]), str(joined["token"]))
     feeder = Feeder()
     try:
         source = rtc.AudioSource(48_000, 1, queue_size_ms=100)
@@ -232,13 +233,11 @@ def test_revenue_rules() -> None:
 
 
 async def test_recording_to_a_file(
-    backend_server_on_double: BackendServer, livekit_double: LiveKitDouble
+    backend_server: BackendServer, real_livekit: LiveKitWithEgress
 ) -> None:
-    # Egress cannot run on these machines: this test stays on the double until its stand-in.
-    backend_server, livekit_server = backend_server_on_double, livekit_double
     room = await _create(backend_server)
     name = str(room["name"])
-    host = await _connect(livekit_server.ws_url, str(room["token"]))
+    host = await _connect(str(room["url"]), str(room["token"]))
     feeder = Feeder()
     try:
         camera = rtc.VideoSource(320, 180)
@@ -251,35 +250,37 @@ async def test_recording_to_a_file(
             "start_recording", roomName=name, output="mp4", layout="grid", quality="low"
         )
         assert status == 200, body
+        # A retry answers the recording already running (the same egress), not a second one.
         status, again = await backend_server.call("start_recording", roomName=name)
-        assert status == 409 and again["error"] == "already_recording"
+        assert status == 200 and again["recording"]["egressId"] == body["recording"]["egressId"]
         await asyncio.sleep(3)
         status, body = await backend_server.call("stop_recording", roomName=name)
         assert status == 200, body
         recording = body["recording"]
         assert recording["status"] == "complete" and recording["sizeBytes"] > 5000
-        path = Path(recording["file"])
-        assert path.parent == Path(backend_server.config.recording_dir)
+        # Named, not located: no server path in the answer.
+        assert "/" not in recording["name"] and "file" not in recording
+        assert str(real_livekit.egress.output_dir) not in json.dumps(body)
+        path = real_livekit.egress.output_dir / "recordings" / recording["name"]
         assert {s["codec_name"] for s in ffprobe_streams(path)} == {"h264", "aac"}
+        status, retry = await backend_server.call("stop_recording", roomName=name)
+        assert status == 200 and retry["recording"] == recording
     finally:
         await feeder.aclose()
         await host.disconnect()
 
 
 async def test_rtmp_go_live_update_and_restart(
-    backend_server_on_double: BackendServer,
-    livekit_double: LiveKitDouble,
+    backend_server: BackendServer,
+    real_livekit: LiveKitWithEgress,
     rtmp_server: RtmpServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Egress cannot run on these machines: this test stays on the double until its stand-in.
-    backend_server, livekit_server = backend_server_on_double, livekit_double
     caplog.set_level(logging.DEBUG)
     room = await _create(backend_server)
     name = str(room["name"])
-    host = await _connect(livekit_server.ws_url, str(room["token"]))
+    host = await _connect(str(room["url"]), str(room["token"]))
     feeder = Feeder()
-    object.__setattr__(backend_server.config, "youtube_rtmp_url", rtmp_server.url("live"))
     secret_key = "yt-secret-key-0042"
     try:
         camera = rtc.VideoSource(320, 180)
@@ -296,9 +297,9 @@ async def test_rtmp_go_live_update_and_restart(
         assert status == 200, body
         assert secret_key not in json.dumps(body)
         status, body = await backend_server.call(
-            "start_rtmp", roomName=name, destinations=["rtmp://x/live/k"]
+            "start_rtmp", roomName=name, destinations=[rtmp_server.url("live2", "other")]
         )
-        assert status == 409
+        assert status == 409, body
         await asyncio.to_thread(rtmp_server.wait_for_recording, "live", 20_000)
         # The service restarts mid-stream: nothing is lost.
         await backend_server.stop()
@@ -327,15 +328,16 @@ async def test_rtmp_go_live_update_and_restart(
     finally:
         await feeder.aclose()
         await host.disconnect()
-    assert secret_key not in caplog.text and livekit_server.api_secret not in caplog.text
+    assert secret_key not in caplog.text
+    assert real_livekit.livekit.api_secret not in caplog.text
 
 
 async def test_bad_destinations_are_named(backend_server: BackendServer) -> None:
     room = await _create(backend_server)
     for destinations, words in (
         ([{"platform": "youtube"}], "needs a streamKey"),
-        (["http://example.com/live/x"], "rtmp:// or rtmps://"),
-        ([], "non-empty"),
+        (["http://example.com/live/x"], "'destinations[0]'"),
+        ([], "at least 1"),
     ):
         status, body = await backend_server.call(
             "start_rtmp", roomName=room["name"], destinations=destinations
@@ -344,7 +346,7 @@ async def test_bad_destinations_are_named(backend_server: BackendServer) -> None
 
 
 async def test_webhooks_verified_and_idempotent(
-    backend_server: BackendServer, livekit_server: LiveKitServer
+    backend_server: BackendServer, real_livekit: LiveKitWithEgress
 ) -> None:
     import base64
     import hashlib
@@ -361,8 +363,11 @@ async def test_webhooks_verified_and_idempotent(
 
     body = json_format.MessageToJson(event)
     digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
-    good = api.AccessToken(livekit_server.api_key, livekit_server.api_secret).with_sha256(digest)
-    forged = api.AccessToken(livekit_server.api_key, "x" * 40).with_sha256(digest)
+    key, secret = real_livekit.livekit.api_key, real_livekit.livekit.api_secret
+    good = api.AccessToken(key, secret).with_sha256(digest)
+    forged = api.AccessToken(key, "x" * 40).with_sha256(digest)
+    no_id = json_format.MessageToJson(api.WebhookEvent(event="room_started", room=event.room))
+    no_id_digest = base64.b64encode(hashlib.sha256(no_id.encode()).digest()).decode()
     async with aiohttp.ClientSession() as session:
         url = f"{backend_server.url}/webhooks/livekit"
         async with session.post(url, data=body, headers={"Authorization": forged.to_jwt()}) as r:
@@ -371,6 +376,10 @@ async def test_webhooks_verified_and_idempotent(
             assert r.status == 200 and (await r.json()) == {"success": True}
         async with session.post(url, data=body, headers={"Authorization": good.to_jwt()}) as r:
             assert (await r.json()).get("duplicate") is True
+        # Without an id a replay cannot be recognised: refused, not applied.
+        signed = api.AccessToken(key, secret).with_sha256(no_id_digest).to_jwt()
+        async with session.post(url, data=no_id, headers={"Authorization": signed}) as r:
+            assert r.status == 400 and (await r.json())["error"] == "missing_field"
     assert backend_server.store is not None
     stream = backend_server.store.get_stream(str(room["name"]))
     assert stream is not None and stream.peak_participants == 7
@@ -405,7 +414,7 @@ async def test_unreachable_livekit_is_502_without_secrets(tmp_path: Path) -> Non
             await service.dispatch(
                 Principal("h1", Role.HOST), {"action": "create_room", "appointmentId": "a1"}
             )
-        assert info.value.status == 502
+        assert info.value.status == 502, info.value
         assert "super-secret" not in json.dumps(info.value.body())
     finally:
         await service.aclose()

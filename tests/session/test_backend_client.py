@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from backend.recording import RecordingState
+from backend.rooms import CreatedRoom, StreamEnded
 from desktop.session.backend_client import HttpBackend, LocalBackend
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.room_session import RoomSession
 from desktop.session.state import ConnectionState
 from tests.fixtures.backend import BackendServer
-from tests.fixtures.livekit import LiveKitServer
+from tests.fixtures.egress import LiveKitWithEgress
 from tests.fixtures.rtmp import free_port
 
 
@@ -73,9 +75,12 @@ async def test_unavailable_backend_retries_only_idempotent_actions() -> None:
         assert await backend.call("get_room_status", roomName="r") == {"success": True}
         assert hits["get_room_status"] == 3
         with pytest.raises(SessionError) as info:
-            await backend.call("start_rtmp", roomName="r", destinations=["rtmp://a/b/c"])
+            await backend.call("create_room", appointmentId="a")
         assert info.value.code is SessionErrorCode.BACKEND_UNAVAILABLE
-        assert hits["start_rtmp"] == 1  # never sent twice: it is not idempotent
+        assert hits["create_room"] == 1  # never sent twice: a second room would be made
+        # Starting an output is safe to repeat: the backend answers a repeat with what it did.
+        assert await backend.call("start_rtmp", roomName="r", destinations=["rtmp://a/b/c"])
+        assert hits["start_rtmp"] == 3
     finally:
         await backend.aclose()
         await runner.cleanup()
@@ -103,29 +108,30 @@ async def test_unreachable_backend_and_timeout() -> None:
 
 
 async def test_local_backend_runs_the_service_in_process(
-    livekit_server: LiveKitServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    real_livekit: LiveKitWithEgress, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LIVEKIT_URL", livekit_server.ws_url)
-    monkeypatch.setenv("LIVEKIT_API_KEY", livekit_server.api_key)
-    monkeypatch.setenv("LIVEKIT_API_SECRET", livekit_server.api_secret)
+    monkeypatch.setenv("LIVEKIT_URL", real_livekit.livekit.ws_url)
+    monkeypatch.setenv("LIVEKIT_API_KEY", real_livekit.livekit.api_key)
+    monkeypatch.setenv("LIVEKIT_API_SECRET", real_livekit.livekit.api_secret)
     backend = LocalBackend("me", tmp_path / "local.sqlite3")
     session = RoomSession()
     try:
-        created = await backend.call("create_room", appointmentId="rehearsal")
-        await session.connect(created["room"]["url"], created["room"]["token"])
-        assert session.store.state.room_name == created["room"]["name"]
-        ended = await backend.call("end_stream", roomName=created["room"]["name"])
-        assert ended["stats"]["totalParticipants"] >= 1
+        created = await backend.create_room("rehearsal")
+        assert isinstance(created, CreatedRoom) and created.room.name == "rehearsal"
+        await session.connect(created.room.url, created.room.token)
+        assert session.store.state.room_name == created.room.name
+        status = await backend.get_room_status(created.room.name)
+        assert status.room.participant_count == 1
+        ended = await backend.end_stream(created.room.name)
+        assert isinstance(ended, StreamEnded) and ended.stats.total_participants >= 1
     finally:
         await session.aclose()
         await backend.aclose()
 
 
-async def test_broadcast_status_reaches_the_state(backend_server_on_double: BackendServer) -> None:
+async def test_broadcast_status_reaches_the_state(backend_server: BackendServer) -> None:
     from desktop.session.broadcast_monitor import BroadcastMonitor
 
-    # Recording needs Egress, which cannot run here: this stays on the double until its stand-in.
-    backend_server = backend_server_on_double
     backend = HttpBackend(backend_server.url, backend_server.host_credential)
     session = RoomSession()
     try:
@@ -136,7 +142,8 @@ async def test_broadcast_status_reaches_the_state(backend_server_on_double: Back
         monitor = BroadcastMonitor(backend, session.store, room["name"], interval_s=0.2)
         await monitor.refresh()
         assert not session.store.state.is_recording and not session.store.state.outputs
-        await backend.call("start_recording", roomName=room["name"])
+        started = await backend.start_recording(room["name"])
+        assert started.recording.status is RecordingState.STARTING
         monitor.start()
         for _ in range(50):
             if session.store.state.is_recording:
@@ -144,7 +151,8 @@ async def test_broadcast_status_reaches_the_state(backend_server_on_double: Back
             await asyncio.sleep(0.1)
         assert session.store.state.is_recording
         assert session.store.state.outputs[0].name == "recording"
-        await backend.call("stop_recording", roomName=room["name"])
+        stopped = await backend.stop_recording(room["name"])
+        assert stopped.recording.name and stopped.recording.name.endswith(".mp4")
         for _ in range(50):
             if not session.store.state.is_recording:
                 break

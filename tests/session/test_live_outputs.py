@@ -108,17 +108,19 @@ async def test_direct_go_live_switch_while_live_and_end(rtmp_server: RtmpServer)
 
 
 async def test_egress_go_live_cards_follow_egress_states(
-    backend_server_on_double: BackendServer, rtmp_server: RtmpServer
+    backend_server: BackendServer, rtmp_server: RtmpServer
 ) -> None:
-    # Egress cannot run on these machines: this test stays on the double until its stand-in.
-    backend_server = backend_server_on_double
     backend = HttpBackend(backend_server.url, backend_server.host_credential)
     session = RoomSession()
     secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
     secrets.set("stream-key:good", "good-key")
     secrets.set("stream-key:dead", "dead-key")
     good = Destination("good", "Good", DestinationKind.CUSTOM, rtmp_server.url("live"))
-    dead = Destination("dead", "Dead", DestinationKind.CUSTOM, f"rtmp://127.0.0.1:{free_port()}/x")
+    dead_port = free_port()
+    dead = Destination("dead", "Dead", DestinationKind.CUSTOM, f"rtmp://127.0.0.1:{dead_port}/x")
+    # The test's own ingest servers are the only non-public hosts the backend may push to.
+    assert backend_server.service is not None
+    backend_server.service.allowed_hosts |= {f"127.0.0.1:{dead_port}"}
     camera = SyntheticCamera(640, 360, 30)
     camera.start()
     room = (await backend.call("create_room", appointmentId=backend_server.appointment_id))["room"]

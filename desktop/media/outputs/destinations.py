@@ -15,10 +15,9 @@ import ssl
 import urllib.parse
 from dataclasses import dataclass
 
+from backend.platforms import YOUTUBE, platform
 from desktop.media.errors import MediaError, MediaErrorCode
 
-YOUTUBE_DEFAULT_URL = "rtmp://a.rtmp.youtube.com/live2"
-TWITCH_DEFAULT_URL = "rtmp://live.twitch.tv/app"
 DEFAULT_PORTS = {"rtmp": 1935, "rtmps": 443}
 PREFLIGHT_TIMEOUT_S = 5.0
 
@@ -34,20 +33,19 @@ class DestinationKind(enum.Enum):
 
     @property
     def label(self) -> str:
-        """The name a producer knows it by."""
-        return {"youtube": "YouTube", "twitch": "Twitch", "custom": "Custom RTMP"}[self.value]
+        """The name a producer knows it by (the shared platform table's label)."""
+        known = platform(self.value)
+        return known.label if known is not None else "Custom RTMP"
 
     def preset_url(self) -> str:
         """The ingest URL of the preset: from the environment if set, else the platform's own.
 
-        ``YOUTUBE_RTMP_URL`` and ``TWITCH_RTMP_URL`` let a studio point the presets elsewhere
-        (a regional ingest, or a local server in tests). Custom destinations have no preset.
+        Both come from the one platform table (:mod:`backend.platforms`) the backend uses too:
+        ``YOUTUBE_RTMP_URL`` and ``TWITCH_RTMP_URL`` point the presets elsewhere (a regional
+        ingest, or a local server in tests). Custom destinations have no preset.
         """
-        if self is DestinationKind.YOUTUBE:
-            return os.environ.get("YOUTUBE_RTMP_URL") or YOUTUBE_DEFAULT_URL
-        if self is DestinationKind.TWITCH:
-            return os.environ.get("TWITCH_RTMP_URL") or TWITCH_DEFAULT_URL
-        return ""
+        known = platform(self.value)
+        return known.ingest_url() if known is not None else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +65,10 @@ class Destination:
 
     @property
     def needs_key(self) -> bool:
-        """Platforms always need a key; a custom URL may carry its stream name in its path."""
-        return self.kind is not DestinationKind.CUSTOM
+        """Platforms need a key (as their table row says); a custom URL may carry its stream
+        name in its path."""
+        known = platform(self.kind.value)
+        return known.key_needed if known is not None else False
 
 
 def mask_key(key: str) -> str:
@@ -158,7 +158,7 @@ def rtmp_target(url: str, key: str = "", *, key_required: bool = False) -> RtmpT
     if not segments:
         raise MediaError(
             MediaErrorCode.INVALID_ARGUMENT, shown, "the URL has no application path",
-            "it should look like rtmp://host/app (YouTube: rtmp://a.rtmp.youtube.com/live2)",
+            f"it should look like rtmp://host/app (YouTube: {YOUTUBE.default_url})",
         )  # fmt: skip
     if key and (any(c.isspace() for c in key) or not _KEY_SAFE.match(key)):
         raise MediaError(

@@ -1,4 +1,5 @@
-"""Egress through the real livekit-api client: MP4 files and RTMP streams that real tools read."""
+"""The Egress stand-in through the real livekit-api client, recording rooms of the real
+livekit-server: MP4 files and RTMP streams that real tools read, per-URL status, webhooks."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 import pytest
 from livekit import api, rtc
 
-from tests.double.helpers import Feeder, join
-from tests.fixtures.livekit_double import LiveKitDouble
+from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress
+from tests.fixtures.livekit import LiveKitServer
 from tests.fixtures.rtmp import RtmpServer, ffprobe_duration_s, ffprobe_streams, free_port
+from tests.participants import Feeder
 
 
 async def _publish_av(room: rtc.Room, feeder: Feeder) -> None:
@@ -27,6 +29,17 @@ async def _publish_av(room: rtc.Room, feeder: Feeder) -> None:
         rtc.LocalAudioTrack.create_audio_track("mic", mic),
         rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
     )
+
+
+async def join(livekit: LiveKitServer, identity: str, room_name: str) -> rtc.Room:
+    """Connect a real SDK participant to the real server (the room is created on join)."""
+    room = rtc.Room()
+    await room.connect(
+        livekit.ws_url,
+        livekit.token(identity, room_name, can_publish=True, can_subscribe=True),
+        rtc.RoomOptions(connect_timeout=CONNECT_TIMEOUT_S),
+    )
+    return room
 
 
 Check = Callable[[api.EgressInfo], bool]
@@ -47,11 +60,11 @@ async def _wait_status(
 
 
 async def test_room_composite_to_mp4_file(
-    livekit_double_factory: Callable[..., LiveKitDouble], tmp_path: Path, unique_room: str
+    real_livekit: LiveKitWithEgress, unique_room: str
 ) -> None:
-    double = livekit_double_factory(egress_dir=tmp_path)
-    lkapi = double.api()
-    host = await join(double, "host", unique_room)
+    lkapi = real_livekit.egress.api()
+    host = await join(real_livekit.livekit, "host", unique_room)
+    out_dir = real_livekit.egress.output_dir
     feeder = Feeder()
     try:
         await _publish_av(host, feeder)
@@ -59,7 +72,7 @@ async def test_room_composite_to_mp4_file(
             api.RoomCompositeEgressRequest(
                 room_name=unique_room, layout="speaker",
                 file_outputs=[api.EncodedFileOutput(file_type=api.EncodedFileType.MP4,
-                                                    filepath="show.mp4")],
+                                                    filepath=f"{unique_room}.mp4")],
             )
         )  # fmt: skip
         assert started.egress_id.startswith("EG_")
@@ -69,10 +82,13 @@ async def test_room_composite_to_mp4_file(
         stopped = await lkapi.egress.stop_egress(api.StopEgressRequest(egress_id=started.egress_id))
         assert stopped.status == api.EgressStatus.EGRESS_COMPLETE
         result = stopped.file_results[0]
-        assert result.size > 10_000 and Path(result.filename) == tmp_path / "show.mp4"
-        streams = {s["codec_type"]: s for s in ffprobe_streams(tmp_path / "show.mp4")}
+        path = out_dir / f"{unique_room}.mp4"
+        assert result.size > 10_000 and Path(result.location) == path
+        streams = {s["codec_type"]: s for s in ffprobe_streams(path)}
         assert streams["video"]["codec_name"] == "h264" and streams["audio"]["codec_name"] == "aac"
-        assert 2.0 < ffprobe_duration_s(tmp_path / "show.mp4") < 8.0
+        assert 2.0 < ffprobe_duration_s(path) < 8.0
+        # The recorder joined hidden: the host never saw it.
+        assert not host.remote_participants
     finally:
         await feeder.aclose()
         await host.disconnect()
@@ -80,10 +96,10 @@ async def test_room_composite_to_mp4_file(
 
 
 async def test_rtmp_outputs_update_and_failure_isolation(
-    livekit_double: LiveKitDouble, rtmp_server: RtmpServer, unique_room: str
+    real_livekit: LiveKitWithEgress, rtmp_server: RtmpServer, unique_room: str
 ) -> None:
-    lkapi = livekit_double.api()
-    host = await join(livekit_double, "host", unique_room)
+    lkapi = real_livekit.egress.api()
+    host = await join(real_livekit.livekit, "host", unique_room)
     feeder = Feeder()
     youtube = rtmp_server.url("live", "yt-key-123")
     dead = f"rtmp://127.0.0.1:{free_port()}/live/nobody-home"
@@ -133,9 +149,9 @@ async def test_rtmp_outputs_update_and_failure_isolation(
 
 
 async def test_egress_needs_room_record_and_a_room(
-    livekit_double: LiveKitDouble, unique_room: str
+    real_livekit: LiveKitWithEgress, unique_room: str
 ) -> None:
-    lkapi = livekit_double.api()
+    lkapi = real_livekit.egress.api()
     try:
         with pytest.raises(api.TwirpError) as missing:
             await lkapi.egress.start_room_composite_egress(
@@ -149,11 +165,11 @@ async def test_egress_needs_room_record_and_a_room(
         await lkapi.aclose()
     import aiohttp
 
-    token = livekit_double.token("host", unique_room, room_admin=True)  # no roomRecord
+    token = real_livekit.livekit.token("host", unique_room, room_admin=True)  # no roomRecord
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            f"{livekit_double.http_url}/twirp/livekit.Egress/ListEgress",
+            f"{real_livekit.egress.url}/twirp/livekit.Egress/ListEgress",
             json={},
             headers={"Authorization": f"Bearer {token}"},
         ) as response,
@@ -162,16 +178,17 @@ async def test_egress_needs_room_record_and_a_room(
 
 
 async def test_egress_webhooks_follow_the_status(
-    livekit_double_factory: Callable[..., LiveKitDouble], tmp_path: Path, unique_room: str
+    real_livekit_factory: Callable[..., LiveKitWithEgress], unique_room: str
 ) -> None:
     from aiohttp import web
 
     events: list[api.WebhookEvent] = []
     port = free_port()
-    doubles: list[LiveKitDouble] = []
+    pairs: list[LiveKitWithEgress] = []
 
     async def receive(request: web.Request) -> web.Response:
-        receiver = api.WebhookReceiver(api.TokenVerifier(doubles[0].api_key, doubles[0].api_secret))
+        key, secret = pairs[0].livekit.api_key, pairs[0].livekit.api_secret
+        receiver = api.WebhookReceiver(api.TokenVerifier(key, secret))
         events.append(receiver.receive(await request.text(), request.headers["Authorization"]))
         return web.Response(text="ok")
 
@@ -180,10 +197,9 @@ async def test_egress_webhooks_follow_the_status(
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    doubles.append(livekit_double_factory(webhook_url=f"http://127.0.0.1:{port}/hook",
-                                          egress_dir=tmp_path))  # fmt: skip
-    lkapi = doubles[0].api()
-    host = await join(doubles[0], "host", unique_room)
+    pairs.append(real_livekit_factory(webhook_url=f"http://127.0.0.1:{port}/hook"))
+    lkapi = pairs[0].egress.api()
+    host = await join(pairs[0].livekit, "host", unique_room)
     feeder = Feeder()
     try:
         await _publish_av(host, feeder)

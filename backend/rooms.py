@@ -1,0 +1,443 @@
+"""Rooms: ``create_room``, ``join_room``, ``get_room_status``, ``end_stream``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from livekit import api
+
+from backend.common import ID_PATTERN, MAX_NAME_CHARS, ROOM_PATTERN, ROOM_SPEC, id_spec
+from backend.contract import ApiError, check_depth, spec
+from backend.recording import RecordingInfo, StartRecordingRequest, recording_info, start_recording
+from backend.rtmp import Destination, StartRtmpRequest, parse_destinations, start_rtmp
+from backend.store import LiveStream, Role
+
+if TYPE_CHECKING:
+    from backend.service import LiveKitBackendService, Principal
+
+MAX_METADATA_CHARS = 4096
+PLATFORM_METADATA_KEYS = ("appointmentId", "hostUserId", "productType", "tenantId")
+COMMISSION_RATE = 0.20
+
+
+# --- contract ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateRoomRequest:
+    """Create the room of an appointment; the answer carries the host's token."""
+
+    appointment_id: str = field(metadata=id_spec("the appointment whose room this is"))
+    host_user_id: str | None = field(
+        default=None, metadata=spec(doc="the appointment's host (default: you)", pattern=ID_PATTERN)
+    )
+    max_participants: int = field(
+        default=100, metadata=spec(doc="participant limit", minimum=1, maximum=10_000)
+    )
+    empty_timeout: int = field(
+        default=1800,
+        metadata=spec(doc="seconds an empty room lives on", minimum=10, maximum=86_400),
+    )
+    metadata: str | None = field(
+        default=None,
+        metadata=spec(
+            doc="a JSON object merged into the room's metadata (the platform's keys win)",
+            max_length=MAX_METADATA_CHARS,
+        ),
+    )
+    recording_enabled: bool = field(default=False, metadata=spec(doc="record from the start"))
+    rtmp_destinations: tuple[Destination, ...] = field(
+        default=(), metadata=spec(doc="go live to these from the start", max_items=10)
+    )
+
+
+@dataclass(frozen=True)
+class RoomAccess:
+    """Where and how the host joins."""
+
+    name: str
+    url: str
+    token: str
+    max_participants: int
+    empty_timeout: int
+
+
+@dataclass(frozen=True)
+class CreatedRoom:
+    """The created room."""
+
+    room: RoomAccess
+    success: bool = True
+
+
+@dataclass(frozen=True)
+class JoinPermissions:
+    """What a participant's token allows."""
+
+    can_publish: bool = False
+    can_subscribe: bool = True
+    can_publish_data: bool = False
+
+
+@dataclass(frozen=True)
+class JoinRoomRequest:
+    """A token to join a live room (viewers for themselves; the host for guests)."""
+
+    room_name: str = field(metadata=ROOM_SPEC)
+    user_id: str = field(metadata=id_spec("who joins"))
+    user_name: str = field(
+        default="",
+        metadata=spec(doc="display name", max_length=MAX_NAME_CHARS, printable=True),
+    )
+    permissions: JoinPermissions = field(default_factory=JoinPermissions)
+
+
+@dataclass(frozen=True)
+class JoinedRoom:
+    """A short-lived join token."""
+
+    token: str
+    url: str
+    success: bool = True
+
+
+@dataclass(frozen=True)
+class RoomStatusRequest:
+    """Who is in the room."""
+
+    room_name: str = field(metadata=ROOM_SPEC)
+
+
+@dataclass(frozen=True)
+class ParticipantSummary:
+    """One participant."""
+
+    identity: str
+    name: str
+    is_publishing: bool
+    joined_at: int
+
+
+@dataclass(frozen=True)
+class RoomSummary:
+    """The room right now."""
+
+    name: str
+    participant_count: int
+    publisher_count: int
+    is_recording: bool
+    participants: tuple[ParticipantSummary, ...]
+
+
+@dataclass(frozen=True)
+class RoomStatus:
+    """Answer of get_room_status."""
+
+    room: RoomSummary
+    success: bool = True
+
+
+@dataclass(frozen=True)
+class EndStreamRequest:
+    """Stop every output, close the room, compute the revenue split."""
+
+    room_name: str = field(metadata=ROOM_SPEC)
+    appointment_id: str | None = field(
+        default=None, metadata=spec(doc="must match the room's appointment", pattern=ID_PATTERN)
+    )
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    """Final statistics."""
+
+    total_participants: int
+    peak_publishers: int
+    duration: int
+    """Milliseconds."""
+
+
+@dataclass(frozen=True)
+class Revenue:
+    """The platform's revenue split of a finished stream."""
+
+    base_price: float
+    revenue_multiplier: float
+    duration_bonus: float
+    total_revenue: float
+    commission_rate: float
+    platform_commission: float
+    creator_revenue: float
+
+
+@dataclass(frozen=True)
+class StreamEnded:
+    """Answer of end_stream."""
+
+    stats: StreamStats
+    revenue: Revenue
+    message: str = "Stream ended successfully"
+    recording: RecordingInfo | None = None
+    success: bool = True
+
+
+def revenue_split(participants: int, duration_min: float, base_price: float) -> dict[str, float]:
+    """The platform's revenue rules for a finished stream.
+
+    multiplier = min(participants / 10, 3); 1.2 bonus over 60 minutes; 20 % commission.
+    """
+    multiplier = min(participants / 10, 3.0)
+    bonus = 1.2 if duration_min > 60 else 1.0
+    total = base_price * multiplier * bonus
+    commission = total * COMMISSION_RATE
+    return {
+        "basePrice": base_price,
+        "revenueMultiplier": multiplier,
+        "durationBonus": bonus,
+        "totalRevenue": round(total, 2),
+        "commissionRate": COMMISSION_RATE * 100,
+        "platformCommission": round(commission, 2),
+        "creatorRevenue": round(total - commission, 2),
+    }
+
+
+def _revenue(values: dict[str, float]) -> Revenue:
+    return Revenue(
+        values["basePrice"],
+        values["revenueMultiplier"],
+        values["durationBonus"],
+        values["totalRevenue"],
+        values["commissionRate"],
+        values["platformCommission"],
+        values["creatorRevenue"],
+    )
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+def _custom_metadata(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    check_depth(text.encode(), 8)
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_spec", "'metadata' must be a JSON object in a string")
+    return value
+
+
+async def create_room(
+    svc: LiveKitBackendService, principal: Principal, req: CreateRoomRequest
+) -> CreatedRoom:
+    """Create the room of an appointment and return the host's token.
+
+    Everything is checked (appointment, host, metadata, every destination) before the room
+    exists, so a refused request leaves nothing behind.
+    """
+    if principal.role is Role.VIEWER:
+        raise ApiError(404, "not_found", f"appointment {req.appointment_id} not found")
+    appointment = svc.appointment_of(principal, req.appointment_id)
+    host_user_id = req.host_user_id or principal.user_id
+    if host_user_id != appointment.host_user_id:
+        raise ApiError(403, "forbidden", "hostUserId is not the host of this appointment")
+    custom = _custom_metadata(req.metadata)
+    destinations = (
+        await parse_destinations(svc, req.rtmp_destinations, "rtmpDestinations")
+        if req.rtmp_destinations
+        else {}
+    )
+    room_name = f"appointment-{req.appointment_id}-{svc.now_ms()}"
+    if svc.config.embedded and re.fullmatch(ROOM_PATTERN, req.appointment_id):
+        # In-process in the studio, the host's own room name is the appointment: guests
+        # join the room the host named.
+        room_name = req.appointment_id
+    metadata = {
+        **custom,
+        "appointmentId": req.appointment_id,
+        "hostUserId": host_user_id,
+        "productType": "livekit_stream",
+        "tenantId": appointment.tenant_id,
+    }
+    room = await svc.livekit(
+        svc.rooms.create_room(
+            api.CreateRoomRequest(
+                name=room_name,
+                empty_timeout=req.empty_timeout,
+                max_participants=req.max_participants,
+                metadata=json.dumps(metadata),
+            )
+        )
+    )
+    stream = LiveStream(
+        room_name,
+        req.appointment_id,
+        start_time_ms=svc.now_ms(),
+        max_participants=req.max_participants,
+        recording_enabled=req.recording_enabled,
+    )
+    svc.store.save_stream(stream)
+    # Least privilege: the host publishes and chats; moderation and recording go through
+    # this backend, so the token carries no roomAdmin; `recorder` marks a recorded host.
+    token = svc.token(
+        host_user_id,
+        "Host",
+        api.VideoGrants(
+            room_join=True,
+            room=room_name,
+            can_publish=True,
+            can_subscribe=True,
+            can_publish_data=True,
+            can_update_own_metadata=True,
+            recorder=req.recording_enabled,
+            can_publish_sources=["camera", "microphone", "screen_share", "screen_share_audio"],
+        ),
+    )
+    try:
+        if req.recording_enabled:
+            await start_recording(svc, principal, StartRecordingRequest(room_name))
+        if destinations:
+            await start_rtmp(
+                svc, principal, StartRtmpRequest(room_name, req.rtmp_destinations), destinations
+            )
+    except BaseException:
+        # Egress refused or did not answer: take the room down again rather than hand out a
+        # half-made one (the caller gets the error and can simply retry create_room).
+        await _undo_create(svc, room_name)
+        raise
+    return CreatedRoom(
+        RoomAccess(room_name, svc.config.ws_url, token, room.max_participants, room.empty_timeout)
+    )
+
+
+async def _undo_create(svc: LiveKitBackendService, room_name: str) -> None:
+    stream = svc.store.get_stream(room_name)
+    for egress_id in (stream.recording_egress_id, stream.rtmp_egress_id) if stream else ():
+        if egress_id:
+            with contextlib.suppress(Exception):
+                await svc.livekit(
+                    svc.egress.stop_egress(api.StopEgressRequest(egress_id=egress_id))
+                )
+    with contextlib.suppress(Exception):
+        await svc.livekit(svc.rooms.delete_room(api.DeleteRoomRequest(room=room_name)))
+    if stream is not None:
+        stream.status = "failed"
+        stream.recording_egress_id = stream.rtmp_egress_id = ""
+        stream.destinations = {}
+        svc.store.save_stream(stream)
+
+
+async def join_room(
+    svc: LiveKitBackendService, principal: Principal, req: JoinRoomRequest
+) -> JoinedRoom:
+    """A short-lived token for a live room (a host of the room may let a guest publish)."""
+    stream = svc.visible_stream(principal, req.room_name)
+    if stream.status != "active":
+        raise ApiError(404, "not_found", f"room {req.room_name} not found")
+    permissions = req.permissions
+    if principal.role is Role.VIEWER:
+        if req.user_id != principal.user_id:
+            raise ApiError(403, "forbidden", "viewers can only get a token for themselves")
+        if permissions.can_publish or permissions.can_publish_data:
+            raise ApiError(403, "forbidden", "viewers cannot publish; ask the host")
+    token = svc.token(
+        req.user_id,
+        req.user_name,
+        api.VideoGrants(
+            room_join=True,
+            room=req.room_name,
+            can_publish=permissions.can_publish,
+            can_subscribe=permissions.can_subscribe,
+            can_publish_data=permissions.can_publish_data,
+        ),
+    )
+    return JoinedRoom(token, svc.config.ws_url)
+
+
+async def get_room_status(
+    svc: LiveKitBackendService, principal: Principal, req: RoomStatusRequest
+) -> RoomStatus:
+    """Who is in the room and whether it records."""
+    stream = svc.hosted_stream(principal, req.room_name)
+    room, participants = await svc.room_snapshot(req.room_name)
+    if room is None:
+        raise ApiError(404, "not_found", f"room {req.room_name} not found")
+    publishers = sum(1 for p in participants if p.tracks)
+    async with svc.room_lock(req.room_name):
+        stream = svc.hosted_stream(principal, req.room_name)
+        stream.peak_participants = max(stream.peak_participants, len(participants))
+        stream.peak_publishers = max(stream.peak_publishers, publishers)
+        svc.store.save_stream(stream)
+    return RoomStatus(
+        RoomSummary(
+            room.name,
+            len(participants),
+            publishers,
+            bool(room.active_recording or stream.recording_egress_id),
+            tuple(
+                ParticipantSummary(p.identity, p.name, bool(p.tracks), p.joined_at)
+                for p in participants
+            ),
+        )
+    )
+
+
+async def end_stream(
+    svc: LiveKitBackendService, principal: Principal, req: EndStreamRequest
+) -> StreamEnded:
+    """Final stats, stop outputs, delete the room, compute and store the revenue split."""
+    svc.hosted_stream(principal, req.room_name)
+    async with svc.room_lock(req.room_name):
+        stream = svc.hosted_stream(principal, req.room_name)
+        if req.appointment_id and req.appointment_id != stream.appointment_id:
+            raise ApiError(400, "invalid_spec", "'appointmentId' does not match this room")
+        appointment = svc.appointment_of(principal, stream.appointment_id)
+        if stream.status == "completed":
+            return _ended(stream)  # a retry: the same answer again
+        room, participants = await svc.room_snapshot(req.room_name)
+        publishers = sum(1 for p in participants if p.tracks)
+        stream.peak_participants = max(stream.peak_participants, len(participants))
+        stream.peak_publishers = max(stream.peak_publishers, publishers)
+        for egress_id in (stream.recording_egress_id, stream.rtmp_egress_id):
+            if egress_id:
+                try:
+                    info = await svc.livekit(
+                        svc.egress.stop_egress(api.StopEgressRequest(egress_id=egress_id))
+                    )
+                    if egress_id == stream.recording_egress_id:
+                        stream.recording = {**stream.recording, **recording_info(info)}
+                except api.TwirpError:
+                    pass  # already ended
+        if room is not None:
+            await svc.livekit(svc.rooms.delete_room(api.DeleteRoomRequest(room=req.room_name)))
+        end_ms = svc.now_ms()
+        duration_ms = end_ms - stream.start_time_ms
+        stream.status = "completed"
+        stream.end_time_ms = end_ms
+        stream.recording_egress_id = stream.rtmp_egress_id = ""
+        stream.destinations = {}
+        stream.final_stats = {
+            "totalParticipants": stream.peak_participants,
+            "peakPublishers": stream.peak_publishers,
+            "duration": duration_ms,
+        }
+        stream.revenue = revenue_split(
+            stream.peak_participants, duration_ms / 60_000, appointment.base_price
+        )
+        svc.store.save_stream(stream)
+        return _ended(stream)
+
+
+def _ended(stream: LiveStream) -> StreamEnded:
+    stats = stream.final_stats
+    return StreamEnded(
+        StreamStats(stats["totalParticipants"], stats["peakPublishers"], stats["duration"]),
+        _revenue(stream.revenue),
+        recording=RecordingInfo.from_record(stream.recording) if stream.recording else None,
+    )

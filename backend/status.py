@@ -1,0 +1,213 @@
+"""Status: ``get_broadcast_status``, and LiveKit's webhooks applied to the stream records.
+
+Destination errors reach callers only as fixed words (:data:`FAILED_WORDS`): the egress's own
+error text tells a refused connection from an open port that speaks something else, which would
+turn the API into a port scanner.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from livekit import api
+
+from backend.common import ROOM_SPEC
+from backend.destinations import FAILED_WORDS
+from backend.recording import RecordingInfo, recording_info
+from backend.store import LiveStream
+
+if TYPE_CHECKING:
+    from backend.service import LiveKitBackendService, Principal
+
+logger = logging.getLogger(__name__)
+
+ENDED = (
+    api.EgressStatus.EGRESS_COMPLETE,
+    api.EgressStatus.EGRESS_FAILED,
+    api.EgressStatus.EGRESS_ABORTED,
+)
+
+
+class DestinationState(enum.Enum):
+    """Where one destination is."""
+
+    STARTING = "starting"
+    LIVE = "live"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+STATE_OF_STREAM = {
+    api.StreamInfo.Status.ACTIVE: DestinationState.LIVE,
+    api.StreamInfo.Status.FINISHED: DestinationState.STOPPED,
+    api.StreamInfo.Status.FAILED: DestinationState.FAILED,
+}
+
+
+@dataclass(frozen=True)
+class BroadcastStatusRequest:
+    """Recording and each destination's state."""
+
+    room_name: str = field(metadata=ROOM_SPEC)
+
+
+@dataclass(frozen=True)
+class DestinationStatus:
+    """One destination."""
+
+    name: str
+    status: DestinationState
+    error: str
+
+
+@dataclass(frozen=True)
+class BroadcastStatus:
+    """Answer of get_broadcast_status."""
+
+    recording: RecordingInfo
+    live: bool
+    destinations: tuple[DestinationStatus, ...]
+    success: bool = True
+
+
+async def get_broadcast_status(
+    svc: LiveKitBackendService, principal: Principal, req: BroadcastStatusRequest
+) -> BroadcastStatus:
+    """Recording and each destination's status and error (from egress info and webhooks)."""
+    svc.hosted_stream(principal, req.room_name)
+    async with svc.room_lock(req.room_name):
+        stream = svc.hosted_stream(principal, req.room_name)
+        running = {stream.rtmp_egress_id, stream.recording_egress_id} - {""}
+        for egress_id in running:
+            listed = await svc.livekit(
+                svc.egress.list_egress(api.ListEgressRequest(egress_id=egress_id))
+            )
+            if listed.items:
+                apply_egress_info(stream, listed.items[0])
+        if running:
+            svc.store.save_stream(stream)
+        states = {state.value: state for state in DestinationState}
+        recording = (
+            RecordingInfo.from_record(stream.recording, bool(stream.recording_egress_id))
+            if stream.recording
+            else RecordingInfo(RecordingInfo.from_record({}).status, active=False)
+        )
+        return BroadcastStatus(
+            recording,
+            bool(stream.rtmp_egress_id),
+            tuple(
+                DestinationStatus(
+                    name,
+                    states.get(str(status.get("status")), DestinationState.STARTING),
+                    str(status.get("error", "")),
+                )
+                for name, status in stream.destination_status.items()
+            ),
+        )
+
+
+MASKED_KEY_RE = re.compile(r"^(?P<base>.*/)\{(?P<head>[^{}]*)\.\.\.(?P<tail>[^{}]*)\}(?P<rest>.*)$")
+
+
+def _match_destination(masked: str, destinations: Mapping[str, str]) -> str | None:
+    """Find our destination for a URL as EgressInfo shows it: ``rtmp://host/app/{abc...xyz}``.
+
+    LiveKit's egress keeps up to three characters of each end of the key; a URL matches when
+    everything before the key is equal and the key starts and ends with the visible parts.
+    When two of our URLs fit the same mask there is no telling them apart: no match.
+    """
+    for name, url in destinations.items():
+        if masked == url:
+            return name
+    found = MASKED_KEY_RE.match(masked)
+    if found is None:
+        return None
+    base, head, tail, rest = found.group("base", "head", "tail", "rest")
+    fits = []
+    for name, url in destinations.items():
+        if rest and url.endswith(rest):
+            url = url[: -len(rest)]
+        key = url[len(base) :]
+        if url.startswith(base) and "/" not in key and key.startswith(head) and key.endswith(tail):
+            if len(key) >= len(head) + len(tail):
+                fits.append(name)
+    return fits[0] if len(fits) == 1 else None
+
+
+def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
+    """Update recording and destination states from an EgressInfo (API answer or webhook).
+
+    EgressInfo masks stream URLs, so results are matched to our own name → URL map by the
+    unmasked prefix. When the egress ends, the URLs (and their keys) are dropped.
+    """
+    for result in info.stream_results:
+        name = _match_destination(result.url, stream.destinations)
+        if name is None:
+            continue
+        state = STATE_OF_STREAM.get(result.status, DestinationState.STARTING)
+        stream.destination_status[name] = {
+            "status": state.value,
+            "error": FAILED_WORDS if state is DestinationState.FAILED else "",
+        }
+    if info.egress_id == stream.recording_egress_id or (
+        info.egress_id and info.egress_id == stream.recording.get("egressId")
+    ):
+        stream.recording = {**stream.recording, **recording_info(info)}
+    if info.status in ENDED:
+        if info.egress_id == stream.rtmp_egress_id:
+            stream.rtmp_egress_id = ""
+            for name, status in stream.destination_status.items():
+                if status.get("status") in ("starting", "live"):
+                    stream.destination_status[name] = {"status": "stopped", "error": ""}
+            stream.destinations = {}
+        if info.egress_id == stream.recording_egress_id:
+            stream.recording_egress_id = ""
+
+
+async def handle_webhook(svc: LiveKitBackendService, event: api.WebhookEvent) -> None:
+    """Apply a verified LiveKit webhook to the stream record of its room.
+
+    Participant and track events keep who is in the room and who publishes, so the final
+    statistics (peak participants, peak publishers) come from the server's own account.
+    """
+    room_name = event.room.name or event.egress_info.room_name
+    if not room_name or svc.store.get_stream(room_name) is None:
+        return
+    async with svc.room_lock(room_name):
+        stream = svc.store.get_stream(room_name)
+        if stream is None:
+            return
+        participant = event.participant
+        hidden = participant.kind == api.ParticipantInfo.Kind.EGRESS
+        if event.event.startswith("egress_"):
+            apply_egress_info(stream, event.egress_info)
+        elif event.event == "participant_joined" and not hidden:
+            if stream.status != "active":
+                # An old token re-created an ended stream's room: close it again.
+                svc.spawn_delete_room(room_name)
+            elif participant.identity not in stream.participants:
+                stream.participants.append(participant.identity)
+        elif event.event == "participant_left":
+            stream.participants = [i for i in stream.participants if i != participant.identity]
+            stream.publishers = [i for i in stream.publishers if i != participant.identity]
+        elif event.event == "track_published" and not hidden:
+            if participant.identity not in stream.publishers:
+                stream.publishers.append(participant.identity)
+        elif event.event == "track_unpublished":
+            remaining = [t for t in participant.tracks if t.sid != event.track.sid]
+            if not remaining:
+                stream.publishers = [i for i in stream.publishers if i != participant.identity]
+        elif event.event == "room_finished" and stream.status == "active":
+            stream.status = "finished"
+        stream.peak_participants = max(
+            stream.peak_participants, len(stream.participants), event.room.num_participants
+        )
+        stream.peak_publishers = max(
+            stream.peak_publishers, len(stream.publishers), event.room.num_publishers
+        )
+        svc.store.save_stream(stream)
