@@ -92,3 +92,33 @@ async def test_a_crash_leaves_a_report_without_secrets_offered_once_and_a_playab
     _, err = await asyncio.wait_for(third.communicate(), 60)
     assert "unexpectedly" not in err.decode()
     assert sorted(p.name for p in logs.iterdir()) == [reports[0].name]
+
+
+async def test_the_studio_offers_the_last_crash_in_a_notice(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    env = {
+        **os.environ, "PYTHONPATH": str(ROOT), "BROADCASTER_LOG_DIR": str(logs),
+        "BROADCASTER_CONFIG_DIR": str(tmp_path / "config"), "QT_QPA_PLATFORM": "offscreen",
+    }  # fmt: skip
+    # A studio run that dies of a native abort, as the PySide6 6.12.0 refcount bug ended it.
+    crashed = await asyncio.create_subprocess_exec(
+        sys.executable, "-c",
+        "import logging, os; from desktop.session.crash_reports import CrashGuard; "
+        "logging.basicConfig(level='INFO'); CrashGuard('studio').arm(); "
+        "logging.getLogger('desktop.ui').info('painting the stage'); os.abort()",
+        cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await asyncio.wait_for(crashed.communicate(), 60)
+    assert crashed.returncode == -signal.SIGABRT
+    notices = tmp_path / "notices.json"
+    studio = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.ui.notices_probe", str(notices), "--synthetic-devices",
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(studio.communicate(), 90)
+    assert studio.returncode == 0, err.decode()[-3000:]
+    report = next(logs.glob("crash-*-studio.txt"))
+    shown = [text for text in json.loads(notices.read_text()) if "closed unexpectedly" in text]
+    assert len(shown) == 1 and str(report) in shown[0], notices.read_text()
+    text = report.read_text()
+    assert "Fatal Python error: Aborted" in text and "painting the stage" in text
