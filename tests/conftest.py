@@ -19,7 +19,8 @@ pytest_plugins = [
     "tests.fixtures.devices",
     "tests.fixtures.rtmp",
     "tests.fixtures.livekit",
-    "tests.fixtures.livekit_double",
+    "tests.fixtures.netns",
+    "tests.fixtures.cluster",
     "tests.fixtures.egress",
     "tests.fixtures.backend",
 ]

@@ -36,6 +36,7 @@ from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.output import OutputPhase, OutputStatus, recording_path
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.session.errors import SessionError, SessionErrorCode
+from desktop.session.node_urls import connect_first
 from desktop.session.publisher import PublishDefaults
 from desktop.session.room_events import DisconnectReason
 from desktop.session.room_session import RoomSession
@@ -59,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--url", default=os.environ.get("LIVEKIT_URL")
                         or os.environ.get("LIVEKIT_WS_URL"),
-                        help="LiveKit server URL (default: $LIVEKIT_URL)")  # fmt: skip
+                        help="LiveKit server URL, or a cluster's node URLs, comma-separated, "
+                        "tried in order on (re)joining (default: $LIVEKIT_URL)")  # fmt: skip
     parser.add_argument("--token", help="access token (default: minted from $LIVEKIT_API_KEY "
                         "and $LIVEKIT_API_SECRET for --room and --identity)")  # fmt: skip
     parser.add_argument(
@@ -306,9 +308,11 @@ class _Outage:
             timeout_s = max(1.0, min(args.connect_timeout, remaining_s / 2))
             try:
                 await session.aclose()
-                await session.connect(url, token, timeout_s)
+                joined_url = await connect_first(session, url, token, timeout_s)
                 await _publish(session, *sources)
-                logger.warning("rejoined the room after %.0f s", now_s - self._since_s)
+                logger.warning(
+                    "rejoined the room through %s after %.0f s", joined_url, now_s - self._since_s
+                )
             except SessionError as error:
                 self._last_error = error.detail or str(error)
                 # In but not publishing is not back: leave, so the next try starts clean.
@@ -354,7 +358,7 @@ async def run(args: argparse.Namespace) -> int:
         if in_room:
             try:
                 url, token = await _room_credentials(args)
-                await session.connect(url, token, args.connect_timeout)
+                await connect_first(session, url, token, args.connect_timeout)
             except SessionError as error:
                 print(f"broadcaster headless: {error}", file=sys.stderr)
                 return EXIT_CONNECT

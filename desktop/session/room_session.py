@@ -22,6 +22,7 @@ from typing import Any
 from livekit import rtc
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
+from desktop.session import liveness
 from desktop.session.adaptation import AdaptationPolicy
 from desktop.session.errors import SessionError, SessionErrorCode, check_url, connect_error
 from desktop.session.link_stats import LinkStats
@@ -101,6 +102,8 @@ class RoomSession:
         self.room = room
         self.events.joined(room)
         self._spawn(self.publisher.sample_link(lambda: self.room is not None, self._set_link))
+        # The SDK misses a server frozen for seconds; this says "reconnecting" meanwhile.
+        self._spawn(liveness.watch(room, self.store, asyncio.get_running_loop().time))
 
     async def aclose(self) -> None:
         """Stop publishing and leave the room."""

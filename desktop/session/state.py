@@ -246,6 +246,10 @@ class RoomState:
             "room": self.room_name,
             "participants": self.participant_count,
             "publishers": self.publisher_count,
+            # Connection quality as LiveKit grades it: the host's own and each guest's.
+            "quality": (self.local.quality if self.local else Quality.UNKNOWN).name.lower(),
+            "remote_quality": {i: p.quality.name.lower() for i, p in sorted(self.remotes.items())},
+            "adaptations": [change.description for change in self.adaptations],
             "local_tracks": [
                 {"source": t.source.name.lower(), "muted": t.muted}
                 for t in (self.local.tracks if self.local else ())

@@ -27,6 +27,7 @@ from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import LiveOutputs
 from desktop.session.moderation import Moderator
+from desktop.session.node_urls import connect_first
 from desktop.session.program_feed import ProgramFeed
 from desktop.session.publisher import PublishDefaults
 from desktop.session.remote_video import RemoteVideo
@@ -234,7 +235,8 @@ class Studio:
 
     async def _join(self, session: RoomSession) -> None:
         """Join the room at the saved URL with the saved token and publish camera and mic."""
-        await session.connect(self._url, self._token)
+        # A cluster's nodes may be listed comma-separated: join through the first that answers.
+        await connect_first(session, self._url, self._token)
         self.session = session
         if session.room is not None:
             # The program follows the room joined now (a rejoin is a new room object).

@@ -41,7 +41,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--camera", default=None, help="camera index, path or URL (default: 0)")
     parser.add_argument("--mic", default=None, help="microphone index or name (default: system)")
     parser.add_argument("--url", default=None,
-                        help="join this LiveKit room URL with --token")  # fmt: skip
+                        help="join this LiveKit room URL with --token (a cluster: its "
+                        "node URLs, comma-separated, tried in order)")  # fmt: skip
     parser.add_argument("--token", default=None, help="access token for --url")
     parser.add_argument("--no-setup", action="store_true",
                         help="skip the setup (green room) dialog")  # fmt: skip

@@ -144,7 +144,7 @@ async def test_moderation_through_the_backend(
         await moderator.remove("bob")
         await wait_for(lambda: "bob" not in state.state.remotes)
         # Removed means removed: the SFU disconnected bob, saying why.
-        assert guests[1].connection_state == rtc.ConnectionState.CONN_DISCONNECTED
+        await wait_for(lambda: guests[1].connection_state == rtc.ConnectionState.CONN_DISCONNECTED)
         await moderator.set_on_stage("ann", False)
         await wait_for(lambda: not state.state.remotes["ann"].can_publish)
         # Backstage, the SFU takes ann's tracks away and refuses new ones.

@@ -115,6 +115,10 @@ async def _show(args: argparse.Namespace, window: Any, studio: Any) -> None:
                                       if q.name == "publisher"),
                 "delivered_frames": sum(q.delivered for s in sources for q in s.frames.stats()
                                         if q.name == "publisher"),
+                # Cross-thread calls waiting for the loop: a backlog here is a loop that
+                # cannot keep up (frames and events queue instead of being dropped).
+                "pending_calls": len(getattr(loop, "_pending", ())),
+                "loop_wakeups": getattr(loop, "wakeups", 0),
                 "connection": studio.store.state.connection.name,
                 "remotes": len(studio.store.state.remotes),
             })  # fmt: skip
