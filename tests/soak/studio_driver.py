@@ -119,6 +119,8 @@ async def _show(args: argparse.Namespace, window: Any, studio: Any) -> None:
                 # cannot keep up (frames and events queue instead of being dropped).
                 "pending_calls": len(getattr(loop, "_pending", ())),
                 "loop_wakeups": getattr(loop, "wakeups", 0),
+                # Events the SDK delivered to its streams' queues and nobody has taken yet.
+                "sdk_queued_events": _sdk_backlog(),
                 "connection": studio.store.state.connection.name,
                 "remotes": len(studio.store.state.remotes),
             })  # fmt: skip
@@ -138,6 +140,14 @@ async def _show(args: argparse.Namespace, window: Any, studio: Any) -> None:
     prober.cancel()
     Path(args.report).write_text(json.dumps(report))
     window.close()
+
+
+def _sdk_backlog() -> int:
+    """Events waiting in the LiveKit SDK's per-stream queues (its FFI fan-out)."""
+    from livekit.rtc._ffi_client import FfiClient
+
+    subscribers = getattr(FfiClient.instance.queue, "_subscribers", [])
+    return sum(queue.qsize() for queue, *_ in subscribers)
 
 
 def main(argv: list[str]) -> int:
