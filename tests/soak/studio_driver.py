@@ -153,6 +153,11 @@ def _sdk_backlog() -> int:
 def main(argv: list[str]) -> int:
     """Run the studio with the scripted host; returns the studio's exit status."""
     args = _parse(argv)
+    # The same start as `broadcaster` (desktop/cli.py): glibc's malloc arenas capped, or each
+    # capture thread started by a screen share leaves its own fragmented arena behind.
+    from desktop.media.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()
     os.environ.setdefault("BROADCASTER_LOG", "WARNING")
     _prepare_settings(args)
     from desktop.ui.app import main as studio_main
