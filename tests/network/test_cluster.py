@@ -92,7 +92,11 @@ async def test_host_on_node_a_and_guests_on_node_b_see_hear_and_moderate_each_ot
         host_track = _camera_track(viewer, "host")
         assert host_track is not None
         stamps = await read_video_stamps(host_track, 6)
-        assert stamps == sorted(stamps) and len(set(stamps)) == 6
+        # The SDK may hand a new sink the first frame twice (seen in CI: 24, 24, 25, …); after
+        # that every frame is new and in order.
+        if stamps[0] == stamps[1]:
+            stamps = stamps[1:]
+        assert all(a < b for a, b in zip(stamps, stamps[1:], strict=False)), stamps
         await wait_for(lambda: {"guest", "viewer"} <= set(host.store.state.remotes), 20)
         videos: list[RemoteVideo] = []
 
