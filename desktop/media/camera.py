@@ -1,13 +1,19 @@
 """Cameras through OpenCV: a device index, a device path, a video file or a stream URL.
 
-Each frame is converted once, on the capture thread, from OpenCV's BGR into I420 — the layout
-LiveKit copies without converting — and stamped with the moment ``read`` returned it.
+Each frame is converted once, on the capture thread, into I420 — the layout LiveKit copies
+without converting — and stamped with the moment ``read`` returned it. A V4L2 camera that
+delivers NV12 or YUYV is read raw (``CAP_PROP_CONVERT_RGB`` off) and its planes are rearranged
+straight into I420, without OpenCV's detour through BGR; anything else (MJPEG, decoded once by
+OpenCV; files; streams) comes as BGR and is converted once. Output buffers come from a
+:class:`~desktop.media.frames.BufferPool`, so nothing is allocated per frame.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +22,7 @@ import numpy as np
 
 from desktop.media.base import SourceKind
 from desktop.media.errors import MediaError, MediaErrorCode
-from desktop.media.frames import PixelFormat, VideoFrame, monotonic_us
+from desktop.media.frames import BufferPool, PixelFormat, VideoFrame, monotonic_us
 from desktop.media.threaded import Pacer, ThreadedSource
 
 logger = logging.getLogger(__name__)
@@ -48,6 +54,67 @@ def _describe(device: CameraDevice) -> str:
     return f"camera {device}" if isinstance(device, int) else str(device)
 
 
+class CameraPixels(enum.Enum):
+    """What a camera's ``read`` hands over."""
+
+    BGR = 1
+    """OpenCV's packed BGR (it decoded MJPEG or converted the device's format itself)."""
+    NV12 = 2
+    """Raw NV12 from the device: a Y plane, then interleaved U/V at half size."""
+    YUYV = 3
+    """Raw YUYV 4:2:2 from the device: Y0 U Y1 V per pair of pixels."""
+
+
+_RAW_FOURCCS = {"NV12": CameraPixels.NV12, "YUYV": CameraPixels.YUYV, "YUY2": CameraPixels.YUYV}
+
+
+def raw_size(pixels: CameraPixels, width: int, height: int) -> int:
+    """Bytes in one raw frame of this format and size (0 for BGR, whose size OpenCV knows)."""
+    if pixels is CameraPixels.NV12:
+        return width * height * 3 // 2
+    if pixels is CameraPixels.YUYV:
+        return width * height * 2
+    return 0
+
+
+def i420_planes(
+    out: np.ndarray, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of the Y, U and V planes of a flat I420 buffer."""
+    luma = width * height
+    chroma = luma // 4
+    return (
+        out[:luma].reshape(height, width),
+        out[luma : luma + chroma].reshape(height // 2, width // 2),
+        out[luma + chroma : luma + 2 * chroma].reshape(height // 2, width // 2),
+    )
+
+
+def to_i420(
+    raw: np.ndarray, pixels: CameraPixels, width: int, height: int, out: np.ndarray
+) -> None:
+    """Write one camera frame as I420 into ``out`` (width*height*3/2 bytes), in one pass.
+
+    ``width`` and ``height`` are even. NV12 keeps its Y plane and splits its U/V pairs; YUYV
+    takes its Y samples and every other row of its 4:2:2 chroma; BGR is converted by OpenCV.
+    No Python runs per pixel.
+    """
+    y, u, v = i420_planes(out, width, height)
+    if pixels is CameraPixels.NV12:
+        flat = raw.reshape(-1)
+        np.copyto(y, flat[: width * height].reshape(height, width))
+        cv2.split(flat[width * height :].reshape(height // 2, width // 2, 2), [u, v])
+    elif pixels is CameraPixels.YUYV:
+        packed = raw.reshape(height, width, 2)
+        cv2.cvtColor(packed, cv2.COLOR_YUV2GRAY_YUY2, dst=y)
+        pairs = packed.reshape(height, width // 2, 4)[0::2]
+        np.copyto(u, pairs[:, :, 1])
+        np.copyto(v, pairs[:, :, 3])
+    else:
+        bgr = raw[:height, :width]
+        cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420, dst=out.reshape(height * 3 // 2, width))
+
+
 def bgr_to_i420(bgr: np.ndarray) -> tuple[np.ndarray, int, int]:
     """Convert a BGR image to a flat I420 buffer, cropping to even dimensions.
 
@@ -56,10 +123,14 @@ def bgr_to_i420(bgr: np.ndarray) -> tuple[np.ndarray, int, int]:
     """
     height, width = bgr.shape[:2]
     even_w, even_h = width & ~1, height & ~1
-    if (even_w, even_h) != (width, height):
-        bgr = bgr[:even_h, :even_w]
-    i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
-    return np.ascontiguousarray(i420).reshape(-1), even_w, even_h
+    out = np.empty(even_w * even_h * 3 // 2, np.uint8)
+    to_i420(bgr, CameraPixels.BGR, even_w, even_h, out)
+    return out, even_w, even_h
+
+
+def _fourcc(capture: cv2.VideoCapture) -> str:
+    code = int(capture.get(cv2.CAP_PROP_FOURCC)) & 0xFFFFFFFF
+    return "".join(chr((code >> shift) & 0xFF) for shift in (0, 8, 16, 24))
 
 
 class CameraSource(ThreadedSource[VideoFrame]):
@@ -98,6 +169,13 @@ class CameraSource(ThreadedSource[VideoFrame]):
         self._pacer: Pacer | None = None
         self._is_file = isinstance(device, str) and not _is_url(device) and Path(device).is_file()
         self._pending: np.ndarray | None = None
+        self._pixels = CameraPixels.BGR
+        self._pool: BufferPool | None = None
+
+    @property
+    def pixels(self) -> CameraPixels:
+        """What the device hands over (after ``start``): raw NV12/YUYV, or OpenCV's BGR."""
+        return self._pixels
 
     @property
     def width(self) -> int:
@@ -157,6 +235,10 @@ class CameraSource(ThreadedSource[VideoFrame]):
                 "close other apps using the camera, or pick another one",
             )
         self._height, self._width = first.shape[0] & ~1, first.shape[1] & ~1
+        self._pixels = CameraPixels.BGR
+        if self._is_live_v4l2():
+            first = self._use_native_pixels(capture, first)
+        self._pool = BufferPool(self._width * self._height * 3 // 2)
         reported_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self._fps = reported_fps if 0 < reported_fps < 241 else fps
         self._capture = capture
@@ -174,6 +256,29 @@ class CameraSource(ThreadedSource[VideoFrame]):
             height,
             fps,
         )
+
+    def _is_live_v4l2(self) -> bool:
+        device = self.device
+        local = isinstance(device, int) or str(device).startswith("/dev/video")
+        return sys.platform.startswith("linux") and local and not self._is_file
+
+    def _use_native_pixels(self, capture: cv2.VideoCapture, first: np.ndarray) -> np.ndarray:
+        """Read NV12/YUYV cameras raw; returns the first frame in the format now in use.
+
+        Falls back to OpenCV's BGR when the device's raw frame is not the size the format
+        implies (a driver or backend that does not hand raw frames over as expected).
+        """
+        pixels = _RAW_FOURCCS.get(_fourcc(capture))
+        if pixels is None or (self._width, self._height) != (first.shape[1], first.shape[0]):
+            return first
+        capture.set(cv2.CAP_PROP_CONVERT_RGB, 0)
+        ok, raw = capture.read()
+        if ok and raw is not None and raw.size == raw_size(pixels, self._width, self._height):
+            self._pixels = pixels
+            logger.info("%s: reading %s as delivered, no BGR conversion", self.name, pixels.name)
+            return np.ascontiguousarray(raw)
+        capture.set(cv2.CAP_PROP_CONVERT_RGB, 1)
+        return first
 
     def _open_error(self) -> MediaError:
         if isinstance(self.device, int):
@@ -210,7 +315,7 @@ class CameraSource(ThreadedSource[VideoFrame]):
             while True:
                 ok, bgr = capture.read()
                 timestamp_us = monotonic_us()
-                if ok and bgr is not None:
+                if ok and bgr is not None and self._whole(bgr):
                     break
                 if self._is_file:
                     return None  # end of the file
@@ -225,17 +330,29 @@ class CameraSource(ThreadedSource[VideoFrame]):
                         "reconnect the camera and start it again, or pick another one",
                     )
                 time.sleep(0.05)
-        data, width, height = bgr_to_i420(bgr)
-        if (width, height) != (self._width, self._height):
-            data, width, height = self._rescale(bgr)
+        width, height = self._width, self._height
+        if self._pixels is CameraPixels.BGR and (bgr.shape[1] & ~1, bgr.shape[0] & ~1) != (
+            width,
+            height,
+        ):
+            bgr = self._rescale(bgr)
+        assert self._pool is not None
+        data = self._pool.acquire()
+        to_i420(bgr, self._pixels, width, height, data)
         frame = VideoFrame(data, width, height, PixelFormat.I420, timestamp_us, self._sequence)
         self._sequence += 1
         return frame
 
-    def _rescale(self, bgr: np.ndarray) -> tuple[np.ndarray, int, int]:
+    def _whole(self, raw: np.ndarray) -> bool:
+        """Whether a raw frame has every byte its format needs (a torn one counts as a failed
+        read)."""
+        needed = raw_size(self._pixels, self._width, self._height)
+        return not needed or raw.size == needed
+
+    def _rescale(self, bgr: np.ndarray) -> np.ndarray:
         # A stream changed size mid-way: keep the size the sinks were set up for.
         resized = cv2.resize(bgr, (self._width, self._height), interpolation=cv2.INTER_AREA)
-        return bgr_to_i420(resized)
+        return np.asarray(resized, np.uint8)
 
     def _close(self) -> None:
         if self._capture is not None:

@@ -4,6 +4,11 @@ The capture thread calls :meth:`FanOut.publish`, which never blocks: each sink h
 :class:`FrameQueue`, and a full queue drops its oldest item (counted) rather than stalling the
 capture or the other sinks. Consumers are either threads (``get``) or asyncio tasks (``aget``);
 the only way into the event loop is ``loop.call_soon_threadsafe``.
+
+A sink whose work is a short, thread-safe, non-blocking call (handing a frame to LiveKit's
+``VideoSource.capture_frame``, a synchronous copy into the SDK) can instead be attached as a
+:class:`DirectSink`: it is called on the capture thread itself, so the frame never waits for
+the event loop and the loop never wakes for it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import collections
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -150,12 +156,64 @@ def _resolve(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
+class DirectSink(Generic[T]):
+    """A sink called on the publishing (capture) thread with each item.
+
+    ``deliver`` must be quick and thread-safe. An exception from it is logged once and counted
+    as a dropped item; it never reaches the capture thread. After :meth:`close` returns,
+    ``deliver`` is not running and is never called again.
+
+    Args:
+        name: Name of the sink, for stats and logs.
+        deliver: Called with each item, on the publishing thread.
+    """
+
+    def __init__(self, name: str, deliver: Callable[[T], None]) -> None:
+        self.name = name
+        self._deliver = deliver
+        self._lock = threading.Lock()
+        self._closed = False
+        self._delivered = 0
+        self._dropped = 0
+        self._warned = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def put(self, item: T) -> None:
+        """Deliver an item now (on the caller's thread)."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self._deliver(item)
+            except Exception:
+                self._dropped += 1
+                if not self._warned:
+                    self._warned = True
+                    logger.warning("sink %s failed; dropping its items", self.name, exc_info=True)
+                return
+            self._delivered += 1
+
+    def close(self) -> None:
+        """Stop delivering; waits for a delivery in progress to end."""
+        with self._lock:
+            self._closed = True
+
+    def stats(self) -> QueueStats:
+        """Return the sink's counters (never anything pending)."""
+        with self._lock:
+            return QueueStats(self.name, self._delivered, self._dropped, 0)
+
+
 class FanOut(Generic[T]):
-    """Delivers every published item to each subscribed sink's own bounded queue."""
+    """Delivers every published item to each subscribed sink (own bounded queue, or direct)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queues: tuple[FrameQueue[T], ...] = ()
+        self._queues: tuple[FrameQueue[T] | DirectSink[T], ...] = ()
 
     def subscribe(self, name: str, maxsize: int = 2) -> FrameQueue[T]:
         """Add a sink and return its queue; the sink sees items published from now on."""
@@ -164,8 +222,15 @@ class FanOut(Generic[T]):
             self._queues = (*self._queues, queue)
         return queue
 
-    def unsubscribe(self, queue: FrameQueue[T]) -> None:
-        """Remove a sink and close its queue."""
+    def attach(self, name: str, deliver: Callable[[T], None]) -> DirectSink[T]:
+        """Add a sink called on the publishing thread with each item (see :class:`DirectSink`)."""
+        sink = DirectSink(name, deliver)
+        with self._lock:
+            self._queues = (*self._queues, sink)
+        return sink
+
+    def unsubscribe(self, queue: FrameQueue[T] | DirectSink[T]) -> None:
+        """Remove a sink and close it."""
         with self._lock:
             self._queues = tuple(q for q in self._queues if q is not queue)
         queue.close()

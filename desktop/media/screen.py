@@ -1,6 +1,12 @@
 """Screen capture with mss: a whole monitor or a region of it, BGRA straight through.
 
 mss objects are not thread-safe, so the grabber is created on the capture thread itself.
+
+A screen is mostly still (a slide, a document): each grab is compared with the last one
+published (one ``memcmp``), and an unchanged picture is not handed on again, except once every
+``STATIC_REPEAT_S`` so a viewer who just joined gets a picture and the encoder a keyframe. A
+change is published at the next grab, within one frame interval. Sinks keep showing the last
+frame they got; the encoder and everything after it run only when the picture changed.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from desktop.media.threaded import Pacer, ThreadedSource
 
 logger = logging.getLogger(__name__)
 
+STATIC_REPEAT_S = 1.0
+"""An unchanged screen is handed on again after this long (new viewers, keyframes)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Region:
@@ -33,6 +42,33 @@ class Region:
     """Width."""
     height: int
     """Height."""
+
+
+class ChangeGate:
+    """Decides which grabs are handed on: a changed picture, or a still one once a second.
+
+    Args:
+        repeat_s: How long an unchanged picture waits before it is handed on again.
+    """
+
+    def __init__(self, repeat_s: float = STATIC_REPEAT_S) -> None:
+        self.repeat_s = repeat_s
+        self._last: bytes | bytearray | None = None
+        self._last_sent_s = 0.0
+        self.unchanged = 0
+        """Grabs held back because the picture had not changed."""
+
+    def changed(self, raw: bytes | bytearray, now_s: float) -> bool:
+        """Whether to hand this grab on; remembers it if so (compares with one ``memcmp``)."""
+        if raw == self._last and now_s - self._last_sent_s < self.repeat_s:
+            self.unchanged += 1
+            return False
+        self._last, self._last_sent_s = raw, now_s
+        return True
+
+    def reset(self) -> None:
+        """Forget the last picture: the next grab is handed on."""
+        self._last = None
 
 
 def new_grabber() -> Any:
@@ -92,6 +128,12 @@ class ScreenSource(ThreadedSource[VideoFrame]):
         self._grabber: Any = None
         self._pacer: Pacer | None = None
         self._sequence = 0
+        self._gate = ChangeGate()
+
+    @property
+    def unchanged_grabs(self) -> int:
+        """Grabs not handed on because the picture had not changed (stats, tests)."""
+        return self._gate.unchanged
 
     @property
     def width(self) -> int:
@@ -141,34 +183,39 @@ class ScreenSource(ThreadedSource[VideoFrame]):
         self._sequence = 0
 
     def _read(self) -> VideoFrame | None:
-        if self._grabber is None:
-            # Created here, on the capture thread: mss handles are bound to their thread.
+        while True:
+            if self._grabber is None:
+                # Created here, on the capture thread: mss handles are bound to their thread.
+                try:
+                    self._grabber = new_grabber()
+                except mss.exception.ScreenShotError as exc:
+                    raise _no_display(self.name, exc) from exc
+                self._pacer = Pacer(1.0 / self._fps, self._stop)
+            elif self._pacer is not None and not self._pacer.wait():
+                return None
             try:
-                self._grabber = new_grabber()
+                shot = self._grabber.grab(self._area)
             except mss.exception.ScreenShotError as exc:
-                raise _no_display(self.name, exc) from exc
-            self._pacer = Pacer(1.0 / self._fps, self._stop)
-        elif self._pacer is not None and not self._pacer.wait():
-            return None
-        try:
-            shot = self._grabber.grab(self._area)
-        except mss.exception.ScreenShotError as exc:
-            raise MediaError(
-                MediaErrorCode.DEVICE_LOST,
-                self.name,
-                f"the screen can no longer be captured ({exc})",
-                "check the display (unplugged monitor, locked session) and share again",
-            ) from exc
-        timestamp_us = monotonic_us()
-        data = np.frombuffer(shot.raw, np.uint8)
-        frame = VideoFrame(
-            data, shot.width, shot.height, PixelFormat.BGRA, timestamp_us, self._sequence
-        )
-        self._sequence += 1
-        return frame
+                raise MediaError(
+                    MediaErrorCode.DEVICE_LOST,
+                    self.name,
+                    f"the screen can no longer be captured ({exc})",
+                    "check the display (unplugged monitor, locked session) and share again",
+                ) from exc
+            timestamp_us = monotonic_us()
+            raw = shot.raw
+            if not self._gate.changed(raw, timestamp_us / 1e6):
+                continue
+            data = np.frombuffer(raw, np.uint8)
+            frame = VideoFrame(
+                data, shot.width, shot.height, PixelFormat.BGRA, timestamp_us, self._sequence
+            )
+            self._sequence += 1
+            return frame
 
     def _close(self) -> None:
         if self._grabber is not None:
             self._grabber.close()
             self._grabber = None
         self._pacer = None
+        self._gate.reset()

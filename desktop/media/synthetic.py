@@ -10,6 +10,7 @@ it is (:func:`decode_stamp`).
 from __future__ import annotations
 
 import abc
+import functools
 import math
 import threading
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy.typing as npt
 
 from desktop.media.base import SourceKind
 from desktop.media.errors import MediaError, MediaErrorCode
-from desktop.media.frames import AudioFrame, PixelFormat, VideoFrame, monotonic_us
+from desktop.media.frames import AudioFrame, BufferPool, PixelFormat, VideoFrame, monotonic_us
 from desktop.media.threaded import Pacer, ThreadedSource
 
 STAMP_BITS = 32
@@ -64,17 +65,34 @@ def _bits(value: int) -> npt.NDArray[np.uint8]:
     return ((np.uint64(value & 0xFFFFFFFF) >> shifts) & np.uint64(1)).astype(np.uint8)
 
 
-def draw_stamp(luma: npt.NDArray[np.uint8], counter: int, time_ms: int) -> None:
-    """Draw the counter and time rows into a luma (or grey) plane of shape (h, w), in place."""
-    width = luma.shape[1]
-    block = _block_size(width)
+@functools.lru_cache(maxsize=8)
+def _column_cells(width: int) -> npt.NDArray[np.intp]:
     # Each pixel column belongs to one of the cells: a margin, 32 bits, a margin.
-    column_cell = np.arange(width) * _STAMP_COLUMNS // width
+    return np.arange(width) * _STAMP_COLUMNS // width
+
+
+def _stamp_rows(
+    width: int, counter: int, time_ms: int
+) -> list[tuple[int, int, npt.NDArray[np.uint8]]]:
+    """The stamp as (first row, end row, one row of grey levels) for its two value rows."""
+    block = _block_size(width)
+    column_cell = _column_cells(width)
+    rows = []
     for row, value in enumerate((counter, time_ms)):
         top, bottom = round((0.5 + row) * block), round((1.5 + row) * block)
         levels = np.where(_bits(value) == 1, _Y_WHITE, _Y_BLACK).astype(np.uint8)
         cells = np.concatenate(([_Y_BLACK], levels, [_Y_BLACK])).astype(np.uint8)
-        luma[top:bottom, :] = cells[column_cell][np.newaxis, :]
+        rows.append((top, bottom, cells[column_cell]))
+    return rows
+
+
+def draw_stamp(luma: npt.NDArray[np.uint8], counter: int, time_ms: int) -> None:
+    """Draw the counter and time rows into a luma (or grey) plane of shape (h, w), in place.
+
+    Only the stamp's rows are written; the cost does not grow with the frame's height.
+    """
+    for top, bottom, line in _stamp_rows(luma.shape[1], counter, time_ms):
+        luma[top:bottom, :] = line[np.newaxis, :]
 
 
 def decode_stamp(luma: npt.NDArray[Any]) -> tuple[int, int]:
@@ -186,10 +204,12 @@ class SyntheticCamera(_GeneratedVideo):
     ) -> None:
         super().__init__(name, SourceKind.CAMERA, width, height, fps)
         self._template = _colour_bars_i420(width, height)
+        self._pool = BufferPool(self._template.size)
 
     def make_frame(self, sequence: int, timestamp_us: int) -> VideoFrame:
-        """Render one stamped frame of colour bars (I420)."""
-        data = self._template.copy()
+        """Stamp the pre-rendered colour bars (I420) into a reused buffer."""
+        data = self._pool.acquire()
+        np.copyto(data, self._template)
         draw_stamp(i420_luma(data, self._width, self._height), sequence, timestamp_us // 1000)
         return VideoFrame(data, self._width, self._height, PixelFormat.I420, timestamp_us, sequence)
 
@@ -212,24 +232,32 @@ class SyntheticScreen(_GeneratedVideo):
         name: str = "Synthetic screen",
     ) -> None:
         super().__init__(name, SourceKind.SCREEN, width, height, fps)
+        # Rendered once: each frame is this picture with the box and the stamp put on it.
+        self._desktop = np.empty((height, width, 4), np.uint8)
+        self._desktop[:] = (60, 40, 30, 255)
+        self._desktop[: stamp_height(width), :, :3] = _Y_BLACK
+        self._box_px = max(16, height // 6)
+        self._box = np.empty((self._box_px, self._box_px, 4), np.uint8)
+        self._box[:] = (40, 170, 250, 255)
+        self._pool = BufferPool(width * height * 4)
 
     def make_frame(self, sequence: int, timestamp_us: int) -> VideoFrame:
-        """Render one frame: desktop, moving box, stamp."""
-        bgra = np.empty((self._height, self._width, 4), np.uint8)
-        bgra[:] = (60, 40, 30, 255)
-        box = max(16, self._height // 6)
+        """Stamp one frame: the pre-rendered desktop, the box at its place, the stamp rows."""
+        data = self._pool.acquire()
+        bgra = data.reshape(self._height, self._width, 4)
+        np.copyto(bgra, self._desktop)
+        box = self._box_px
         span = max(1, self._width - box)
         x = (sequence * 8) % (2 * span)
         x = x if x < span else 2 * span - x
         y = self._height // 2 - box // 2
-        bgra[y : y + box, x : x + box] = (40, 170, 250, 255)
-        grey = np.full((self._height, self._width), 0, np.uint8)
-        draw_stamp(grey, sequence, timestamp_us // 1000)
-        stamp_h = stamp_height(self._width)
-        bgra[:stamp_h, :, :3] = grey[:stamp_h, :, np.newaxis]
-        return VideoFrame(
-            bgra.reshape(-1), self._width, self._height, PixelFormat.BGRA, timestamp_us, sequence
-        )
+        bgra[y : y + box, x : x + box] = self._box
+        # The stamp as whole BGRA pixels (grey, opaque): one uint32 per pixel, row by row.
+        pixels = data.view(np.uint32).reshape(self._height, self._width)
+        for top, bottom, line in _stamp_rows(self._width, sequence, timestamp_us // 1000):
+            grey = line.astype(np.uint32)
+            pixels[top:bottom, :] = (grey * 0x010101 | 0xFF000000)[np.newaxis, :]
+        return VideoFrame(data, self._width, self._height, PixelFormat.BGRA, timestamp_us, sequence)
 
 
 @dataclass

@@ -1,27 +1,35 @@
 """Publishing the host's media: camera (simulcast), screen and microphone into a LiveKit room.
 
-Frames come from the media layer's fan-out queues; each published source has one pump task
-that awaits its queue and hands frames to LiveKit without copying. Camera and microphone are
-toggled with ``mute``/``unmute`` (repeated unpublishing leaks in the native SDK); a source of
-another size needs a new track, because a LiveKit video source's size is fixed.
+Video frames are handed to LiveKit on the capture thread itself (a direct fan-out sink:
+``capture_frame`` is a synchronous copy into the SDK), so they never wait for the event loop
+and the loop never wakes for them. Microphone blocks go through a queue and one pump task on
+a private event loop on the ``bc-audio-handoff`` thread (the SDK's audio handoff is a
+coroutine), two 10 ms blocks per handoff: a busy UI loop (painting, layout) never delays the
+host's voice, and the SDK's per-handoff event filtering runs off the UI thread. Camera and
+microphone are toggled with ``mute``/``unmute`` (repeated unpublishing leaks in the native
+SDK); a source of another size needs a new track, because a LiveKit video source's size is
+fixed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from livekit import rtc
 from livekit.rtc._proto.room_pb2 import AudioEncoding  # not re-exported by livekit.rtc
 from livekit.rtc.participant import PublishTrackError
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
-from desktop.media.fanout import FrameQueue
+from desktop.media.fanout import DirectSink, FrameQueue
 from desktop.media.frames import AudioFrame, VideoFrame
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.link_stats import LinkSampler, LinkStats
@@ -33,6 +41,9 @@ PUBLISH_TIMEOUT_S = 20.0
 """Longer than the SDK's own 10 s wait for the server's answer, which it does not always keep."""
 AUDIO_QUEUE_MS = 100
 """LiveKit's default audio queue is a second of latency; keep it short (a multiple of 10)."""
+AUDIO_BLOCKS_PER_HANDOFF = 2
+"""10 ms microphone blocks handed to LiveKit together: one 20 ms handoff (Opus's own frame
+length) costs the event loop half the wake-ups and FFI round trips of two 10 ms ones."""
 LINK_STATS_INTERVAL_S = 2.0
 """How often the uplink figures (bitrate per layer, RTT, loss) are sampled."""
 
@@ -74,8 +85,8 @@ class _Published:
 
     publication: rtc.LocalTrackPublication
     track: rtc.LocalVideoTrack | rtc.LocalAudioTrack
-    pump: asyncio.Task[None]
-    queue: FrameQueue[Any]
+    pump: concurrent.futures.Future[None] | None
+    queue: FrameQueue[Any] | DirectSink[Any]
     unsubscribe: Callable[[], None]
     lk_source: rtc.VideoSource | rtc.AudioSource
     width: int = 0
@@ -116,6 +127,95 @@ async def publish_track(
     )
 
 
+async def pump_audio(
+    queue: FrameQueue[AudioFrame],
+    lk_source: rtc.AudioSource,
+    blocks_per_handoff: int = AUDIO_BLOCKS_PER_HANDOFF,
+    handed: Callable[[list[AudioFrame]], None] | None = None,
+) -> None:
+    """Hand a microphone's blocks to LiveKit, ``blocks_per_handoff`` at a time, until closed.
+
+    Blocks already waiting are taken without waking again; a block left over when the queue
+    closes is still handed on. ``handed`` (benchmarks) is told which blocks each handoff took.
+    """
+    pending: list[AudioFrame] = []
+
+    async def hand() -> None:
+        await lk_source.capture_frame(join_blocks(pending))
+        if handed is not None:
+            handed(pending)
+        pending.clear()
+
+    while (block := await queue.aget()) is not None:
+        pending.append(block)
+        while len(pending) < blocks_per_handoff and (more := queue.get_nowait()) is not None:
+            pending.append(more)
+        if len(pending) >= blocks_per_handoff:
+            await hand()
+    if pending:
+        await hand()
+
+
+def join_blocks(blocks: list[AudioFrame]) -> rtc.AudioFrame:
+    """One LiveKit audio frame holding consecutive blocks of one source (one copy)."""
+    first = blocks[0]
+    data = blocks[0].data if len(blocks) == 1 else np.concatenate([b.data for b in blocks])
+    samples = int(data.shape[0]) // first.num_channels
+    return rtc.AudioFrame(data.tobytes(), first.sample_rate_hz, first.num_channels, samples)
+
+
+def hand_video(lk_source: rtc.VideoSource, frame: VideoFrame) -> None:
+    """Hand one frame to LiveKit without copying it first (the SDK copies it once)."""
+    lk_source.capture_frame(frame.to_livekit(), timestamp_us=frame.timestamp_us)
+
+
+def video_sink(
+    lk_source: rtc.VideoSource, divider: Callable[[], int] = lambda: 1
+) -> Callable[[VideoFrame], None]:
+    """What a direct sink calls on the capture thread: every ``divider()``-th frame to LiveKit."""
+    sent = 0
+
+    def deliver(frame: VideoFrame) -> None:
+        nonlocal sent
+        sent += 1
+        if sent % max(1, divider()):
+            return  # adapting to a poor connection: fewer frames, fewer bits
+        hand_video(lk_source, frame)
+
+    return deliver
+
+
+class AudioLoop:
+    """A private asyncio loop on its own thread (``bc-audio-handoff``) for audio handoffs."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="bc-audio-handoff", daemon=True
+        )
+        self._thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None]:
+        """Run a coroutine on the audio loop."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    async def aclose(self) -> None:
+        """Cancel what runs there, stop the loop and join its thread (without blocking)."""
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        if self.loop.is_running():
+            await asyncio.wrap_future(self.submit(cancel_all()))
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 5.0)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
 class Publisher:
     """The host's published sources in one room.
 
@@ -141,6 +241,12 @@ class Publisher:
         self._changed = changed
         self._camera_divider = camera_divider
         self._published: dict[Source, _Published] = {}
+        self._audio_loop: AudioLoop | None = None
+
+    def _audio(self) -> AudioLoop:
+        if self._audio_loop is None:
+            self._audio_loop = AudioLoop()
+        return self._audio_loop
 
     def publication(self, source: Source) -> rtc.LocalTrackPublication | None:
         """The publication of a source, if it is published."""
@@ -176,8 +282,9 @@ class Publisher:
         room = self._room()
         await self.stop(Source.MICROPHONE)
         lk_source = rtc.AudioSource(
-            mic.sample_rate_hz, mic.num_channels, queue_size_ms=AUDIO_QUEUE_MS
-        )
+            mic.sample_rate_hz, mic.num_channels, queue_size_ms=AUDIO_QUEUE_MS,
+            loop=self._audio().loop,
+        )  # fmt: skip
         track = rtc.LocalAudioTrack.create_audio_track("microphone", lk_source)
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_MICROPHONE,
@@ -216,21 +323,11 @@ class Publisher:
         lk_source: rtc.VideoSource,
         capture: VideoCaptureSource,
     ) -> _Published:
-        queue: FrameQueue[VideoFrame] = capture.frames.subscribe("publisher", maxsize=2)
-
-        async def pump() -> None:
-            sent = 0
-            while (frame := await queue.aget()) is not None:
-                sent += 1
-                divider = self._camera_divider() if kind is Source.CAMERA else 1
-                if sent % divider:
-                    continue  # adapting to a poor connection: fewer frames, fewer bits
-                lk_source.capture_frame(frame.to_livekit(), timestamp_us=frame.timestamp_us)
-
-        unsubscribe = functools.partial(capture.frames.unsubscribe, queue)
+        divider = self._camera_divider if kind is Source.CAMERA else (lambda: 1)
+        sink = capture.frames.attach("publisher", video_sink(lk_source, divider))
+        unsubscribe = functools.partial(capture.frames.unsubscribe, sink)
         return _Published(
-            publication, track, self._spawn(pump()), queue, unsubscribe, lk_source,
-            capture.width, capture.height,
+            publication, track, None, sink, unsubscribe, lk_source, capture.width, capture.height,
         )  # fmt: skip
 
     def _feed_audio(
@@ -242,12 +339,9 @@ class Publisher:
     ) -> _Published:
         queue: FrameQueue[AudioFrame] = mic.frames.subscribe("publisher", maxsize=10)
 
-        async def pump() -> None:
-            while (frame := await queue.aget()) is not None:
-                await lk_source.capture_frame(frame.to_livekit())
-
         unsubscribe = functools.partial(mic.frames.unsubscribe, queue)
-        return _Published(publication, track, self._spawn(pump()), queue, unsubscribe, lk_source)
+        pump = self._audio().submit(pump_audio(queue, lk_source))
+        return _Published(publication, track, pump, queue, unsubscribe, lk_source)
 
     async def switch_video(self, kind: Source, capture: VideoCaptureSource) -> None:
         """Switch the camera or screen while live; the track stays when the size is the same."""
@@ -261,7 +355,6 @@ class Publisher:
                 await self.publish_screen(capture)
             return
         current.unsubscribe()
-        current.pump.cancel()
         assert isinstance(current.track, rtc.LocalVideoTrack)
         assert isinstance(current.lk_source, rtc.VideoSource)
         self._published[kind] = self._feed_video(
@@ -275,7 +368,8 @@ class Publisher:
             await self.publish_microphone(mic)
             return
         current.unsubscribe()
-        current.pump.cancel()
+        if current.pump is not None:
+            current.pump.cancel()
         assert isinstance(current.track, rtc.LocalAudioTrack)
         assert isinstance(current.lk_source, rtc.AudioSource)
         self._published[Source.MICROPHONE] = self._feed_audio(
@@ -301,8 +395,9 @@ class Publisher:
         published = self._published.pop(source, None)
         if published is None:
             return
-        published.unsubscribe()
-        published.pump.cancel()
+        published.unsubscribe()  # a direct sink: no frame is being handed over once this returns
+        if published.pump is not None:
+            published.pump.cancel()
         if not unpublish:
             return
         try:
@@ -321,6 +416,9 @@ class Publisher:
         """Stop every pump (the room takes the tracks with it when it is left)."""
         for source in list(self._published):
             await self.stop(source)
+        audio_loop, self._audio_loop = self._audio_loop, None
+        if audio_loop is not None:
+            await audio_loop.aclose()
 
     async def sample_link(
         self, running: Callable[[], bool], report: Callable[[LinkStats], None]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import functools
 import logging
 import os
@@ -51,6 +52,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--quit-after-s", type=float, default=None, help="close the window after this many seconds"
     )
+    parser.add_argument("--quit-after-first-frame", action="store_true",
+                        help="print 'first-frame' on stdout once the preview has painted its "
+                        "first video frame, then close (start-up benchmarks)")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -74,12 +78,16 @@ def _open_sources(
         return next(iter(offered))
 
     camera_label = choose(camera_label, settings.camera, cameras)
-    camera, camera_label = _open_or_twin(cameras, camera_label, "Synthetic camera",
-                                         "showing the synthetic camera instead", notes)  # fmt: skip
     mic_label = choose(mic_label, settings.microphone, microphones)
-    mic, mic_label = _open_or_twin(microphones, mic_label, "Synthetic microphone",
-                                   "using the synthetic microphone instead", notes)  # fmt: skip
-    return camera, mic, camera_label, mic_label, notes
+    # Opened side by side: a camera can take a second to open, and the microphone need not wait.
+    camera_notes: list[str] = []
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="open-camera") as pool:
+        opening = pool.submit(_open_or_twin, cameras, camera_label, "Synthetic camera",
+                              "showing the synthetic camera instead", camera_notes)  # fmt: skip
+        mic, mic_label = _open_or_twin(microphones, mic_label, "Synthetic microphone",
+                                       "using the synthetic microphone instead", notes)  # fmt: skip
+        camera, camera_label = opening.result()
+    return camera, mic, camera_label, mic_label, camera_notes + notes
 
 
 def _open_or_twin(
@@ -279,6 +287,30 @@ def _install_hooks(show: Callable[[str], None]) -> None:
     asyncio.get_event_loop().set_exception_handler(loop_hook)
 
 
+def _report_first_frame(tile: Any, then: Callable[[], object]) -> None:
+    """Print ``first-frame`` on stdout right after ``tile`` first paints a video frame, then
+    call ``then``.
+
+    For start-up benchmarks, which time it from outside the process (launch → this line).
+    """
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    def report() -> None:
+        print("first-frame", flush=True)
+        then()
+
+    class Watch(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+            if event.type() == QEvent.Type.Paint and tile.frames_shown > 0:
+                tile.removeEventFilter(self)
+                # Queued: runs once this paint (the one showing the frame) has finished.
+                QTimer.singleShot(0, report)
+            return False
+
+    watch = Watch(tile)
+    tile.installEventFilter(watch)
+
+
 def _describe_tiles(window: Any, path: str) -> None:
     """Where each tile is in the screenshot and what it shows (for tests and bug reports)."""
     import json
@@ -406,6 +438,8 @@ def main(
         open_settings=reopen_setup,
     )  # fmt: skip
     _install_hooks(window.show_error)
+    if args.quit_after_first_frame:
+        _report_first_frame(window.own_tile, window.close)
     window.show()
     window.bridge.run(studio.connect(args.url, args.token), "connect")
     if on_ready is not None:

@@ -1,25 +1,26 @@
 """A participant tile: video (or initials), name, mic state, speaking ring, quality bars.
 
-Painting costs what it must and no more: the session hands RGB24 frames (converted once, by
-the SDK), the tile wraps the newest one in a QImage without copying and lets the painter scale
-it into place. Tiles repaint only when a new frame arrived, at most on each stage tick (the
-display rate), and ask the session for the simulcast layer that fits their size.
+Painting costs what it must and no more: the session hands I420 frames as decoded; on each
+stage tick (the display rate) the tile takes only the newest one — frames the display cannot
+show are never converted — scales its planes to the tile's exact size and converts them into
+a reused buffer painted as ``Format_RGB32`` (see :class:`~desktop.ui.preview_widget.FrameImage`).
+Tiles repaint only when a new frame arrived, and ask the session for the simulcast layer that
+fits their size.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen, QResizeEvent
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.media.base import VideoCaptureSource
 from desktop.media.fanout import FrameQueue
-from desktop.media.frames import VideoFrame
+from desktop.media.frames import PixelFormat, VideoFrame
 from desktop.session.remote_video import RemoteVideoFeed
 from desktop.session.state import ParticipantState, Quality, Source
 from desktop.ui import words
-from desktop.ui.preview_widget import frame_to_qimage
+from desktop.ui.preview_widget import FrameImage, draw_centred
 
 QUALITY_BARS = {Quality.EXCELLENT: 3, Quality.GOOD: 2, Quality.POOR: 1, Quality.LOST: 0}
 QUALITY_COLOURS = {
@@ -58,8 +59,7 @@ class VideoTile(QWidget):
         self._remote: RemoteVideoFeed | None = None
         self._local_queue: FrameQueue[VideoFrame] | None = None
         self._local_source: VideoCaptureSource | None = None
-        self._image: QImage | None = None
-        self._buffer: np.ndarray | None = None
+        self._picture = FrameImage()
         self.frames_shown = 0
         """Frames painted (stats, tests)."""
         self._skipped_before = 0
@@ -75,7 +75,7 @@ class VideoTile(QWidget):
         self.setAccessibleName(f"{label}{what} tile")
         self.setToolTip(self.describe())
         if not self.camera_on:
-            self._image = self._buffer = None
+            self._picture.clear()
         self.update()
 
     def set_remote_video(self, video: RemoteVideoFeed | None) -> None:
@@ -132,17 +132,14 @@ class VideoTile(QWidget):
             frame = queue.take_latest()
             if frame is None:
                 return False
-            # RGB24 from the SDK: wrap without copying; keep the array alive with the image.
-            self._buffer = frame.rgb
-            self._image = QImage(
-                frame.rgb.data, frame.width, frame.height, frame.width * 3,
-                QImage.Format.Format_RGB888,
-            )  # fmt: skip
+            self._picture.set_frame(frame.i420, PixelFormat.I420, frame.width, frame.height,
+                                    self.size())  # fmt: skip
         elif self._local_queue is not None:
             local = self._local_queue.take_latest()
             if local is None:
                 return False
-            self._image, self._buffer = frame_to_qimage(local)
+            self._picture.set_frame(local.data, local.format, local.width, local.height,
+                                    self.size())  # fmt: skip
         else:
             return False
         self.frames_shown += 1
@@ -162,11 +159,9 @@ class VideoTile(QWidget):
         rect = self.rect()
         painter.fillRect(rect, QColor(BACKDROP))
         p = self.participant
-        if self._image is not None and self.camera_on:
-            size = self._image.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRect(0, 0, size.width(), size.height())
-            target.moveCenter(rect.center())
-            painter.drawImage(target, self._image)
+        image = self._picture.image
+        if image is not None and self.camera_on:
+            draw_centred(painter, rect, image)
         else:
             diameter = max(24, min(rect.width(), rect.height()) // 2)
             circle = QRect(0, 0, diameter, diameter)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import pytest
 
 from desktop.media.devices import list_screens
 from desktop.media.errors import MediaError, MediaErrorCode
-from desktop.media.frames import PixelFormat
-from desktop.media.screen import Region, ScreenSource
-from tests.fixtures.devices import SCREEN_QUADRANTS_RGB, SCREEN_SIZE
+from desktop.media.fanout import FrameQueue
+from desktop.media.frames import PixelFormat, VideoFrame, monotonic_us
+from desktop.media.screen import STATIC_REPEAT_S, Region, ScreenSource
+from tests.fixtures.devices import ORANGE_RGB, SCREEN_QUADRANTS_RGB, SCREEN_SIZE
 
 
 @pytest.fixture
@@ -33,7 +35,8 @@ def test_captures_the_pictures_pixels(on_xvfb: str) -> None:
     time.sleep(0.5)
     screen.stop()
     frames = list(iter(queue.get_nowait, None))
-    assert len(frames) >= 4
+    # A still picture is handed on once (then once a second); the grabs go on meanwhile.
+    assert len(frames) == 1 and screen.unchanged_grabs >= 4
     frame = frames[-1]
     assert (frame.width, frame.height, frame.format) == (width, height, PixelFormat.BGRA)
     assert frame.data.size == width * height * 4
@@ -41,6 +44,43 @@ def test_captures_the_pictures_pixels(on_xvfb: str) -> None:
         x = (i % 2) * width // 2 + width // 4
         y = (i // 2) * height // 2 + height // 4
         assert _bgra_at(frame.data, width, x, y) == rgb
+
+
+def _frame_after(queue: FrameQueue[VideoFrame], after_us: int, timeout_s: float) -> VideoFrame:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        frame = queue.get(timeout_s=0.1)
+        if frame is not None and frame.timestamp_us > after_us:
+            return frame
+    raise AssertionError(f"no frame within {timeout_s} s")
+
+
+def test_still_screen_is_sent_once_a_second_and_a_change_at_the_next_grab(
+    x_window: tuple[Any, Any],
+) -> None:
+    conn, window = x_window
+    fps = 20
+    screen = ScreenSource(monitor=1, fps=fps)
+    queue = screen.frames.subscribe("test", maxsize=100)
+    screen.start()
+    try:
+        first = _frame_after(queue, 0, 10)
+        # Still: the same picture is not handed on again within STATIC_REPEAT_S...
+        repeat = _frame_after(queue, first.timestamp_us, STATIC_REPEAT_S + 5)
+        assert repeat.timestamp_us - first.timestamp_us >= STATIC_REPEAT_S * 1e6 * 0.95
+        assert np.array_equal(repeat.data, first.data)
+        assert screen.unchanged_grabs >= 10  # ...although it was grabbed at 20 fps meanwhile
+        # A change is handed on at the first grab that sees it (one frame interval).
+        window.configure(x=300, y=200)
+        conn.sync()
+        changed_us, grabs_before = monotonic_us(), screen.unchanged_grabs
+        moved = _frame_after(queue, changed_us, 5)
+        # At most the grab already under way when the window moved saw the old picture.
+        assert screen.unchanged_grabs - grabs_before <= 1
+        assert _bgra_at(moved.data, moved.width, 400, 260) == ORANGE_RGB
+        assert _bgra_at(moved.data, moved.width, 100, 60) != ORANGE_RGB
+    finally:
+        screen.stop()
 
 
 def test_region_capture(on_xvfb: str) -> None:

@@ -78,7 +78,7 @@ def test_pick_devices_with_live_preview_and_meter_and_keep_the_choice(
     assert camera.state is SourceState.STOPPED  # the one switched away from is released
     shown = dialog.preview.frames_shown
     qtbot.waitUntil(lambda: dialog.preview.frames_shown > shown + 1, timeout=5000)
-    assert dialog.preview._image is not None and dialog.preview._image.width() == 640
+    assert dialog.preview.frame_size is not None and dialog.preview.frame_size[0] == 640
 
     # A camera that will not open is named with the next step; the working one stays.
     working = dialog.camera
