@@ -1,0 +1,191 @@
+"""Ingest near the copy floor: native camera formats, reused buffers, direct handoff to LiveKit."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import cv2
+import numpy as np
+import pytest
+from livekit import rtc
+
+from desktop.media.camera import CameraPixels, bgr_to_i420, i420_planes, to_i420
+from desktop.media.fanout import FanOut
+from desktop.media.frames import AudioFrame, BufferPool, PixelFormat, VideoFrame
+from desktop.media.synthetic import (
+    SyntheticCamera,
+    SyntheticMicrophone,
+    SyntheticScreen,
+    decode_stamp,
+    i420_luma,
+)
+from desktop.session.publisher import AudioLoop, pump_audio, video_sink
+
+W, H = 320, 180
+
+
+def _picture() -> np.ndarray:
+    """Stamped colour bars as I420, with chroma that differs from row to row."""
+    data = SyntheticCamera(W, H).make_frame(77, 123_456_000).data.copy()
+    _, u, v = i420_planes(data, W, H)
+    u += np.arange(H // 2, dtype=np.uint8)[:, None]  # make every chroma row distinct
+    v -= np.arange(H // 2, dtype=np.uint8)[:, None]
+    return data
+
+
+def test_nv12_from_the_device_becomes_the_same_picture_in_i420() -> None:
+    i420 = _picture()
+    y, u, v = i420_planes(i420, W, H)
+    nv12 = np.concatenate((y.reshape(-1), np.dstack((u, v)).reshape(-1)))
+    out = np.zeros(W * H * 3 // 2, np.uint8)
+    to_i420(nv12, CameraPixels.NV12, W, H, out)
+    assert np.array_equal(out, i420)
+    assert decode_stamp(i420_luma(out, W, H)) == (77, 123_456)
+
+
+def test_yuyv_from_the_device_becomes_i420_with_its_even_chroma_rows() -> None:
+    i420 = _picture()
+    y, u, v = i420_planes(i420, W, H)
+    # 4:2:2 as a camera sends it: full-height chroma (each 4:2:0 row twice, the odd copy
+    # changed so taking the wrong row shows), Y0 U Y1 V per pixel pair.
+    u422, v422 = np.repeat(u, 2, axis=0), np.repeat(v, 2, axis=0)
+    u422[1::2] ^= 0x55
+    v422[1::2] ^= 0x55
+    yuyv = np.empty((H, W // 2, 4), np.uint8)
+    yuyv[..., 0], yuyv[..., 2] = y[:, 0::2], y[:, 1::2]
+    yuyv[..., 1], yuyv[..., 3] = u422, v422
+    out = np.zeros(W * H * 3 // 2, np.uint8)
+    to_i420(yuyv.reshape(-1), CameraPixels.YUYV, W, H, out)
+    assert np.array_equal(out, i420)
+
+
+def test_bgr_is_converted_once_into_the_buffer_given() -> None:
+    bgr = SyntheticCamera(W, H).make_frame(5, 0).to_bgr()
+    out = np.zeros(W * H * 3 // 2, np.uint8)
+    to_i420(bgr, CameraPixels.BGR, W, H, out)
+    expected = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).reshape(-1)
+    assert np.array_equal(out, expected)
+    assert np.array_equal(bgr_to_i420(bgr)[0], expected)
+
+
+def test_pool_reuses_only_buffers_nothing_holds() -> None:
+    pool = BufferPool(16, keep=4)
+    held = VideoFrame(pool.acquire(), 4, 2, PixelFormat.I420, 0, 0)
+    view = pool.acquire()[:8]  # a view keeps its buffer as held as the array itself
+    free = pool.acquire()
+    assert free is not held.data and free.base is None and view.base is not free
+    free_id = id(free)
+    del free
+    again = pool.acquire()
+    assert id(again) == free_id and pool.allocated == 3  # reused, nothing new
+    assert again is not held.data and again is not view.base
+
+
+def test_synthetic_frames_keep_their_picture_while_held() -> None:
+    camera, screen = SyntheticCamera(W, H), SyntheticScreen(W, H)
+    kept_camera, kept_screen = camera.make_frame(1, 0), screen.make_frame(1, 0)
+    for n in range(2, 30):  # more frames than the pools keep
+        camera.make_frame(n, 0)
+        screen.make_frame(n, 0)
+    assert decode_stamp(i420_luma(kept_camera.data, W, H))[0] == 1
+    grey = cv2.cvtColor(kept_screen.to_bgr(), cv2.COLOR_BGR2GRAY)
+    assert decode_stamp(grey)[0] == 1
+
+
+def test_direct_sink_runs_on_the_publishing_thread_and_swallows_its_errors() -> None:
+    fanout: FanOut[int] = FanOut()
+    calls: list[tuple[int, str]] = []
+
+    def deliver(item: int) -> None:
+        if item == 2:
+            raise RuntimeError("the SDK refused it")
+        calls.append((item, threading.current_thread().name))
+
+    sink = fanout.attach("publisher", deliver)
+
+    def capture() -> None:
+        for i in range(4):
+            fanout.publish(i)
+
+    worker = threading.Thread(target=capture, name="cap")
+    worker.start()
+    worker.join()
+    assert calls == [(0, "cap"), (1, "cap"), (3, "cap")]
+    stats = sink.stats()
+    assert (stats.name, stats.delivered, stats.dropped) == ("publisher", 3, 1)
+    fanout.unsubscribe(sink)
+    fanout.publish(9)
+    assert len(calls) == 3
+
+
+async def test_camera_frames_handed_on_the_capture_thread_reach_a_livekit_stream() -> None:
+    camera = SyntheticCamera(W, H, fps=30)
+    source = rtc.VideoSource(W, H)
+    track = rtc.LocalVideoTrack.create_video_track("camera", source)
+    stream = rtc.VideoStream(track, capacity=0, format=rtc.VideoBufferType.I420)
+    divider = [2]  # adapting: every other frame
+    sink = camera.frames.attach("publisher", video_sink(source, lambda: divider[0]))
+    counters: list[int] = []
+
+    async def read() -> None:
+        async for event in stream:
+            frame = event.frame
+            luma = np.frombuffer(frame.data, np.uint8)[: frame.width * frame.height]
+            counters.append(decode_stamp(luma.reshape(frame.height, frame.width))[0])
+            if len(counters) == 8:
+                return
+
+    reader = asyncio.ensure_future(read())
+    camera.start()
+    try:
+        await asyncio.wait_for(reader, 20)
+    finally:
+        camera.frames.unsubscribe(sink)
+        await camera.aclose()
+        await stream.aclose()
+        await source.aclose()
+    steps = {b - a for a, b in zip(counters[1:], counters[2:], strict=False)}
+    assert steps == {2}, counters  # every second frame, in order (the first may repeat)
+
+
+async def test_microphone_pump_hands_20_ms_on_its_own_loop_and_loses_nothing() -> None:
+    mic = SyntheticMicrophone(frequency_hz=1000, level_dbfs=-6)
+    audio_loop = AudioLoop()
+    source = rtc.AudioSource(48_000, 1, queue_size_ms=100, loop=audio_loop.loop)
+    track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+    stream = rtc.AudioStream(track, sample_rate=48_000, num_channels=1)
+    # Half a second of room: a loaded test machine may start the pump late; that is not
+    # what this test is about (the publisher's queue drops the oldest past 100 ms).
+    queue = mic.frames.subscribe("publisher", maxsize=50)
+    handoffs: list[tuple[list[int], str]] = []
+
+    def handed(blocks: list[AudioFrame]) -> None:
+        handoffs.append(([b.sequence for b in blocks], threading.current_thread().name))
+
+    chunks: list[np.ndarray] = []
+
+    async def read() -> None:
+        async for event in stream:
+            chunks.append(np.frombuffer(event.frame.data, np.int16).copy())
+            if sum(c.size for c in chunks) >= 24_000:
+                return
+
+    reader = asyncio.ensure_future(read())
+    pump = audio_loop.submit(pump_audio(queue, source, handed=handed))
+    mic.start()
+    try:
+        await asyncio.wait_for(reader, 20)
+    finally:
+        await mic.aclose()
+        await asyncio.wait_for(asyncio.wrap_future(pump), 5)
+        await stream.aclose()
+        await source.aclose()
+        await audio_loop.aclose()
+    sequences = [s for blocks, _ in handoffs for s in blocks]
+    assert sequences == list(range(len(sequences)))  # every block, in order
+    assert all(len(blocks) == 2 for blocks, _ in handoffs[:-1])  # 20 ms per handoff
+    assert {name for _, name in handoffs} == {"bc-audio-handoff"}
+    samples = np.concatenate(chunks)[4800:]  # past the stream's start
+    spectrum = np.abs(np.fft.rfft(samples))
+    assert np.argmax(spectrum) * 48_000 / samples.size == pytest.approx(1000, abs=10)

@@ -1,0 +1,110 @@
+"""Tiles paint only when a new frame arrived, convert only the newest, at their exact size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject
+from pytestqt.qtbot import QtBot
+
+from desktop.media.fanout import FrameQueue
+from desktop.session.remote_video import RemoteFrame
+from desktop.session.state import ParticipantState, Source, TrackState
+from desktop.ui.tile import VideoTile
+
+W, H = 640, 360
+ORANGE_YUV = (151, 44, 201)  # BT.601 limited range for RGB (255, 128, 0), roughly
+
+
+class Feed:
+    """What a tile needs from a remote video."""
+
+    def __init__(self) -> None:
+        self.frames: FrameQueue[RemoteFrame] = FrameQueue("tile", maxsize=1)
+        self.heights: list[int] = []
+
+    def fit(self, tile_height_px: int) -> None:
+        self.heights.append(tile_height_px)
+
+    async def aclose(self) -> None:
+        self.frames.close()
+
+
+class PaintCounter(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.paints = 0
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+        if event.type() == QEvent.Type.Paint:
+            self.paints += 1
+        return False
+
+
+def _solid(yuv: tuple[int, int, int]) -> RemoteFrame:
+    y, u, v = yuv
+    data = np.concatenate((np.full(W * H, y, np.uint8), np.full(W * H // 4, u, np.uint8),
+                           np.full(W * H // 4, v, np.uint8)))  # fmt: skip
+    return RemoteFrame(data, W, H, 0)
+
+
+def test_tile_paints_only_new_frames_scaled_to_its_size(qtbot: QtBot) -> None:
+    camera = TrackState("TR", Source.CAMERA, False)
+    tile = VideoTile(ParticipantState("ann", "Ann", tracks=(camera,)))
+    qtbot.addWidget(tile)
+    tile.resize(330, 240)
+    feed = Feed()
+    tile.set_remote_video(feed)
+    tile.show()
+    qtbot.waitExposed(tile)
+    counter = PaintCounter()
+    tile.installEventFilter(counter)
+    qtbot.wait(200)  # the first exposure's paints
+    counter.paints = 0
+
+    # Nothing new: no repaint asked for, however often the stage ticks.
+    assert tile.tick() is False
+    qtbot.wait(50)
+    assert counter.paints == 0
+
+    # Three frames arrive between two ticks: only the newest is converted and painted.
+    feed.frames.put(_solid((81, 90, 240)))  # red
+    feed.frames.put(_solid((145, 54, 34)))  # green
+    feed.frames.put(_solid(ORANGE_YUV))
+    assert tile.tick() is True
+    qtbot.waitUntil(lambda: counter.paints == 1, timeout=3000)
+    assert tile.tick() is False
+    qtbot.wait(50)
+    assert counter.paints == 1
+    assert tile.frames_shown == 1 and tile.frames_skipped == 2
+
+    # The picture was made at the tile's exact size (letterboxed 16:9 in 330x240), so the
+    # paint copies it without scaling; what the user sees is orange.
+    image = tile._picture.image
+    assert image is not None and (image.width(), image.height()) == (330, 184)
+    shown = tile.grab().toImage()
+    colour = shown.pixelColor(165, 100)
+    assert abs(colour.red() - 255) < 12 and abs(colour.green() - 128) < 12 and colour.blue() < 12
+
+
+def test_tile_rescales_the_next_frame_after_a_resize(qtbot: QtBot) -> None:
+    camera = TrackState("TR", Source.CAMERA, False)
+    tile = VideoTile(ParticipantState("ann", "Ann", tracks=(camera,)))
+    qtbot.addWidget(tile)
+    feed = Feed()
+    tile.set_remote_video(feed)
+    tile.resize(320, 180)
+    tile.show()
+    qtbot.waitExposed(tile)
+    feed.frames.put(_solid(ORANGE_YUV))
+    tile.tick()
+    image: Any = tile._picture.image
+    assert (image.width(), image.height()) == (320, 180)
+    tile.resize(160, 90)
+    qtbot.waitUntil(lambda: tile.height() == 90, timeout=3000)
+    assert feed.heights[-1] == 90  # the layer that fits is asked for
+    feed.frames.put(_solid(ORANGE_YUV))
+    tile.tick()
+    image = tile._picture.image
+    assert (image.width(), image.height()) == (160, 90)
