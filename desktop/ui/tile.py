@@ -11,7 +11,7 @@ fits their size.
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen, QResizeEvent
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.media.base import VideoCaptureSource
@@ -28,6 +28,8 @@ QUALITY_COLOURS = {
     Quality.LOST: "#e5484d", Quality.UNKNOWN: "#6b7280",
 }  # fmt: skip
 SPEAKING_COLOUR = "#35c46a"
+STRIP_HEIGHT_PX = 24
+"""Height of the name strip at the bottom of a tile."""
 BACKDROP = "#101318"
 
 
@@ -60,6 +62,8 @@ class VideoTile(QWidget):
         self._local_queue: FrameQueue[VideoFrame] | None = None
         self._local_source: VideoCaptureSource | None = None
         self._picture = FrameImage()
+        self._strip: QPixmap | None = None
+        self._strip_key: tuple[object, ...] = ()
         self.frames_shown = 0
         """Frames painted (stats, tests)."""
         self._skipped_before = 0
@@ -174,16 +178,36 @@ class VideoTile(QWidget):
             font.setPixelSize(max(10, diameter // 3))
             painter.setFont(font)
             painter.drawText(circle, Qt.AlignmentFlag.AlignCenter, initials(p.name or p.identity))
-        # Name strip.
-        painter.setFont(self.font())
-        strip = QRect(rect.left(), rect.bottom() - 24, rect.width(), 24)
-        painter.fillRect(strip, QColor(0, 0, 0, 140))
-        painter.setPen(QColor("#ffffff"))
+        # Name strip, mic state and quality bars: drawn once per change of what they show,
+        # then blitted (text layout per frame cost more than the video itself).
+        strip = QRect(rect.left(), rect.bottom() - STRIP_HEIGHT_PX, rect.width(),
+                      STRIP_HEIGHT_PX)  # fmt: skip
+        painter.drawPixmap(strip.topLeft(), self._strip_pixmap(rect.width()))
+        if p.is_speaking and self.source is Source.CAMERA:
+            painter.setPen(QPen(QColor(SPEAKING_COLOUR), 4))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(rect.adjusted(2, 2, -2, -2))
+        painter.end()
+
+    def _strip_pixmap(self, width: int) -> QPixmap:
+        p = self.participant
         name = (p.name or p.identity) + (" (screen)" if self.source is Source.SCREEN else "")
         mic = "" if self.source is Source.SCREEN or not p.mic_muted else "mic off"
+        ratio = self.devicePixelRatioF()
+        key = (width, ratio, name, mic, p.quality, self.source, self.font().key())
+        if self._strip is not None and self._strip_key == key:
+            return self._strip
+        pixmap = QPixmap(round(width * ratio), round(STRIP_HEIGHT_PX * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(QColor(0, 0, 0, 140))
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setFont(self.font())
+        strip = QRect(0, 0, width, STRIP_HEIGHT_PX)
+        painter.setPen(QColor("#ffffff"))
         # Words rather than an icon glyph: every font has them, and screen readers say them.
         painter.drawText(strip.adjusted(8, 0, -48, 0), Qt.AlignmentFlag.AlignVCenter, name)
-        if mic and rect.width() >= 200:
+        if mic and width >= 200:
             painter.setPen(QColor("#ff6b6b"))
             right = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
             painter.drawText(strip.adjusted(8, 0, -48, 0), right, mic)
@@ -191,19 +215,17 @@ class VideoTile(QWidget):
             # Too small for words beside the name: a red dot (the tooltip lists their tracks).
             painter.setBrush(QColor("#ff6b6b"))
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.drawEllipse(QRectF(rect.right() - 48, strip.center().y() - 4, 8, 8))
+            painter.drawEllipse(QRectF(strip.right() - 48, strip.center().y() - 4, 8, 8))
         # Quality bars, bottom right (a person's connection; a share has none of its own).
         bars = QUALITY_BARS.get(p.quality, 0)
         colour = QColor(QUALITY_COLOURS[p.quality])
         for i in range(3 if self.source is Source.CAMERA else 0):
             h = 6 + 4 * i
-            bar = QRectF(rect.right() - 36 + i * 9, strip.bottom() - 4 - h, 6, h)
+            bar = QRectF(strip.right() - 36 + i * 9, strip.bottom() - 4 - h, 6, h)
             painter.fillRect(bar, colour if i < bars else QColor("#4b5563"))
-        if p.is_speaking and self.source is Source.CAMERA:
-            painter.setPen(QPen(QColor(SPEAKING_COLOUR), 4))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRect(rect.adjusted(2, 2, -2, -2))
         painter.end()
+        self._strip, self._strip_key = pixmap, key
+        return pixmap
 
     @property
     def quality_bars(self) -> int:

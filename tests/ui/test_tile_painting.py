@@ -50,7 +50,7 @@ def _solid(yuv: tuple[int, int, int]) -> RemoteFrame:
 
 
 def test_tile_paints_only_new_frames_scaled_to_its_size(qtbot: QtBot) -> None:
-    camera = TrackState("TR", Source.CAMERA, False)
+    camera = TrackState("TR", Source.CAMERA, True)
     tile = VideoTile(ParticipantState("ann", "Ann", tracks=(camera,)))
     qtbot.addWidget(tile)
     tile.resize(330, 240)
@@ -89,7 +89,7 @@ def test_tile_paints_only_new_frames_scaled_to_its_size(qtbot: QtBot) -> None:
 
 
 def test_tile_rescales_the_next_frame_after_a_resize(qtbot: QtBot) -> None:
-    camera = TrackState("TR", Source.CAMERA, False)
+    camera = TrackState("TR", Source.CAMERA, True)
     tile = VideoTile(ParticipantState("ann", "Ann", tracks=(camera,)))
     qtbot.addWidget(tile)
     feed = Feed()
@@ -108,3 +108,26 @@ def test_tile_rescales_the_next_frame_after_a_resize(qtbot: QtBot) -> None:
     tile.tick()
     image = tile._picture.image
     assert (image.width(), image.height()) == (160, 90)
+
+
+def _red_pixels_in_strip(tile: VideoTile) -> int:
+    shown = tile.grab().toImage()
+    count = 0
+    for y in range(shown.height() - 24, shown.height()):
+        for x in range(shown.width()):
+            colour = shown.pixelColor(x, y)
+            count += colour.red() > 180 and colour.green() < 140 and colour.blue() < 140
+    return count
+
+
+def test_name_strip_follows_the_participant_though_it_is_drawn_once(qtbot: QtBot) -> None:
+    camera = TrackState("TR", Source.CAMERA, True)
+    mic_on, mic_off = (TrackState("MI", Source.MICROPHONE, False, muted=m) for m in (False, True))
+    tile = VideoTile(ParticipantState("ann", "Ann", tracks=(camera, mic_on)))
+    qtbot.addWidget(tile)
+    tile.resize(180, 120)  # narrow: a muted mic is a red dot (words need fonts, shapes do not)
+    tile.show()
+    qtbot.waitExposed(tile)
+    assert _red_pixels_in_strip(tile) == 0
+    tile.set_participant(ParticipantState("ann", "Ann", tracks=(camera, mic_off)))
+    qtbot.waitUntil(lambda: _red_pixels_in_strip(tile) > 20, timeout=3000)
