@@ -159,6 +159,11 @@ class Samples:
         return Row(benchmark, metric, ours, base, spread, target, verdict, notes, base_spread)
 
 
+def load_note() -> str:
+    """The machine's load now, for the reason a latency target was missed."""
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
 def thread_cpu_s(thread: threading.Thread) -> float:
     """CPU seconds a (running) Python thread has used, read from any thread (Linux)."""
     assert thread.ident is not None

@@ -20,6 +20,7 @@ from benchmarks.common import (
     Row,
     ainterleaved,
     interleaved,
+    load_note,
     median_spread,
     percentile,
 )
@@ -92,8 +93,8 @@ async def glass_to_glass(server: LiveKitServer, duration_s: float) -> list[Row]:
             percentile(steady, 50),
             target="< 100 ms",
             met=percentile(steady, 50) < 100,
-            notes="camera stamp → decoded at a viewer, through the real livekit-server on "
-            "127.0.0.1 (30 fps)",
+            notes=f"camera stamp → decoded at a viewer, through the real livekit-server on "
+            f"127.0.0.1; delivered {received / duration_s:.0f} of 30 fps; {load_note()}",
         ),  # fmt: skip
         Row(
             "glass-to-glass",
@@ -201,7 +202,7 @@ def startup(server: LiveKitServer, repeats: int = 3) -> list[Row]:
             met=lambda o, b: o < 1.5,
             notes=f"{first - floor_s:.2f} s of it is ours above the floor (Python + Qt + one "
             f"window, {floor_s:.2f} s): imports of the session layer (LiveKit, PyAV, aiohttp) "
-            "before the window; see docs/benchmarks.md",
+            f"before the window, see docs/benchmarks.md; {load_note()}",
         ),  # fmt: skip
         Row(
             "start-up",
@@ -374,8 +375,9 @@ async def remote_tiles(server: LiveKitServer, duration_s: float, repeats: int) -
             "cpu",
             target="≥ 5x cheaper",
             met=lambda o, b: b / max(o, 1e-9) >= 5,
-            notes="through livekit-server on 127.0.0.1; guests 640x360 simulcast in another "
-            "process",
+            notes=f"painted {statistics.median(samples.ours['fps']):.0f} fps a tile vs "
+            f"{statistics.median(samples.base['fps']):.0f} (naive); guests 640x360 simulcast "
+            f"in another process; {load_note()}",
         ),  # fmt: skip
         samples.row("tiles (SFU)", "frames painted per tile, fps", "fps", target="≈ 30"),
         samples.row(
@@ -384,6 +386,7 @@ async def remote_tiles(server: LiveKitServer, duration_s: float, repeats: int) -
             "delay_p99",
             target="< 8 ms",
             met=lambda o, b: o < 8,
+            notes=load_note(),
         ),  # fmt: skip
     ]
 
