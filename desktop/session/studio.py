@@ -22,6 +22,7 @@ from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.program import OutputOptions
+from desktop.session import stage_control
 from desktop.session.backend_client import Backend, HttpBackend, LocalBackend
 from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
@@ -39,6 +40,8 @@ from desktop.session.state import (
     ParticipantState,
     Problem,
     ProblemCode,
+    QualitySample,
+    RecordingGap,
     RoomState,
     Source,
     StateStore,
@@ -91,6 +94,12 @@ class StreamSummary:
     """The currency of ``revenue`` (the platform's, else the studio's setting)."""
     room_duration_s: float = 0.0
     """How long the room existed (the platform's figure, or the studio's session)."""
+    quality_history: dict[str, tuple[QualitySample, ...]] = field(default_factory=dict)
+    """Each guest's connection grades over the show (drawn as a sparkline)."""
+    recording_gaps: list[RecordingGap] = field(default_factory=list)
+    """Stretches the cloud recording missed (start, end, duration)."""
+    ended_ms: int = 0
+    """When the summary was made (wall clock ms; the end of the quality sparklines)."""
 
 
 class Studio:
@@ -489,6 +498,30 @@ class Studio:
         """Remove a guest from the room."""
         await self._moderator().remove(identity)
 
+    async def ask_to_unmute(self, identity: str) -> None:
+        """Ask a guest to unmute their microphone (their client shows the request; they decide).
+
+        Raises:
+            SessionError: Not in a room, the guest left, or they are backstage (not allowed to
+                publish, so they could not unmute).
+        """
+        if self.session is None:
+            raise SessionError(
+                SessionErrorCode.NOT_CONNECTED, "not in a room", "connect to a room first"
+            )
+        guest = self.store.state.remotes.get(identity)
+        if guest is not None and not guest.can_publish:
+            raise SessionError(
+                SessionErrorCode.FORBIDDEN, f"{guest.name or identity} is backstage",
+                "add them to the stage first, then ask again",
+            )  # fmt: skip
+        request_id = await self.session.ask_to_unmute(identity)
+        stage_control.log_action(self.store, "ask-to-unmute", identity, f"request {request_id}")
+
+    def export_moderation_log(self, path: Path) -> Path:
+        """Write the moderation log to ``path`` as CSV (time, actor, action, target, detail)."""
+        return stage_control.export_audit_csv(self.store.state.moderation_log, path)
+
     # -- the program --------------------------------------------------------------------------
 
     def set_program_layout(self, layout: Layout) -> str:
@@ -720,6 +753,8 @@ class Studio:
             recordings=list(self._recordings),
             currency=self.settings.currency,
             room_duration_s=time.monotonic() - self._started_s,
+            quality_history=dict(self.store.state.quality_history),
+            ended_ms=stage_control.now_ms(),
         )
         if self.backend is not None and self.store.state.room_name:
             try:
