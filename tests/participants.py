@@ -155,7 +155,7 @@ def accept_unmute_requests(room: rtc.Room, accept: bool = True) -> list[dict[str
         )
         accepted = accept and publication is not None
         if accepted and publication is not None and publication.track is not None:
-            publication.track.unmute()  # type: ignore[union-attr]
+            publication.track.unmute()
         reply = {
             "type": "unmute_answer",
             "version": 1,

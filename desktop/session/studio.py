@@ -21,6 +21,7 @@ from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.encoder import EncoderSettings
+from desktop.media.outputs.output import OutputPhase
 from desktop.media.outputs.program import OutputOptions
 from desktop.session import stage_control
 from desktop.session.backend_client import Backend, HttpBackend, LocalBackend
@@ -31,6 +32,7 @@ from desktop.session.moderation import Moderator
 from desktop.session.node_urls import connect_first
 from desktop.session.program_feed import ProgramFeed
 from desktop.session.publisher import PublishDefaults
+from desktop.session.recording_guard import RecordingGuard
 from desktop.session.remote_video import RemoteVideo
 from desktop.session.room_events import DisconnectReason
 from desktop.session.room_session import RoomSession
@@ -127,6 +129,8 @@ class Studio:
         self.backend: Backend | None = None
         self.moderator: Moderator | None = None
         self.monitor: BroadcastMonitor | None = None
+        self.guard: RecordingGuard | None = None
+        """Keeps a wanted cloud recording running (see recording_guard.py)."""
         self.camera: VideoCaptureSource | None = None
         self.mic: AudioCaptureSource | None = None
         self.screen: VideoCaptureSource | None = None
@@ -730,10 +734,38 @@ class Studio:
         path = await self.live.start_recording(folder, cloud=wants_cloud, local=local)
         if path is not None:
             self._recordings.append(str(path))
+        if wants_cloud and self.backend is not None:
+            self._guard_recording()
         return path
+
+    def _guard_recording(self) -> None:
+        """Watch the cloud recording: a stop or stall is flagged, a new one started."""
+        if self.guard is not None and self.guard.room_name != self.store.state.room_name:
+            self.guard = None
+        if self.guard is None and self.backend is not None:
+            folder = self.settings.recording_dir()
+
+            async def restart() -> None:
+                await self.live.start_recording(folder, cloud=True, local=False)
+
+            self.guard = RecordingGuard(
+                self.backend, self.store, self.store.state.room_name, restart,
+                self._ensure_local_copy,
+            )  # fmt: skip
+        if self.guard is not None:
+            self.guard.arm()
+
+    async def _ensure_local_copy(self) -> None:
+        """Start a local safety copy unless one is recording (which goes on untouched)."""
+        current = self.live.direct.statuses().get("recording")
+        if current is not None and current.phase not in (OutputPhase.STOPPED, OutputPhase.FAILED):
+            return
+        await self.start_recording(place=RecordingPlace.LOCAL)
 
     async def stop_recording(self) -> None:
         """Stop recording (the file is closed cleanly)."""
+        if self.guard is not None:
+            await self.guard.disarm()
         await self.live.stop_recording()
 
     async def end_stream(self) -> StreamSummary:
@@ -743,6 +775,8 @@ class Studio:
         """
         if self.live.is_live:
             self._stop_live_clock()
+        if self.guard is not None:
+            await self.guard.disarm()
         await self.program.aclose()
         await self.live.aclose()
         self._stop_live_clock()
@@ -754,6 +788,7 @@ class Studio:
             currency=self.settings.currency,
             room_duration_s=time.monotonic() - self._started_s,
             quality_history=dict(self.store.state.quality_history),
+            recording_gaps=list(self.store.state.recording_gaps),
             ended_ms=stage_control.now_ms(),
         )
         if self.backend is not None and self.store.state.room_name:
@@ -800,6 +835,8 @@ class Studio:
 
     async def aclose(self) -> None:
         """Leave the room and stop everything (recordings are closed cleanly)."""
+        if self.guard is not None:
+            await self.guard.disarm()
         if not self.store.state.ended:  # End stream closed the program feed already
             await self.program.aclose()
         await self.live.aclose()
