@@ -27,7 +27,7 @@ from desktop.session import stage_control
 from desktop.session.backend_client import Backend, HttpBackend, LocalBackend
 from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
-from desktop.session.live import LiveOutputs
+from desktop.session.live import REHEARSAL_ID, LiveOutputs
 from desktop.session.moderation import Moderator
 from desktop.session.node_urls import connect_first
 from desktop.session.program_feed import ProgramFeed
@@ -608,6 +608,49 @@ class Studio:
         if self.store.state.is_live and not self._live_since_s:
             self._live_since_s = time.monotonic()
         return problems
+
+    async def rehearse(self) -> str:
+        """Run the show privately: to the private RTMP URL if one is set, else into a file.
+
+        Go Live then switches the same program (or egress) to the real destinations.
+
+        Returns:
+            Where the rehearsal goes, in words.
+
+        Raises:
+            SessionError: Already live or rehearsing, or no private sink for this path.
+            MediaError: The private URL, or the folder, is not usable.
+        """
+        folder = self.settings.recording_dir()
+        if not self.settings.rehearsal_url:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise MediaError(
+                    MediaErrorCode.INVALID_ARGUMENT, str(folder),
+                    f"the recording folder cannot be created ({error.strerror})",
+                    "choose another folder with Record ▸ Choose folder",
+                ) from None  # fmt: skip
+        key = self.secrets.get(Secrets.stream_key_name(REHEARSAL_ID))
+        return await self.live.rehearse(folder, self.settings.rehearsal_url, key)
+
+    def set_rehearsal_url(self, url: str, key: str) -> None:
+        """Rehearse to this private RTMP URL from now on ('' = into a file); key to the keyring.
+
+        Raises:
+            MediaError: The URL (or key) is not usable, in words.
+        """
+        from desktop.media.outputs.destinations import rtmp_target
+
+        if url.strip():
+            rtmp_target(url, key)
+        self.settings.rehearsal_url = url.strip()
+        self.secrets.set(Secrets.stream_key_name(REHEARSAL_ID), key.strip())
+        self._save_settings()
+
+    async def end_rehearsal(self) -> None:
+        """Stop rehearsing (nothing went out)."""
+        await self.live.end_rehearsal()
 
     def add_destination(self, name: str, url: str, key: str) -> Destination:
         """Add a custom RTMP(S) destination (switched on); the key goes to the keyring.
