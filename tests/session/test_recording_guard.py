@@ -1,6 +1,7 @@
 """The recording continuity guard against the real livekit-server and the Egress stand-in: the
-cloud recording's egress dies mid-show, the studio flags it within 10 s, starts a new egress,
-the local safety copy records on without a break, and the summary lists the gap."""
+cloud recording's egress dies mid-show, the studio flags it within 10 s, starts a new egress
+(the first replacement stalls in "starting" and is replaced in turn), the local safety copy
+records on without a break, and the summary lists the gap."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import av
 import keyring.backends.fail
 import pytest
+from livekit import api
 
 from backend.recording import RecordingState
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
@@ -83,7 +85,10 @@ async def test_a_dead_cloud_recording_is_flagged_replaced_and_listed_as_a_gap(
         assert first and state is RecordingState.ACTIVE
         await wait_for(lambda: bool(local.exists() and local.stat().st_size > 20_000), 20)
 
-        # The egress worker dies mid-show.
+        # The egress worker dies mid-show, and the first replacement hangs in "starting" (no
+        # worker takes it): the guard gives it 6 s, stops it and starts another.
+        guard.start_timeout_s = 6.0
+        await real_livekit.egress.stall_next_start(1)
         failed_at_ms = int(time.time() * 1000)
         failed_at_s = time.monotonic()
         await real_livekit.egress.fail_egress(first, "worker crashed")
@@ -99,18 +104,28 @@ async def test_a_dead_cloud_recording_is_flagged_replaced_and_listed_as_a_gap(
         # A new egress takes over; the gap closes and the notice goes.
         await wait_for(
             lambda: bool(store.state.recording_gaps and store.state.recording_gaps[-1].end_ms),
-            40,
+            50,
         )
         assert not flagged()
-        assert len(guard.egress_ids) == 2 and guard.egress_ids[0] == first
-        second, state = await recording_state()
-        assert second == guard.egress_ids[1] != first and state is RecordingState.ACTIVE
+        assert len(guard.egress_ids) == 3 and guard.egress_ids[0] == first
+        third, state = await recording_state()
+        assert third == guard.egress_ids[2] != first and state is RecordingState.ACTIVE
+        egress_api = real_livekit.egress.api()
+        try:
+            listed = await egress_api.egress.list_egress(
+                api.ListEgressRequest(egress_id=guard.egress_ids[1])
+            )
+        finally:
+            await egress_api.aclose()
+        stalled = listed.items[0]
+        assert stalled.status == api.EgressStatus.EGRESS_COMPLETE and not stalled.file_results
         size_at_restart = local.stat().st_size
         await wait_for(lambda: local.stat().st_size > size_at_restart + 10_000, 20)
         await studio.stop_recording()
         stopped_at_s = time.monotonic()
         summary = await studio.end_stream()
     finally:
+        await real_livekit.egress.stall_next_start(0)
         await studio.aclose()
         camera.stop()
         mic.stop()
@@ -119,7 +134,7 @@ async def test_a_dead_cloud_recording_is_flagged_replaced_and_listed_as_a_gap(
     assert len(summary.recording_gaps) == 1
     gap = summary.recording_gaps[0]
     assert gap.start_ms <= failed_at_ms < gap.end_ms
-    assert 0 < gap.duration_s < 40
+    assert 6 < gap.duration_s < 50
     # One local copy (no second file), recorded through the failure without a break.
     assert [p for p in summary.recordings if p.endswith(".mp4") and "/" in p] == [str(local)]
     times = video_times_s(local)
