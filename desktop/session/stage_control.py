@@ -160,9 +160,21 @@ def audit_csv(entries: Iterable[AuditEntry]) -> str:
     writer.writerow(CSV_COLUMNS)
     for entry in entries:
         writer.writerow(
-            (iso_time(entry.timestamp_ms), entry.actor, entry.action, entry.target, entry.detail)
+            (
+                iso_time(entry.timestamp_ms),
+                _cell(entry.actor),
+                entry.action,
+                _cell(entry.target),
+                _cell(entry.detail),
+            )
         )
     return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    # Identities and a guest's decline reason come from outside: a leading = + - @ would make a
+    # spreadsheet run it as a formula, so such a cell is quoted as text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def export_audit_csv(entries: Iterable[AuditEntry], path: Path) -> Path:

@@ -11,9 +11,10 @@ import keyring.backends.fail
 import pytest
 from livekit import rtc
 
+from desktop.session import stage_control
 from desktop.session.settings import Secrets, Settings
 from desktop.session.stage_control import quality_levels
-from desktop.session.state import Quality, QualitySample, Source
+from desktop.session.state import AuditEntry, Quality, QualitySample, Source
 from desktop.session.studio import Studio
 from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress
 from tests.participants import Feeder, accept_unmute_requests, wait_for
@@ -30,6 +31,23 @@ def test_quality_levels_keep_the_worst_grade_of_each_stretch() -> None:
     # 0-3 s excellent; 3-6 s poor came and went (worst wins); 6-9 s good; 9-12 s lost.
     assert levels == [Quality.EXCELLENT, Quality.POOR, Quality.GOOD, Quality.LOST]
     assert quality_levels((), until_ms=1) == []
+
+
+def test_payloads_round_trip_and_the_csv_never_carries_a_formula() -> None:
+    request = stage_control.new_request("host-1", "Ada")
+    parsed = stage_control.UnmuteRequest.from_json(request.to_json())
+    assert parsed == request and parsed.message == "Ada asks you to unmute your microphone"
+    assert stage_control.UnmuteRequest.from_json(b'{"type": "chat"}') is None
+    assert stage_control.UnmuteAnswer.from_json(b"not json") is None
+    answer = stage_control.UnmuteAnswer.from_json(
+        b'{"type": "unmute_answer", "requestId": "UR_1", "accepted": "yes"}'
+    )
+    assert answer == stage_control.UnmuteAnswer("UR_1", False)  # only true is true
+    entry = AuditEntry(0, "ann", "unmute-declined", "ann", '=HYPERLINK("x")')
+    rows = list(csv.reader(stage_control.audit_csv([entry]).splitlines()))
+    assert rows[0] == list(stage_control.CSV_COLUMNS)
+    assert rows[1] == ["1970-01-01T00:00:00.000Z", "ann", "unmute-declined", "ann",
+                       "'=HYPERLINK(\"x\")"]  # fmt: skip
 
 
 async def test_ask_to_unmute_log_csv_and_quality_history(
