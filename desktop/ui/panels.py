@@ -169,7 +169,7 @@ class ParticipantsPanel(QWidget):
                 flags.append("speaking")
             flags.append(f"connection {words.quality(person.quality)}")
             history = state.quality_history.get(identity, ())
-            line = quality_sparkline(history, int(time.time() * 1000))
+            line = quality_sparkline(history, int(time.time() * 1000), width=8)
             item = QListWidgetItem(f"{name} — {', '.join(flags)}" + (f"  {line}" if line else ""))
             item.setToolTip(f"Connection over time: {quality_trend(history)}")
             item.setData(Qt.ItemDataRole.UserRole, identity)

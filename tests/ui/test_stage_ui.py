@@ -129,8 +129,8 @@ def test_log_sparklines_gap_notice_and_summary(
     )
     store.update(quality_history={"ann": history})
     item = window.participants.list.item(0)
-    # 60 s in 12 stretches of 5 s, each its worst grade: excellent 27 s, poor 25 s, good 8 s.
-    assert item.text().endswith("█████▃▃▃▃▃▃▆"), item.text()
+    # 60 s in 8 stretches of 7.5 s, each its worst grade: excellent 27 s, poor 25 s, good 8 s.
+    assert item.text().endswith("███▃▃▃▃▆"), item.text()
     assert item.toolTip() == ("Connection over time: excellent, then poor, now good (worst: poor)")
 
     # A cloud recording gap is a notice with its next step until the guard clears it.
