@@ -163,17 +163,23 @@ class EgressPath:
         await self.backend.update_rtmp(self.room_name, remove=[destination_id])
 
     async def switch(self, targets: dict[str, RtmpTarget], drop: str) -> None:
-        """One update of the same egress (LiveKit's UpdateStream): the destinations' URLs in,
+        """Update the same egress (LiveKit's UpdateStream): the destinations' URLs in, then
         ``drop``'s out. If the egress ended by itself meanwhile, start one for the destinations.
+
+        Two updates, not one: an egress ends when its last stream goes, and some egress
+        versions register added URLs asynchronously, so removing the private sink in the same
+        request could end the egress before the destinations count.
         """
         entries = [named_url(i, t.publish_url) for i, t in targets.items()]
         try:
-            await self.backend.update_rtmp(self.room_name, add=entries, remove=[drop])
+            await self.backend.update_rtmp(self.room_name, add=entries)
         except SessionError as error:
             # 409: the egress ended (its only output, the private sink, failed); start anew.
             if error.code is not SessionErrorCode.ALREADY_ACTIVE:
                 raise
             await self.backend.start_rtmp(self.room_name, entries, layout=self.egress_layout)
+            return
+        await self.backend.update_rtmp(self.room_name, remove=[drop])
 
     async def stop(self) -> None:
         """Stop the egress (already ended by itself is fine)."""
