@@ -22,14 +22,33 @@ from PySide6.QtWidgets import (
 
 from desktop.media.errors import MediaError
 from desktop.media.outputs.destinations import mask_url
+from desktop.media.outputs.output import OutputPhase
+from desktop.session.live import REHEARSAL_ID
 from desktop.session.state import RoomState
 from desktop.session.studio import Studio
 from desktop.ui.bridge import StateBridge
 
 
+def sink_problem(state: RoomState) -> str:
+    """Why the rehearsal's private sink is not receiving, in words ('' when it is fine)."""
+    direct = next((s for s in state.direct_outputs if s.output_id == REHEARSAL_ID), None)
+    if direct is not None and direct.phase in (OutputPhase.FAILED, OutputPhase.RETRYING):
+        return direct.error or "it stopped"
+    egress = next((o for o in state.outputs if o.name == REHEARSAL_ID), None)
+    if egress is not None and egress.status == "failed":
+        return egress.error or "it failed"
+    return ""
+
+
 def rehearsal_words(state: RoomState, private_url: str) -> str:
     """What the bar says: rehearsing where, or what Rehearse would do."""
     if state.rehearsal:
+        problem = sink_problem(state)
+        if problem:
+            return (
+                f"REHEARSING, but the private sink is not receiving: {problem}. Check the "
+                "private stream's URL and key (Private stream…), or end the rehearsal."
+            )
         return (
             f"REHEARSING — only you see this: the program goes to {state.rehearsal}. "
             "Press Go Live to go on air without a restart."

@@ -96,6 +96,13 @@ async def test_rehearse_then_go_live_from_the_window(
     assert not dialog.isVisible()
     assert "private stream to rtmp://127.0.0.1" in bar.words.text()
     assert "secret-key" not in bar.words.text()
+    # A private sink that refuses the stream is said, not hidden behind "REHEARSING".
+    studio.set_rehearsal_url(rtmp_server.url("locked"), "secret-key")
+    qtbot.mouseClick(bar.button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    await _pump(lambda: "not receiving" in bar.words.text(), 30)
+    assert "secret-key" not in bar.words.text()
+    await studio.end_rehearsal()
+    await _pump(lambda: bar.button.text() == "Rehearse")
 
 
 def test_log_sparklines_gap_notice_and_summary(
