@@ -135,7 +135,8 @@ def accept_unmute_requests(room: rtc.Room, accept: bool = True) -> list[dict[str
 
     Written from the documented protocol only (no studio code): on a reliable data message on
     the request topic with ``type == "unmute_request"``, unmute the local track of the asked
-    ``source`` (or decline) and answer on the answer topic. Returns the requests seen.
+    ``source`` (or decline) and answer on the answer topic (answering needs ``canPublishData``;
+    a failed answer is kept in the request as ``answerError``). Returns the requests seen.
     """
     seen: list[dict[str, Any]] = []
     sources = {
@@ -163,9 +164,12 @@ def accept_unmute_requests(room: rtc.Room, accept: bool = True) -> list[dict[str
             "accepted": accepted,
             "reason": "" if accepted else "declined by the guest",
         }
-        await room.local_participant.publish_data(
-            json.dumps(reply), reliable=True, topic=UNMUTE_ANSWER_TOPIC
-        )
+        try:
+            await room.local_participant.publish_data(
+                json.dumps(reply), reliable=True, topic=UNMUTE_ANSWER_TOPIC
+            )
+        except Exception as exc:  # e.g. no canPublishData: the test can see why
+            request["answerError"] = f"{type(exc).__name__}: {exc}"
 
     def received(packet: rtc.DataPacket) -> None:
         if packet.topic != UNMUTE_REQUEST_TOPIC:
