@@ -25,22 +25,6 @@ from desktop.media.frames import PixelFormat, VideoFrame
 REFRESH_INTERVAL_MS = 33
 
 
-def frame_to_qimage(frame: VideoFrame) -> tuple[QImage, np.ndarray]:
-    """Wrap a frame as a QImage; returns the image and the buffer it points into (keep both)."""
-    if frame.format is PixelFormat.BGRA:
-        buffer = frame.data
-        image = QImage(
-            buffer.data, frame.width, frame.height, frame.width * 4, QImage.Format.Format_RGB32
-        )
-        return image, buffer
-    yuv = frame.data.reshape(frame.height * 3 // 2, frame.width)
-    rgb = np.ascontiguousarray(cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420))
-    image = QImage(
-        rgb.data, frame.width, frame.height, frame.width * 3, QImage.Format.Format_RGB888
-    )
-    return image, rgb
-
-
 def fitted_size(width: int, height: int, area: QSize) -> QSize:
     """The largest even size with the frame's aspect ratio inside ``area`` (at least 2x2)."""
     size = QSize(width, height).scaled(area, Qt.AspectRatioMode.KeepAspectRatio)
