@@ -217,6 +217,9 @@ class ProgramWidget(QWidget):
         note = self.studio.set_program_layout(layout)
         self.layout_buttons[layout].setChecked(True)
         self._show_note(f"Viewers will see {note}." if note else "")
+        if self.studio.live.egress_running:
+            # The cloud stream and recording run on; only their composition changes.
+            self.bridge.run(self.studio.live.follow_layout(), "change the cloud stream's layout")
 
     def apply_banner(self) -> None:
         """Show the banner text in the program (empty removes it)."""
