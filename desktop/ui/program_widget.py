@@ -81,7 +81,7 @@ class ProgramMonitorWidget(QWidget):
         self.setAccessibleName("Program monitor")
         self.setMinimumSize(240, 135)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self._picture: npt.NDArray[np.uint8] | None = None
+        self._version = 0
         self._image: QImage | None = None
         self._rgb: npt.NDArray[np.uint8] | None = None
         self.pictures_shown = 0
@@ -114,15 +114,18 @@ class ProgramMonitorWidget(QWidget):
 
     def tick(self) -> None:
         """Take the newest program picture if there is a new one."""
-        picture = self.studio.live.direct.compositor.latest()
-        if picture is None or picture is self._picture:
+        compositor = self.studio.live.direct.compositor
+        if compositor.version == self._version:
+            return
+        self._version = compositor.version
+        picture = compositor.latest()
+        if picture is None:
             return
         settings = self.studio.live.direct.settings
         target = self.picture_rect().size()
         self._rgb = program_to_rgb(picture, settings.width, settings.height, target)
         h, w = self._rgb.shape[:2]
         self._image = QImage(self._rgb.data, w, h, w * 3, QImage.Format.Format_RGB888)
-        self._picture = picture
         self.pictures_shown += 1
         self.update()
 
