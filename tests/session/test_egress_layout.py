@@ -16,6 +16,7 @@ from typing import Any
 import keyring.backends.fail
 import numpy as np
 import numpy.typing as npt
+from livekit import api
 
 from desktop.media.compositor import Layout
 from desktop.media.outputs.destinations import Destination, DestinationKind
@@ -24,6 +25,7 @@ from desktop.session.live import EGRESS_LAYOUTS, LiveOutputs, egress_layout
 from desktop.session.room_session import RoomSession
 from desktop.session.settings import Secrets
 from tests.fixtures.backend import BackendServer
+from tests.fixtures.egress import LiveKitWithEgress
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S
 from tests.fixtures.program import Guest, RoomGuest, decode_video
 from tests.fixtures.rtmp import RtmpServer
@@ -120,3 +122,37 @@ async def test_the_chosen_layout_reaches_the_egress_and_a_change_reaches_it_whil
     assert "?" not in kinds[first + 5 :], kinds
     times = [t for t, _ in video]
     assert float(np.diff(times).max()) < 1.0  # no gap in the stream across the switch
+
+
+async def test_update_layout_reaches_the_cloud_recording_too(
+    backend_server: BackendServer, real_livekit: LiveKitWithEgress
+) -> None:
+    """The backend's ``update_layout`` changes every egress the room runs, and says which."""
+    status, created = await backend_server.call(
+        "create_room", appointmentId=backend_server.appointment_id
+    )
+    assert status == 200, created
+    name = created["room"]["name"]
+    # Nothing runs yet: nothing to change, and that is not an error.
+    status, body = await backend_server.call("update_layout", roomName=name, layout="grid")
+    assert status == 200 and body["egressIds"] == [], body
+    status, body = await backend_server.call("start_recording", roomName=name, layout="speaker")
+    assert status == 200, body
+    egress_id = body["recording"]["egressId"]
+    try:
+        status, body = await backend_server.call("update_layout", roomName=name, layout="grid")
+        assert status == 200 and body == {"layout": "grid", "egressIds": [egress_id],
+                                          "success": True}, body  # fmt: skip
+        egress = real_livekit.egress.api()
+        try:
+            listed = await egress.egress.list_egress(api.ListEgressRequest(egress_id=egress_id))
+        finally:
+            await egress.aclose()
+        assert listed.items[0].room_composite.layout == "grid"
+        status, body = await backend_server.call("get_broadcast_status", roomName=name)
+        assert status == 200 and body["recording"]["layout"] == "grid", body
+    finally:
+        await backend_server.call("stop_recording", roomName=name)
+    # A layout that is not an egress layout is refused by the contract, naming the field.
+    status, body = await backend_server.call("update_layout", roomName=name, layout="pip")
+    assert status == 400 and "layout" in body["details"], body
