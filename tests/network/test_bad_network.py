@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 from desktop.session.room_session import RoomSession
 from desktop.session.state import Quality, QualityChange
+from tests.fixtures.headless import HeadlessProcess
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitServer
 from tests.fixtures.netns import NetNamespace
-from tests.network.headless_process import HeadlessProcess
 from tests.participants import wait_for
 
 BAD = (Quality.POOR, Quality.LOST)
