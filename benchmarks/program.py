@@ -10,8 +10,8 @@ banner and a name plate per guest.
   nothing can be skipped by noticing a repeat. One row gives both sides the guests' 1280×720
   layer, the other the 320×180 layer the strip tiles need (what the program asks the SFU for).
 * ours: :class:`~desktop.media.compositor.Compositor` — each source scaled once per new frame
-  straight to its region's size in I420 planes (exact halvings, then one bilinear pass), the
-  ring of pictures redrawn only where a source changed, plates and banner drawn once;
+  straight into its region of one persistent I420 canvas (exact halvings, then one bilinear
+  pass), the canvas redrawn only where a source changed, plates and banner drawn once;
 * the obvious way: each new frame converted to BGR as it arrives; every picture, a copy of a
   prepared background canvas, ``cv2.resize`` of each source into its region, the prepared
   plates and banner pasted on, then the canvas converted BGR → I420 for the encoder.
