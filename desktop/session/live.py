@@ -322,12 +322,13 @@ class LiveOutputs:
 
     @property
     def egress_running(self) -> bool:
-        """Whether an egress composes the room now (live through egress, or cloud recording)."""
+        """Whether an egress composes the room now (live or rehearsing through egress, or a
+        cloud recording)."""
         egress = self._egress()
         if egress is None:
             return False
         recording = egress.cloud_recording or self.store.state.is_recording
-        return (self._live and self.via_egress) or recording
+        return ((self._live or bool(self._rehearsal)) and self.via_egress) or recording
 
     async def follow_layout(self) -> None:
         """Send the current layout to the running egresses (nothing to do when none runs).
