@@ -44,6 +44,11 @@ SHORTCUTS = {
 }
 """Keyboard shortcuts (the same as the common meeting apps where they exist)."""
 
+SYSTEM_DEFAULT_MIC = "System default microphone"
+"""The microphone choice that follows the system's default input as it changes."""
+SYNTHETIC_MIC = "Synthetic microphone"
+"""The test tone, offered everywhere: the last resort when every microphone is gone."""
+
 VideoFactory = Callable[[], VideoCaptureSource]
 AudioFactory = Callable[[], AudioCaptureSource]
 
@@ -98,6 +103,10 @@ class ControlBarWidget(QWidget):
         self.list_speakers, self.list_screens, self.list_windows = speakers, screens, windows
         self.sharing_label = ""
         """What is being shared now ("" when nothing)."""
+        self.mic_label = studio.settings.microphone
+        """The Mic menu's label of the microphone in use."""
+        self.default_microphone: Callable[[], str] = lambda: ""
+        """Names the system's default microphone now ('' when the system cannot say)."""
         self._watcher = _SourceWatcher(self)
         self._watcher.failed.connect(self._on_source_failed)
         row = QHBoxLayout(self)
@@ -251,7 +260,12 @@ class ControlBarWidget(QWidget):
     def _fill_mic_menu(self) -> None:
         self.mic_menu.clear()
         for label in self.list_microphones():
-            self.mic_menu.addAction(label, functools.partial(self.pick_mic, label))
+            text = label
+            if label == SYSTEM_DEFAULT_MIC and (now := self.default_microphone()):
+                text = f"{label} (now {now})"
+            action = self.mic_menu.addAction(text, functools.partial(self.pick_mic, label))
+            action.setCheckable(True)
+            action.setChecked(label == self.mic_label)
 
     def _fill_speaker_menu(self) -> None:
         self.speaker_menu.clear()
@@ -295,9 +309,24 @@ class ControlBarWidget(QWidget):
                       "Pick another microphone from the Mic menu.")  # fmt: skip
             return
         self.notice_cleared.emit("microphone")
+        self.mic_label = label
         self.watch_mic(mic)
         self.watch_source(mic)
         self.bridge.run(self.studio.switch_microphone(mic), f"switch to {label}")
+
+    def fall_back_mic(self) -> str:
+        """The microphone in use is gone: switch to the system default, else the test tone.
+
+        Returns:
+            The label now in use.
+        """
+        offered = self.list_microphones()
+        for label in (SYSTEM_DEFAULT_MIC, SYNTHETIC_MIC):
+            if label in offered:
+                self.pick_mic(label)
+                if self.mic_label == label:
+                    return label
+        return self.mic_label
 
     def watch_mic(self, mic: AudioCaptureSource | None) -> None:
         """Meter this microphone."""
