@@ -231,7 +231,9 @@ class Studio:
         if self.backend is not None:
             room_name = self.store.state.room_name
             self.moderator = Moderator(self.backend, self.store, room_name)
-            self.monitor = BroadcastMonitor(self.backend, self.store, room_name)
+            self.monitor = BroadcastMonitor(
+                self.backend, self.store, room_name, live_via_egress=lambda: self.live.via_egress
+            )
             self.monitor.start()
             self.live.backend = self.backend
             self.live.room_name = room_name
