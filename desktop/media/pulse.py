@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,8 +116,25 @@ def _unique_labels(devices: tuple[SoundDevice, ...]) -> tuple[SoundDevice, ...]:
     )
 
 
+SNAPSHOT_REUSE_S = 0.5
+"""One look serves every list asked for within this long (the Mic and Speaker menus and the
+default are asked for together by each hot-plug check)."""
+
+_snapshot: tuple[float, SoundServerDevices | None] = (-1e9, None)
+
+
 def sound_server_devices() -> SoundServerDevices | None:
     """What the sound server offers now; None when there is no PulseAudio-compatible server."""
+    global _snapshot
+    taken_s, devices = _snapshot
+    if time.monotonic() - taken_s < SNAPSHOT_REUSE_S:
+        return devices
+    devices = _look()
+    _snapshot = (time.monotonic(), devices)
+    return devices
+
+
+def _look() -> SoundServerDevices | None:
     sources = _devices("sources")
     sinks = _devices("sinks")
     if sources is None or sinks is None:

@@ -7,7 +7,8 @@ system's sound settings do. The studio window runs with the app's own device lis
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,19 @@ from tests.ui.test_studio import _pump
 
 HOTPLUG_WAIT_S = 20.0
 """The studio looks every 3 s; generous for a loaded machine."""
+
+
+def _throttled(predicate: Callable[[], bool], interval_s: float = 0.3) -> Callable[[], bool]:
+    """``predicate`` asked at most every ``interval_s`` (it runs pactl: cheap, not free)."""
+    last = [0.0]
+
+    def ask() -> bool:
+        if time.monotonic() - last[0] < interval_s:
+            return False
+        last[0] = time.monotonic()
+        return predicate()
+
+    return ask
 
 
 def _menu(menu: Any) -> dict[str, QAction]:
@@ -87,7 +101,7 @@ async def test_a_headset_plugged_in_and_out_mid_show_comes_and_goes_and_the_mic_
     # The host picks the USB microphone: the studio records from that very device.
     _menu(controls.mic_menu)["USB_Mic"].trigger()
     await _pump(lambda: studio.mic is not None and studio.mic.name == "USB_Mic")
-    await _pump(lambda: pulse.source_of_our_streams() == ["usbmic"])
+    await _pump(_throttled(lambda: pulse.source_of_our_streams() == ["usbmic"]))
     assert _menu(controls.mic_menu)["USB_Mic"].isChecked()
     # It is unplugged mid-show: a notice names it and says what to do, and the studio falls
     # back to the system default, which it really records from.
@@ -97,13 +111,34 @@ async def test_a_headset_plugged_in_and_out_mid_show_comes_and_goes_and_the_mic_
     notice = next(t for t in window.notices.texts() if "“USB_Mic” was unplugged" in t)
     assert "system default microphone" in notice and "Mic menu" in notice
     assert controls.mic_label == SYSTEM_DEFAULT_MIC
-    await _pump(lambda: pulse.source_of_our_streams() == ["desk.monitor"])
+    await _pump(_throttled(lambda: pulse.source_of_our_streams() == ["desk.monitor"]))
     assert studio.mic is not None and studio.mic.name != "USB_Mic"
     assert "USB_Mic" not in _menu(controls.mic_menu)
-    # The headset goes too: it leaves the Speaker menu.
+    # The host plays guests on the headset; it is unplugged too: it leaves the Speaker menu,
+    # a notice names it, and guests play on the system default again.
+    _menu(controls.speaker_menu)["Headset"].trigger()
+    await _pump(lambda: studio.settings.speaker == "Headset")
     pulse.unplug(headset_module)
     await _pump(lambda: "Headset" not in _menu(controls.speaker_menu), HOTPLUG_WAIT_S)
+    await _pump(lambda: any("speaker “Headset” was unplugged" in t
+                            for t in window.notices.texts()))  # fmt: skip
+    await _pump(lambda: studio.settings.speaker == "")
     await window.bridge.drain()
+
+
+async def test_guests_play_on_the_speaker_picked_by_its_name(private_pulse: PrivatePulse) -> None:
+    from desktop.session.playback import GuestAudioPlayer
+
+    private_pulse.plug_sink("desk", "Desk_speakers")
+    private_pulse.plug_sink("headset", "Headset")
+    private_pulse.pactl("set-default-sink", "desk")
+    # The sound server's name for it, as the Speaker menu shows it (PortAudio does not list it).
+    player = GuestAudioPlayer("Headset")
+    player.start()
+    try:
+        assert private_pulse.sink_of_our_streams() == ["headset"]
+    finally:
+        await player.aclose()
 
 
 async def test_system_default_microphone_follows_the_os_default_live(
@@ -112,7 +147,7 @@ async def test_system_default_microphone_follows_the_os_default_live(
     studio, window, pulse = pulse_studio
     controls = window.controls
     pulse.plug_sink("headset", "Headset")
-    await _pump(lambda: pulse.source_of_our_streams() == ["desk.monitor"])
+    await _pump(_throttled(lambda: pulse.source_of_our_streams() == ["desk.monitor"]))
     entries = _menu(controls.mic_menu)
     assert f"{SYSTEM_DEFAULT_MIC} (now Monitor of Desk_speakers)" in entries
     assert entries[f"{SYSTEM_DEFAULT_MIC} (now Monitor of Desk_speakers)"].isChecked()
@@ -120,7 +155,8 @@ async def test_system_default_microphone_follows_the_os_default_live(
     # The system's sound settings make the headset the default input: the studio follows,
     # on the same microphone choice, and says so.
     pulse.pactl("set-default-source", "headset.monitor")
-    await _pump(lambda: pulse.source_of_our_streams() == ["headset.monitor"], HOTPLUG_WAIT_S)
+    await _pump(_throttled(lambda: pulse.source_of_our_streams() == ["headset.monitor"]),
+                HOTPLUG_WAIT_S)  # fmt: skip
     await _pump(lambda: any("default microphone is now “Monitor of Headset”" in t
                             for t in window.notices.texts()), HOTPLUG_WAIT_S)  # fmt: skip
     assert studio.mic is before and controls.mic_label == SYSTEM_DEFAULT_MIC
