@@ -120,17 +120,22 @@ SNAPSHOT_REUSE_S = 0.5
 """One look serves every list asked for within this long (the Mic and Speaker menus and the
 default are asked for together by each hot-plug check)."""
 
-_snapshot: tuple[float, SoundServerDevices | None] = (-1e9, None)
+_snapshot: tuple[float, str, SoundServerDevices | None] = (-1e9, "", None)
 
 
-def sound_server_devices() -> SoundServerDevices | None:
-    """What the sound server offers now; None when there is no PulseAudio-compatible server."""
+def sound_server_devices(max_age_s: float = SNAPSHOT_REUSE_S) -> SoundServerDevices | None:
+    """What the sound server offers now; None when there is no PulseAudio-compatible server.
+
+    Args:
+        max_age_s: A look this recent (at the same server) is reused; 0 always looks again.
+    """
     global _snapshot
-    taken_s, devices = _snapshot
-    if time.monotonic() - taken_s < SNAPSHOT_REUSE_S:
+    server = os.environ.get("PULSE_SERVER", "")
+    taken_s, seen_server, devices = _snapshot
+    if seen_server == server and time.monotonic() - taken_s < max_age_s:
         return devices
     devices = _look()
-    _snapshot = (time.monotonic(), devices)
+    _snapshot = (time.monotonic(), server, devices)
     return devices
 
 
@@ -174,15 +179,15 @@ def sink_named(label: str) -> str | None:
 
     Only asked for a speaker PortAudio does not know by that name.
     """
-    try:
-        from desktop.media.microphone import import_sounddevice
+    from desktop.media.errors import MediaError
+    from desktop.media.microphone import import_sounddevice
 
-        sd = import_sounddevice()
-        sd.query_devices(label, "output")
+    try:
+        import_sounddevice().query_devices(label, "output")
         return None  # PortAudio opens it by that name itself
-    except Exception:
-        pass
-    sound = sound_server_devices()
+    except (ValueError, MediaError):
+        pass  # not PortAudio's (or no PortAudio): the sound server may know it
+    sound = sound_server_devices(max_age_s=0.0)  # about to open it: look now
     if sound is None:
         return None
     return next((d.name for d in sound.sinks if label in (d.description, d.name)), None)
