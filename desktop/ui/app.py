@@ -435,7 +435,8 @@ def main(
         studio, screens=list_screens, cameras=list_cameras,
         microphones=list_microphones, speakers=list_speakers, notes=notes,
         windows=_window_factories if windows_supported() and not args.synthetic_devices else None,
-        open_settings=reopen_setup, default_microphone=_default_microphone,
+        open_settings=reopen_setup,
+        default_microphone=None if args.synthetic_devices else _default_microphone,
     )  # fmt: skip
     window.controls.mic_label = mic_label
     _install_hooks(window.show_error)
