@@ -123,20 +123,45 @@ default are asked for together by each hot-plug check)."""
 _snapshot: tuple[float, str, SoundServerDevices | None] = (-1e9, "", None)
 
 
-def sound_server_devices(max_age_s: float = SNAPSHOT_REUSE_S) -> SoundServerDevices | None:
+_refreshing = threading.Lock()
+
+
+def sound_server_devices(
+    max_age_s: float = SNAPSHOT_REUSE_S, background: bool = False
+) -> SoundServerDevices | None:
     """What the sound server offers now; None when there is no PulseAudio-compatible server.
 
     Args:
         max_age_s: A look this recent (at the same server) is reused; 0 always looks again.
+        background: Never wait for ``pactl`` when an older look exists: return it and look
+            again on a worker thread (the window's hot-plug check must not freeze the window
+            while a loaded machine takes seconds to answer). The first look still waits.
     """
-    global _snapshot
     server = os.environ.get("PULSE_SERVER", "")
     taken_s, seen_server, devices = _snapshot
     if seen_server == server and time.monotonic() - taken_s < max_age_s:
         return devices
+    if background and seen_server == server and taken_s > 0:
+        if _refreshing.acquire(blocking=False):
+            threading.Thread(
+                target=_refresh_then_release, args=(server,), name="bc-sound-devices", daemon=True
+            ).start()
+        return devices
+    return _refresh(server)
+
+
+def _refresh(server: str) -> SoundServerDevices | None:
+    global _snapshot
     devices = _look()
     _snapshot = (time.monotonic(), server, devices)
     return devices
+
+
+def _refresh_then_release(server: str) -> None:
+    try:
+        _refresh(server)
+    finally:
+        _refreshing.release()
 
 
 def _look() -> SoundServerDevices | None:

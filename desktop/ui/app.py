@@ -182,7 +182,7 @@ def _device_factories(
             )
         # The sound server (PulseAudio/PipeWire) sees hot-plugs at once; PortAudio only when
         # restarted, which would cut the microphone in use.
-        sound = sound_server_devices()
+        sound = sound_server_devices(background=True)
         if sound is not None:
             for source in sound.sources:
                 microphones[source.description] = functools.partial(
@@ -219,7 +219,7 @@ def _default_microphone() -> str:
     """What the system's default microphone is called now ('' when the system cannot say)."""
     from desktop.media.pulse import sound_server_devices
 
-    sound = sound_server_devices()
+    sound = sound_server_devices(background=True)
     return sound.source_label(sound.default_source) if sound is not None else ""
 
 
