@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from backend.recording import RecordingState
 from desktop.session.backend_client import Backend
@@ -23,6 +24,9 @@ class BroadcastMonitor:
         store: Where the state goes.
         room_name: The room.
         interval_s: How often to refresh while running.
+        live_via_egress: Whether Go Live goes through the backend's egress now. When it does
+            not (the studio sends its own program), the backend knows nothing of it, and its
+            "not live" must not switch off the studio's LIVE.
     """
 
     def __init__(
@@ -31,12 +35,14 @@ class BroadcastMonitor:
         store: StateStore,
         room_name: str,
         interval_s: float = DEFAULT_INTERVAL_S,
+        live_via_egress: Callable[[], bool] = lambda: True,
     ) -> None:
         self.backend = backend
         self.store = store
         self.room_name = room_name
         self.interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
+        self._live_via_egress = live_via_egress
 
     async def refresh(self) -> None:
         """Ask once and update the state."""
@@ -56,11 +62,8 @@ class BroadcastMonitor:
             outputs.append(
                 OutputState(destination.name, destination.status.value, destination.error)
             )
-        self.store.update(
-            is_recording=bool(recording.active),
-            is_live=status.live,
-            outputs=tuple(outputs),
-        )
+        live = {"is_live": status.live} if self._live_via_egress() else {}
+        self.store.update(is_recording=bool(recording.active), outputs=tuple(outputs), **live)
 
     def start(self) -> None:
         """Refresh in the background until :meth:`aclose`."""

@@ -76,6 +76,10 @@ class ProgramInfo:
     """Frames per second."""
     encoder: str
     """The encoder's name ('' when nothing is being encoded)."""
+    frames_skipped: int = 0
+    """Pictures the encoder never made because it fell behind (since it started)."""
+    frames_total: int = 0
+    """Pictures due since the encoder started (made plus skipped)."""
 
 
 @dataclass
@@ -240,7 +244,9 @@ class Studio:
         if self.backend is not None:
             room_name = self.store.state.room_name
             self.moderator = Moderator(self.backend, self.store, room_name)
-            self.monitor = BroadcastMonitor(self.backend, self.store, room_name)
+            self.monitor = BroadcastMonitor(
+                self.backend, self.store, room_name, live_via_egress=lambda: self.live.via_egress
+            )
             self.monitor.start()
             self.live.backend = self.backend
             self.live.room_name = room_name
@@ -393,7 +399,9 @@ class Studio:
         """What the studio's own encoder makes now."""
         direct = self.live.direct
         s = direct.settings
-        return ProgramInfo(s.width, s.height, s.fps, direct.encoder_name or "")
+        skipped = direct.frames_skipped
+        return ProgramInfo(s.width, s.height, s.fps, direct.encoder_name or "", skipped,
+                           direct.frames_encoded + skipped)  # fmt: skip
 
     @property
     def can_record_in_cloud(self) -> bool:
