@@ -22,7 +22,7 @@ from livekit.rtc.participant import PublishTrackError
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.fanout import FrameQueue
-from desktop.media.frames import AudioFrame, VideoFrame
+from desktop.media.frames import AudioFrame, VideoFrame, fit_frame
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.link_stats import LinkSampler, LinkStats
 from desktop.session.state import Source
@@ -50,10 +50,11 @@ class PublishDefaults:
     """Top layer bitrate of the camera."""
     audio_bitrate_bps: int = 48_000
     """Microphone bitrate."""
-    width: int = 1280
-    """Camera width published."""
-    height: int = 720
-    """Camera height published."""
+    width: int = 0
+    """Camera width published (the camera's frames are scaled and cropped to it; 0 = publish
+    the camera's own size)."""
+    height: int = 0
+    """Camera height published (0 = the camera's own)."""
     fps: int = 30
     """Camera frame rate published."""
     simulcast: bool = True
@@ -66,6 +67,12 @@ class PublishDefaults:
     def __post_init__(self) -> None:
         if self.video_codec not in CODECS:
             raise ValueError(f"video codec must be one of {', '.join(CODECS)}")
+        if (self.width, self.height) != (0, 0) and (
+            self.width < 16 or self.height < 16 or self.width % 2 or self.height % 2
+        ):
+            raise ValueError("the camera's published size must be even and at least 16×16")
+        if self.fps <= 0 or self.video_bitrate_bps <= 0 or self.audio_bitrate_bps <= 0:
+            raise ValueError("frame rate and bitrates must be positive")
 
 
 @dataclass
@@ -197,16 +204,23 @@ class Publisher:
     ) -> rtc.LocalTrackPublication:
         room = self._room()
         await self.stop(kind)
-        width = capture.width or self.defaults.width
-        height = capture.height or self.defaults.height
-        # Simulcast layers follow the size given here, so it is the real capture size.
+        width, height = self._published_size(kind, capture)
+        # Simulcast layers follow the size given here: the camera's is the chosen preset (its
+        # frames are scaled to it), a screen's is its real size.
         lk_source = rtc.VideoSource(width, height, is_screencast=is_screencast)
         name = "screen" if kind is Source.SCREEN else "camera"
         track = rtc.LocalVideoTrack.create_video_track(name, lk_source)
         publication = await publish_track(room, track, options)
-        self._published[kind] = self._feed_video(kind, publication, track, lk_source, capture)
+        self._published[kind] = self._feed_video(
+            kind, publication, track, lk_source, capture, (width, height)
+        )
         self._changed()
         return publication
+
+    def _published_size(self, kind: Source, capture: VideoCaptureSource) -> tuple[int, int]:
+        if kind is Source.CAMERA and self.defaults.width and self.defaults.height:
+            return self.defaults.width, self.defaults.height
+        return capture.width or 1280, capture.height or 720
 
     def _feed_video(
         self,
@@ -215,23 +229,32 @@ class Publisher:
         track: rtc.LocalVideoTrack,
         lk_source: rtc.VideoSource,
         capture: VideoCaptureSource,
+        size: tuple[int, int],
     ) -> _Published:
         queue: FrameQueue[VideoFrame] = capture.frames.subscribe("publisher", maxsize=2)
+        width, height = size
+        # The camera sends at most the chosen frame rate: frames come at the device's pace.
+        min_gap_us = 1_000_000 // self.defaults.fps * 9 // 10 if kind is Source.CAMERA else 0
 
         async def pump() -> None:
             sent = 0
+            last_us = -min_gap_us
             while (frame := await queue.aget()) is not None:
+                if frame.timestamp_us - last_us < min_gap_us:
+                    continue
                 sent += 1
                 divider = self._camera_divider() if kind is Source.CAMERA else 1
                 if sent % divider:
                     continue  # adapting to a poor connection: fewer frames, fewer bits
+                last_us = frame.timestamp_us
+                if kind is Source.CAMERA:
+                    frame = fit_frame(frame, width, height)  # the same frame when it fits
                 lk_source.capture_frame(frame.to_livekit(), timestamp_us=frame.timestamp_us)
 
         unsubscribe = functools.partial(capture.frames.unsubscribe, queue)
         return _Published(
-            publication, track, self._spawn(pump()), queue, unsubscribe, lk_source,
-            capture.width, capture.height,
-        )  # fmt: skip
+            publication, track, self._spawn(pump()), queue, unsubscribe, lk_source, width, height
+        )
 
     def _feed_audio(
         self,
@@ -252,7 +275,8 @@ class Publisher:
     async def switch_video(self, kind: Source, capture: VideoCaptureSource) -> None:
         """Switch the camera or screen while live; the track stays when the size is the same."""
         current = self._published.get(kind)
-        if current is None or (current.width, current.height) != (capture.width, capture.height):
+        size = self._published_size(kind, capture)
+        if current is None or (current.width, current.height) != size:
             if current is not None:
                 await self.stop(kind, unpublish=True)
             if kind is Source.CAMERA:
@@ -265,7 +289,7 @@ class Publisher:
         assert isinstance(current.track, rtc.LocalVideoTrack)
         assert isinstance(current.lk_source, rtc.VideoSource)
         self._published[kind] = self._feed_video(
-            kind, current.publication, current.track, current.lk_source, capture
+            kind, current.publication, current.track, current.lk_source, capture, size
         )
 
     async def switch_microphone(self, mic: AudioCaptureSource) -> None:

@@ -25,7 +25,7 @@ from desktop.media.outputs.program import OutputOptions
 from desktop.session.backend_client import Backend, HttpBackend, LocalBackend
 from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
-from desktop.session.live import LiveOutputs
+from desktop.session.live import LiveOutputs, cloud_recording
 from desktop.session.moderation import Moderator
 from desktop.session.node_urls import connect_first
 from desktop.session.program_feed import ProgramFeed
@@ -33,7 +33,7 @@ from desktop.session.publisher import PublishDefaults
 from desktop.session.remote_video import RemoteVideo
 from desktop.session.room_events import DisconnectReason
 from desktop.session.room_session import RoomSession
-from desktop.session.settings import PRESETS, Secrets, Settings, SettingsStore
+from desktop.session.settings import Secrets, Settings, SettingsStore, preset_values
 from desktop.session.state import (
     ConnectionState,
     ParticipantState,
@@ -123,7 +123,7 @@ class Studio:
         self.screen: VideoCaptureSource | None = None
         self.camera_on = True
         self.mic_on = True
-        width, height, fps, bitrate = PRESETS.get(settings.preset, PRESETS["720p30"])
+        width, height, fps, bitrate = preset_values(settings)
         self.live = LiveOutputs(
             self.store, secrets, EncoderSettings(width, height, fps, bitrate),
             OutputOptions(max_retries=settings.max_retries),
@@ -193,14 +193,7 @@ class Studio:
         if mode == "local":
             self._local_participant()
             return
-        width, height, fps, _ = PRESETS.get(self.settings.preset, PRESETS["720p30"])
-        session = RoomSession(
-            self.store,
-            PublishDefaults(
-                video_codec=self.settings.video_codec, width=width, height=height, fps=fps,
-                simulcast=self.settings.simulcast,
-            ),
-        )  # fmt: skip
+        session = self._new_session()
         if mode == "platform":
             backend: Backend = HttpBackend(
                 self.settings.backend_url, self.secrets.get("platform-credential")
@@ -232,6 +225,17 @@ class Studio:
             self.live.backend = self.backend
             self.live.room_name = room_name
             self.live.rtmp_via_egress = mode == "platform"
+
+    def _new_session(self) -> RoomSession:
+        """A room session publishing as the settings say (preset or custom values, codec,
+        audio bitrate) and subscribing as they say (autoSubscribe)."""
+        width, height, fps, bitrate_bps = preset_values(self.settings)
+        defaults = PublishDefaults(
+            video_codec=self.settings.video_codec, video_bitrate_bps=bitrate_bps,
+            audio_bitrate_bps=self.settings.audio_bitrate_bps, width=width, height=height,
+            fps=fps, simulcast=self.settings.simulcast,
+        )  # fmt: skip
+        return RoomSession(self.store, defaults, auto_subscribe=self.settings.auto_subscribe)
 
     async def _join(self, session: RoomSession) -> None:
         """Join the room at the saved URL with the saved token and publish camera and mic."""
@@ -325,14 +329,7 @@ class Studio:
                 "choose a server in File ▸ Settings, then start the studio again",
             )  # fmt: skip
         await self._leave()
-        width, height, fps, _ = PRESETS.get(self.settings.preset, PRESETS["720p30"])
-        session = RoomSession(
-            self.store,
-            PublishDefaults(
-                video_codec=self.settings.video_codec, width=width, height=height, fps=fps,
-                simulcast=self.settings.simulcast,
-            ),
-        )  # fmt: skip
+        session = self._new_session()
         await self._join(session)
         if self.screen is not None:
             await session.publish_screen(self.screen)
@@ -694,6 +691,7 @@ class Studio:
                     f"the recording folder cannot be created ({error.strerror})",
                     "choose another folder with Record ▸ Choose folder",
                 ) from None  # fmt: skip
+        self.live.cloud_recording = cloud_recording(self.settings)
         path = await self.live.start_recording(folder, cloud=wants_cloud, local=local)
         if path is not None:
             self._recordings.append(str(path))
