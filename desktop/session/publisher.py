@@ -4,6 +4,12 @@ Frames come from the media layer's fan-out queues; each published source has one
 that awaits its queue and hands frames to LiveKit without copying. Camera and microphone are
 toggled with ``mute``/``unmute`` (repeated unpublishing leaks in the native SDK); a source of
 another size needs a new track, because a LiveKit video source's size is fixed.
+
+A stopped screen share is *parked*: its track stays published but muted for
+:data:`SCREEN_PARK_S`, and sharing again within that time (the usual "stop, pick another window,
+share") reuses it. The SDK keeps every unpublished video track's encoder until the room is left
+(rust-sdks #1277; about 15 MB and one ``VideoEncoderQueue`` thread per share, measured here), so
+unpublishing on every stop made an hour of sharing on and off grow without bound.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ PUBLISH_TIMEOUT_S = 20.0
 """Longer than the SDK's own 10 s wait for the server's answer, which it does not always keep."""
 AUDIO_QUEUE_MS = 100
 """LiveKit's default audio queue is a second of latency; keep it short (a multiple of 10)."""
+SCREEN_PARK_S = 30.0
+"""How long a stopped screen share stays published (muted) so sharing again reuses its track."""
 LINK_STATS_INTERVAL_S = 2.0
 """How often the uplink figures (bitrate per layer, RTT, loss) are sampled."""
 
@@ -87,6 +95,19 @@ class _Published:
     lk_source: rtc.VideoSource | rtc.AudioSource
     width: int = 0
     height: int = 0
+
+
+@dataclass
+class _Parked:
+    """A stopped screen share kept published and muted, ready to share again (see the module)."""
+
+    room: rtc.Room
+    publication: rtc.LocalTrackPublication
+    track: rtc.LocalVideoTrack
+    lk_source: rtc.VideoSource
+    width: int
+    height: int
+    expiry: asyncio.Task[None]
 
 
 async def publish_track(
@@ -148,6 +169,14 @@ class Publisher:
         self._changed = changed
         self._camera_divider = camera_divider
         self._published: dict[Source, _Published] = {}
+        self._parked: _Parked | None = None
+        self.screen_park_s = SCREEN_PARK_S
+        """How long a stopped screen share stays parked before it is unpublished."""
+
+    def parked_sids(self) -> frozenset[str]:
+        """Track sids published but parked (a stopped screen share): not shown as the host's."""
+        parked = self._parked
+        return frozenset() if parked is None else frozenset({parked.publication.sid})
 
     def publication(self, source: Source) -> rtc.LocalTrackPublication | None:
         """The publication of a source, if it is published."""
@@ -166,7 +195,14 @@ class Publisher:
         return await self._publish_video(Source.CAMERA, camera, options, is_screencast=False)
 
     async def publish_screen(self, screen: VideoCaptureSource) -> rtc.LocalTrackPublication:
-        """Share a screen: screencast mode keeps text sharp under congestion."""
+        """Share a screen: screencast mode keeps text sharp under congestion.
+
+        A parked share of the same size in the same room is unmuted and fed again instead of a
+        new track being published (each new video track costs memory until the room is left).
+        """
+        reused = await self._unpark(screen)
+        if reused is not None:
+            return reused
         d = self.defaults
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_SCREENSHARE,
@@ -321,7 +357,10 @@ class Publisher:
         self._changed()
 
     async def stop(self, source: Source, unpublish: bool = False) -> None:
-        """Stop feeding a source; with ``unpublish`` also take its track out of the room."""
+        """Stop feeding a source; with ``unpublish`` also take its track out of the room.
+
+        The screen is parked rather than unpublished at once (see the module).
+        """
         published = self._published.pop(source, None)
         if published is None:
             return
@@ -329,20 +368,89 @@ class Publisher:
         published.pump.cancel()
         if not unpublish:
             return
+        if source is Source.SCREEN and self._park(published):
+            self._changed()
+            return
+        await self._unpublish(published.publication.sid, published.lk_source, source.name)
+        self._changed()
+
+    async def _unpublish(
+        self, sid: str, lk_source: rtc.VideoSource | rtc.AudioSource, name: str
+    ) -> None:
         try:
-            await self._room().local_participant.unpublish_track(published.publication.sid)
+            await self._room().local_participant.unpublish_track(sid)
         except SessionError:
             pass  # the room is gone already: nothing to take out
         # Release the native source now: left to the garbage collector, every screen share
         # started and stopped kept its buffers (about 10 MB each at 720p, measured).
         try:
-            await published.lk_source.aclose()
+            await lk_source.aclose()
         except Exception as exc:  # noqa: BLE001 - already gone with the room is fine
-            logger.debug("closing the %s source: %r", source.name, exc)
+            logger.debug("closing the %s source: %r", name, exc)
+
+    def _park(self, published: _Published) -> bool:
+        """Mute a stopped screen share and keep it for :attr:`screen_park_s`; False if not."""
+        track, lk_source = published.track, published.lk_source
+        if not isinstance(track, rtc.LocalVideoTrack) or not isinstance(lk_source, rtc.VideoSource):
+            return False
+        try:
+            room = self._room()
+        except SessionError:
+            return False
+        stale, self._parked = self._parked, None
+        if stale is not None:  # not expected (sharing again takes it): do not strand it
+            stale.expiry.cancel()
+            self._spawn(self._unpublish(stale.publication.sid, stale.lk_source, "parked screen"))
+        track.mute()  # guests see the share end at once; the track waits for the next share
+        self._parked = _Parked(
+            room, published.publication, track, lk_source, published.width, published.height,
+            self._spawn(self._expire_parked()),
+        )  # fmt: skip
+        return True
+
+    async def _expire_parked(self) -> None:
+        await asyncio.sleep(self.screen_park_s)
+        parked, self._parked = self._parked, None
+        if parked is None:
+            return
+        if parked.room is self._room_or_none():
+            await self._unpublish(parked.publication.sid, parked.lk_source, "parked screen")
         self._changed()
+
+    async def _unpark(self, screen: VideoCaptureSource) -> rtc.LocalTrackPublication | None:
+        """Share ``screen`` on the parked track if it fits; otherwise unpublish the parked one."""
+        parked = self._parked
+        if parked is None:
+            return None
+        self._drop_parked()
+        room = self._room_or_none()
+        if parked.room is not room:
+            return None  # a new connection: the old room took the track with it
+        if (parked.width, parked.height) != (screen.width, screen.height):
+            await self._unpublish(parked.publication.sid, parked.lk_source, "parked screen")
+            return None
+        await self.stop(Source.SCREEN)
+        parked.track.unmute()
+        self._published[Source.SCREEN] = self._feed_video(
+            Source.SCREEN, parked.publication, parked.track, parked.lk_source, screen
+        )
+        self._changed()
+        return parked.publication
+
+    def _drop_parked(self) -> None:
+        parked, self._parked = self._parked, None
+        if parked is not None:
+            parked.expiry.cancel()
+
+    def _room_or_none(self) -> rtc.Room | None:
+        try:
+            return self._room()
+        except SessionError:
+            return None
 
     async def aclose(self) -> None:
         """Stop every pump (the room takes the tracks with it when it is left)."""
+        self._drop_parked()
         for source in list(self._published):
             await self.stop(source)
 

@@ -161,6 +161,8 @@ class RoomEvents:
         self._note = note
         self._on_guest_left = on_guest_left
         self.room: rtc.Room | None = None
+        self.hidden_local: Callable[[], frozenset[str]] = frozenset
+        """Sids of the host's publications not to show (a parked screen share)."""
 
     def joined(self, room: rtc.Room) -> None:
         """Record the room just joined, and start taking chat."""
@@ -180,13 +182,14 @@ class RoomEvents:
         room.register_text_stream_handler(CHAT_TOPIC, self._on_chat_stream)
 
     def refresh_local(self) -> None:
-        """Copy the host's publications into the state."""
+        """Copy the host's publications into the state, leaving out :attr:`hidden_local`."""
+        hidden = self.hidden_local()
         room = self.room
         local = self.store.state.local
         if room is None or local is None:
             return
         pubs = room.local_participant.track_publications.values()
-        tracks = tuple(track_state(pub) for pub in pubs)
+        tracks = tuple(track_state(pub) for pub in pubs if pub.sid not in hidden)
         self.store.update(local=dataclasses.replace(local, tracks=tracks))
 
     def add_chat(self, sender: str, text: str, is_local: bool = False) -> None:

@@ -75,6 +75,7 @@ class RoomSession:
             self._adapt,
             self.policy.forget,
         )
+        self.events.hidden_local = self.publisher.parked_sids
 
     @property
     def defaults(self) -> PublishDefaults:
