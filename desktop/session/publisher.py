@@ -432,8 +432,9 @@ class Publisher:
         await self.stop(Source.SCREEN)
         parked.track.unmute()
         self._published[Source.SCREEN] = self._feed_video(
-            Source.SCREEN, parked.publication, parked.track, parked.lk_source, screen
-        )
+            Source.SCREEN, parked.publication, parked.track, parked.lk_source, screen,
+            (parked.width, parked.height),
+        )  # fmt: skip
         self._changed()
         return parked.publication
 
