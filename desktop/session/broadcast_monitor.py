@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from backend.recording import RecordingState
+from backend.status import BroadcastStatus
 from desktop.session.backend_client import Backend
 from desktop.session.errors import SessionError
 from desktop.session.state import OutputState, StateStore
@@ -23,6 +25,7 @@ class BroadcastMonitor:
         store: Where the state goes.
         room_name: The room.
         interval_s: How often to refresh while running.
+        on_status: Also handed every status (the cost meter reads its figures).
     """
 
     def __init__(
@@ -31,7 +34,9 @@ class BroadcastMonitor:
         store: StateStore,
         room_name: str,
         interval_s: float = DEFAULT_INTERVAL_S,
+        on_status: Callable[[BroadcastStatus], None] | None = None,
     ) -> None:
+        self.on_status = on_status
         self.backend = backend
         self.store = store
         self.room_name = room_name
@@ -41,6 +46,8 @@ class BroadcastMonitor:
     async def refresh(self) -> None:
         """Ask once and update the state."""
         status = await self.backend.get_broadcast_status(self.room_name)
+        if self.on_status is not None:
+            self.on_status(status)
         recording = status.recording
         outputs = []
         if recording.status is not RecordingState.UNKNOWN:

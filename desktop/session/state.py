@@ -227,6 +227,9 @@ class RoomState:
     """The host ended the stream: the room is closed and left; nothing reconnects."""
     problems: tuple[Problem, ...] = ()
     """Standing conditions the host should know about (no speaker, a synthetic device)."""
+    costs: tuple[tuple[str, str], ...] = ()
+    """The show's cost, revenue, commission and net so far (``Economics.as_json`` items:
+    two-place decimal strings and the currency); empty until there is a room."""
 
     @property
     def participant_count(self) -> int:

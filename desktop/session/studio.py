@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backend.economics import Rates
+from backend.status import BroadcastStatus
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
@@ -34,6 +36,7 @@ from desktop.session.remote_video import RemoteVideo
 from desktop.session.room_events import DisconnectReason
 from desktop.session.room_session import RoomSession
 from desktop.session.settings import Secrets, Settings, SettingsStore, preset_values
+from desktop.session.show_costs import CostMeter
 from desktop.session.state import (
     ConnectionState,
     ParticipantState,
@@ -91,6 +94,8 @@ class StreamSummary:
     """The currency of ``revenue`` (the platform's, else the studio's setting)."""
     room_duration_s: float = 0.0
     """How long the room existed (the platform's figure, or the studio's session)."""
+    costs: dict[str, str] = field(default_factory=dict)
+    """Cost, revenue, commission and net (``Economics.as_json``: two-place decimal strings)."""
 
 
 class Studio:
@@ -141,6 +146,9 @@ class Studio:
         self.player: Any = None
         """Plays the guests' voices (a GuestAudioPlayer once in a room)."""
         self.store.subscribe(self._track_peaks)
+        self.costs: CostMeter | None = None
+        """The show's running cost and revenue (from the first room joined)."""
+        self._costs_from_backend = False
 
     # -- devices -----------------------------------------------------------------------------
 
@@ -217,10 +225,13 @@ class Studio:
             self.backend = backend
         self._url, self._token = url, token
         await self._join(session)
+        self._start_costs(mode)
         if self.backend is not None:
             room_name = self.store.state.room_name
             self.moderator = Moderator(self.backend, self.store, room_name)
-            self.monitor = BroadcastMonitor(self.backend, self.store, room_name)
+            self.monitor = BroadcastMonitor(
+                self.backend, self.store, room_name, on_status=self._status_costs
+            )
             self.monitor.start()
             self.live.backend = self.backend
             self.live.room_name = room_name
@@ -236,6 +247,25 @@ class Studio:
             fps=fps, simulcast=self.settings.simulcast,
         )  # fmt: skip
         return RoomSession(self.store, defaults, auto_subscribe=self.settings.auto_subscribe)
+
+    def _start_costs(self, mode: str) -> None:
+        """Count the show's cost from now on (the platform's figures win where it counts)."""
+        if self.costs is None:
+            self.costs = CostMeter(
+                self.store, Rates(currency=self.settings.currency or "USD"),
+                live_ms=lambda: int(self.live_duration_s() * 1000),
+            )  # fmt: skip
+            self.costs.start()
+        self._costs_from_backend = mode == "platform"
+
+    def _status_costs(self, status: BroadcastStatus) -> None:
+        if self.costs is not None:
+            self.costs.use_backend(status.economics, self._costs_from_backend)
+
+    def live_duration_s(self) -> float:
+        """Time on air so far (every Go Live to its End, added)."""
+        running = time.monotonic() - self._live_since_s if self._live_since_s else 0.0
+        return self._live_total_s + running
 
     async def _join(self, session: RoomSession) -> None:
         """Join the room at the saved URL with the saved token and publish camera and mic."""
@@ -742,8 +772,14 @@ class Studio:
                     summary.currency = currency
                 if ended.recording is not None and ended.recording.name:
                     summary.recordings.append(ended.recording.name)
+                if ended.economics is not None and self.costs is not None:
+                    self.costs.use_backend(ended.economics, self._costs_from_backend)
             except SessionError as error:
                 logger.warning("end_stream: %s", error)
+        if self.costs is not None:
+            summary.costs = self.costs.current()
+            await self.costs.aclose()  # the figures stop with the show (the state keeps them)
+            self.costs = None
         # Leave the room (in LiveKit mode nobody else closes it for the host) and stop
         # showing guests: their video stopped with the room.
         if self.monitor is not None:
@@ -763,6 +799,9 @@ class Studio:
 
     async def aclose(self) -> None:
         """Leave the room and stop everything (recordings are closed cleanly)."""
+        if self.costs is not None:
+            await self.costs.aclose()
+            self.costs = None
         if not self.store.state.ended:  # End stream closed the program feed already
             await self.program.aclose()
         await self.live.aclose()

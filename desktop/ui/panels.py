@@ -34,6 +34,7 @@ from desktop.session.studio import Studio
 from desktop.ui import words
 from desktop.ui.bridge import StateBridge
 from desktop.ui.confirm import ask
+from desktop.ui.cost_words import cost_lines
 
 
 def _button(text: str, tip: str, parent: QWidget) -> QPushButton:
@@ -548,6 +549,7 @@ class StatsPanel(QWidget):
                                      "(the display could not keep up)"))  # fmt: skip
         if state.local is not None:
             rows.append(("Your connection", words.quality(state.local.quality)))
+        rows += cost_lines(state.costs)
         for change in state.adaptations[-3:]:
             rows.append(("Adapted", change.description))
         for label, value in rows:
