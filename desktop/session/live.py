@@ -383,6 +383,16 @@ class LiveOutputs:
             return Path(output.status.path)
         return None
 
+    async def start_hls(self, folder: Path, segment_s: int = 4) -> Path:
+        """Write the program as HLS into a new folder inside ``folder``; returns the playlist."""
+        self._loop = asyncio.get_running_loop()
+        output = self.direct.start_hls(folder, segment_s)
+        return Path(output.status.path)
+
+    async def stop_hls(self) -> None:
+        """End the HLS output (its playlist is closed with #EXT-X-ENDLIST)."""
+        await asyncio.get_running_loop().run_in_executor(None, self.direct.remove, "hls")
+
     async def stop_recording(self) -> None:
         """Stop the cloud and the local recording."""
         egress = self._egress()

@@ -731,6 +731,31 @@ class Studio:
         """Stop recording (the file is closed cleanly)."""
         await self.live.stop_recording()
 
+    async def start_hls(self, segment_s: int = 4) -> Path:
+        """Write the program as HLS (segments + a playlist that grows while live) into a new
+        folder in the recording folder; returns the playlist's path (serve the folder over
+        HTTP and players follow it live).
+
+        Raises:
+            MediaError: The folder cannot be created or written.
+        """
+        folder = self.settings.recording_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise MediaError(
+                MediaErrorCode.INVALID_ARGUMENT, str(folder),
+                f"the recording folder cannot be created ({error.strerror})",
+                "choose another folder with Record ▸ Choose folder",
+            ) from None  # fmt: skip
+        playlist = await self.live.start_hls(folder, segment_s)
+        self._recordings.append(str(playlist))
+        return playlist
+
+    async def stop_hls(self) -> None:
+        """End the HLS output; the playlist is closed and plays from start to end."""
+        await self.live.stop_hls()
+
     async def end_stream(self) -> StreamSummary:
         """End the show for everyone: stop outputs, close the room, leave it, sum it up.
 
