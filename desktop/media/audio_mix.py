@@ -83,6 +83,8 @@ class AudioMixer:
         self._release = 1 - math.exp(-BLOCK_SAMPLES / (RELEASE_S * MIX_RATE_HZ))
         self.limited_blocks = 0
         """Blocks in which the limiter reduced the level."""
+        self.dry = False
+        """Whether the last block had inputs but none of them had anything buffered."""
 
     def set_input(self, input_id: str, gain: float = 1.0, muted: bool = False) -> None:
         """Add an input or change its gain (linear) and mute; its buffer is kept."""
@@ -130,6 +132,7 @@ class AudioMixer:
     def mix(self, samples: int = BLOCK_SAMPLES) -> npt.NDArray[np.int16]:
         """The next ``samples`` of the mix; silence where inputs have nothing buffered."""
         total = np.zeros(samples, np.float32)
+        fed = False
         with self._lock:
             for entry in self._inputs.values():
                 if entry.muted:
@@ -143,6 +146,8 @@ class AudioMixer:
                 block *= entry.gain
                 entry.peak = float(np.max(np.abs(block))) if block.size else 0.0
                 total += block
+                fed = True
+            self.dry = bool(self._inputs) and not fed
         return self._limited(total)
 
     def levels(self) -> dict[str, InputLevel]:

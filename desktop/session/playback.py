@@ -9,36 +9,42 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from livekit import rtc
 
+from desktop.media.audio_mix import BLOCK_SAMPLES as MIX_BLOCK_SAMPLES
+from desktop.media.audio_mix import MIX_RATE_HZ, AudioMixer
 from desktop.media.errors import MediaError, MediaErrorCode
-from desktop.media.fanout import FrameQueue
 from desktop.media.frames import AudioFrame, monotonic_us
 from desktop.media.microphone import import_sounddevice
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE_HZ = 48_000
-BLOCK_SAMPLES = 480
-PLAYOUT_BLOCKS = 10
-"""At most 100 ms queued for the speaker: late audio is dropped, not delayed."""
+SAMPLE_RATE_HZ = MIX_RATE_HZ
+BLOCK_SAMPLES = MIX_BLOCK_SAMPLES
+STREAM_CAPACITY_FRAMES = 50
+"""At most half a second of a guest's audio waits in the SDK's queue; older frames are dropped.
 
-
-async def _frames(stream: rtc.AudioStream) -> AsyncIterator[rtc.AudioFrame]:
-    async for event in stream:
-        yield event.frame
+Bounded on purpose: the SDK's own queue is unbounded, so a reader that falls behind (a busy event
+loop) used to keep every frame it had not read yet: memory grew for as long as the show ran.
+"""
 
 
 class GuestAudioPlayer:
     """Mixes remote audio tracks of a room and plays them.
 
+    Each guest's track is read as it arrives into the media layer's clocked mixer; the speaker's
+    own callback takes one block at a time from it, so the speaker is the clock. A guest who
+    stalls is silence for those blocks instead of holding the others up, and nothing queues
+    without bound whether a speaker is open or not.
+
     Args:
         device: PortAudio output device index or name; ``None`` for the system default.
-        echo_reference: Called with every block played (``MicrophoneSource.feed_playback``).
+        echo_reference: Called with every block played (``MicrophoneSource.feed_playback``),
+            from the speaker's thread.
     """
 
     def __init__(
@@ -48,15 +54,12 @@ class GuestAudioPlayer:
     ) -> None:
         self.device = device
         self.echo_reference = echo_reference
-        self._mixer = rtc.AudioMixer(
-            SAMPLE_RATE_HZ, 1, blocksize=BLOCK_SAMPLES, stream_timeout_ms=30
-        )
-        self._streams: dict[str, tuple[rtc.AudioStream, AsyncIterator[rtc.AudioFrame]]] = {}
-        self._blocks: FrameQueue[np.ndarray] = FrameQueue("speaker", maxsize=PLAYOUT_BLOCKS)
+        self._mixer = AudioMixer()
+        self._streams: dict[str, tuple[rtc.AudioStream, asyncio.Task[None]]] = {}
         self._output: Any = None
-        self._task = asyncio.ensure_future(self._mix())
+        self._sequence = 0
         self.underruns = 0
-        """Speaker callbacks that found nothing to play (silence was played)."""
+        """Speaker callbacks for which no guest had audio buffered (silence was played)."""
         self.blocks_played = 0
         """Blocks handed to the speaker."""
 
@@ -73,17 +76,34 @@ class GuestAudioPlayer:
         """Start mixing a remote audio track (video tracks are ignored)."""
         if track.kind != rtc.TrackKind.KIND_AUDIO or track.sid in self._streams:
             return
-        stream = rtc.AudioStream(track, sample_rate=SAMPLE_RATE_HZ, num_channels=1)
-        frames = _frames(stream)
-        self._streams[track.sid] = (stream, frames)
-        self._mixer.add_stream(frames)
+        stream = rtc.AudioStream(
+            track,
+            capacity=STREAM_CAPACITY_FRAMES,
+            sample_rate=SAMPLE_RATE_HZ,
+            num_channels=1,
+        )
+        self._mixer.set_input(track.sid)
+        reader = asyncio.ensure_future(self._read(track.sid, stream))
+        self._streams[track.sid] = (stream, reader)
 
     def remove_track(self, track: rtc.Track) -> None:
         """Stop mixing a track."""
         entry = self._streams.pop(track.sid, None)
+        self._mixer.remove_input(track.sid)
         if entry is not None:
-            self._mixer.remove_stream(entry[1])
+            entry[1].cancel()
             asyncio.ensure_future(entry[0].aclose())
+
+    async def _read(self, sid: str, stream: rtc.AudioStream) -> None:
+        sequence = 0
+        async for event in stream:
+            frame = event.frame
+            samples = np.frombuffer(frame.data, np.int16)
+            self._mixer.push(
+                sid, AudioFrame(samples, frame.sample_rate, frame.num_channels, 0, sequence)
+            )
+            sequence += 1
+        self._mixer.remove_input(sid)  # the track ended: its buffer goes with it
 
     def start(self) -> None:
         """Open the output device.
@@ -128,28 +148,20 @@ class GuestAudioPlayer:
             old.close()
 
     def _on_speaker(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
-        # PortAudio's real-time thread: copy the next block or play silence.
-        block = self._blocks.get_nowait()
-        if block is None or block.size != frames:
-            outdata.fill(0)
-            self.underruns += 1
-            return
+        # PortAudio's real-time thread: the next block of the mix, silence where nobody spoke.
+        block = self._mixer.mix(frames)
         outdata[:, 0] = block
         self.blocks_played += 1
-
-    async def _mix(self) -> None:
-        sequence = 0
-        async for frame in self._mixer:
-            samples = np.frombuffer(frame.data, np.int16).copy()
-            self._blocks.put(samples)
-            if self.echo_reference is not None:
-                try:
-                    self.echo_reference(
-                        AudioFrame(samples, SAMPLE_RATE_HZ, 1, monotonic_us(), sequence)
-                    )
-                except Exception:
-                    logger.exception("echo reference failed")
-            sequence += 1
+        if self._mixer.dry:
+            self.underruns += 1
+        if self.echo_reference is not None:
+            try:
+                self.echo_reference(
+                    AudioFrame(block, SAMPLE_RATE_HZ, 1, monotonic_us(), self._sequence)
+                )
+            except Exception:
+                logger.exception("echo reference failed")
+        self._sequence += 1
 
     async def aclose(self) -> None:
         """Stop playing and release the device."""
@@ -157,9 +169,8 @@ class GuestAudioPlayer:
             self._output.stop()
             self._output.close()
             self._output = None
-        for stream, _ in self._streams.values():
+        streams, self._streams = list(self._streams.items()), {}
+        for sid, (stream, reader) in streams:
+            reader.cancel()
+            self._mixer.remove_input(sid)
             await stream.aclose()
-        self._streams.clear()
-        await self._mixer.aclose()
-        self._task.cancel()
-        self._blocks.close()

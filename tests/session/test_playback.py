@@ -4,13 +4,15 @@ null sink), and what is played reaches the echo canceller's reference."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import time
 
 import numpy as np
 from livekit import rtc
 
 from desktop.media.frames import AudioFrame
 from desktop.media.microphone import NO_PROCESSING, MicrophoneSource
-from desktop.session.playback import GuestAudioPlayer
+from desktop.session.playback import STREAM_CAPACITY_FRAMES, GuestAudioPlayer
 from desktop.session.room_session import RoomSession
 from tests.fixtures.livekit import LiveKitServer
 from tests.participants import Feeder, join
@@ -64,3 +66,70 @@ async def test_guest_tone_is_played_on_the_speaker(
         await guest.disconnect()
         await session.aclose()
         await monitor.aclose()
+
+
+BUSY_S = 10.0
+
+
+def _queued_audio_events() -> int:
+    """Audio frames the SDK delivered and nobody has read yet (they live until read)."""
+    gc.collect()
+    return sum(type(o) is rtc.AudioFrameEvent for o in gc.get_objects())
+
+
+async def test_a_busy_loop_does_not_pile_up_guest_audio(
+    livekit_server: LiveKitServer, unique_room: str, pulse_sink: str
+) -> None:
+    """A studio whose loop is busy (video, tiles, the program) must not keep every late frame.
+
+    Found by the studio soak: with the loop stalling now and then, the old mixer took one block
+    per guest per round and fell further behind each second; the frames it had not read stayed
+    in memory (about 300 a second with four guests).
+    """
+    session = RoomSession()
+    guests = [await join(livekit_server, f"guest-{i}", unique_room) for i in range(3)]
+    feeder = Feeder()
+    player: GuestAudioPlayer | None = None
+    try:
+        await session.connect(livekit_server.ws_url, livekit_server.token("host", unique_room))
+        assert session.room is not None
+        player = GuestAudioPlayer(device=None)
+        player.attach(session.room)
+        player.start()
+        for i, guest in enumerate(guests):
+            source = rtc.AudioSource(48_000, 1, queue_size_ms=100)
+            feeder.audio(source, frequency_hz=500 + 200 * i)
+            await guest.local_participant.publish_track(
+                rtc.LocalAudioTrack.create_audio_track("mic", source),
+                rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
+            )
+        for _ in range(100):
+            if player.blocks_played > 100 and len(player._streams) == 3:
+                break
+            await asyncio.sleep(0.1)
+        backlog: list[int] = []
+        loop = asyncio.get_running_loop()
+        end = loop.time() + BUSY_S
+        while loop.time() < end:
+            time.sleep(0.06)  # the loop is busy for 60 ms ...
+            await asyncio.sleep(0.01)  # ... then free for 10 ms
+            if len(backlog) < int(BUSY_S - (end - loop.time())):
+                backlog.append(_queued_audio_events())
+        played, dry = player.blocks_played, player.underruns
+        assert max(backlog[2:]) <= 3 * STREAM_CAPACITY_FRAMES + 50, backlog
+        assert backlog[-1] <= backlog[2] + 50, f"guest audio piles up: {backlog}"
+        # And the guests are still heard: what the speaker takes next has their voices in it.
+        for _ in range(100):
+            if player.blocks_played - played >= 20:
+                break
+            await asyncio.sleep(0.1)
+        new_blocks = player.blocks_played - played
+        assert new_blocks >= 20
+        assert player.underruns - dry <= new_blocks // 2
+    finally:
+        await feeder.aclose()
+        if player is not None:
+            await player.aclose()
+        for guest in guests:
+            await guest.disconnect()
+        await session.aclose()
