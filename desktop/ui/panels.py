@@ -461,6 +461,8 @@ class OutputsPanel(QWidget):
             parts.append("local: " + words.output_card(direct["recording"]))
         if "recording" in egress:
             parts.append("cloud: " + words.egress_card(egress["recording"]))
+        if "hls" in direct:
+            parts.append("HLS: " + words.output_card(direct["hls"]))
         folder = self.studio.settings.recording_dir()
         self.recording.setText(
             "Recording: " + ("; ".join(parts) if parts else f"off (records into {folder})")
