@@ -144,6 +144,20 @@ async def publish_track(
     )
 
 
+def pace(stamp_us: int, due_us: int, interval_us: int) -> tuple[bool, int]:
+    """Whether a frame taken at ``stamp_us`` is sent to keep at most one per ``interval_us``,
+    and the next frame's due time (0 interval: every frame goes).
+
+    A frame a quarter of an interval before its due time still goes (cameras' timestamps
+    jitter); after a stall the due time restarts from the frame, so no burst follows.
+    """
+    if not interval_us:
+        return True, due_us
+    if stamp_us + interval_us // 4 < due_us:
+        return False, due_us
+    return True, max(due_us, stamp_us - interval_us // 2) + interval_us
+
+
 class Publisher:
     """The host's published sources in one room.
 
@@ -269,20 +283,20 @@ class Publisher:
     ) -> _Published:
         queue: FrameQueue[VideoFrame] = capture.frames.subscribe("publisher", maxsize=2)
         width, height = size
-        # The camera sends at most the chosen frame rate: frames come at the device's pace.
-        min_gap_us = 1_000_000 // self.defaults.fps * 9 // 10 if kind is Source.CAMERA else 0
+        # The camera sends at most the chosen frame rate (frames come at the device's pace).
+        interval_us = 1_000_000 // self.defaults.fps if kind is Source.CAMERA else 0
 
         async def pump() -> None:
             sent = 0
-            last_us = -min_gap_us
+            due_us = 0
             while (frame := await queue.aget()) is not None:
-                if frame.timestamp_us - last_us < min_gap_us:
+                send, due_us = pace(frame.timestamp_us, due_us, interval_us)
+                if not send:
                     continue
                 sent += 1
                 divider = self._camera_divider() if kind is Source.CAMERA else 1
                 if sent % divider:
                     continue  # adapting to a poor connection: fewer frames, fewer bits
-                last_us = frame.timestamp_us
                 if kind is Source.CAMERA:
                     frame = fit_frame(frame, width, height)  # the same frame when it fits
                 lk_source.capture_frame(frame.to_livekit(), timestamp_us=frame.timestamp_us)

@@ -14,6 +14,7 @@ import keyring.backends.fail
 from livekit import api, rtc
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
+from desktop.session.publisher import pace
 from desktop.session.settings import Secrets, Settings
 from desktop.session.state import Source
 from desktop.session.studio import Studio
@@ -191,3 +192,23 @@ async def test_custom_values_and_auto_subscribe_off(
         await guest.disconnect()
         await studio.aclose()
         camera.stop()
+
+
+def test_pacing_keeps_the_chosen_frame_rate_through_jitter() -> None:
+    def sent_of(stamps_us: list[int], fps: int) -> int:
+        due, count = 0, 0
+        for stamp in stamps_us:
+            send, due = pace(stamp, due, 1_000_000 // fps)
+            count += send
+        return count
+
+    second = 1_000_000
+    # 60 fps for 10 s at a 30 fps setting: 30 fps; 30 fps with ±5 ms jitter: every frame.
+    assert 295 <= sent_of([i * second // 60 for i in range(600)], 30) <= 305
+    jittery = [i * second // 30 + (5000 if i % 2 else -5000) for i in range(300)]
+    assert sent_of(jittery, 30) == 300
+    # 30 fps at 15: 15 fps; a 2 s stall then 30 fps again: no burst, back to 15.
+    assert 148 <= sent_of([i * second // 30 for i in range(300)], 15) <= 152
+    stalled = [i * second // 30 for i in range(30)] + [3 * second + i * second // 30
+                                                        for i in range(30)]  # fmt: skip
+    assert 28 <= sent_of(stalled, 15) <= 32
