@@ -176,7 +176,7 @@ def _video_options(profile: Profile) -> dict[str, object]:
     """Encoder options that hold the asked bitrate (padded when the picture is simple)."""
     rate = str(profile.video_bitrate_bps)
     if profile.video_codec == "libvpx":
-        return {"deadline": "realtime", "cpu-used": "8", "g": str(FPS * 2),
+        return {"deadline": "realtime", "cpu-used": "16", "g": str(FPS * 2),
                 "minrate": rate, "maxrate": rate, "bufsize": rate}  # fmt: skip
     return {"preset": "ultrafast", "tune": "zerolatency", "g": str(FPS * 2),
             "x264-params": "nal-hrd=cbr:force-cfr=1", "maxrate": rate, "minrate": rate,
