@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -123,3 +124,61 @@ async def read_audio_peak(track: rtc.Track, blocks: int = 50, timeout_s: float =
     finally:
         await stream.aclose()
     return peak
+
+
+UNMUTE_REQUEST_TOPIC = "spaces.stage.unmute-request"
+UNMUTE_ANSWER_TOPIC = "spaces.stage.unmute-answer"
+
+
+def accept_unmute_requests(room: rtc.Room, accept: bool = True) -> list[dict[str, Any]]:
+    """Make an SDK guest answer "ask to unmute" as docs/stage-control.md says a client should.
+
+    Written from the documented protocol only (no studio code): on a reliable data message on
+    the request topic with ``type == "unmute_request"``, unmute the local track of the asked
+    ``source`` (or decline) and answer on the answer topic (answering needs ``canPublishData``;
+    a failed answer is kept in the request as ``answerError``). Returns the requests seen.
+    """
+    seen: list[dict[str, Any]] = []
+    sources = {
+        "microphone": rtc.TrackSource.SOURCE_MICROPHONE,
+        "camera": rtc.TrackSource.SOURCE_CAMERA,
+    }
+
+    async def answer(request: dict[str, Any]) -> None:
+        wanted = sources.get(str(request.get("source", "microphone")))
+        publication = next(
+            (
+                p
+                for p in room.local_participant.track_publications.values()
+                if p.source == wanted and p.track is not None
+            ),
+            None,
+        )
+        accepted = accept and publication is not None
+        if accepted and publication is not None and publication.track is not None:
+            publication.track.unmute()
+        reply = {
+            "type": "unmute_answer",
+            "version": 1,
+            "requestId": request["requestId"],
+            "accepted": accepted,
+            "reason": "" if accepted else "declined by the guest",
+        }
+        try:
+            await room.local_participant.publish_data(
+                json.dumps(reply), reliable=True, topic=UNMUTE_ANSWER_TOPIC
+            )
+        except Exception as exc:  # e.g. no canPublishData: the test can see why
+            request["answerError"] = f"{type(exc).__name__}: {exc}"
+
+    def received(packet: rtc.DataPacket) -> None:
+        if packet.topic != UNMUTE_REQUEST_TOPIC:
+            return
+        request = json.loads(packet.data)
+        if request.get("type") != "unmute_request":
+            return
+        seen.append(request)
+        asyncio.ensure_future(answer(request))
+
+    room.on("data_received", received)
+    return seen

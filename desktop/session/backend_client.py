@@ -11,6 +11,7 @@ CreatedRoom``…), whose requests and answers are the contract's own frozen data
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
@@ -136,12 +137,12 @@ def named_url(name: str, url: str) -> DestinationSpec:
     return DestinationSpec(url=url, name=name)
 
 
-class TypedActions:
+class TypedActions(abc.ABC):
     """The contract's actions as typed methods over :meth:`call` (shared by both backends)."""
 
+    @abc.abstractmethod
     async def call(self, action: str, **fields: Any) -> dict[str, Any]:
         """Run an action from raw fields (implemented by each backend)."""
-        raise NotImplementedError
 
     async def _ask(self, action: str, request: object, answer: type[Answer]) -> Answer:
         reply = await self.call(action, **dump(request))

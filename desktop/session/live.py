@@ -24,7 +24,13 @@ from backend.recording import OutputFormat, Quality
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError
-from desktop.media.outputs.destinations import Destination, RtmpTarget, preflight, rtmp_target
+from desktop.media.outputs.destinations import (
+    Destination,
+    RtmpTarget,
+    mask_url,
+    preflight,
+    rtmp_target,
+)
 from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.output import OutputKind, OutputStatus
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
@@ -50,6 +56,10 @@ EGRESS_LAYOUTS: dict[Layout, tuple[str, str]] = {
 """The studio's layouts as LiveKit egress layouts, with what viewers see where they differ."""
 
 
+REHEARSAL_ID = "rehearsal"
+"""The private sink's output id (direct) or destination name (egress)."""
+
+
 def egress_layout(layout: Layout) -> tuple[str, str]:
     """The egress layout for a studio layout, and what viewers see instead ('' = the same)."""
     return EGRESS_LAYOUTS[layout]
@@ -72,6 +82,11 @@ class GoLivePath(Protocol):
 
     async def stop(self) -> None:
         """Stop every destination."""
+        ...
+
+    async def switch(self, targets: dict[str, RtmpTarget], drop: str) -> None:
+        """Add these destinations to what already runs, then drop one output (a rehearsal's
+        private sink): the program (or egress) and the other outputs go on."""
         ...
 
     def viewers_see(self, layout: Layout) -> str:
@@ -105,6 +120,11 @@ class DirectPath:
         statuses = self.broadcast.statuses().items()
         for output_id in [k for k, s in statuses if s.kind is OutputKind.RTMP]:
             await self.remove(output_id)
+
+    async def switch(self, targets: dict[str, RtmpTarget], drop: str) -> None:
+        """Add an RTMP output per destination to the running encoder, then close ``drop``."""
+        await self.start(targets)
+        await self.remove(drop)
 
     def viewers_see(self, layout: Layout) -> str:
         """Viewers see exactly the program."""
@@ -167,6 +187,25 @@ class EgressPath:
     async def remove(self, destination_id: str) -> None:
         """Remove a URL from the running egress."""
         await self.backend.update_rtmp(self.room_name, remove=[destination_id])
+
+    async def switch(self, targets: dict[str, RtmpTarget], drop: str) -> None:
+        """Update the same egress (LiveKit's UpdateStream): the destinations' URLs in, then
+        ``drop``'s out. If the egress ended by itself meanwhile, start one for the destinations.
+
+        Two updates, not one: an egress ends when its last stream goes, and some egress
+        versions register added URLs asynchronously, so removing the private sink in the same
+        request could end the egress before the destinations count.
+        """
+        entries = [named_url(i, t.publish_url) for i, t in targets.items()]
+        try:
+            await self.backend.update_rtmp(self.room_name, add=entries)
+        except SessionError as error:
+            # 409: the egress ended (its only output, the private sink, failed); start anew.
+            if error.code is not SessionErrorCode.ALREADY_ACTIVE:
+                raise
+            await self.backend.start_rtmp(self.room_name, entries, layout=self.egress_layout)
+            return
+        await self.backend.update_rtmp(self.room_name, remove=[drop])
 
     async def stop(self) -> None:
         """Stop the egress (already ended by itself is fine)."""
@@ -244,6 +283,7 @@ class LiveOutputs:
         self._live = False
         self.cloud_recording = CloudRecording()
         """Container, quality and layout of cloud recordings."""
+        self._rehearsal = ""
 
     @property
     def is_live(self) -> bool:
@@ -314,6 +354,72 @@ class LiveOutputs:
         target = self.target(destination)
         await asyncio.get_running_loop().run_in_executor(None, preflight, target)
 
+    # -- rehearsal ---------------------------------------------------------------------------
+
+    @property
+    def is_rehearsing(self) -> bool:
+        """Whether the program runs into a private sink, waiting for Go Live."""
+        return bool(self._rehearsal)
+
+    async def rehearse(
+        self, folder: Path | None = None, private_url: str = "", key: str = ""
+    ) -> str:
+        """Run the show into a private sink: a private RTMP URL, else a file in ``folder``.
+
+        Go Live then adds the real destinations to the same program (or the same egress) and
+        drops the private sink, so nothing restarts. Through the platform's egress only a
+        private RTMP URL can be the sink (an egress stream takes URLs).
+
+        Returns:
+            The sink in words (a stream key masked).
+
+        Raises:
+            SessionError: Already live or rehearsing, or no sink this path can use.
+            MediaError: The private URL is not usable.
+        """
+        self._loop = asyncio.get_running_loop()
+        if self._live or self._rehearsal:
+            raise SessionError(
+                SessionErrorCode.ALREADY_ACTIVE, "already live or rehearsing",
+                "end the rehearsal (or the stream) first",
+            )  # fmt: skip
+        path = self.path
+        if private_url:
+            target = rtmp_target(private_url, key)
+            await path.start({REHEARSAL_ID: target})
+            shown = f"a private stream to {mask_url(target.publish_url)}"
+        elif isinstance(path, EgressPath):
+            raise SessionError(
+                SessionErrorCode.INVALID_REQUEST,
+                "a rehearsal through the platform needs a private RTMP URL",
+                "set one with Rehearse ▸ Private stream…, or rehearse in the local studio",
+            )  # fmt: skip
+        else:
+            if folder is None:
+                raise SessionError(
+                    SessionErrorCode.INVALID_REQUEST, "no folder for the rehearsal file",
+                    "choose a recording folder with Record ▸ Choose folder",
+                )  # fmt: skip
+            file = folder / time.strftime("Rehearsal %Y-%m-%d %H-%M-%S.mp4")
+            self.direct.start_recording(file, output_id=REHEARSAL_ID)
+            shown = f"a private file, {file.name}"
+        self._rehearsal = shown
+        self.store.update(rehearsal=shown)
+        return shown
+
+    async def end_rehearsal(self) -> None:
+        """Stop the rehearsal's private sink (nothing went out)."""
+        if not self._rehearsal:
+            return
+        self._rehearsal = ""
+        try:
+            if isinstance(self.path, EgressPath):
+                await self.path.stop()
+            else:
+                await self._direct_path.remove(REHEARSAL_ID)
+        finally:
+            self.store.update(rehearsal="")
+
     # -- going live --------------------------------------------------------------------------
 
     async def go_live(self, destinations: Iterable[Destination]) -> dict[str, str]:
@@ -334,9 +440,15 @@ class LiveOutputs:
                 problems[destination.id] = str(error)
         if not started:
             return problems
-        await self.path.start(started)
+        if self._rehearsal:
+            # From rehearsal to live: the same program (or egress) gains the destinations and
+            # loses the private sink; nothing restarts.
+            await self.path.switch(started, REHEARSAL_ID)
+            self._rehearsal = ""
+        else:
+            await self.path.start(started)
         self._live = True
-        self.store.update(is_live=True, live_since_ms=int(time.time() * 1000))
+        self.store.update(is_live=True, live_since_ms=int(time.time() * 1000), rehearsal="")
         return problems
 
     async def set_enabled(self, destination: Destination, enabled: bool) -> None:
@@ -357,7 +469,9 @@ class LiveOutputs:
         self.direct.retry_now(destination_id)
 
     async def end(self) -> None:
-        """Stop every destination (the recording goes on until stopped)."""
+        """Stop every destination (the recording goes on until stopped), or the rehearsal."""
+        if self._rehearsal:
+            await self.end_rehearsal()
         if not self._live:
             return
         self._live = False

@@ -12,6 +12,7 @@ import logging
 from backend.moderation import SourceName
 from desktop.session.backend_client import Backend
 from desktop.session.errors import SessionError
+from desktop.session.stage_control import log_action
 from desktop.session.state import Source, StateStore
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,8 @@ class Moderator:
         self.store = store
         self.room_name = room_name
         self.audit: list[str] = []
-        """What was done, in order (shown in the moderation log)."""
+        """What was done, in order, as sentences (the room state's ``moderation_log`` holds
+        the same with times, shown in the studio and exported as CSV)."""
 
     async def mute(self, identity: str, source: Source = Source.MICROPHONE) -> None:
         """Mute a guest's microphone, camera or screen share."""
@@ -45,6 +47,7 @@ class Moderator:
             self.room_name, identity, SourceName(_SOURCE_NAMES[source])
         )
         self.audit.append(f"muted {identity}'s {_SOURCE_NAMES[source]}")
+        log_action(self.store, "mute", identity, _SOURCE_NAMES[source])
 
     async def mute_all(self) -> list[str]:
         """Mute every guest whose microphone is live; returns who was muted.
@@ -67,6 +70,7 @@ class Moderator:
         """Remove a guest from the room."""
         await self.backend.remove_participant(self.room_name, identity)
         self.audit.append(f"removed {identity}")
+        log_action(self.store, "remove", identity)
 
     async def set_on_stage(self, identity: str, on_stage: bool) -> None:
         """Let a guest publish (on stage) or not (backstage)."""
@@ -74,3 +78,4 @@ class Moderator:
             self.room_name, identity, can_publish=on_stage
         )
         self.audit.append(f"moved {identity} {'on stage' if on_stage else 'backstage'}")
+        log_action(self.store, "on-stage" if on_stage else "backstage", identity)

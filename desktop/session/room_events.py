@@ -18,6 +18,7 @@ from typing import Any
 
 from livekit import rtc
 
+from desktop.session import stage_control
 from desktop.session.state import (
     ChatMessage,
     ConnectionState,
@@ -227,9 +228,22 @@ class RoomEvents:
             "reconnected": lambda: self._set(connection=ConnectionState.CONNECTED),
             "disconnected": self._on_disconnected,
             "room_metadata_changed": lambda old, new: self._set(room_metadata=new),
+            "data_received": self._on_data,
         }
         for event, handler in handlers.items():
             room.on(event, _guarded(handler))  # type: ignore[arg-type]
+
+    def _on_data(self, packet: rtc.DataPacket) -> None:
+        # A guest's answer to "ask to unmute" goes into the moderation log; other data is not
+        # the studio's.
+        if packet.topic != stage_control.UNMUTE_ANSWER_TOPIC or packet.participant is None:
+            return
+        answer = stage_control.UnmuteAnswer.from_json(packet.data)
+        if answer is None:
+            return
+        action = "unmute-accepted" if answer.accepted else "unmute-declined"
+        identity = packet.participant.identity
+        stage_control.log_action(self.store, action, identity, answer.reason, actor=identity)
 
     def _on_left(self, participant: rtc.RemoteParticipant) -> None:
         self.store.remove_remote(participant.identity)
@@ -291,6 +305,7 @@ class RoomEvents:
         elif participant.identity in self.store.state.remotes:
             previous = self.store.state.remotes[participant.identity].quality
             self.store.update_remote(participant.identity, quality=value)
+            stage_control.add_quality_sample(self.store, participant.identity, value)
             if previous is not value:
                 self._on_guest_quality(participant.identity, value)
 

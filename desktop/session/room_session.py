@@ -22,7 +22,7 @@ from typing import Any
 from livekit import rtc
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
-from desktop.session import liveness
+from desktop.session import liveness, stage_control
 from desktop.session.adaptation import AdaptationPolicy
 from desktop.session.errors import SessionError, SessionErrorCode, check_url, connect_error
 from desktop.session.link_stats import LinkStats
@@ -241,6 +241,29 @@ class RoomSession:
             return
         await room.local_participant.send_text(text, topic=CHAT_TOPIC)
         self.events.add_chat(room.local_participant.identity, text, is_local=True)
+
+    async def ask_to_unmute(self, identity: str, source: str = "microphone") -> str:
+        """Send one guest an unmute request (see :mod:`~desktop.session.stage_control`).
+
+        Returns:
+            The request's id (the guest's answer carries it).
+
+        Raises:
+            SessionError: Not in a room, or the guest is not in it.
+        """
+        room = self._require_room()
+        if identity not in room.remote_participants:
+            raise SessionError(
+                SessionErrorCode.NOT_FOUND, f"{identity} is not in the room",
+                "they may have left; pick someone in the People list",
+            )  # fmt: skip
+        local = room.local_participant
+        request = stage_control.new_request(local.identity, local.name, source)
+        await local.publish_data(
+            request.to_json(), reliable=True, destination_identities=[identity],
+            topic=stage_control.UNMUTE_REQUEST_TOPIC,
+        )  # fmt: skip
+        return request.request_id
 
     def _refresh_local(self) -> None:
         self.events.refresh_local()

@@ -93,6 +93,9 @@ class Settings:
     """Reconnection attempts per destination."""
     currency: str = "USD"
     """The currency the platform pays the host in (for the end-of-stream summary)."""
+    rehearsal_url: str = ""
+    """Private RTMP URL a rehearsal streams to ('' = a file in the recording folder); its
+    stream key is in the keyring as ``stream-key:rehearsal``."""
     destinations: list[Destination] = field(default_factory=lambda: default_destinations())
     """Saved RTMP destinations, keys excluded (YouTube and Twitch presets to begin with)."""
 

@@ -177,6 +177,8 @@ class ProblemCode(enum.Enum):
     """No camera could be used: the synthetic camera stands in."""
     SYNTHETIC_MICROPHONE = 3
     """No microphone could be used: the synthetic microphone stands in."""
+    CLOUD_RECORDING_INTERRUPTED = 4
+    """The cloud recording stopped or stalled while wanted; a new one is being started."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +189,47 @@ class Problem:
     """What it is."""
     detail: str = ""
     """The device's own words (for the tooltip and logs, not the sentence)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QualitySample:
+    """A guest's connection quality as the SFU graded it, and from when."""
+
+    timestamp_ms: int
+    """When the grade arrived (wall clock ms)."""
+    quality: Quality
+    """The grade."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One moderation action, for the moderation log (shown in the studio, exported as CSV)."""
+
+    timestamp_ms: int
+    """When it was done (wall clock ms)."""
+    actor: str
+    """Who did it (the host's identity), or the guest who answered."""
+    action: str
+    """What: mute, remove, on-stage, backstage, ask-to-unmute, unmute-accepted, ..."""
+    target: str
+    """The guest's identity."""
+    detail: str = ""
+    """More words (which track, the guest's answer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingGap:
+    """A stretch of the show the cloud recording missed."""
+
+    start_ms: int
+    """The last moment the cloud recording was seen running (wall clock ms)."""
+    end_ms: int = 0
+    """When a new cloud recording was running again (0: not yet)."""
+
+    @property
+    def duration_s(self) -> float:
+        """How long the gap lasted (0 while it is still open)."""
+        return max(0.0, (self.end_ms - self.start_ms) / 1000) if self.end_ms else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +273,14 @@ class RoomState:
     costs: tuple[tuple[str, str], ...] = ()
     """The show's cost, revenue, commission and net so far (``Economics.as_json`` items:
     two-place decimal strings and the currency); empty until there is a room."""
+    rehearsal: str = ""
+    """While rehearsing: the private sink the program goes to, in words (key masked)."""
+    moderation_log: tuple[AuditEntry, ...] = ()
+    """Every moderation action so far, oldest first."""
+    quality_history: dict[str, tuple[QualitySample, ...]] = field(default_factory=dict)
+    """Each guest's connection grades so far, oldest first (kept after they leave)."""
+    recording_gaps: tuple[RecordingGap, ...] = ()
+    """Stretches the cloud recording missed (the last may still be open)."""
 
     @property
     def participant_count(self) -> int:

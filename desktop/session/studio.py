@@ -23,15 +23,18 @@ from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.encoder import EncoderSettings
+from desktop.media.outputs.output import OutputPhase
 from desktop.media.outputs.program import OutputOptions
+from desktop.session import stage_control
 from desktop.session.backend_client import Backend, HttpBackend, LocalBackend
 from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
-from desktop.session.live import LiveOutputs, cloud_recording
+from desktop.session.live import REHEARSAL_ID, LiveOutputs, cloud_recording
 from desktop.session.moderation import Moderator
 from desktop.session.node_urls import connect_first
 from desktop.session.program_feed import ProgramFeed
 from desktop.session.publisher import PublishDefaults
+from desktop.session.recording_guard import RecordingGuard
 from desktop.session.remote_video import RemoteVideo
 from desktop.session.room_events import DisconnectReason
 from desktop.session.room_session import RoomSession
@@ -42,6 +45,8 @@ from desktop.session.state import (
     ParticipantState,
     Problem,
     ProblemCode,
+    QualitySample,
+    RecordingGap,
     RoomState,
     Source,
     StateStore,
@@ -96,6 +101,12 @@ class StreamSummary:
     """How long the room existed (the platform's figure, or the studio's session)."""
     costs: dict[str, str] = field(default_factory=dict)
     """Cost, revenue, commission and net (``Economics.as_json``: two-place decimal strings)."""
+    quality_history: dict[str, tuple[QualitySample, ...]] = field(default_factory=dict)
+    """Each guest's connection grades over the show (drawn as a sparkline)."""
+    recording_gaps: list[RecordingGap] = field(default_factory=list)
+    """Stretches the cloud recording missed (start, end, duration)."""
+    ended_ms: int = 0
+    """When the summary was made (wall clock ms; the end of the quality sparklines)."""
 
 
 class Studio:
@@ -123,6 +134,8 @@ class Studio:
         self.backend: Backend | None = None
         self.moderator: Moderator | None = None
         self.monitor: BroadcastMonitor | None = None
+        self.guard: RecordingGuard | None = None
+        """Keeps a wanted cloud recording running (see recording_guard.py)."""
         self.camera: VideoCaptureSource | None = None
         self.mic: AudioCaptureSource | None = None
         self.screen: VideoCaptureSource | None = None
@@ -516,6 +529,30 @@ class Studio:
         """Remove a guest from the room."""
         await self._moderator().remove(identity)
 
+    async def ask_to_unmute(self, identity: str) -> None:
+        """Ask a guest to unmute their microphone (their client shows the request; they decide).
+
+        Raises:
+            SessionError: Not in a room, the guest left, or they are backstage (not allowed to
+                publish, so they could not unmute).
+        """
+        if self.session is None:
+            raise SessionError(
+                SessionErrorCode.NOT_CONNECTED, "not in a room", "connect to a room first"
+            )
+        guest = self.store.state.remotes.get(identity)
+        if guest is not None and not guest.can_publish:
+            raise SessionError(
+                SessionErrorCode.FORBIDDEN, f"{guest.name or identity} is backstage",
+                "add them to the stage first, then ask again",
+            )  # fmt: skip
+        request_id = await self.session.ask_to_unmute(identity)
+        stage_control.log_action(self.store, "ask-to-unmute", identity, f"request {request_id}")
+
+    def export_moderation_log(self, path: Path) -> Path:
+        """Write the moderation log to ``path`` as CSV (time, actor, action, target, detail)."""
+        return stage_control.export_audit_csv(self.store.state.moderation_log, path)
+
     # -- the program --------------------------------------------------------------------------
 
     def set_program_layout(self, layout: Layout) -> str:
@@ -598,6 +635,49 @@ class Studio:
         if self.store.state.is_live and not self._live_since_s:
             self._live_since_s = time.monotonic()
         return problems
+
+    async def rehearse(self) -> str:
+        """Run the show privately: to the private RTMP URL if one is set, else into a file.
+
+        Go Live then switches the same program (or egress) to the real destinations.
+
+        Returns:
+            Where the rehearsal goes, in words.
+
+        Raises:
+            SessionError: Already live or rehearsing, or no private sink for this path.
+            MediaError: The private URL, or the folder, is not usable.
+        """
+        folder = self.settings.recording_dir()
+        if not self.settings.rehearsal_url:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise MediaError(
+                    MediaErrorCode.INVALID_ARGUMENT, str(folder),
+                    f"the recording folder cannot be created ({error.strerror})",
+                    "choose another folder with Record ▸ Choose folder",
+                ) from None  # fmt: skip
+        key = self.secrets.get(Secrets.stream_key_name(REHEARSAL_ID))
+        return await self.live.rehearse(folder, self.settings.rehearsal_url, key)
+
+    def set_rehearsal_url(self, url: str, key: str) -> None:
+        """Rehearse to this private RTMP URL from now on ('' = into a file); key to the keyring.
+
+        Raises:
+            MediaError: The URL (or key) is not usable, in words.
+        """
+        from desktop.media.outputs.destinations import rtmp_target
+
+        if url.strip():
+            rtmp_target(url, key)
+        self.settings.rehearsal_url = url.strip()
+        self.secrets.set(Secrets.stream_key_name(REHEARSAL_ID), key.strip())
+        self._save_settings()
+
+    async def end_rehearsal(self) -> None:
+        """Stop rehearsing (nothing went out)."""
+        await self.live.end_rehearsal()
 
     def add_destination(self, name: str, url: str, key: str) -> Destination:
         """Add a custom RTMP(S) destination (switched on); the key goes to the keyring.
@@ -725,10 +805,38 @@ class Studio:
         path = await self.live.start_recording(folder, cloud=wants_cloud, local=local)
         if path is not None:
             self._recordings.append(str(path))
+        if wants_cloud and self.backend is not None:
+            self._guard_recording()
         return path
+
+    def _guard_recording(self) -> None:
+        """Watch the cloud recording: a stop or stall is flagged, a new one started."""
+        if self.guard is not None and self.guard.room_name != self.store.state.room_name:
+            self.guard = None
+        if self.guard is None and self.backend is not None:
+            folder = self.settings.recording_dir()
+
+            async def restart() -> None:
+                await self.live.start_recording(folder, cloud=True, local=False)
+
+            self.guard = RecordingGuard(
+                self.backend, self.store, self.store.state.room_name, restart,
+                self._ensure_local_copy,
+            )  # fmt: skip
+        if self.guard is not None:
+            self.guard.arm()
+
+    async def _ensure_local_copy(self) -> None:
+        """Start a local safety copy unless one is recording (which goes on untouched)."""
+        current = self.live.direct.statuses().get("recording")
+        if current is not None and current.phase not in (OutputPhase.STOPPED, OutputPhase.FAILED):
+            return
+        await self.start_recording(place=RecordingPlace.LOCAL)
 
     async def stop_recording(self) -> None:
         """Stop recording (the file is closed cleanly)."""
+        if self.guard is not None:
+            await self.guard.disarm()
         await self.live.stop_recording()
 
     async def start_hls(self, segment_s: int = 4) -> Path:
@@ -763,6 +871,8 @@ class Studio:
         """
         if self.live.is_live:
             self._stop_live_clock()
+        if self.guard is not None:
+            await self.guard.disarm()
         await self.program.aclose()
         await self.live.aclose()
         self._stop_live_clock()
@@ -773,6 +883,9 @@ class Studio:
             recordings=list(self._recordings),
             currency=self.settings.currency,
             room_duration_s=time.monotonic() - self._started_s,
+            quality_history=dict(self.store.state.quality_history),
+            recording_gaps=list(self.store.state.recording_gaps),
+            ended_ms=stage_control.now_ms(),
         )
         if self.backend is not None and self.store.state.room_name:
             try:
@@ -827,6 +940,8 @@ class Studio:
         if self.costs is not None:
             await self.costs.aclose()
             self.costs = None
+        if self.guard is not None:
+            await self.guard.disarm()
         if not self.store.state.ended:  # End stream closed the program feed already
             await self.program.aclose()
         await self.live.aclose()

@@ -35,6 +35,7 @@ from desktop.ui import words
 from desktop.ui.bridge import StateBridge
 from desktop.ui.confirm import ask
 from desktop.ui.cost_words import cost_lines
+from desktop.ui.sparkline import quality_sparkline, quality_trend
 
 
 def _button(text: str, tip: str, parent: QWidget) -> QPushButton:
@@ -85,6 +86,13 @@ class ParticipantsPanel(QWidget):
         for button in (self.mute_mic, self.mute_camera, self.remove, self.mute_all):
             row.addWidget(button)
         layout.addLayout(row)
+        # Stage control: the guest's client asks them, and they unmute themselves.
+        self.ask_unmute = _button(
+            "Ask to unmute", "Ask the selected guest to unmute their microphone (they decide)",
+            self,
+        )  # fmt: skip
+        self.ask_unmute.clicked.connect(self._ask_unmute)
+        layout.addWidget(self.ask_unmute)
         self.mute_mic.clicked.connect(lambda: self._act("mute", Source.MICROPHONE))
         self.mute_camera.clicked.connect(lambda: self._act("mute", Source.CAMERA))
         self.remove.clicked.connect(lambda: self._act("remove", Source.UNKNOWN))
@@ -109,7 +117,7 @@ class ParticipantsPanel(QWidget):
     def _enable(self) -> None:
         # A button that cannot act is disabled with the reason beside it, not a later error.
         chosen = self.selected_identity() is not None
-        for button in (self.mute_mic, self.mute_camera, self.remove):
+        for button in (self.mute_mic, self.mute_camera, self.remove, self.ask_unmute):
             button.setEnabled(chosen)
         self.mute_all.setEnabled(bool(self.bridge.state.remotes))
         if not self.bridge.state.remotes:
@@ -118,6 +126,14 @@ class ParticipantsPanel(QWidget):
             self.hint.setText("Select a guest to mute or remove them.")
         else:
             self.hint.setText("")
+
+    def _ask_unmute(self) -> None:
+        identity = self.selected_identity()
+        if identity is None:
+            return
+        person = self.bridge.state.remotes.get(identity)
+        name = person.name if person and person.name else identity
+        self.bridge.run(self.studio.ask_to_unmute(identity), f"ask {name} to unmute")
 
     def _act(self, action: str, source: Source) -> None:
         identity = self.selected_identity()
@@ -153,7 +169,10 @@ class ParticipantsPanel(QWidget):
             if person.is_speaking:
                 flags.append("speaking")
             flags.append(f"connection {words.quality(person.quality)}")
-            item = QListWidgetItem(f"{name} — {', '.join(flags)}")
+            history = state.quality_history.get(identity, ())
+            line = quality_sparkline(history, int(time.time() * 1000), width=8)
+            item = QListWidgetItem(f"{name} — {', '.join(flags)}" + (f"  {line}" if line else ""))
+            item.setToolTip(f"Connection over time: {quality_trend(history)}")
             item.setData(Qt.ItemDataRole.UserRole, identity)
             self.list.addItem(item)
         if keep:

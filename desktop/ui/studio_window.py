@@ -31,9 +31,11 @@ from desktop.ui.bridge import StateBridge
 from desktop.ui.confirm import ask
 from desktop.ui.control_bar_widget import SHORTCUTS, ControlBarWidget
 from desktop.ui.header_widget import HeaderWidget
+from desktop.ui.moderation_log_widget import ModerationLogWidget
 from desktop.ui.notice_widget import Notice, NoticeStackWidget, Severity
 from desktop.ui.panels import ChatPanel, OutputsPanel, ParticipantsPanel, StatsPanel
 from desktop.ui.program_widget import ProgramWidget
+from desktop.ui.rehearsal_widget import RehearsalWidget
 from desktop.ui.stage_widget import StageWidget
 from desktop.ui.summary_widget import SummaryWidget
 
@@ -64,6 +66,13 @@ PROBLEM_WORDS = {
         Severity.WARNING,
         "No microphone was found: guests hear a test tone.",
         "Plug in a microphone; it appears in the Mic menu.",
+    ),
+    ProblemCode.CLOUD_RECORDING_INTERRUPTED: (
+        Severity.ERROR,
+        "The cloud recording stopped. A new one is starting; the copy on this computer keeps "
+        "recording meanwhile, and the summary will list the gap.",
+        "Nothing to do unless this stays: then check the platform's recording service, and "
+        "keep the local copy.",
     ),
 }
 """Each standing problem as (severity, sentence, next step)."""
@@ -139,11 +148,13 @@ class StudioWindow(QMainWindow):
         self.chat = ChatPanel(studio, self.bridge)
         self.outputs = OutputsPanel(studio, self.bridge)
         self.stats = StatsPanel(studio, self.bridge)
+        self.moderation_log = ModerationLogWidget(studio, self.bridge)
         self.stats.stage_frames = self.stage.frame_counts
         self.side.addTab(self.participants, "People")
         self.side.addTab(self.chat, "Chat")
         self.side.addTab(self.outputs, "Outputs")
         self.side.addTab(self.stats, "Stats")
+        self.side.addTab(self.moderation_log, "Log")
         self.side.currentChanged.connect(self._tab_changed)
         self.chat.unread_changed.connect(self._show_unread)
         splitter.setStretchFactor(0, 3)
@@ -157,6 +168,8 @@ class StudioWindow(QMainWindow):
             speakers=_lister(speakers, []), screens=_lister(screens, {}), windows=windows,
             parent=central,
         )  # fmt: skip
+        self.rehearsal = RehearsalWidget(studio, self.bridge, central)
+        outer.addWidget(self.rehearsal)
         self.controls.notice.connect(self.notices.post)
         self.controls.notice_cleared.connect(self.notices.clear)
         self.controls.camera_changed.connect(self.stage.set_own_source)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from desktop.session.studio import StreamSummary
 from desktop.ui import words
 from desktop.ui.cost_words import cost_lines
+from desktop.ui.sparkline import quality_sparkline, quality_trend
 
 
 def summary_lines(summary: StreamSummary) -> list[tuple[str, str]]:
@@ -19,6 +22,17 @@ def summary_lines(summary: StreamSummary) -> list[tuple[str, str]]:
         ("Peak publishers", str(summary.peak_publishers)),
     ]
     rows += [("Recording", r) for r in summary.recordings] or [("Recording", "none")]
+    for gap in summary.recording_gaps:
+        start = time.strftime("%H:%M:%S", time.localtime(gap.start_ms / 1000))
+        if gap.end_ms:
+            end = time.strftime("%H:%M:%S", time.localtime(gap.end_ms / 1000))
+            rows.append(("Cloud recording gap", f"{start}–{end} ({gap.duration_s:.0f} s missing)"))
+        else:
+            rows.append(("Cloud recording gap", f"from {start} to the end (not recorded again)"))
+    for identity, samples in sorted(summary.quality_history.items()):
+        line = quality_sparkline(samples, summary.ended_ms or samples[-1].timestamp_ms)
+        if line:
+            rows.append((f"Connection: {identity}", f"{line}  {quality_trend(samples)}"))
     revenue = summary.revenue
     if revenue:
         currency = summary.currency

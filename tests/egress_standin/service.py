@@ -140,10 +140,50 @@ class EgressService:
         self.app = web.Application(client_max_size=1024 * 1024)
         self.app.router.add_post("/twirp/livekit.Egress/{method}", self.handle)
         self.app.router.add_get("/", self.health)
+        self.app.router.add_post("/test/fail-egress", self.fail_egress)
+        self.app.router.add_post("/test/stall-next-start", self.stall_next_start)
+        self.stalled_starts = 0
+        """How many of the next egresses hang in STARTING (test equipment)."""
 
     async def health(self, request: web.Request) -> web.Response:
         """Readiness probe."""
         return web.json_response({"jobs": len(self.jobs)})
+
+    async def fail_egress(self, request: web.Request) -> web.Response:
+        """Test equipment: make a running egress die as a crashed egress worker does.
+
+        Body ``{"egressId": "EG_…", "error": "…"}`` (the same ``roomRecord`` token as the
+        API). Every output stops where it is (files keep what was written), the recorder leaves
+        the room, and the egress ends FAILED with the error, with its ``egress_ended`` webhook,
+        as LiveKit reports an egress whose worker died.
+        """
+        try:
+            self._authenticate(request)
+            body = await request.json()
+            job = self._active(str(body.get("egressId", "")))
+        except TwirpFailure as failure:
+            return _twirp_error(failure)
+        except ValueError:
+            return _twirp_error(TwirpFailure(400, "malformed", "the body is not JSON"))
+        job.info.error = str(body.get("error") or "egress worker crashed (test)")
+        job.stopping = True
+        for output in job.outputs:
+            output.push(None)
+        self._finish(job, failed=True)
+        return web.json_response({"egressId": job.info.egress_id, "status": "failed"})
+
+    async def stall_next_start(self, request: web.Request) -> web.Response:
+        """Test equipment: the next ``count`` egresses hang in STARTING, as an egress does when
+        no worker takes it; StopEgress still ends them. Body ``{"count": 1}``."""
+        try:
+            self._authenticate(request)
+            body = await request.json()
+        except TwirpFailure as failure:
+            return _twirp_error(failure)
+        except ValueError:
+            return _twirp_error(TwirpFailure(400, "malformed", "the body is not JSON"))
+        self.stalled_starts = max(0, int(body.get("count", 1)))
+        return web.json_response({"stalledStarts": self.stalled_starts})
 
     # --- Twirp -------------------------------------------------------------------------------
 
@@ -227,6 +267,11 @@ class EgressService:
         )
         job = EgressJob(info, req.layout or "speaker")
         self.jobs[info.egress_id] = job
+        if self.stalled_starts > 0:
+            # Accepted, then nothing: no recorder joins, no output opens.
+            self.stalled_starts -= 1
+            self._webhook("egress_started", info)
+            return info
         # Outputs exist from the start (an UpdateStream may come at once); they get frames
         # once the recorder is in the room.
         for file in files:

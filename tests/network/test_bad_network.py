@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 
 from desktop.session.room_session import RoomSession
+from desktop.session.stage_control import quality_levels
 from desktop.session.state import Quality, QualityChange
+from tests.fixtures.headless import HeadlessProcess
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitServer
 from tests.fixtures.netns import NetNamespace
-from tests.network.headless_process import HeadlessProcess
 from tests.participants import wait_for
 
 BAD = (Quality.POOR, Quality.LOST)
@@ -97,6 +98,16 @@ async def test_a_guest_on_a_bad_network_goes_poor_and_both_sides_adapt(
             QUALITY_TIMEOUT_S,
         )
         print(f"guest graded poor {poor_after_s:.1f} s after {shaping.value}")
+        # The studio's quality history (People sparkline, summary) kept the whole course:
+        # fine, then bad, then fine again, in order and timestamped.
+        history = host.store.state.quality_history["guest"]
+        course = [s.quality for s in history if s.quality is not Quality.UNKNOWN]
+        first_bad = next(i for i, q in enumerate(course) if q in BAD)
+        assert course[0] in FINE and course[-1] in FINE and first_bad > 0, course
+        stamps = [s.timestamp_ms for s in history]
+        assert stamps == sorted(stamps)
+        levels = quality_levels(history, int(time.time() * 1000), buckets=24)
+        assert levels[0] in FINE and any(q in BAD for q in levels), levels
     finally:
         await host.aclose()
         status = await guest.stop()

@@ -28,8 +28,8 @@ from desktop.session.state import ChatMessage, ConnectionState, Source
 from desktop.session.studio import Studio
 from desktop.ui.studio_window import StudioWindow
 from tests.fixtures.cluster import Cluster
+from tests.fixtures.headless import HeadlessProcess
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitServer, stop_server
-from tests.network.headless_process import HeadlessProcess
 from tests.participants import Feeder, join, read_video_stamps, wait_for
 
 

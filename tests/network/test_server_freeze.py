@@ -25,8 +25,8 @@ from desktop.session.settings import Secrets, Settings
 from desktop.session.state import ConnectionState, RoomState
 from desktop.session.studio import Studio
 from desktop.ui.studio_window import StudioWindow
+from tests.fixtures.headless import HeadlessProcess
 from tests.fixtures.livekit import LiveKitServer
-from tests.network.headless_process import HeadlessProcess
 from tests.participants import join, read_video_stamps, wait_for
 
 FREEZE_S = 10.0

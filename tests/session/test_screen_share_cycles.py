@@ -8,7 +8,9 @@ These run against the real LiveKit server with a real SDK guest watching.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from livekit import rtc
@@ -52,17 +54,32 @@ def live_share(guest: rtc.Room) -> rtc.RemoteTrackPublication | None:
     return None
 
 
-async def test_sharing_on_and_off_reuses_one_track_and_adds_no_encoder(
-    livekit_server: LiveKitServer, unique_room: str
-) -> None:
+@contextlib.asynccontextmanager
+async def host_and_guest(
+    server: LiveKitServer, room: str, screen_park_s: float | None = None
+) -> AsyncIterator[tuple[RoomSession, SyntheticScreen, rtc.Room]]:
+    """A host session with a started synthetic screen, and a guest watching, in ``room``."""
     session = RoomSession()
+    if screen_park_s is not None:
+        session.publisher.screen_park_s = screen_park_s
     screen = SyntheticScreen(640, 360, fps=10)
     screen.start()
     guest: rtc.Room | None = None
     try:
-        await session.connect(livekit_server.ws_url, livekit_server.token("host", unique_room),
-                              CONNECT_TIMEOUT_S)  # fmt: skip
-        guest = await join(livekit_server, "guest", unique_room)
+        await session.connect(server.ws_url, server.token("host", room), CONNECT_TIMEOUT_S)
+        guest = await join(server, "guest", room)
+        yield session, screen, guest
+    finally:
+        if guest is not None:
+            await guest.disconnect()
+        await session.aclose()
+        await screen.aclose()
+
+
+async def test_sharing_on_and_off_reuses_one_track_and_adds_no_encoder(
+    livekit_server: LiveKitServer, unique_room: str
+) -> None:
+    async with host_and_guest(livekit_server, unique_room) as (session, screen, guest):
         sids: set[str] = set()
         encoders: list[int] = []
         for cycle in range(CYCLES):
@@ -83,25 +100,14 @@ async def test_sharing_on_and_off_reuses_one_track_and_adds_no_encoder(
             await wait_for(lambda: live_share(guest) is None)
         assert encoders[-1] <= encoders[0], f"encoder threads grew per share: {encoders}"
         assert len(sids) == 1, f"a new track per share: {sids}"
-    finally:
-        if guest is not None:
-            await guest.disconnect()
-        await session.aclose()
-        await screen.aclose()
 
 
 async def test_a_share_left_stopped_is_unpublished_for_guests(
     livekit_server: LiveKitServer, unique_room: str
 ) -> None:
-    session = RoomSession()
-    session.publisher.screen_park_s = 1.0
-    screen = SyntheticScreen(640, 360, fps=10)
-    screen.start()
-    guest: rtc.Room | None = None
-    try:
-        await session.connect(livekit_server.ws_url, livekit_server.token("host", unique_room),
-                              CONNECT_TIMEOUT_S)  # fmt: skip
-        guest = await join(livekit_server, "guest", unique_room)
+    async with host_and_guest(livekit_server, unique_room, screen_park_s=1.0) as (
+        session, screen, guest,
+    ):  # fmt: skip
         first = await session.publish_screen(screen)
 
         def guest_sees_share() -> bool:
@@ -118,8 +124,3 @@ async def test_a_share_left_stopped_is_unpublished_for_guests(
         second = await session.publish_screen(screen)
         assert second.sid != first.sid
         await wait_for(guest_sees_share)
-    finally:
-        if guest is not None:
-            await guest.disconnect()
-        await session.aclose()
-        await screen.aclose()

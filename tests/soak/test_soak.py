@@ -127,11 +127,9 @@ async def test_studio_soak_in_a_busy_room(
     assert outputs["recording"]["phase"] == "LIVE", outputs
     assert ffprobe_duration_s(Path(outputs["recording"]["path"])) >= SOAK_S * 0.8
     _ingest_held_the_show(rtmp_server)
-    if growth >= MAX_RSS_GROWTH:
-        # A known, open bug (not a pass): the studio's resident memory steps up by about
-        # 50 MB each time a guest joins (19-36 % over two minutes here), headless' does not.
-        # Everything above must still hold; this marks only the memory check as failing.
-        pytest.xfail(f"known open bug: studio memory grew {growth:.1%} with guests churning")
+    # Was 19-40 % in two minutes: each screen share left an encoder behind in the SDK, and
+    # guest audio the old mixer had not read yet stayed queued (see docs/stability.md).
+    assert growth < MAX_RSS_GROWTH, f"studio memory grew {growth:.1%} with guests churning"
 
 
 async def test_headless_soak_in_a_busy_room(

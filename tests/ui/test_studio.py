@@ -30,7 +30,7 @@ from desktop.ui.panels import card_text
 from desktop.ui.studio_window import SHORTCUTS, StudioWindow
 from tests.fixtures.backend import BackendServer
 from tests.fixtures.livekit import LiveKitServer
-from tests.participants import Feeder
+from tests.participants import Feeder, accept_unmute_requests
 
 ARTEFACTS = Path(os.environ.get("BROADCASTER_ARTEFACTS", "test-artefacts"))
 
@@ -239,7 +239,8 @@ async def test_clicks_reach_the_room_through_the_backend(
         await studio.connect()
         room_name = studio.store.state.room_name
         status, joined = await backend_server.call(
-            "join_room", roomName=room_name, userId="ann", permissions={"canPublish": True},
+            "join_room", roomName=room_name, userId="ann",
+            permissions={"canPublish": True, "canPublishData": True},  # data: to answer
         )  # fmt: skip
         assert status == 200, joined
         await guest.connect(joined["url"], joined["token"])
@@ -282,6 +283,16 @@ async def test_clicks_reach_the_room_through_the_backend(
         window.participants.mute_mic.click()
         await asyncio.wait_for(muted.wait(), 10)
         await _pump(lambda: window.tiles["ann"].participant.mic_muted)
+        # Ask to unmute: Ann's client accepts, her mic is live again, the Log tab shows it all.
+        accept_unmute_requests(guest)
+        window.participants.select("ann")
+        click(qtbot, window.participants.ask_unmute)
+        await _pump(lambda: not window.tiles["ann"].participant.mic_muted)
+        await _pump(lambda: window.moderation_log.table.rowCount() == 3)
+        actions = [window.moderation_log.table.item(r, 2) for r in range(3)]
+        assert [a.text() if a else "" for a in actions] == [
+            "muted", "asked to unmute", "accepted and unmuted",
+        ]  # fmt: skip
 
         chat: list[str] = []
         guest.register_text_stream_handler(

@@ -151,6 +151,53 @@ def recording_path(target: str | Path, now: datetime.datetime | None = None) -> 
     return candidate
 
 
+class Retimer:
+    """Maps the encoder's timestamps onto one output session's clock, always forwards.
+
+    A session starts at zero on its first video keyframe. After a resync (packets dropped up to
+    the next keyframe) it continues one frame after the latest time written instead of jumping
+    its clock, which some ingests treat as a new stream. Per stream, a packet whose decode time
+    is not after the last one written is dropped: after the machine stalls, sound made to catch
+    up can be older than the keyframe the writer resumed on, and muxers refuse time going
+    backwards (mp4 answers EINVAL, which used to end the recording).
+
+    Args:
+        frame_s: One video frame's duration.
+    """
+
+    def __init__(self, frame_s: float) -> None:
+        self.frame_s = frame_s
+        self._base_s: float | None = None
+        self._last_dts: dict[bool, int] = {}
+        self.last_out_s = 0.0
+        """The latest presentation time written, in seconds of the session's clock."""
+        self.out_of_order = 0
+        """Packets dropped because their stream's time would have gone backwards."""
+
+    def resync(self) -> None:
+        """Packets were dropped: wait for the next keyframe and continue from there."""
+        self._base_s = None
+
+    def retime(self, packet: EncodedPacket) -> tuple[int, int] | None:
+        """The packet's (pts, dts) on the session's clock, or None to leave it out."""
+        if self._base_s is None:
+            if not (packet.is_video and packet.is_keyframe):
+                return None
+            started = bool(self._last_dts)
+            self._base_s = packet.pts_s - (self.last_out_s + self.frame_s if started else 0.0)
+        offset = round(self._base_s / packet.time_base)
+        pts, dts = packet.pts - offset, packet.dts - offset
+        if dts < 0:
+            return None
+        last = self._last_dts.get(packet.is_video)
+        if last is not None and dts <= last:
+            self.out_of_order += 1
+            return None
+        self._last_dts[packet.is_video] = dts
+        self.last_out_s = max(self.last_out_s, float(pts * packet.time_base))
+        return pts, dts
+
+
 class Output:
     """Sends the encoder's packets through one sink, retrying as the sink allows.
 
@@ -191,7 +238,6 @@ class Output:
         self._stop = threading.Event()
         self._retry_now = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_out_s = 0.0
 
     @property
     def status(self) -> OutputStatus:
@@ -319,13 +365,14 @@ class Output:
         container, video, audio = self.sink.open(self._encoder)
         self._accepting = True
         self._encoder.request_keyframe()
-        base: float | None = None
+        retimer = Retimer(1.0 / self._encoder.settings.fps)
         went_live = False
         started_s = time.monotonic()
         window: collections.deque[tuple[float, int]] = collections.deque()
         last_progress_s = 0.0
         written = 0
         self._update(bytes_written=0, dropped_packets=0)
+        reported_out_of_order = 0
         try:
             while not self._stop.is_set():
                 with self._cond:
@@ -346,16 +393,12 @@ class Output:
                         )
                     continue
                 if packet is _RESYNC:
-                    base = None
+                    retimer.resync()
                     continue
-                if base is None:
-                    if not (packet.is_video and packet.is_keyframe):
-                        continue
-                    base = packet.pts_s if not written else self._resume_base(packet)
-                offset = round(base / packet.time_base)
-                pts, dts = packet.pts - offset, packet.dts - offset
-                if dts < 0:
+                timing = retimer.retime(packet)
+                if timing is None:
                     continue
+                pts, dts = timing
                 out = av.Packet(packet.data)
                 out.pts, out.dts = pts, dts
                 out.time_base = packet.time_base
@@ -363,8 +406,7 @@ class Output:
                 out.stream = video if packet.is_video else audio
                 self.sink.write(container, out)
                 written += len(packet.data)
-                self._last_out_s = float(pts * packet.time_base)
-                if not went_live and self._last_out_s >= self.sink.confirm_s:
+                if not went_live and retimer.last_out_s >= self.sink.confirm_s:
                     went_live = True
                     self._update(
                         phase=OutputPhase.LIVE, live_since_us=time.monotonic_ns() // 1000,
@@ -377,10 +419,14 @@ class Output:
                     last_progress_s = now_s
                     span_s = now_s - window[0][0] if len(window) > 1 else 0.0
                     rate = int((written - window[0][1]) * 8 / span_s) if span_s > 0 else 0
+                    late, reported_out_of_order = (
+                        retimer.out_of_order - reported_out_of_order, retimer.out_of_order
+                    )  # fmt: skip
                     with self._status_lock:
                         self._status = replace(
-                            self._status, bytes_written=written, bitrate_bps=rate
-                        )
+                            self._status, bytes_written=written, bitrate_bps=rate,
+                            dropped_packets=self._status.dropped_packets + late,
+                        )  # fmt: skip
                     self._notify_progress()
         except MediaError:
             self._close(container)
@@ -394,11 +440,6 @@ class Output:
                 self._queue.clear()
         self._close(container)
         return went_live
-
-    def _resume_base(self, packet: EncodedPacket) -> float:
-        # After a resync the stream continues where it left off (one frame later) instead of
-        # jumping its clock, which some ingests treat as a new stream.
-        return packet.pts_s - self._last_out_s - 1.0 / self._encoder.settings.fps
 
     def _close(self, container: Any) -> None:
         self._accepting = False
