@@ -12,6 +12,7 @@ from typing import Any
 
 import keyring.backends.fail
 from livekit import api, rtc
+from livekit.rtc._proto import stats_pb2
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.publisher import pace
@@ -90,8 +91,12 @@ async def test_a_preset_and_the_audio_bitrate_reach_the_published_tracks(
         outbound, codecs = await _settled_layers(studio, (640, 360))
         sizes = sorted((o.outbound.frame_width, o.outbound.frame_height) for o in outbound)
         # The preset's 640×360 on top (simulcast adds 320×180 below it); never the camera's
-        # own 4:3 320×240.
-        assert sizes[-1] == (640, 360), sizes
+        # own 4:3 320×240. Only WebRTC's own CPU adaptation (a very busy machine) may send the
+        # top layer smaller, and then says so.
+        limited = any(
+            o.outbound.quality_limitation_reason != stats_pb2.LIMITATION_NONE for o in outbound
+        )
+        assert sizes[-1] == (640, 360) or (limited and sizes[-1][0] < 640), (sizes, outbound)
         assert all(w * 9 == h * 16 for w, h in sizes if w), sizes
         assert codecs & {"video/H264"} and not codecs & {"video/VP8"}, codecs
         # The layers the server was told: the preset's 800 kb/s on top (default 2.5 Mb/s).
