@@ -29,7 +29,7 @@ from livekit import api
 from livekit.api.egress_service import EgressService
 from livekit.api.room_service import RoomService
 
-from backend import moderation, recording, rooms, rtmp, status
+from backend import layout, moderation, recording, rooms, rtmp, status
 from backend.common import Done
 from backend.config import BackendConfig
 from backend.contract import ApiError, dump, parse
@@ -98,6 +98,9 @@ ACTIONS: dict[str, Action[Any, Any]] = {
         _action("start_rtmp", rtmp.StartRtmpRequest, rtmp.LiveAnswer, rtmp.start_rtmp),
         _action("update_rtmp", rtmp.UpdateRtmpRequest, rtmp.DestinationsAnswer, rtmp.update_rtmp),
         _action("stop_rtmp", rtmp.StopRtmpRequest, Done, rtmp.stop_rtmp),
+        _action(
+            "update_layout", layout.UpdateLayoutRequest, layout.LayoutAnswer, layout.update_layout
+        ),
         _action(
             "get_broadcast_status",
             status.BroadcastStatusRequest,

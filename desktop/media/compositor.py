@@ -1,11 +1,12 @@
 """The program picture: host, guests and screen composed in a layout, in I420, at a fixed size.
 
 The encoder wants I420, cameras and remote guests deliver I420, so the picture is built plane
-by plane (Y at full size, U and V at quarter size) and never goes through BGR: each source is
-scaled once per *new* frame into its region (an unchanged source reuses its scaled planes), and
-everything that does not move — background, name plates, initials, banner, logo — is drawn once
-into cached I420 patches and only copied afterwards. A screen grabbed as BGRA is converted once
-per new grab, at its region's size.
+by plane (Y at full size, U and V at quarter size) and never goes through BGR, on one
+persistent canvas: each source is scaled once per *new* frame straight into its region, a
+picture redraws only the regions whose source changed, and everything that does not move —
+background, name plates, initials, banner, logo — is drawn once into cached I420 patches and
+only copied where a region under it was redrawn. A screen grabbed as BGRA is converted once
+per new grab, then scaled to its region.
 
 The compositor holds no thread of its own: the program's video thread calls :meth:`Compositor.
 compose` at the output rate, while the session and the UI change the scene (layout, stage,
@@ -39,8 +40,8 @@ MAX_STRIP = 6
 """Tiles a strip (speaker or screen layouts) shows at most."""
 NEAR_SIZE = 1.1
 """A person's frame at most this much larger than their region is cropped, not scaled."""
-PICTURE_RING = 4
-"""Program pictures kept in rotation; each is rewritten this many pictures later."""
+LINEAR_UP_TO = 2.25
+"""The largest shrink done in one bilinear pass; larger ones halve exactly first."""
 PIP_FRACTION = 0.25
 """Picture-in-picture width as a share of the program width."""
 
@@ -151,12 +152,6 @@ class Scene:
     """An (h, w, 4) BGRA logo drawn in the top right corner, or None."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Tile:
-    planes: I420Planes
-    key: tuple[object, ...]
-
-
 def even(value: float) -> int:
     """``value`` rounded down to an even number of at least 2."""
     return max(2, int(value) // 2 * 2)
@@ -204,6 +199,12 @@ def _name_colour(name: str) -> tuple[int, int, int]:
     hsv = np.array([[[seed // 2, 110, 150]]], np.uint8)
     b, g, r = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
     return int(b), int(g), int(r)
+
+
+def _overlaps(region: Region, box: tuple[int, int, int, int]) -> bool:
+    x, y, w, h = box
+    return (w > 0 and region.x < x + w and x < region.x + region.width
+            and region.y < y + h and y < region.y + region.height)  # fmt: skip
 
 
 def _grid_shape(count: int) -> tuple[int, int]:
@@ -344,25 +345,52 @@ def _fit_in(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[int, int, i
     return (dst_w - w) // 4 * 2, (dst_h - h) // 4 * 2, w, h
 
 
-def scale(image: npt.NDArray[np.uint8], w: int, h: int) -> npt.NDArray[np.uint8]:
+def scale(
+    image: npt.NDArray[np.uint8], w: int, h: int, out: npt.NDArray[np.uint8] | None = None
+) -> npt.NDArray[np.uint8]:
     """Resize a plane (or a packed picture) to ``w`` × ``h`` with little aliasing, cheaply.
 
-    OpenCV's area filter is fast for an exact halving (0.1 ms for a 720p plane) and slow for
-    anything else (0.6 ms for a quarter, 2 ms for a non-whole factor, 20 ms for a 1080p BGRA
-    screen). So a large shrink halves exactly (2×2 averages, on a source cropped by at most a
-    pixel) while the picture is still at least twice the target, then finishes bilinear, which
-    is accurate for factors under two.
+    OpenCV's area filter is slow for anything but whole factors (2.9 ms for a 720p plane to
+    312×176, measured) and plain bilinear aliases badly past a factor of two. But bilinear at
+    exactly one half samples the middle of each 2×2 block, which *is* their average (a box
+    filter, bit-identical to INTER_AREA) at bilinear's speed (0.06 ms for a 720p plane). So a
+    large shrink halves exactly (on a source cropped by at most a pixel) while the picture is
+    still more than :data:`LINEAR_UP_TO` times the target, then finishes bilinear, which
+    barely aliases up to that factor (at two it is the same box filter again).
+
+    With ``out`` (a ``h`` × ``w`` view, e.g. a region of the program's plane) the last pass
+    writes straight into it, and it is returned.
     """
-    while image.shape[1] >= 2 * w and image.shape[0] >= 2 * h:
+    while image.shape[1] > LINEAR_UP_TO * w and image.shape[0] > LINEAR_UP_TO * h:
         half_w, half_h = image.shape[1] // 2, image.shape[0] // 2
         image = np.asarray(
             cv2.resize(image[: half_h * 2, : half_w * 2], (half_w, half_h),
-                       interpolation=cv2.INTER_AREA),
+                       interpolation=cv2.INTER_LINEAR),
             np.uint8,
         )  # fmt: skip
     if image.shape[1] == w and image.shape[0] == h:
-        return image
-    return np.asarray(cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR), np.uint8)
+        if out is None:
+            return image
+        out[:] = image
+        return out
+    if out is None:
+        return np.asarray(cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR), np.uint8)
+    written = cv2.resize(image, (w, h), dst=out, interpolation=cv2.INTER_LINEAR)
+    if written is not out and not np.shares_memory(written, out):
+        out[:] = written  # OpenCV chose to allocate (it should not for a matching view)
+    return out
+
+
+@dataclass(slots=True)
+class _Drawn:
+    """What the program's canvas holds, so the next picture redraws only what changed."""
+
+    static: tuple[object, ...] | None = None
+    """Layout, stage, background, banner, plates and logo it was drawn with (None: nothing)."""
+    content: list[tuple[object, ...] | None] = field(default_factory=list)
+    """Per region: the key of what is drawn there (a source's frame, initials)."""
+    shapes: list[tuple[int, int] | None] = field(default_factory=list)
+    """Per region: the size of the tile drawn there (a screen may not cover its region)."""
 
 
 class Compositor:
@@ -384,15 +412,19 @@ class Compositor:
         self._lock = threading.Lock()
         self._scene = Scene()
         self._frames: dict[str, VideoFrame] = {}
-        self._tiles: dict[str, _Tile] = {}
         self._art: dict[tuple[object, ...], I420Planes] = {}
         self._base: tuple[tuple[object, ...], npt.NDArray[np.uint8]] | None = None
-        self._last: tuple[tuple[object, ...], npt.NDArray[np.uint8]] | None = None
-        self._latest: npt.NDArray[np.uint8] | None = None
-        # Pictures are drawn into a small ring of buffers instead of fresh allocations: a new
-        # 3 MB array per picture costs page faults every time (measured: a third of the work).
-        self._ring = [np.empty(width * height * 3 // 2, np.uint8) for _ in range(PICTURE_RING)]
-        self._ring_next = 0
+        # One persistent canvas, drawn in place: a picture only rewrites the regions whose
+        # source sent a new frame. (A ring of canvases would need every change copied into
+        # each of them in turn — measured: a fifth more work at 1080p.) Readers other than the
+        # encoder, which copies each picture on the composing thread, take a copy under the
+        # drawing lock (:meth:`latest`).
+        self._canvas = np.empty(width * height * 3 // 2, np.uint8)
+        self._planes = split_planes(self._canvas, width, height)
+        self._drawn = _Drawn()
+        self._draw_lock = threading.Lock()
+        self._version = 0
+        self._layout_cache: tuple[tuple[object, ...], list[Region]] | None = None
         self._regions: tuple[Region, ...] = ()
         self.pictures = 0
         """Pictures composed so far."""
@@ -420,7 +452,6 @@ class Compositor:
         with self._lock:
             if frame is None:
                 self._frames.pop(source_id, None)
-                self._tiles.pop(source_id, None)
             else:
                 self._frames[source_id] = frame
 
@@ -433,13 +464,15 @@ class Compositor:
         """Where each source was drawn in the latest picture."""
         return self._regions
 
-    def latest(self) -> npt.NDArray[np.uint8] | None:
-        """The latest picture (flat I420), for monitors.
+    @property
+    def version(self) -> int:
+        """Changes whenever a picture with new content is drawn (0: none yet)."""
+        return self._version
 
-        It stays unchanged for the next ``PICTURE_RING - 1`` pictures (over 100 ms at 30 fps):
-        copy or convert it at once, never keep it.
-        """
-        return self._latest
+    def latest(self) -> npt.NDArray[np.uint8] | None:
+        """A copy of the latest picture (flat I420), for monitors; None before the first."""
+        with self._draw_lock:
+            return self._canvas.copy() if self._version else None
 
     def planned_regions(self) -> list[Region]:
         """Where each source will go for the current scene (before the next picture)."""
@@ -452,59 +485,110 @@ class Compositor:
     def compose(self) -> npt.NDArray[np.uint8]:
         """The program picture for now: flat I420 of ``width`` × ``height``.
 
-        Read-only, and valid until ``PICTURE_RING - 1`` more pictures are composed: the encoder
-        copies it at once; anything slower must copy it.
+        Read-only, and valid until the next call (it is the canvas itself): the encoder copies
+        it at once on the same thread; others use :meth:`latest`.
+
+        Only what changed since the previous picture is drawn: the regions whose source sent
+        a new frame (scaled straight into their place), and their plates. The background,
+        banner and logo are redrawn only when the layout, stage or banner changed.
         """
         with self._lock:
             scene = self._scene
             frames = dict(self._frames)
-        regions = layout_regions(scene, SCREEN_ID in frames, self.width, self.height)
+        regions = self._layout(scene, SCREEN_ID in frames)
         members = {m.source_id: m for m in scene.stage}
-        frame_keys = tuple(
-            (r.source_id, self._frame_key(frames.get(r.source_id), members.get(r.source_id)))
-            for r in regions
-        )
-        key = (scene.layout, scene.stage, scene.pinned, scene.active_speaker, scene.banner,
-               scene.name_plates, scene.background_rgb, id(scene.logo_bgra), tuple(regions),
-               frame_keys)  # fmt: skip
-        if self._last is not None and self._last[0] == key:
-            picture = self._last[1]  # nothing moved: the same picture again, no work
-        else:
-            picture = self._ring[self._ring_next]
-            self._ring_next = (self._ring_next + 1) % PICTURE_RING
-            picture.flags.writeable = True
-            np.copyto(picture, self._base_picture(scene, regions))
-            planes = split_planes(picture, self.width, self.height)
-            for region in regions:
+        content = [
+            self._content_key(r, frames.get(r.source_id), members.get(r.source_id)) for r in regions
+        ]
+        # Who speaks or is pinned matters only through the regions: a new speaker in a grid
+        # redraws nothing.
+        static = (tuple(regions), scene.stage, scene.banner, scene.name_plates,
+                  scene.background_rgb, id(scene.logo_bgra))  # fmt: skip
+        drawn, planes = self._drawn, self._planes
+        if drawn.static == static and drawn.content == content:
+            self._regions = tuple(regions)
+            self.pictures += 1
+            return self._canvas  # nothing moved: the same picture again, no work
+        with self._draw_lock:
+            self._canvas.flags.writeable = True
+            whole = drawn.static != static
+            if whole:
+                np.copyto(self._canvas, self._base_picture(scene, regions))
+                drawn.static = static
+                drawn.content = [None] * len(regions)
+                drawn.shapes = [None] * len(regions)
+            logo_box = self._logo_box(scene.logo_bgra)
+            for i, region in enumerate(regions):
+                if drawn.content[i] == content[i]:
+                    continue
                 member = members.get(region.source_id)
                 frame = frames.get(region.source_id)
-                if region.kind is RegionKind.SCREEN or (member is not None and member.camera_on
-                                                        and frame is not None):  # fmt: skip
-                    if frame is not None:
-                        self._draw_frame(planes, region, frame)
-                else:
-                    name = member.name if member else region.source_id
-                    self._blit(planes, self._initials_art(name, region.width, region.height),
-                               region.x, region.y)  # fmt: skip
+                shape = self._draw_region(planes, scene, region, member, frame, drawn.shapes[i])
+                drawn.content[i], drawn.shapes[i] = content[i], shape
                 if (region.kind is RegionKind.PERSON and scene.name_plates and member is not None
                         and member.name):  # fmt: skip
                     self._draw_plate(planes, region, member.name)
-            if scene.logo_bgra is not None:
+                if scene.logo_bgra is not None and not whole and _overlaps(region, logo_box):
+                    self._draw_logo(planes, scene.logo_bgra, clip=region)
+            if scene.logo_bgra is not None and whole:
                 self._draw_logo(planes, scene.logo_bgra)
-            picture.flags.writeable = False
-            self._last = (key, picture)
+            self._canvas.flags.writeable = False
+            self._version += 1
         self._regions = tuple(regions)
-        self._latest = picture
         self.pictures += 1
-        return picture
+        return self._canvas
+
+    def _layout(self, scene: Scene, screen_on: bool) -> list[Region]:
+        # Regions depend on a few fields of the scene only; worked out once per change.
+        key = (scene.layout, tuple(m.source_id for m in scene.stage), scene.pinned,
+               scene.active_speaker, bool(scene.banner), screen_on)  # fmt: skip
+        if self._layout_cache is None or self._layout_cache[0] != key:
+            self._layout_cache = (key, layout_regions(scene, screen_on, self.width, self.height))
+        return self._layout_cache[1]
 
     @staticmethod
-    def _frame_key(frame: VideoFrame | None, member: StageMember | None) -> tuple[object, ...]:
-        if member is not None and not member.camera_on:
+    def _content_key(
+        region: Region, frame: VideoFrame | None, member: StageMember | None
+    ) -> tuple[object, ...]:
+        """What a region shows: a source's frame (and the region's size), or initials."""
+        if region.kind is RegionKind.PERSON and (member is None or not member.camera_on):
             return ("off",)
         if frame is None:
             return ("none",)
         return (frame.sequence, frame.timestamp_us, frame.width, frame.height)
+
+    def _draw_region(
+        self,
+        planes: I420Planes,
+        scene: Scene,
+        region: Region,
+        member: StageMember | None,
+        frame: VideoFrame | None,
+        shape_before: tuple[int, int] | None,
+    ) -> tuple[int, int] | None:
+        """Draw one region's source (or initials); returns the size of what covers it."""
+        if region.kind is RegionKind.SCREEN or (member is not None and member.camera_on
+                                                and frame is not None):  # fmt: skip
+            if frame is None:
+                self._fill(planes, region, scene.background_rgb)
+                return None
+            shape = self._scaled_size(frame, region)
+            if shape != (region.width, region.height) and shape != shape_before:
+                # A letterboxed screen of a new size: clear what the old one covered.
+                self._fill(planes, region, scene.background_rgb)
+            x = region.x + (region.width - shape[0]) // 4 * 2
+            y = region.y + (region.height - shape[1]) // 4 * 2
+            self._scale_into(planes, frame, region, x, y, shape)
+            return shape
+        name = member.name if member else region.source_id
+        self._blit(planes, self._initials_art(name, region.width, region.height),
+                   region.x, region.y)  # fmt: skip
+        return (region.width, region.height)
+
+    def _fill(self, planes: I420Planes, region: Region, rgb: tuple[int, int, int]) -> None:
+        for plane, value, div in zip(planes, rgb_to_yuv(rgb), (1, 2, 2), strict=True):
+            plane[region.y // div : (region.y + region.height) // div,
+                  region.x // div : (region.x + region.width) // div] = value  # fmt: skip
 
     def _base_picture(self, scene: Scene, regions: list[Region]) -> npt.NDArray[np.uint8]:
         # Background and banner never change between scene changes: drawn once, copied after.
@@ -522,25 +606,28 @@ class Compositor:
         self._base = (key, base)
         return base
 
-    def _draw_frame(self, planes: I420Planes, region: Region, frame: VideoFrame) -> None:
-        key = (frame.sequence, frame.timestamp_us, frame.width, frame.height, region.width,
-               region.height, region.kind)  # fmt: skip
-        tile = self._tiles.get(region.source_id)
-        if tile is None or tile.key != key:
-            tile = _Tile(self._scale(frame, region), key)
-            self._tiles[region.source_id] = tile
-        y_tile = tile.planes[0]
-        # People fill their region (cropped); a screen is fitted whole (letterboxed).
-        off_x = (region.width - y_tile.shape[1]) // 4 * 2
-        off_y = (region.height - y_tile.shape[0]) // 4 * 2
-        self._blit(planes, tile.planes, region.x + off_x, region.y + off_y)
-
-    def _scale(self, frame: VideoFrame, region: Region) -> I420Planes:
+    @staticmethod
+    def _scaled_size(frame: VideoFrame, region: Region) -> tuple[int, int]:
+        """Size of a source in its region: people fill it (cropped), a screen fits whole."""
         if region.kind is RegionKind.SCREEN:
             _, _, w, h = _fit_in(frame.width, frame.height, region.width, region.height)
+            return w, h
+        return region.width, region.height
+
+    def _scale_into(
+        self,
+        planes: I420Planes,
+        frame: VideoFrame,
+        region: Region,
+        x: int,
+        y: int,
+        shape: tuple[int, int],
+    ) -> None:
+        """Scale a source's frame straight into the canvas at (x, y), plane by plane."""
+        w, h = shape
+        if region.kind is RegionKind.SCREEN:
             crop = (0, 0, frame.width, frame.height)
         else:
-            w, h = region.width, region.height
             crop = _crop_to(frame.width, frame.height, w, h)
             if w <= frame.width <= w * NEAR_SIZE and h <= frame.height <= h * NEAR_SIZE:
                 # A source already about the region's size (the layer asked for): cut the
@@ -556,10 +643,12 @@ class Compositor:
             cx = cy = 0
         else:
             src = split_planes(frame.data, frame.width, frame.height)
-        y = scale(src[0][cy : cy + ch, cx : cx + cw], w, h)
-        u = scale(src[1][cy // 2 : (cy + ch) // 2, cx // 2 : (cx + cw) // 2], w // 2, h // 2)
-        v = scale(src[2][cy // 2 : (cy + ch) // 2, cx // 2 : (cx + cw) // 2], w // 2, h // 2)
-        return y, u, v
+        dst_y, dst_u, dst_v = planes
+        scale(src[0][cy : cy + ch, cx : cx + cw], w, h, out=dst_y[y : y + h, x : x + w])
+        cx2, cy2, cw2, ch2 = cx // 2, cy // 2, cw // 2, ch // 2
+        x2, y2, w2, h2 = x // 2, y // 2, w // 2, h // 2
+        for plane, dst in ((src[1], dst_u), (src[2], dst_v)):
+            scale(plane[cy2 : cy2 + ch2, cx2 : cx2 + cw2], w2, h2, dst[y2 : y2 + h2, x2 : x2 + w2])
 
     @staticmethod
     def _blit(planes: I420Planes, art: I420Planes, x: int, y: int) -> None:
@@ -632,7 +721,18 @@ class Compositor:
             self._art[key] = art
         return art
 
-    def _draw_logo(self, planes: I420Planes, logo_bgra: npt.NDArray[np.uint8]) -> None:
+    def _logo_box(self, logo_bgra: npt.NDArray[np.uint8] | None) -> tuple[int, int, int, int]:
+        """Where the logo goes (x, y, w, h); empty without a logo."""
+        if logo_bgra is None:
+            return (0, 0, 0, 0)
+        target_w = even(self.width / 8)
+        target_h = even(logo_bgra.shape[0] * target_w / logo_bgra.shape[1])
+        margin = even(self.width / 64)
+        return (even(self.width - target_w - margin), margin, target_w, target_h)
+
+    def _draw_logo(
+        self, planes: I420Planes, logo_bgra: npt.NDArray[np.uint8], clip: Region | None = None
+    ) -> None:
         key = ("logo", id(logo_bgra), self.width)
         cached = self._art.get(key)
         if cached is None:
@@ -649,13 +749,19 @@ class Compositor:
             self._art[key] = cached
             self._art[(*key, "alpha")] = (alpha, alpha_c, alpha_c)
         alpha_planes = self._art[(*key, "alpha")]
-        margin = even(self.width / 64)
-        x = even(self.width - cached[0].shape[1] - margin)
-        y = margin
+        x, y, logo_w, logo_h = self._logo_box(logo_bgra)
+        # Only inside ``clip`` (a region just redrawn): elsewhere the logo is already there, and
+        # blending it twice would darken its soft edges.
+        x0, y0, x1, y1 = x, y, x + logo_w, y + logo_h
+        if clip is not None:
+            x0, y0 = max(x0, clip.x), max(y0, clip.y)
+            x1, y1 = min(x1, clip.x + clip.width), min(y1, clip.y + clip.height)
+            if x1 <= x0 or y1 <= y0:
+                return
         for i, (dst, src, alpha) in enumerate(zip(planes, cached, alpha_planes, strict=True)):
             div = 1 if i == 0 else 2
-            px, py = x // div, y // div
-            h, w = src.shape
-            area = dst[py : py + h, px : px + w]
-            a = alpha.astype(np.uint16)
-            area[:] = ((src * a + area * (255 - a)) // 255).astype(np.uint8)
+            area = dst[y0 // div : y1 // div, x0 // div : x1 // div]
+            sy, sx = (y0 - y) // div, (x0 - x) // div
+            part = src[sy : sy + area.shape[0], sx : sx + area.shape[1]]
+            a = alpha[sy : sy + area.shape[0], sx : sx + area.shape[1]].astype(np.uint16)
+            area[:] = ((part * a + area * (255 - a)) // 255).astype(np.uint8)

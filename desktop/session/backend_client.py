@@ -22,6 +22,7 @@ import aiohttp
 
 from backend.common import Done, Layout
 from backend.contract import ApiError, dump, parse
+from backend.layout import LayoutAnswer, UpdateLayoutRequest
 from backend.moderation import (
     Muted,
     MuteRequest,
@@ -73,6 +74,7 @@ IDEMPOTENT_ACTIONS = frozenset(
         "get_broadcast_status",
         "stop_recording",
         "stop_rtmp",
+        "update_layout",
         "mute_participant",
         "remove_participant",
         "update_participant_permissions",
@@ -122,6 +124,7 @@ class Backend(Protocol):
         remove: Sequence[str] = (),
     ) -> DestinationsAnswer: ...
     async def stop_rtmp(self, room_name: str) -> Done: ...
+    async def update_layout(self, room_name: str, layout: Layout) -> LayoutAnswer: ...
     async def get_broadcast_status(self, room_name: str) -> BroadcastStatus: ...
     async def mute_participant(
         self, room_name: str, identity: str, source: SourceName = SourceName.MICROPHONE
@@ -214,6 +217,11 @@ class TypedActions(abc.ABC):
     async def stop_rtmp(self, room_name: str) -> Done:
         """Stop going live."""
         return await self._ask("stop_rtmp", StopRtmpRequest(room_name), Done)
+
+    async def update_layout(self, room_name: str, layout: Layout) -> LayoutAnswer:
+        """Have the room's running egresses (live stream, recording) compose in ``layout``."""
+        request = UpdateLayoutRequest(room_name, layout)
+        return await self._ask("update_layout", request, LayoutAnswer)
 
     async def get_broadcast_status(self, room_name: str) -> BroadcastStatus:
         """Recording and every destination's state."""

@@ -164,6 +164,8 @@ class EgressPath:
         self.store = store
         self.layout = Layout.AUTO
         """The studio's layout, sent as the egress layout when an egress starts."""
+        self.cloud_recording = False
+        """Whether this studio started a cloud recording that it has not stopped."""
 
     async def start(self, targets: dict[str, RtmpTarget]) -> None:
         """One egress for every destination, in the layout closest to the studio's."""
@@ -223,10 +225,12 @@ class EgressPath:
         await self.backend.start_recording(
             self.room_name, options.output, options.layout or self.egress_layout, options.quality
         )
+        self.cloud_recording = True
 
     async def stop_cloud_recording(self) -> None:
         """Stop the cloud recording if one runs."""
-        if self.store.state.is_recording:
+        if self.store.state.is_recording or self.cloud_recording:
+            self.cloud_recording = False
             await self.backend.stop_recording(self.room_name)
 
     @property
@@ -237,6 +241,14 @@ class EgressPath:
     def viewers_see(self, layout: Layout) -> str:
         """Egress has two layouts; say what viewers get where the studio's differs."""
         return egress_layout(layout)[1]
+
+    async def follow_layout(self) -> bool:
+        """Have the running egresses (live stream, cloud recording) take the studio's layout.
+
+        Returns whether an egress was running to take it (none runs: the next start uses it).
+        """
+        answer = await self.backend.update_layout(self.room_name, self.egress_layout)
+        return bool(answer.egress_ids)
 
 
 class LiveOutputs:
@@ -281,7 +293,7 @@ class LiveOutputs:
         self._egress_path: EgressPath | None = None
         self._destinations: dict[str, Destination] = {}
         self._live = False
-        self.cloud_recording = CloudRecording()
+        self.cloud_recording_options = CloudRecording()
         """Container, quality and layout of cloud recordings."""
         self._rehearsal = ""
 
@@ -326,8 +338,10 @@ class LiveOutputs:
     def set_layout(self, layout: Layout) -> str:
         """Switch the program's layout; returns what viewers see instead ('' = the same).
 
-        The direct program switches on its next picture. Egress takes the layout when it next
-        starts (a running egress keeps its layout), and has only a grid and a speaker layout.
+        The direct program switches on its next picture. With egress, the layout is the one
+        the next egress starts with; a running one follows through :meth:`follow_layout`.
+        Egress has only a grid and a speaker layout: where the studio's differs, the answer
+        says in words what viewers get.
         """
         self.direct.set_layout(layout)
         egress = self._egress()
@@ -335,12 +349,28 @@ class LiveOutputs:
             egress.layout = layout  # the cloud recording follows the layout too
         path = self.path
         if isinstance(path, EgressPath):
-            note = path.viewers_see(layout)
-            if self._live or self.store.state.is_recording:
-                running = "until you go live again, viewers keep the layout the stream started with"
-                note = f"{note}; {running}" if note else running
-            return note
+            return path.viewers_see(layout)
         return ""
+
+    @property
+    def egress_running(self) -> bool:
+        """Whether an egress composes the room now (live or rehearsing through egress, or a
+        cloud recording)."""
+        egress = self._egress()
+        if egress is None:
+            return False
+        recording = egress.cloud_recording or self.store.state.is_recording
+        return ((self._live or bool(self._rehearsal)) and self.via_egress) or recording
+
+    async def follow_layout(self) -> None:
+        """Send the current layout to the running egresses (nothing to do when none runs).
+
+        Their outputs go on: LiveKit's ``UpdateLayout`` changes the composition in place.
+        Raises :class:`SessionError` when the backend or egress refuses.
+        """
+        egress = self._egress()
+        if egress is not None and self.egress_running:
+            await egress.follow_layout()
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -491,7 +521,7 @@ class LiveOutputs:
         self._loop = asyncio.get_running_loop()
         egress = self._egress()
         if cloud and egress is not None:
-            await egress.start_cloud_recording(self.cloud_recording)
+            await egress.start_cloud_recording(self.cloud_recording_options)
         if local:
             output = self.direct.start_recording(folder)
             return Path(output.status.path)

@@ -801,7 +801,7 @@ class Studio:
                     f"the recording folder cannot be created ({error.strerror})",
                     "choose another folder with Record ▸ Choose folder",
                 ) from None  # fmt: skip
-        self.live.cloud_recording = cloud_recording(self.settings)
+        self.live.cloud_recording_options = cloud_recording(self.settings)
         path = await self.live.start_recording(folder, cloud=wants_cloud, local=local)
         if path is not None:
             self._recordings.append(str(path))

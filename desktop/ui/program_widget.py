@@ -81,7 +81,7 @@ class ProgramMonitorWidget(QWidget):
         self.setAccessibleName("Program monitor")
         self.setMinimumSize(240, 135)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self._picture: npt.NDArray[np.uint8] | None = None
+        self._version = 0
         self._image: QImage | None = None
         self._rgb: npt.NDArray[np.uint8] | None = None
         self.pictures_shown = 0
@@ -114,15 +114,18 @@ class ProgramMonitorWidget(QWidget):
 
     def tick(self) -> None:
         """Take the newest program picture if there is a new one."""
-        picture = self.studio.live.direct.compositor.latest()
-        if picture is None or picture is self._picture:
+        compositor = self.studio.live.direct.compositor
+        if compositor.version == self._version:
+            return
+        self._version = compositor.version
+        picture = compositor.latest()
+        if picture is None:
             return
         settings = self.studio.live.direct.settings
         target = self.picture_rect().size()
         self._rgb = program_to_rgb(picture, settings.width, settings.height, target)
         h, w = self._rgb.shape[:2]
         self._image = QImage(self._rgb.data, w, h, w * 3, QImage.Format.Format_RGB888)
-        self._picture = picture
         self.pictures_shown += 1
         self.update()
 
@@ -217,6 +220,9 @@ class ProgramWidget(QWidget):
         note = self.studio.set_program_layout(layout)
         self.layout_buttons[layout].setChecked(True)
         self._show_note(f"Viewers will see {note}." if note else "")
+        if self.studio.live.egress_running:
+            # The cloud stream and recording run on; only their composition changes.
+            self.bridge.run(self.studio.live.follow_layout(), "change the cloud stream's layout")
 
     def apply_banner(self) -> None:
         """Show the banner text in the program (empty removes it)."""

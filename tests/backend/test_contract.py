@@ -17,7 +17,8 @@ from desktop.media.outputs.destinations import DestinationKind
 from desktop.session.backend_client import TypedActions
 from desktop.session.settings import default_destinations
 
-GROUPS = {"backend.rooms", "backend.recording", "backend.rtmp", "backend.moderation"}
+GROUPS = {"backend.rooms", "backend.recording", "backend.rtmp", "backend.moderation",
+          "backend.layout"}  # fmt: skip
 
 
 def test_checked_in_openapi_is_the_generated_one() -> None:

@@ -35,6 +35,7 @@ ACTIONS = [
     "start_rtmp",
     "update_rtmp",
     "stop_rtmp",
+    "update_layout",
     "get_broadcast_status",
     "mute_participant",
     "remove_participant",

@@ -192,6 +192,7 @@ class EgressService:
         handlers: dict[str, tuple[type[Message], Callable[[Any], Awaitable[Message]]]] = {
             "StartRoomCompositeEgress": (egress_pb.RoomCompositeEgressRequest, self._start),
             "UpdateStream": (egress_pb.UpdateStreamRequest, self._update_stream),
+            "UpdateLayout": (egress_pb.UpdateLayoutRequest, self._update_layout),
             "StopEgress": (egress_pb.StopEgressRequest, self._stop),
             "ListEgress": (egress_pb.ListEgressRequest, self._list),
         }
@@ -313,6 +314,17 @@ class EgressService:
             targets[url].push(None)
         for url in req.add_output_urls:
             self._add_stream(job, url)
+        job.info.updated_at = now_ns()
+        self._webhook("egress_updated", job.info)
+        return job.info
+
+    async def _update_layout(self, req: egress_pb.UpdateLayoutRequest) -> egress_pb.EgressInfo:
+        """The running composite takes the new layout on its next picture (outputs go on)."""
+        job = self._active(req.egress_id)
+        if not job.info.HasField("room_composite"):
+            raise TwirpFailure(400, "invalid_argument", "only a room composite has a layout")
+        job.layout = req.layout or "speaker"
+        job.info.room_composite.layout = job.layout
         job.info.updated_at = now_ns()
         self._webhook("egress_updated", job.info)
         return job.info

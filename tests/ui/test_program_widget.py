@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.media.compositor import HOST_ID, Layout
+from desktop.session.backend_client import TypedActions
 from desktop.session.settings import Secrets, Settings
 from desktop.session.state import ParticipantState, Source, TrackState
 from desktop.session.studio import Studio
@@ -154,3 +155,26 @@ def test_with_egress_the_studio_says_what_viewers_will_see(
     assert "corner" in widget.note.text() and widget.note.text().startswith("Viewers will see")
     widget.layout_buttons[Layout.GRID].click()
     assert not widget.note.isVisible()
+
+
+async def test_a_layout_change_reaches_a_running_cloud_egress(
+    program_widget: tuple[Studio, ProgramWidget],
+) -> None:
+    studio, widget = program_widget
+    calls: list[tuple[str, dict[str, object]]] = []
+
+    class Recorder(TypedActions):
+        async def call(self, action: str, **body: object) -> dict[str, object]:
+            calls.append((action, body))
+            return {"layout": body["layout"], "egressIds": ["EG_1"], "success": True}
+
+    studio.live.backend = Recorder()  # type: ignore[assignment]
+    studio.live.room_name = "appointment-1-1"
+    widget.layout_buttons[Layout.SPEAKER].click()
+    await widget.bridge.drain()
+    assert calls == []  # nothing runs in the cloud: the next start takes the layout
+    studio.store.update(is_recording=True)  # a cloud recording runs
+    widget.layout_buttons[Layout.GRID].click()
+    await _pump(lambda: bool(calls))
+    await widget.bridge.drain()
+    assert [(action, body["layout"]) for action, body in calls] == [("update_layout", "grid")]
