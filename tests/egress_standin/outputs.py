@@ -90,7 +90,15 @@ class Output(threading.Thread):
         self.duration_s = 0.0
 
     def push(self, program: Program | None) -> None:
-        """Hand over a tick (dropping the oldest when this output is slow); None ends it."""
+        """Hand over a tick (dropping the oldest when this output is slow); None ends it.
+
+        Ending drops the ticks still queued: a stop answers promptly, as LiveKit's egress
+        does, even when a busy machine left this encoder seconds behind.
+        """
+        if program is None:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self.queue.get_nowait()
         while not self.finished.is_set():
             try:
                 self.queue.put_nowait(program)

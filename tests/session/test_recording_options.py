@@ -65,7 +65,7 @@ async def test_the_studios_recording_choices_reach_the_cloud_recording(
         await wait_for(
             lambda: any(o.name == "recording" and o.status == "complete"
                         for o in state.state.outputs),
-            30,
+            60,
         )  # fmt: skip
         summary = await studio.end_stream()
     finally:
