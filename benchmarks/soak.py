@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,7 @@ async def run(server: LiveKitServer, soak_s: float) -> list[Row]:
     rss: list[tuple[float, int]] = []
     stderr = ""
     status: int | None = None
+    hung = False
     try:
         await crowd.start()
         proc = await asyncio.create_subprocess_exec(
@@ -91,8 +93,17 @@ async def run(server: LiveKitServer, soak_s: float) -> list[Row]:
                 await asyncio.sleep(5.0)
 
         watcher = asyncio.ensure_future(watch())
-        _, err = await asyncio.wait_for(proc.communicate(), soak_s + 300)
+        communicating = asyncio.ensure_future(proc.communicate())
+        done, _ = await asyncio.wait({communicating}, timeout=soak_s + 300)
+        if not done:
+            # Hung: SIGABRT makes faulthandler print every thread's stack, which says where.
+            hung = True
+            proc.send_signal(signal.SIGABRT)
+            done, _ = await asyncio.wait({communicating}, timeout=30)
+            if not done:
+                proc.kill()
         watcher.cancel()
+        _, err = await communicating
         stderr, status = err.decode(errors="replace"), proc.returncode
     finally:
         await crowd.aclose()
@@ -102,7 +113,7 @@ async def run(server: LiveKitServer, soak_s: float) -> list[Row]:
             xvfb.wait(timeout=10)
     report_path = work / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
-    crashed = status != 0 or any(marker in stderr for marker in FATAL_MARKERS)
+    crashed = hung or status != 0 or any(marker in stderr for marker in FATAL_MARKERS)
     settled = [value for t, value in rss if t >= warm_up_s]
     quarter = max(len(settled) // 4, 1)
     growth_pct = float("nan")
@@ -120,7 +131,10 @@ async def run(server: LiveKitServer, soak_s: float) -> list[Row]:
         f"{crowd.stats.joins} guest joins, {len(report.get('chat_received', []))} chat lines in,"
         f" outputs {[o['phase'] for o in report.get('outputs', [])]}"
     )
-    if crashed:
+    if hung:
+        (work / "hang.txt").write_text(stderr)
+        notes += f"; HUNG: no exit within {soak_s + 300:.0f} s, stacks in {work / 'hang.txt'}"
+    elif crashed:
         notes += f"; exit {status}: {stderr[-300:]!r}"
     return [
         Row(

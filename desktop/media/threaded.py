@@ -177,6 +177,8 @@ class Pacer:
         self._interval_s = interval_s
         self._stop = stop
         self._next_s = self._clock()
+        self.missed = 0
+        """Deadlines given up because the caller fell far behind (frames never made)."""
 
     def wait(self) -> bool:
         """Wait for the next deadline; ``False`` if stopped meanwhile."""
@@ -184,6 +186,7 @@ class Pacer:
         delay_s = self._next_s - self._clock()
         if delay_s < -self._interval_s * 5:
             # Far behind (machine suspended, debugger): restart the schedule instead of bursting.
+            self.missed += int(-delay_s / self._interval_s)
             self._next_s = self._clock()
             delay_s = 0.0
         if delay_s > 0:

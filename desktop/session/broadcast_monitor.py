@@ -26,6 +26,9 @@ class BroadcastMonitor:
         room_name: The room.
         interval_s: How often to refresh while running.
         on_status: Also handed every status (the cost meter reads its figures).
+        live_via_egress: Whether Go Live goes through the backend's egress now. When it does
+            not (the studio sends its own program), the backend knows nothing of it, and its
+            "not live" must not switch off the studio's LIVE.
     """
 
     def __init__(
@@ -35,6 +38,7 @@ class BroadcastMonitor:
         room_name: str,
         interval_s: float = DEFAULT_INTERVAL_S,
         on_status: Callable[[BroadcastStatus], None] | None = None,
+        live_via_egress: Callable[[], bool] = lambda: True,
     ) -> None:
         self.on_status = on_status
         self.backend = backend
@@ -42,6 +46,7 @@ class BroadcastMonitor:
         self.room_name = room_name
         self.interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
+        self._live_via_egress = live_via_egress
 
     async def refresh(self) -> None:
         """Ask once and update the state."""
@@ -63,11 +68,8 @@ class BroadcastMonitor:
             outputs.append(
                 OutputState(destination.name, destination.status.value, destination.error)
             )
-        self.store.update(
-            is_recording=bool(recording.active),
-            is_live=status.live,
-            outputs=tuple(outputs),
-        )
+        live = {"is_live": status.live} if self._live_via_egress() else {}
+        self.store.update(is_recording=bool(recording.active), outputs=tuple(outputs), **live)
 
     def start(self) -> None:
         """Refresh in the background until :meth:`aclose`."""

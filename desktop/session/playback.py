@@ -20,6 +20,7 @@ from desktop.media.audio_mix import MIX_RATE_HZ, AudioMixer
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.frames import AudioFrame, monotonic_us
 from desktop.media.microphone import import_sounddevice
+from desktop.media.pulse import PULSE_DEVICE, routed_to, sink_named
 
 logger = logging.getLogger(__name__)
 
@@ -112,17 +113,22 @@ class GuestAudioPlayer:
             MediaError: The device does not exist or cannot play 48 kHz mono.
         """
         sd = import_sounddevice()
+        device, sink = self.device, None
+        if isinstance(device, str) and (found := sink_named(device)) is not None:
+            # A speaker the sound server lists (PortAudio does not see it): route "pulse".
+            device, sink = PULSE_DEVICE, found
         try:
-            output = sd.OutputStream(
-                device=self.device,
-                samplerate=SAMPLE_RATE_HZ,
-                channels=1,
-                dtype="int16",
-                blocksize=BLOCK_SAMPLES,
-                latency="low",
-                callback=self._on_speaker,
-            )
-            output.start()
+            with routed_to(sink=sink):
+                output = sd.OutputStream(
+                    device=device,
+                    samplerate=SAMPLE_RATE_HZ,
+                    channels=1,
+                    dtype="int16",
+                    blocksize=BLOCK_SAMPLES,
+                    latency="low",
+                    callback=self._on_speaker,
+                )
+                output.start()
         except (ValueError, sd.PortAudioError) as exc:
             raise MediaError(
                 MediaErrorCode.DEVICE_NOT_FOUND,

@@ -79,6 +79,10 @@ class ProgramInfo:
     """Frames per second."""
     encoder: str
     """The encoder's name ('' when nothing is being encoded)."""
+    frames_skipped: int = 0
+    """Pictures the encoder never made because it fell behind (since it started)."""
+    frames_total: int = 0
+    """Pictures due since the encoder started (made plus skipped)."""
 
 
 @dataclass
@@ -243,7 +247,11 @@ class Studio:
             room_name = self.store.state.room_name
             self.moderator = Moderator(self.backend, self.store, room_name)
             self.monitor = BroadcastMonitor(
-                self.backend, self.store, room_name, on_status=self._status_costs
+                self.backend,
+                self.store,
+                room_name,
+                on_status=self._status_costs,
+                live_via_egress=lambda: self.live.via_egress,
             )
             self.monitor.start()
             self.live.backend = self.backend
@@ -420,7 +428,9 @@ class Studio:
         """What the studio's own encoder makes now."""
         direct = self.live.direct
         s = direct.settings
-        return ProgramInfo(s.width, s.height, s.fps, direct.encoder_name or "")
+        skipped = direct.frames_skipped
+        return ProgramInfo(s.width, s.height, s.fps, direct.encoder_name or "", skipped,
+                           direct.frames_encoded + skipped)  # fmt: skip
 
     @property
     def can_record_in_cloud(self) -> bool:

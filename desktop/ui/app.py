@@ -153,7 +153,9 @@ def _device_factories(
     from desktop.media.camera import CameraSource, parse_camera_device
     from desktop.media.devices import list_audio_devices, list_cameras
     from desktop.media.microphone import MicrophoneSource
+    from desktop.media.pulse import sound_server_devices
     from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
+    from desktop.ui.control_bar_widget import SYSTEM_DEFAULT_MIC
 
     def started(source: Any) -> Any:
         source.start()
@@ -172,24 +174,53 @@ def _device_factories(
             microphones[mic_arg] = functools.partial(
                 lambda device: started(MicrophoneSource(device)), mic_arg
             )
-        # The system default follows the OS's choice each time it is opened.
-        microphones["System default microphone"] = lambda: started(MicrophoneSource(None))
+        # The system default is opened unrouted: it follows the OS's choice, even mid-show.
+        microphones[SYSTEM_DEFAULT_MIC] = lambda: started(MicrophoneSource(None))
         for camera in list_cameras():
             cameras[camera.name] = functools.partial(
                 lambda device: started(CameraSource(device)), camera.device
             )
-        try:
-            mics, outs = list_audio_devices(refresh=refresh_audio)
-            for mic in mics:
-                microphones[mic.name] = functools.partial(
-                    lambda index: started(MicrophoneSource(index)), mic.index
+        # The sound server (PulseAudio/PipeWire) sees hot-plugs at once; PortAudio only when
+        # restarted, which would cut the microphone in use.
+        sound = sound_server_devices(background=True)
+        if sound is not None:
+            for source in sound.sources:
+                microphones[source.description] = functools.partial(
+                    _open_routed_mic, source.name, source.description
                 )
-            speakers = [out.name for out in outs]
-        except MediaError as error:
-            logger.info("no audio devices: %s", error)
+            speakers = [sink.description for sink in sound.sinks]
+        else:
+            try:
+                mics, outs = list_audio_devices(refresh=refresh_audio)
+                for mic in mics:
+                    microphones[mic.name] = functools.partial(
+                        lambda index: started(MicrophoneSource(index)), mic.index
+                    )
+                speakers = [out.name for out in outs]
+            except MediaError as error:
+                logger.info("no audio devices: %s", error)
     cameras["Synthetic camera"] = lambda: started(SyntheticCamera())
     microphones["Synthetic microphone"] = lambda: started(SyntheticMicrophone())
     return cameras, microphones, speakers
+
+
+def _open_routed_mic(source_name: str, label: str) -> AudioCaptureSource:
+    """Open the sound server's source ``source_name`` (it stays on it when the default moves)."""
+    from desktop.media.microphone import MicrophoneSource
+    from desktop.media.pulse import PULSE_DEVICE, routed_to
+
+    mic = MicrophoneSource(PULSE_DEVICE, name=label)
+    with routed_to(source=source_name):
+        mic.start()
+    return mic
+
+
+def _default_microphone() -> str:
+    """What the system's default microphone is called now ('' when the system cannot say)."""
+    from desktop.media.pulse import sound_server_devices
+
+    sound = sound_server_devices(background=True)
+    return sound.source_label(sound.default_source) if sound is not None else ""
 
 
 def _open_screen(monitor: int) -> VideoCaptureSource:
@@ -238,7 +269,7 @@ def _reopen_setup(
             window.use_camera(dialog.camera)
             studio.clear_problem(ProblemCode.SYNTHETIC_CAMERA)
         if dialog.mic is not None and dialog.mic is not studio.mic:
-            window.use_mic(dialog.mic)
+            window.use_mic(dialog.mic, dialog.mic_label)
             studio.clear_problem(ProblemCode.SYNTHETIC_MICROPHONE)
         if result != 1:
             return
@@ -373,6 +404,7 @@ def main(
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         # The dialog may have switched devices: the ones it ends with are the ones in use.
         camera, mic = dialog.camera or camera, dialog.mic or mic
+        mic_label = dialog.mic_label
         if not accepted:
             camera.stop()
             mic.stop()
@@ -404,7 +436,9 @@ def main(
         microphones=list_microphones, speakers=list_speakers, notes=notes,
         windows=_window_factories if windows_supported() and not args.synthetic_devices else None,
         open_settings=reopen_setup,
+        default_microphone=None if args.synthetic_devices else _default_microphone,
     )  # fmt: skip
+    window.controls.mic_label = mic_label
     _install_hooks(window.show_error)
     window.show()
     window.bridge.run(studio.connect(args.url, args.token), "connect")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,48 @@ SHORTCUTS = {
 }
 """Keyboard shortcuts (the same as the common meeting apps where they exist)."""
 
+SYSTEM_DEFAULT_MIC = "System default microphone"
+"""The microphone choice that follows the system's default input as it changes."""
+SYNTHETIC_MIC = "Synthetic microphone"
+"""The test tone, offered everywhere: the last resort when every microphone is gone."""
+
 VideoFactory = Callable[[], VideoCaptureSource]
 AudioFactory = Callable[[], AudioCaptureSource]
+
+
+@dataclass(frozen=True, slots=True)
+class _Toggle:
+    """The words and icons of an on/off device control."""
+
+    kind: str
+    """Its key in :data:`SHORTCUTS` and its icon's name (``<icon>-off`` when off)."""
+    noun: str
+    """What it is called in a sentence."""
+    on_text: str
+    """The button's words when on."""
+    off_text: str
+    """The button's words when off."""
+    on_tip: str
+    """Tooltip when on."""
+    off_tip: str
+    """Tooltip when off."""
+    menu_title: str
+    """Its device menu."""
+
+    @property
+    def icon(self) -> str:
+        """The icon when on."""
+        return self.kind
+
+
+_MIC = _Toggle("mic", "microphone", "Mic", "Mic off",
+               "Your microphone is on: guests hear you; press to mute",
+               "Your microphone is OFF: nobody hears you; press to unmute",
+               "Microphone")  # fmt: skip
+_CAMERA = _Toggle("camera", "camera", "Camera", "Camera off",
+                  "Your camera is on; press to turn it off",
+                  "Your camera is OFF: guests see your initials; press to turn it on",
+                  "Camera")  # fmt: skip
 
 
 class _SourceWatcher(QObject):
@@ -98,25 +139,22 @@ class ControlBarWidget(QWidget):
         self.list_speakers, self.list_screens, self.list_windows = speakers, screens, windows
         self.sharing_label = ""
         """What is being shared now ("" when nothing)."""
+        self.mic_label = studio.settings.microphone
+        """The Mic menu's label of the microphone in use."""
+        self.default_microphone: Callable[[], str] = lambda: ""
+        """Names the system's default microphone now ('' when the system cannot say)."""
         self._watcher = _SourceWatcher(self)
         self._watcher.failed.connect(self._on_source_failed)
         row = QHBoxLayout(self)
         row.setContentsMargins(12, 8, 12, 8)
 
-        self.mic_action = self._action("Mic", "mic", SHORTCUTS["mic"], checkable=True)
-        self.mic_action.setChecked(studio.mic_on)
-        self.mic_action.toggled.connect(self._toggle_mic)
-        self.mic_menu = QMenu("Microphone", self)
-        self.mic_menu.aboutToShow.connect(self._fill_mic_menu)
-        self.mic_button = self._button(self.mic_action, self.mic_menu)
+        self.mic_action, self.mic_menu, self.mic_button = self._device_toggle(
+            _MIC, studio.mic_on, self._fill_mic_menu
+        )
         self.meter = MeterWidget(self)
-
-        self.camera_action = self._action("Camera", "camera", SHORTCUTS["camera"], checkable=True)
-        self.camera_action.setChecked(studio.camera_on)
-        self.camera_action.toggled.connect(self._toggle_camera)
-        self.camera_menu = QMenu("Camera", self)
-        self.camera_menu.aboutToShow.connect(self._fill_camera_menu)
-        self.camera_button = self._button(self.camera_action, self.camera_menu)
+        self.camera_action, self.camera_menu, self.camera_button = self._device_toggle(
+            _CAMERA, studio.camera_on, self._fill_camera_menu
+        )
 
         self.speaker_action = self._action("Speaker", "speaker", None)
         self.speaker_menu = QMenu("Speaker", self)
@@ -161,8 +199,8 @@ class ControlBarWidget(QWidget):
         for device in (studio.camera, studio.mic):
             if device is not None:
                 self.watch_source(device)
-        self._show_mic(studio.mic_on)
-        self._show_camera(studio.camera_on)
+        self._show_toggle(_MIC, studio.mic_on)
+        self._show_toggle(_CAMERA, studio.camera_on)
 
     # -- building ----------------------------------------------------------------------------
 
@@ -206,42 +244,34 @@ class ControlBarWidget(QWidget):
 
     # -- microphone and camera ---------------------------------------------------------------
 
-    def _toggle_mic(self, on: bool) -> None:
-        self._show_mic(on)
-        self.bridge.run(
-            self.studio.set_mic_on(on), "turn the microphone " + ("on" if on else "off")
-        )
+    def _device_toggle(
+        self, toggle: _Toggle, on: bool, fill_menu: Callable[[], None]
+    ) -> tuple[QAction, QMenu, QToolButton]:
+        """An on/off device control: its action (with shortcut), its device menu, its button."""
+        action = self._action(toggle.on_text, toggle.icon, SHORTCUTS[toggle.kind], checkable=True)
+        action.setChecked(on)
+        action.toggled.connect(functools.partial(self._toggle, toggle))
+        menu = QMenu(toggle.menu_title, self)
+        menu.aboutToShow.connect(fill_menu)
+        return action, menu, self._button(action, menu)
 
-    def _show_mic(self, on: bool) -> None:
-        action, button = self.mic_action, self.mic_button
-        action.setText("Mic" if on else "Mic off")
-        action.setIcon(theme.icon("mic" if on else "mic-off"))
+    def _toggle(self, toggle: _Toggle, on: bool) -> None:
+        self._show_toggle(toggle, on)
+        command = self.studio.set_mic_on(on) if toggle is _MIC else self.studio.set_camera_on(on)
+        self.bridge.run(command, f"turn the {toggle.noun} " + ("on" if on else "off"))
+
+    def _show_toggle(self, toggle: _Toggle, on: bool) -> None:
+        """Words, icon, colour and tooltip that say unmistakably whether it is on."""
+        action, button = (
+            (self.mic_action, self.mic_button) if toggle is _MIC
+            else (self.camera_action, self.camera_button)
+        )  # fmt: skip
+        action.setText(toggle.on_text if on else toggle.off_text)
+        action.setIcon(theme.icon(toggle.icon if on else f"{toggle.icon}-off"))
         theme.set_tone(button, "" if on else "danger")
-        self._describe(
-            action,
-            button,
-            "Your microphone is on: guests hear you; press to mute"
-            if on
-            else "Your microphone is OFF: nobody hears you; press to unmute",
-        )
-        self.meter.set_muted(not on)
-
-    def _toggle_camera(self, on: bool) -> None:
-        self._show_camera(on)
-        self.bridge.run(self.studio.set_camera_on(on), "turn the camera " + ("on" if on else "off"))
-
-    def _show_camera(self, on: bool) -> None:
-        action, button = self.camera_action, self.camera_button
-        action.setText("Camera" if on else "Camera off")
-        action.setIcon(theme.icon("camera" if on else "camera-off"))
-        theme.set_tone(button, "" if on else "danger")
-        self._describe(
-            action,
-            button,
-            "Your camera is on; press to turn it off"
-            if on
-            else "Your camera is OFF: guests see your initials; press to turn it on",
-        )
+        self._describe(action, button, toggle.on_tip if on else toggle.off_tip)
+        if toggle is _MIC:
+            self.meter.set_muted(not on)
 
     def _fill_camera_menu(self) -> None:
         self.camera_menu.clear()
@@ -251,7 +281,12 @@ class ControlBarWidget(QWidget):
     def _fill_mic_menu(self) -> None:
         self.mic_menu.clear()
         for label in self.list_microphones():
-            self.mic_menu.addAction(label, functools.partial(self.pick_mic, label))
+            text = label
+            if label == SYSTEM_DEFAULT_MIC and (now := self.default_microphone()):
+                text = f"{label} (now {now})"
+            action = self.mic_menu.addAction(text, functools.partial(self.pick_mic, label))
+            action.setCheckable(True)
+            action.setChecked(label == self.mic_label)
 
     def _fill_speaker_menu(self) -> None:
         self.speaker_menu.clear()
@@ -295,9 +330,24 @@ class ControlBarWidget(QWidget):
                       "Pick another microphone from the Mic menu.")  # fmt: skip
             return
         self.notice_cleared.emit("microphone")
+        self.mic_label = label
         self.watch_mic(mic)
         self.watch_source(mic)
         self.bridge.run(self.studio.switch_microphone(mic), f"switch to {label}")
+
+    def fall_back_mic(self) -> str:
+        """The microphone in use is gone: switch to the system default, else the test tone.
+
+        Returns:
+            The label now in use.
+        """
+        offered = self.list_microphones()
+        for label in (SYSTEM_DEFAULT_MIC, SYNTHETIC_MIC):
+            if label in offered:
+                self.pick_mic(label)
+                if self.mic_label == label:
+                    return label
+        return self.mic_label
 
     def watch_mic(self, mic: AudioCaptureSource | None) -> None:
         """Meter this microphone."""

@@ -556,13 +556,22 @@ class StatsPanel(QWidget):
         if program.encoder:
             rows.append(("Program", f"{program.width}x{program.height} {program.fps} fps, "
                                     f"encoder {program.encoder}"))  # fmt: skip
+            lost = words.frames_lost("skipped", program.frames_skipped, program.frames_total)
+            rows.append(("Encoder frames", f"{lost} (the computer could not keep up)"))
         names = {d.id: d.name for d in self.studio.settings.destinations}
         for status in state.direct_outputs:
-            if status.phase is OutputPhase.LIVE and status.kind.value == "rtmp":
-                name = names.get(status.output_id, status.output_id)
+            if status.phase is OutputPhase.STOPPED:
+                continue
+            dropped = words.frames_lost("dropped", status.dropped_frames, status.video_frames)
+            if status.kind.value != "rtmp":
+                rows.append(("Recording", f"frames {dropped} (the disk could not keep up)"))
+                continue
+            name = names.get(status.output_id, status.output_id)
+            if status.phase is OutputPhase.LIVE:
                 rate = format_bitrate(status.bitrate_bps)
-                dropped = f"{status.dropped_packets} dropped packets (network)"
-                rows.append((name, f"{rate}, {dropped}"))
+                rows.append((name, f"{rate}, frames {dropped} (the network could not keep up)"))
+            else:
+                rows.append((name, f"not sending; frames {dropped}"))
         shown, skipped = self.stage_frames()
         total = shown + skipped
         share = f" ({skipped / total:.1%})" if total else ""

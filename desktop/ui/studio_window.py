@@ -29,7 +29,7 @@ from desktop.session.state import ConnectionState, ProblemCode, RoomState
 from desktop.session.studio import StreamSummary, Studio
 from desktop.ui.bridge import StateBridge
 from desktop.ui.confirm import ask
-from desktop.ui.control_bar_widget import SHORTCUTS, ControlBarWidget
+from desktop.ui.control_bar_widget import SHORTCUTS, SYSTEM_DEFAULT_MIC, ControlBarWidget
 from desktop.ui.header_widget import HeaderWidget
 from desktop.ui.moderation_log_widget import ModerationLogWidget
 from desktop.ui.notice_widget import Notice, NoticeStackWidget, Severity
@@ -101,6 +101,8 @@ class StudioWindow(QMainWindow):
         windows: Lists the windows the share menu offers, each time the menu opens; None where
             single windows cannot be shared.
         open_settings: Opens Setup again (File ▸ Settings); None hides the entry.
+        default_microphone: Names the system's default microphone now ('' when unknown), so
+            "System default microphone" can say which one it follows.
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class StudioWindow(QMainWindow):
         notes: list[str] | None = None,
         windows: Callable[[], dict[str, VideoFactory]] | None = None,
         open_settings: Callable[[StudioWindow], None] | None = None,
+        default_microphone: Callable[[], str] | None = None,
     ) -> None:
         super().__init__()
         self.studio = studio
@@ -175,10 +178,13 @@ class StudioWindow(QMainWindow):
         self.controls.camera_changed.connect(self.stage.set_own_source)
         self.controls.share_changed.connect(self.stage.show_share)
         self.controls.stream_ended.connect(self._stream_ended)
+        if default_microphone is not None:
+            self.controls.default_microphone = default_microphone
         outer.addWidget(self.controls)
         self.setCentralWidget(central)
         self._build_menu()
         self._known_devices = self._device_names()
+        self._default_mic = self.controls.default_microphone()
 
         self._tile_timer = QTimer(self)
         self._tile_timer.setInterval(TILE_TICK_MS)
@@ -333,16 +339,22 @@ class StudioWindow(QMainWindow):
             return {
                 "camera": set(self.controls.list_cameras()),
                 "microphone": set(self.controls.list_microphones()),
+                "speaker": set(self.controls.list_speakers()),
             }
         except Exception as error:  # a driver refusing to list: try again next time
             self.notices.post(Notice("devices", Severity.WARNING,
                                      f"Devices could not be listed: {error}"))  # fmt: skip
-            return {"camera": set(), "microphone": set()}
+            return dict(self._known_devices)
 
     def check_devices(self) -> None:
-        """Look for devices plugged in or out since last time (hot-plug) and say so."""
+        """Look for devices plugged in or out since last time (hot-plug) and say so.
+
+        The microphone or speaker in use going away falls back to the system default (the
+        show goes on) with a notice naming it; the system's default microphone changing is
+        followed when the host chose "System default microphone".
+        """
         now = self._device_names()
-        menus = {"camera": "Camera", "microphone": "Mic"}
+        menus = {"camera": "Camera", "microphone": "Mic", "speaker": "Speaker"}
         for kind, names in now.items():
             for name in sorted(names - self._known_devices.get(kind, set())):
                 step = f"Pick it from the {menus[kind]} menu to use it."
@@ -351,7 +363,37 @@ class StudioWindow(QMainWindow):
                 )
             for name in self._known_devices.get(kind, set()) - names:
                 self.notices.clear(f"new-{kind}:{name}")
+        gone_mics = self._known_devices.get("microphone", set()) - now["microphone"]
+        gone_speakers = self._known_devices.get("speaker", set()) - now["speaker"]
         self._known_devices = now
+        in_use = self.controls.mic_label
+        if in_use and in_use in gone_mics:
+            fallback = self.controls.fall_back_mic()
+            instead = ("the system default microphone" if fallback == SYSTEM_DEFAULT_MIC
+                       else f"“{fallback}”")  # fmt: skip
+            self.notices.post(Notice(
+                "microphone-gone", Severity.ERROR,
+                f"Your microphone “{in_use}” was unplugged: guests now hear {instead}.",
+                "Plug it back in and pick it from the Mic menu, or pick another microphone.",
+            ))  # fmt: skip
+        speaker = self.studio.settings.speaker
+        if speaker and speaker in gone_speakers:
+            self.controls.pick_speaker("", "System default")
+            self.notices.post(Notice(
+                "speaker-gone", Severity.WARNING,
+                f"Your speaker “{speaker}” was unplugged: guests now play on the system "
+                "default.", "Pick another from the Speaker menu.",
+            ))  # fmt: skip
+        default_mic = self.controls.default_microphone()
+        if default_mic and default_mic != self._default_mic:
+            if self._default_mic and self.controls.mic_label == SYSTEM_DEFAULT_MIC:
+                self.notices.post(Notice(
+                    "default-microphone", Severity.INFO,
+                    f"Your system's default microphone is now “{default_mic}”: the studio "
+                    "follows it.", "To keep one microphone whatever the system picks, choose it "
+                    "from the Mic menu.",
+                ))  # fmt: skip
+            self._default_mic = default_mic
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -361,8 +403,9 @@ class StudioWindow(QMainWindow):
         self.stage.set_own_source(camera)
         self.bridge.run(self.studio.switch_camera(camera), f"switch to {camera.name}")
 
-    def use_mic(self, mic: AudioCaptureSource) -> None:
+    def use_mic(self, mic: AudioCaptureSource, label: str = "") -> None:
         """Switch the studio to an already opened microphone (after Settings)."""
+        self.controls.mic_label = label or self.controls.mic_label
         self.controls.watch_mic(mic)
         self.controls.watch_source(mic)
         self.bridge.run(self.studio.switch_microphone(mic), f"switch to {mic.name}")

@@ -232,3 +232,10 @@ def disconnect_reason_text(reason: DisconnectReason | None) -> str:
     if reason is None:
         return "the connection ended"
     return _DISCONNECT_WORDS[reason]
+
+
+def frames_lost(verb: str, lost: int, total: int) -> str:
+    """OBS-style frame counts: ``"skipped 3 of 900 (0.3 %)"``, ``"dropped 0 of 450"``."""
+    if not lost or not total:
+        return f"{verb} {lost} of {total}"
+    return f"{verb} {lost} of {total} ({lost / total:.1%})".replace("%)", " %)")

@@ -8,12 +8,11 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import keyring.backends.fail
-import pytest
 from livekit import rtc
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLineEdit, QMessageBox, QWidget
@@ -77,25 +76,6 @@ async def answer(qtbot: QtBot, window: QWidget, yes: bool) -> str:
     click(qtbot, button)
     await _pump(lambda: confirmation(window) is None)
     return text
-
-
-@pytest.fixture
-def studio_window(qtbot: QtBot) -> Iterator[tuple[Studio, StudioWindow]]:
-    """A local studio with the synthetic camera and microphone, in a window."""
-    camera, mic = SyntheticCamera(320, 180, 30), SyntheticMicrophone(level_dbfs=-10)
-    camera.start()
-    mic.start()
-    studio = Studio(Settings(), _secrets())
-    studio.use_devices(camera, mic)
-    window = StudioWindow(studio)
-    qtbot.addWidget(window)
-    window.show()
-    yield studio, window
-    window._close_confirmed = True
-    window.close()
-    studio.live.direct.close()
-    camera.stop()
-    mic.stop()
 
 
 def test_state_changes_show_in_the_window(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,27 +30,6 @@ from tests.ui.test_studio import _pump, answer, click, confirmation, press, type
 
 def _secrets() -> Secrets:
     return Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
-
-
-@pytest.fixture
-def studio_window(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[Studio, StudioWindow]]:
-    """A local studio (synthetic camera and mic) in a shown, active window."""
-    camera, mic = SyntheticCamera(320, 180, 30), SyntheticMicrophone(level_dbfs=-10)
-    camera.start()
-    mic.start()
-    studio = Studio(Settings(recording_folder=str(tmp_path / "rec")), _secrets())
-    studio.use_devices(camera, mic)
-    window = StudioWindow(studio)
-    qtbot.addWidget(window)
-    window.show()
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
-    yield studio, window
-    window._close_confirmed = True
-    window.close()
-    studio.live.direct.close()
-    camera.stop()
-    mic.stop()
 
 
 def _key(qtbot: QtBot, window: StudioWindow, key: Qt.Key, shift: bool = False) -> None:

@@ -104,6 +104,10 @@ class OutputStatus:
     """Sending rate over the last two seconds."""
     dropped_packets: int = 0
     """Packets dropped because the network could not keep up."""
+    video_frames: int = 0
+    """Video frames handed to this output since it (re)connected."""
+    dropped_frames: int = 0
+    """Of those, frames dropped because the network could not keep up (OBS's "dropped")."""
     path: str = ""
     """For recordings: the file being written."""
 
@@ -238,6 +242,8 @@ class Output:
         self._stop = threading.Event()
         self._retry_now = threading.Event()
         self._thread: threading.Thread | None = None
+        self._video_frames = 0
+        self._dropped_frames = 0
 
     @property
     def status(self) -> OutputStatus:
@@ -258,6 +264,8 @@ class Output:
         if not self._accepting:
             return
         with self._cond:
+            if packet.is_video:
+                self._video_frames += 1
             self._queue.append(packet)
             oldest = self._queue[0]
             if oldest is _RESYNC:
@@ -266,11 +274,22 @@ class Output:
                 # The sink cannot keep up: drop what is queued and start again on a keyframe,
                 # so the viewer sees a jump rather than a growing delay.
                 dropped = len(self._queue)
+                self._dropped_frames += sum(
+                    1 for p in self._queue if p is not _RESYNC and p.is_video
+                )
                 self._queue.clear()
                 self._queue.append(_RESYNC)
-                self._update(dropped_packets=self.status.dropped_packets + dropped)
+                self._update(dropped_packets=self.status.dropped_packets + dropped,
+                             video_frames=self._video_frames,
+                             dropped_frames=self._dropped_frames)  # fmt: skip
                 self._encoder.request_keyframe()
+                resynced = True
+            else:
+                resynced = False
             self._cond.notify()
+        if resynced:
+            # The writer is stuck, so its progress reports stopped: say so from here.
+            self._notify_progress()
 
     def retry_now(self) -> None:
         """Skip the back-off wait, or start again after giving up."""
@@ -371,7 +390,9 @@ class Output:
         window: collections.deque[tuple[float, int]] = collections.deque()
         last_progress_s = 0.0
         written = 0
-        self._update(bytes_written=0, dropped_packets=0)
+        with self._cond:
+            self._video_frames = self._dropped_frames = 0
+        self._update(bytes_written=0, dropped_packets=0, video_frames=0, dropped_frames=0)
         reported_out_of_order = 0
         try:
             while not self._stop.is_set():
@@ -425,6 +446,8 @@ class Output:
                     with self._status_lock:
                         self._status = replace(
                             self._status, bytes_written=written, bitrate_bps=rate,
+                            video_frames=self._video_frames,
+                            dropped_frames=self._dropped_frames,
                             dropped_packets=self._status.dropped_packets + late,
                         )  # fmt: skip
                     self._notify_progress()

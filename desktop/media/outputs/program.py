@@ -119,6 +119,11 @@ class DirectBroadcast:
         """Pictures composed since the program started."""
         self.audio_blocks = 0
         """10 ms audio blocks mixed since the program started."""
+        self.frames_encoded = 0
+        """Pictures encoded since the encoder started."""
+        self.frames_skipped = 0
+        """Pictures due since the encoder started that were never encoded because composing
+        and encoding fell behind the frame rate (OBS's "skipped frames")."""
 
     # -- sources -----------------------------------------------------------------------------
 
@@ -336,6 +341,7 @@ class DirectBroadcast:
         # Called with the lock held.
         if self._encoder is None:
             self._encoder = ProgramEncoder(self.settings, audio_channels=1)
+            self.frames_encoded = self.frames_skipped = 0
         self._ensure_running()
         return self._encoder
 
@@ -364,10 +370,14 @@ class DirectBroadcast:
         stop = self._stop
         pacer = Pacer(1.0 / s.fps, stop)
         last_pts_ms = -1
+        missed_seen = 0
         while pacer.wait():
             started = time.thread_time()
             with self._lock:
                 camera_q, screen_q, encoder = self._camera_q, self._screen_q, self._encoder
+            if encoder is not None:
+                self.frames_skipped += pacer.missed - missed_seen
+            missed_seen = pacer.missed
             camera = camera_q.take_latest() if camera_q else None
             if camera is not None:
                 self.compositor.set_frame(HOST_ID, camera)
@@ -385,13 +395,16 @@ class DirectBroadcast:
                 continue
             pts_ms = round((time.monotonic() - self._t0_s) * 1000)
             if pts_ms <= last_pts_ms:
+                self.frames_skipped += 1
                 continue
             last_pts_ms = pts_ms
             try:
                 packets = encoder.encode_video(picture, pts_ms)
             except Exception:
                 logger.exception("encoding a picture failed")
+                self.frames_skipped += 1
                 continue
+            self.frames_encoded += 1
             self.encode_cpu_s += time.thread_time() - started
             self._send(packets)
 
