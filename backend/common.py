@@ -30,6 +30,9 @@ class Layout(enum.Enum):
     """The first camera, full frame."""
     GRID = "grid"
     """Up to four tiles."""
+    CUSTOM = "custom"
+    """The operator's own template (BROADCASTER_CUSTOM_LAYOUT_URL, LiveKit's custom_base_url);
+    without one configured, egress composes it as a grid."""
 
 
 @dataclass(frozen=True)

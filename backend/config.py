@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import platformdirs
 
+from backend.economics import Rates
 from backend.platforms import PLATFORMS
 
 DEFAULT_LIVEKIT_TIMEOUT_S = 10.0
@@ -35,7 +37,7 @@ class BackendConfig:
     platform_urls: Mapping[str, str] = field(default_factory=dict)
     """Platform id → ingest URL overriding the platform table's default (YOUTUBE_RTMP_URL…)."""
     region: str = ""
-    """LIVEKIT_REGION, reported in status."""
+    """LIVEKIT_REGION: the deployment region, reported in get_broadcast_status."""
     embedded: bool = False
     """In-process for the desktop app: the one local host owns any appointment it names."""
     egress_url: str = ""
@@ -47,6 +49,14 @@ class BackendConfig:
     rtmp_allowed_hosts: tuple[str, ...] = ()
     """Non-public ingest hosts (``host`` or ``host:port``) egress may push to
     (BROADCASTER_RTMP_ALLOWED_HOSTS, comma-separated): a self-hosted ingest server."""
+    rates: Rates = field(default_factory=Rates)
+    """Cost rates, commission and currency (BROADCASTER_RATE_PARTICIPANT_MINUTE,
+    BROADCASTER_RATE_STORAGE_GB, BROADCASTER_RATE_EGRESS_GB, BROADCASTER_COMMISSION_RATE,
+    BROADCASTER_CURRENCY); the platform guide's figures by default."""
+    custom_layout_url: str = ""
+    """BROADCASTER_CUSTOM_LAYOUT_URL: the web page egress renders for the ``custom`` layout."""
+    hls_segment_s: int = 6
+    """Length of HLS segments (BROADCASTER_HLS_SEGMENT_S)."""
     secret_key: str = field(default="", repr=False)
     """Fernet key that encrypts stream keys at rest (BROADCASTER_SECRET_KEY); without one
     they are kept in memory only, for as long as the egress runs."""
@@ -74,7 +84,9 @@ class BackendConfig:
         """Read LIVEKIT_URL (or LIVEKIT_WS_URL, or LIVEKIT_HOST), LIVEKIT_API_KEY,
         LIVEKIT_API_SECRET, LIVEKIT_EGRESS_URL, LIVEKIT_TIMEOUT_S, RECORDING_STORAGE_BUCKET,
         the platform table's URL settings (YOUTUBE_RTMP_URL…), BROADCASTER_TOKEN_TTL_S,
-        BROADCASTER_RTMP_ALLOWED_HOSTS and BROADCASTER_SECRET_KEY.
+        BROADCASTER_RTMP_ALLOWED_HOSTS, BROADCASTER_SECRET_KEY, the cost rates
+        (BROADCASTER_RATE_*, BROADCASTER_COMMISSION_RATE, BROADCASTER_CURRENCY) and
+        BROADCASTER_HLS_SEGMENT_S.
 
         Raises:
             ValueError: A required variable is missing (named in the message).
@@ -115,7 +127,45 @@ class BackendConfig:
                 if h.strip()
             ),
             secret_key=env.get("BROADCASTER_SECRET_KEY", ""),
+            rates=rates_from_env(env),
+            custom_layout_url=env.get("BROADCASTER_CUSTOM_LAYOUT_URL", ""),
+            hls_segment_s=int(_positive(env, "BROADCASTER_HLS_SEGMENT_S", 6)),
         )
+
+
+RATE_SETTINGS = {
+    "participant_minute": "BROADCASTER_RATE_PARTICIPANT_MINUTE",
+    "storage_gb": "BROADCASTER_RATE_STORAGE_GB",
+    "egress_gb": "BROADCASTER_RATE_EGRESS_GB",
+    "commission_rate": "BROADCASTER_COMMISSION_RATE",
+}
+"""Rate field → the environment variable that overrides it."""
+
+
+def rates_from_env(env: Mapping[str, str]) -> Rates:
+    """Cost rates from the environment (decimal strings, e.g. ``0.05``), defaults otherwise.
+
+    Raises:
+        ValueError: A rate is not a non-negative decimal (named in the message).
+    """
+    default = Rates()
+    values: dict[str, Decimal] = {}
+    for name, setting in RATE_SETTINGS.items():
+        text = env.get(setting, "").strip()
+        try:
+            values[name] = Decimal(text) if text else getattr(default, name)
+        except InvalidOperation:
+            raise ValueError(f"{setting} must be a decimal number, not '{text}'") from None
+    try:
+        return Rates(
+            participant_minute=values["participant_minute"],
+            storage_gb=values["storage_gb"],
+            egress_gb=values["egress_gb"],
+            commission_rate=values["commission_rate"],
+            currency=env.get("BROADCASTER_CURRENCY", "").strip().upper() or default.currency,
+        )
+    except ValueError as error:
+        raise ValueError(f"cost rates: {error}") from None
 
 
 def _http(url: str) -> str:

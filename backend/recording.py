@@ -17,6 +17,7 @@ from livekit import api
 
 from backend.common import ROOM_SPEC, Layout
 from backend.contract import ApiError, spec
+from backend.usage import EgressKind, note_egress
 
 if TYPE_CHECKING:
     from backend.service import LiveKitBackendService, Principal
@@ -69,6 +70,16 @@ class StartRecordingRequest:
     """Record the room."""
 
     room_name: str = field(metadata=ROOM_SPEC)
+    output: OutputFormat = field(default=OutputFormat.MP4, metadata=spec(doc="container"))
+    layout: Layout = field(default=Layout.SPEAKER, metadata=spec(doc="composition"))
+    quality: Quality = field(default=Quality.HIGH, metadata=spec(doc="egress preset"))
+
+
+@dataclass(frozen=True)
+class RecordingOptions:
+    """The guide's ``recording`` room option of create_room."""
+
+    enabled: bool = field(default=False, metadata=spec(doc="record from the start"))
     output: OutputFormat = field(default=OutputFormat.MP4, metadata=spec(doc="container"))
     layout: Layout = field(default=Layout.SPEAKER, metadata=spec(doc="composition"))
     quality: Quality = field(default=Quality.HIGH, metadata=spec(doc="egress preset"))
@@ -166,12 +177,16 @@ async def start_recording(
                 api.RoomCompositeEgressRequest(
                     room_name=req.room_name,
                     layout=req.layout.value,
+                    custom_base_url=svc.config.custom_layout_url
+                    if req.layout is Layout.CUSTOM
+                    else "",
                     preset=QUALITY_PRESETS[req.quality],
                     file_outputs=[file_output],
                 )
             )
         )
         stream.recording_egress_id = info.egress_id
+        note_egress(stream, info, EgressKind.RECORDING)
         stream.recording = {
             "egressId": info.egress_id,
             "status": RecordingState.STARTING.value,
@@ -208,6 +223,7 @@ async def stop_recording(
             )
             info = listed.items[0] if listed.items else api.EgressInfo()
         stream.recording = {**stream.recording, **recording_info(info)}
+        note_egress(stream, info, EgressKind.RECORDING, svc.now_ms())
         stream.recording_egress_id = ""
         svc.store.save_stream(stream)
         return RecordingAnswer(RecordingInfo.from_record(stream.recording))

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from livekit import api
 
 from backend.common import ID_PATTERN, MAX_NAME_CHARS, ROOM_PATTERN, ROOM_SPEC, id_spec
-from backend.contract import ApiError, check_depth, spec
-from backend.recording import RecordingInfo, StartRecordingRequest, recording_info, start_recording
+from backend.contract import ApiError, camel, check_depth, spec
+from backend.economics import Economics, Rates
+from backend.hls import EgressOptions, apply_hls_info, start_hls
+from backend.recording import (
+    RecordingInfo,
+    RecordingOptions,
+    StartRecordingRequest,
+    recording_info,
+    start_recording,
+)
 from backend.rtmp import Destination, StartRtmpRequest, parse_destinations, start_rtmp
 from backend.store import LiveStream, Role
+from backend.usage import EgressKind, close_presence, economics_of, note_egress, usage_of
 
 if TYPE_CHECKING:
     from backend.service import LiveKitBackendService, Principal
@@ -52,6 +63,12 @@ class CreateRoomRequest:
     recording_enabled: bool = field(default=False, metadata=spec(doc="record from the start"))
     rtmp_destinations: tuple[Destination, ...] = field(
         default=(), metadata=spec(doc="go live to these from the start", max_items=10)
+    )
+    recording: RecordingOptions | None = field(
+        default=None, metadata=spec(doc="the guide's recording options (enabled, output, ...)")
+    )
+    egress: EgressOptions | None = field(
+        default=None, metadata=spec(doc="the guide's egress options: hls, rtmp")
     )
 
 
@@ -175,6 +192,47 @@ class Revenue:
 
 
 @dataclass(frozen=True)
+class ShowEconomics:
+    """Cost, revenue, commission and net of a show, to the cent (two-place decimal strings:
+    money is never a float). Participant time is counted from LiveKit's join and leave
+    webhooks, bytes from egress results; see ``backend/economics.py`` for the rules."""
+
+    currency: str
+    participant_minutes: str
+    stored_gb: str
+    egress_gb: str
+    participant_cost: str
+    storage_cost: str
+    egress_cost: str
+    infrastructure_cost: str
+    base_price: str
+    revenue_multiplier: str
+    duration_bonus: str
+    total_revenue: str
+    commission_rate: str
+    """A fraction: "0.20" is 20 %."""
+    platform_commission: str
+    creator_revenue: str
+    net: str
+    """The platform's net: commission minus infrastructure cost."""
+    live_duration_s: float = 0.0
+    """Time on air the duration bonus was judged on."""
+
+    @classmethod
+    def of(cls, values: dict[str, str], live_duration_s: float = 0.0) -> ShowEconomics:
+        """From :meth:`Economics.as_json` (or the stored copy of it)."""
+        return cls(
+            **{f: values.get(camel(f), "") for f in _ECONOMICS_FIELDS},
+            live_duration_s=live_duration_s,
+        )
+
+
+_ECONOMICS_FIELDS = [
+    f.name for f in dataclasses.fields(ShowEconomics) if f.name != "live_duration_s"
+]
+
+
+@dataclass(frozen=True)
 class StreamEnded:
     """Answer of end_stream."""
 
@@ -182,26 +240,36 @@ class StreamEnded:
     revenue: Revenue
     message: str = "Stream ended successfully"
     recording: RecordingInfo | None = None
+    economics: ShowEconomics | None = None
     success: bool = True
 
 
-def revenue_split(participants: int, duration_min: float, base_price: float) -> dict[str, float]:
-    """The platform's revenue rules for a finished stream.
+def revenue_split(
+    participants: int, duration_min: float, base_price: float, rates: Rates | None = None
+) -> dict[str, float]:
+    """The platform's revenue rules for a finished stream (exact decimals, then numbers).
 
     multiplier = min(participants / 10, 3); 1.2 bonus over 60 minutes; 20 % commission.
     """
-    multiplier = min(participants / 10, 3.0)
-    bonus = 1.2 if duration_min > 60 else 1.0
-    total = base_price * multiplier * bonus
-    commission = total * COMMISSION_RATE
+    from backend.economics import Usage, economics
+
+    figures = economics(
+        Usage(live_ms=round(duration_min * 60_000), participants=participants),
+        Decimal(str(base_price)),
+        rates or Rates(commission_rate=Decimal(str(COMMISSION_RATE))),
+    )
+    return _revenue_numbers(figures)
+
+
+def _revenue_numbers(figures: Economics) -> dict[str, float]:
     return {
-        "basePrice": base_price,
-        "revenueMultiplier": multiplier,
-        "durationBonus": bonus,
-        "totalRevenue": round(total, 2),
-        "commissionRate": COMMISSION_RATE * 100,
-        "platformCommission": round(commission, 2),
-        "creatorRevenue": round(total - commission, 2),
+        "basePrice": float(figures.base_price),
+        "revenueMultiplier": float(figures.revenue_multiplier),
+        "durationBonus": float(figures.duration_bonus),
+        "totalRevenue": float(figures.total_revenue),
+        "commissionRate": float(figures.commission_rate * 100),
+        "platformCommission": float(figures.platform_commission),
+        "creatorRevenue": float(figures.creator_revenue),
     }
 
 
@@ -248,11 +316,12 @@ async def create_room(
     if host_user_id != appointment.host_user_id:
         raise ApiError(403, "forbidden", "hostUserId is not the host of this appointment")
     custom = _custom_metadata(req.metadata)
-    destinations = (
-        await parse_destinations(svc, req.rtmp_destinations, "rtmpDestinations")
-        if req.rtmp_destinations
-        else {}
-    )
+    egress = req.egress
+    wanted = req.rtmp_destinations + (egress.rtmp.urls if egress and egress.rtmp else ())
+    destinations = await parse_destinations(svc, wanted, "rtmpDestinations") if wanted else {}
+    recording = req.recording or RecordingOptions(enabled=req.recording_enabled)
+    records = req.recording_enabled or recording.enabled
+    hls = egress.hls if egress and egress.hls and egress.hls.enabled else None
     room_name = f"appointment-{req.appointment_id}-{svc.now_ms()}"
     if svc.config.embedded and re.fullmatch(ROOM_PATTERN, req.appointment_id):
         # In-process in the studio, the host's own room name is the appointment: guests
@@ -280,7 +349,7 @@ async def create_room(
         req.appointment_id,
         start_time_ms=svc.now_ms(),
         max_participants=req.max_participants,
-        recording_enabled=req.recording_enabled,
+        recording_enabled=records,
     )
     svc.store.save_stream(stream)
     # Least privilege: the host publishes and chats; moderation and recording go through
@@ -295,17 +364,26 @@ async def create_room(
             can_subscribe=True,
             can_publish_data=True,
             can_update_own_metadata=True,
-            recorder=req.recording_enabled,
+            recorder=records,
             can_publish_sources=["camera", "microphone", "screen_share", "screen_share_audio"],
         ),
     )
     try:
-        if req.recording_enabled:
-            await start_recording(svc, principal, StartRecordingRequest(room_name))
-        if destinations:
-            await start_rtmp(
-                svc, principal, StartRtmpRequest(room_name, req.rtmp_destinations), destinations
+        if records:
+            await start_recording(
+                svc,
+                principal,
+                StartRecordingRequest(
+                    room_name, recording.output, recording.layout, recording.quality
+                ),
             )
+        if destinations:
+            await start_rtmp(svc, principal, StartRtmpRequest(room_name, wanted), destinations)
+        if hls is not None:
+            async with svc.room_lock(room_name):
+                stream = svc.hosted_stream(principal, room_name)
+                await start_hls(svc, stream, hls)
+                svc.store.save_stream(stream)
     except BaseException:
         # Egress refused or did not answer: take the room down again rather than hand out a
         # half-made one (the caller gets the error and can simply retry create_room).
@@ -318,7 +396,10 @@ async def create_room(
 
 async def _undo_create(svc: LiveKitBackendService, room_name: str) -> None:
     stream = svc.store.get_stream(room_name)
-    for egress_id in (stream.recording_egress_id, stream.rtmp_egress_id) if stream else ():
+    egress_ids = (
+        (stream.recording_egress_id, stream.rtmp_egress_id, stream.hls_egress_id) if stream else ()
+    )
+    for egress_id in egress_ids:
         if egress_id:
             with contextlib.suppress(Exception):
                 await svc.livekit(
@@ -328,7 +409,7 @@ async def _undo_create(svc: LiveKitBackendService, room_name: str) -> None:
         await svc.livekit(svc.rooms.delete_room(api.DeleteRoomRequest(room=room_name)))
     if stream is not None:
         stream.status = "failed"
-        stream.recording_egress_id = stream.rtmp_egress_id = ""
+        stream.recording_egress_id = stream.rtmp_egress_id = stream.hls_egress_id = ""
         stream.destinations = {}
         svc.store.save_stream(stream)
 
@@ -404,14 +485,22 @@ async def end_stream(
         publishers = sum(1 for p in participants if p.tracks)
         stream.peak_participants = max(stream.peak_participants, len(participants))
         stream.peak_publishers = max(stream.peak_publishers, publishers)
-        for egress_id in (stream.recording_egress_id, stream.rtmp_egress_id):
+        kinds = {
+            stream.recording_egress_id: EgressKind.RECORDING,
+            stream.rtmp_egress_id: EgressKind.RTMP,
+            stream.hls_egress_id: EgressKind.HLS,
+        }
+        for egress_id, kind in kinds.items():
             if egress_id:
                 try:
                     info = await svc.livekit(
                         svc.egress.stop_egress(api.StopEgressRequest(egress_id=egress_id))
                     )
-                    if egress_id == stream.recording_egress_id:
+                    if kind is EgressKind.RECORDING:
                         stream.recording = {**stream.recording, **recording_info(info)}
+                    if kind is EgressKind.HLS:
+                        apply_hls_info(stream, info)
+                    note_egress(stream, info, kind, svc.now_ms())
                 except api.TwirpError:
                     pass  # already ended
         if room is not None:
@@ -420,24 +509,30 @@ async def end_stream(
         duration_ms = end_ms - stream.start_time_ms
         stream.status = "completed"
         stream.end_time_ms = end_ms
-        stream.recording_egress_id = stream.rtmp_egress_id = ""
+        close_presence(stream, end_ms)
+        stream.recording_egress_id = stream.rtmp_egress_id = stream.hls_egress_id = ""
         stream.destinations = {}
+        figures = economics_of(stream, appointment.base_price, svc.config.rates, end_ms)
+        live_ms = usage_of(stream, end_ms).live_ms
         stream.final_stats = {
             "totalParticipants": stream.peak_participants,
             "peakPublishers": stream.peak_publishers,
             "duration": duration_ms,
+            "liveDuration": live_ms,
         }
-        stream.revenue = revenue_split(
-            stream.peak_participants, duration_ms / 60_000, appointment.base_price
-        )
+        # The duration bonus is judged on time on air, not on how long the room existed.
+        stream.revenue = _revenue_numbers(figures)
+        stream.economics = figures.as_json()
         svc.store.save_stream(stream)
         return _ended(stream)
 
 
 def _ended(stream: LiveStream) -> StreamEnded:
     stats = stream.final_stats
+    live_s = int(stats.get("liveDuration", 0)) / 1000
     return StreamEnded(
         StreamStats(stats["totalParticipants"], stats["peakPublishers"], stats["duration"]),
         _revenue(stream.revenue),
         recording=RecordingInfo.from_record(stream.recording) if stream.recording else None,
+        economics=ShowEconomics.of(stream.economics, live_s) if stream.economics else None,
     )

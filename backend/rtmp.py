@@ -16,6 +16,7 @@ from backend.common import ROOM_SPEC, Done, Layout
 from backend.contract import ApiError, spec
 from backend.destinations import MAX_URL_CHARS, URL_PATTERN, check_destination
 from backend.platforms import PLATFORMS, platform
+from backend.usage import EgressKind, note_egress
 
 if TYPE_CHECKING:
     from backend.service import LiveKitBackendService, Principal
@@ -179,6 +180,7 @@ async def start_rtmp(
             )
         )
         stream.rtmp_egress_id = info.egress_id
+        note_egress(stream, info, EgressKind.RTMP)
         stream.destinations = destinations
         stream.destination_status = {n: {"status": "starting", "error": ""} for n in destinations}
         svc.store.save_stream(stream)
@@ -233,9 +235,10 @@ async def stop_rtmp(svc: LiveKitBackendService, principal: Principal, req: StopR
                 return Done()  # already stopped: a retry
             raise ApiError(409, "not_live", "this room is not live")
         try:
-            await svc.livekit(
+            info = await svc.livekit(
                 svc.egress.stop_egress(api.StopEgressRequest(egress_id=stream.rtmp_egress_id))
             )
+            note_egress(stream, info, EgressKind.RTMP, svc.now_ms())
         except api.TwirpError as error:
             if error.status not in (404, 412):
                 raise

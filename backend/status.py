@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -18,8 +19,19 @@ from livekit import api
 
 from backend.common import ROOM_SPEC
 from backend.destinations import FAILED_WORDS
+from backend.hls import HlsInfo, apply_hls_info, hls_status
 from backend.recording import RecordingInfo, recording_info
+from backend.rooms import ShowEconomics
 from backend.store import LiveStream
+from backend.usage import (
+    close_presence,
+    economics_of,
+    kind_of,
+    note_egress,
+    note_joined,
+    note_left,
+    usage_of,
+)
 
 if TYPE_CHECKING:
     from backend.service import LiveKitBackendService, Principal
@@ -72,6 +84,12 @@ class BroadcastStatus:
     recording: RecordingInfo
     live: bool
     destinations: tuple[DestinationStatus, ...]
+    hls: HlsInfo | None = None
+    """The HLS output, when the room asked for one: where its playlist is, segments so far."""
+    economics: ShowEconomics | None = None
+    """Cost, revenue, commission and net so far."""
+    region: str = ""
+    """The deployment region (LIVEKIT_REGION)."""
     success: bool = True
 
 
@@ -82,7 +100,7 @@ async def get_broadcast_status(
     svc.hosted_stream(principal, req.room_name)
     async with svc.room_lock(req.room_name):
         stream = svc.hosted_stream(principal, req.room_name)
-        running = {stream.rtmp_egress_id, stream.recording_egress_id} - {""}
+        running = {stream.rtmp_egress_id, stream.recording_egress_id, stream.hls_egress_id} - {""}
         for egress_id in running:
             listed = await svc.livekit(
                 svc.egress.list_egress(api.ListEgressRequest(egress_id=egress_id))
@@ -92,6 +110,12 @@ async def get_broadcast_status(
         if running:
             svc.store.save_stream(stream)
         states = {state.value: state for state in DestinationState}
+        now_ms = svc.now_ms()
+        appointment = svc.store.get_appointment(stream.appointment_id)
+        figures = economics_of(
+            stream, appointment.base_price if appointment else 0.0, svc.config.rates, now_ms
+        )
+        live_s = usage_of(stream, now_ms).live_ms / 1000
         recording = (
             RecordingInfo.from_record(stream.recording, bool(stream.recording_egress_id))
             if stream.recording
@@ -108,6 +132,9 @@ async def get_broadcast_status(
                 )
                 for name, status in stream.destination_status.items()
             ),
+            hls=hls_status(stream),
+            economics=ShowEconomics.of(figures.as_json(), live_s),
+            region=svc.config.region,
         )
 
 
@@ -158,6 +185,10 @@ def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
         info.egress_id and info.egress_id == stream.recording.get("egressId")
     ):
         stream.recording = {**stream.recording, **recording_info(info)}
+    kind = kind_of(stream, info.egress_id)
+    if kind is not None:
+        note_egress(stream, info, kind)
+    apply_hls_info(stream, info)
     if info.status in ENDED:
         if info.egress_id == stream.rtmp_egress_id:
             stream.rtmp_egress_id = ""
@@ -167,6 +198,16 @@ def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
             stream.destinations = {}
         if info.egress_id == stream.recording_egress_id:
             stream.recording_egress_id = ""
+
+
+def _event_ms(event: api.WebhookEvent) -> int:
+    """When LiveKit says the event happened (its clock, seconds), else now."""
+    return event.created_at * 1000 if event.created_at else int(time.time() * 1000)
+
+
+def _joined_ms(event: api.WebhookEvent) -> int:
+    """When the participant joined: LiveKit's own ms figure, else the event's time."""
+    return event.participant.joined_at_ms or _event_ms(event)
 
 
 async def handle_webhook(svc: LiveKitBackendService, event: api.WebhookEvent) -> None:
@@ -190,9 +231,13 @@ async def handle_webhook(svc: LiveKitBackendService, event: api.WebhookEvent) ->
             if stream.status != "active":
                 # An old token re-created an ended stream's room: close it again.
                 svc.spawn_delete_room(room_name)
-            elif participant.identity not in stream.participants:
-                stream.participants.append(participant.identity)
+            else:
+                if participant.identity not in stream.participants:
+                    stream.participants.append(participant.identity)
+                note_joined(stream, participant.identity, _joined_ms(event))
         elif event.event == "participant_left":
+            if stream.status == "active":
+                note_left(stream, participant.identity, _event_ms(event))
             stream.participants = [i for i in stream.participants if i != participant.identity]
             stream.publishers = [i for i in stream.publishers if i != participant.identity]
         elif event.event == "track_published" and not hidden:
@@ -204,6 +249,7 @@ async def handle_webhook(svc: LiveKitBackendService, event: api.WebhookEvent) ->
                 stream.publishers = [i for i in stream.publishers if i != participant.identity]
         elif event.event == "room_finished" and stream.status == "active":
             stream.status = "finished"
+            close_presence(stream, _event_ms(event))
         stream.peak_participants = max(
             stream.peak_participants, len(stream.participants), event.room.num_participants
         )

@@ -74,6 +74,17 @@ class LiveStream:
     """Identities publishing right now, as LiveKit's webhooks tell (for peak publishers)."""
     participants: list[str] = field(default_factory=list)
     """Identities in the room right now, as LiveKit's webhooks tell."""
+    presence: dict[str, int] = field(default_factory=dict)
+    """Identity → when it joined (ms), for everyone in the room now (participant-minutes)."""
+    participant_ms: int = 0
+    """Participant time of stays that already ended (join to leave, from webhooks)."""
+    egress_usage: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Egress id → its kind, bytes stored and sent, and when it ran (from egress results)."""
+    hls_egress_id: str = ""
+    hls: dict[str, Any] = field(default_factory=dict)
+    """The HLS egress: playlist names, where the playlist is, segments so far."""
+    economics: dict[str, str] = field(default_factory=dict)
+    """Cost, revenue, commission and net when the stream ended (two-place decimal strings)."""
 
 
 @dataclass(frozen=True)

@@ -142,3 +142,41 @@ class BufferPool:
             if len(self._buffers) < self._keep:
                 self._buffers.append(buffer)
             return buffer
+
+
+def fit_frame(frame: VideoFrame, width: int, height: int) -> VideoFrame:
+    """The frame scaled to exactly ``width`` × ``height``, cropped to that shape (cover).
+
+    A published track's size is fixed when it is made, and encoders send the size they are
+    given: a camera that delivers another size than the chosen preset is scaled here, so what
+    the room receives is the preset. The same frame comes back when it already fits.
+    """
+    if (frame.width, frame.height) == (width, height):
+        return frame
+    import cv2
+
+    # Crop the source to the target's aspect, centred, on even coordinates (I420 chroma).
+    scale = max(width / frame.width, height / frame.height)
+    crop_w = min(frame.width, round(width / scale)) // 2 * 2
+    crop_h = min(frame.height, round(height / scale)) // 2 * 2
+    x, y = (frame.width - crop_w) // 4 * 2, (frame.height - crop_h) // 4 * 2
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    if frame.format is PixelFormat.BGRA:
+        bgra = frame.data.reshape(frame.height, frame.width, 4)[y : y + crop_h, x : x + crop_w]
+        out = cv2.resize(bgra, (width, height), interpolation=interpolation)
+        data: npt.NDArray[np.uint8] = np.ascontiguousarray(out, dtype=np.uint8).reshape(-1)
+    else:
+        w, h = frame.width, frame.height
+        y_plane = frame.data[: w * h].reshape(h, w)
+        u_plane = frame.data[w * h : w * h * 5 // 4].reshape(h // 2, w // 2)
+        v_plane = frame.data[w * h * 5 // 4 : w * h * 3 // 2].reshape(h // 2, w // 2)
+        planes = [
+            cv2.resize(y_plane[y : y + crop_h, x : x + crop_w], (width, height),
+                       interpolation=interpolation),
+            cv2.resize(u_plane[y // 2 : (y + crop_h) // 2, x // 2 : (x + crop_w) // 2],
+                       (width // 2, height // 2), interpolation=interpolation),
+            cv2.resize(v_plane[y // 2 : (y + crop_h) // 2, x // 2 : (x + crop_w) // 2],
+                       (width // 2, height // 2), interpolation=interpolation),
+        ]  # fmt: skip
+        data = np.concatenate([p.reshape(-1) for p in planes]).astype(np.uint8, copy=False)
+    return VideoFrame(data, width, height, frame.format, frame.timestamp_us, frame.sequence)

@@ -110,7 +110,7 @@ class Backend(Protocol):
     async def end_stream(self, room_name: str) -> StreamEnded: ...
     async def start_recording(
         self, room_name: str, output: OutputFormat = OutputFormat.MP4,
-        layout: Layout = Layout.SPEAKER,
+        layout: Layout = Layout.SPEAKER, quality: Quality = Quality.HIGH,
     ) -> RecordingAnswer: ...  # fmt: skip
     async def stop_recording(self, room_name: str) -> RecordingAnswer: ...
     async def start_rtmp(
@@ -186,10 +186,10 @@ class TypedActions(abc.ABC):
 
     async def start_recording(
         self, room_name: str, output: OutputFormat = OutputFormat.MP4,
-        layout: Layout = Layout.SPEAKER,
+        layout: Layout = Layout.SPEAKER, quality: Quality = Quality.HIGH,
     ) -> RecordingAnswer:  # fmt: skip
-        """Record the room in the cloud, composed in ``layout``."""
-        request = StartRecordingRequest(room_name, output, layout, Quality.HIGH)
+        """Record the room in the cloud: container, composition and egress preset."""
+        request = StartRecordingRequest(room_name, output, layout, quality)
         return await self._ask("start_recording", request, RecordingAnswer)
 
     async def stop_recording(self, room_name: str) -> RecordingAnswer:

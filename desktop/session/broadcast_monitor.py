@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 from backend.recording import RecordingState
+from backend.status import BroadcastStatus
 from desktop.session.backend_client import Backend
 from desktop.session.errors import SessionError
 from desktop.session.state import OutputState, StateStore
@@ -24,6 +25,7 @@ class BroadcastMonitor:
         store: Where the state goes.
         room_name: The room.
         interval_s: How often to refresh while running.
+        on_status: Also handed every status (the cost meter reads its figures).
         live_via_egress: Whether Go Live goes through the backend's egress now. When it does
             not (the studio sends its own program), the backend knows nothing of it, and its
             "not live" must not switch off the studio's LIVE.
@@ -35,8 +37,10 @@ class BroadcastMonitor:
         store: StateStore,
         room_name: str,
         interval_s: float = DEFAULT_INTERVAL_S,
+        on_status: Callable[[BroadcastStatus], None] | None = None,
         live_via_egress: Callable[[], bool] = lambda: True,
     ) -> None:
+        self.on_status = on_status
         self.backend = backend
         self.store = store
         self.room_name = room_name
@@ -47,6 +51,8 @@ class BroadcastMonitor:
     async def refresh(self) -> None:
         """Ask once and update the state."""
         status = await self.backend.get_broadcast_status(self.room_name)
+        if self.on_status is not None:
+            self.on_status(status)
         recording = status.recording
         outputs = []
         if recording.status is not RecordingState.UNKNOWN:

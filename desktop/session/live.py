@@ -15,10 +15,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from backend.common import Layout as EgressLayout
+from backend.recording import OutputFormat, Quality
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError
@@ -34,7 +36,7 @@ from desktop.media.outputs.output import OutputKind, OutputStatus
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.session.backend_client import Backend, named_url
 from desktop.session.errors import SessionError, SessionErrorCode
-from desktop.session.settings import Secrets
+from desktop.session.settings import Secrets, Settings
 from desktop.session.state import StateStore
 
 logger = logging.getLogger(__name__)
@@ -129,6 +131,30 @@ class DirectPath:
         return ""
 
 
+@dataclass(frozen=True)
+class CloudRecording:
+    """What the host chose for a cloud recording (sent to the backend's start_recording)."""
+
+    output: OutputFormat = OutputFormat.MP4
+    """Container."""
+    quality: Quality = Quality.HIGH
+    """Egress preset."""
+    layout: EgressLayout | None = None
+    """Composition (None: the one closest to the studio's program layout)."""
+
+
+def cloud_recording(settings: Settings) -> CloudRecording:
+    """The host's recording choices from the settings (unknown words fall back to defaults)."""
+    outputs = {o.value: o for o in OutputFormat}
+    qualities = {q.value: q for q in Quality}
+    layouts = {la.value: la for la in EgressLayout}
+    return CloudRecording(
+        outputs.get(settings.recording_output, OutputFormat.MP4),
+        qualities.get(settings.recording_quality, Quality.HIGH),
+        layouts.get(settings.recording_layout),
+    )
+
+
 class EgressPath:
     """LiveKit egress composes the room and sends it out (through the backend's actions)."""
 
@@ -192,9 +218,13 @@ class EgressPath:
             if error.code is not SessionErrorCode.ALREADY_ACTIVE:
                 raise
 
-    async def start_cloud_recording(self) -> None:
-        """A room-composite recording in the chosen layout."""
-        await self.backend.start_recording(self.room_name, layout=self.egress_layout)
+    async def start_cloud_recording(self, options: CloudRecording | None = None) -> None:
+        """A room-composite recording: the host's container, quality and layout (default:
+        the egress layout closest to the studio's)."""
+        options = options or CloudRecording()
+        await self.backend.start_recording(
+            self.room_name, options.output, options.layout or self.egress_layout, options.quality
+        )
         self.cloud_recording = True
 
     async def stop_cloud_recording(self) -> None:
@@ -263,6 +293,8 @@ class LiveOutputs:
         self._egress_path: EgressPath | None = None
         self._destinations: dict[str, Destination] = {}
         self._live = False
+        self.cloud_recording_options = CloudRecording()
+        """Container, quality and layout of cloud recordings."""
         self._rehearsal = ""
 
     @property
@@ -489,11 +521,21 @@ class LiveOutputs:
         self._loop = asyncio.get_running_loop()
         egress = self._egress()
         if cloud and egress is not None:
-            await egress.start_cloud_recording()
+            await egress.start_cloud_recording(self.cloud_recording_options)
         if local:
             output = self.direct.start_recording(folder)
             return Path(output.status.path)
         return None
+
+    async def start_hls(self, folder: Path, segment_s: int = 4) -> Path:
+        """Write the program as HLS into a new folder inside ``folder``; returns the playlist."""
+        self._loop = asyncio.get_running_loop()
+        output = self.direct.start_hls(folder, segment_s)
+        return Path(output.status.path)
+
+    async def stop_hls(self) -> None:
+        """End the HLS output (its playlist is closed with #EXT-X-ENDLIST)."""
+        await asyncio.get_running_loop().run_in_executor(None, self.direct.remove, "hls")
 
     async def stop_recording(self) -> None:
         """Stop the cloud and the local recording."""

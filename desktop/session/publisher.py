@@ -36,7 +36,7 @@ from livekit.rtc.participant import PublishTrackError
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.fanout import DirectSink, FrameQueue
-from desktop.media.frames import AudioFrame, VideoFrame
+from desktop.media.frames import AudioFrame, VideoFrame, fit_frame
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.link_stats import LinkSampler, LinkStats
 from desktop.session.state import Source
@@ -69,10 +69,11 @@ class PublishDefaults:
     """Top layer bitrate of the camera."""
     audio_bitrate_bps: int = 48_000
     """Microphone bitrate."""
-    width: int = 1280
-    """Camera width published."""
-    height: int = 720
-    """Camera height published."""
+    width: int = 0
+    """Camera width published (the camera's frames are scaled and cropped to it; 0 = publish
+    the camera's own size)."""
+    height: int = 0
+    """Camera height published (0 = the camera's own)."""
     fps: int = 30
     """Camera frame rate published."""
     simulcast: bool = True
@@ -85,6 +86,12 @@ class PublishDefaults:
     def __post_init__(self) -> None:
         if self.video_codec not in CODECS:
             raise ValueError(f"video codec must be one of {', '.join(CODECS)}")
+        if (self.width, self.height) != (0, 0) and (
+            self.width < 16 or self.height < 16 or self.width % 2 or self.height % 2
+        ):
+            raise ValueError("the camera's published size must be even and at least 16×16")
+        if self.fps <= 0 or self.video_bitrate_bps <= 0 or self.audio_bitrate_bps <= 0:
+            raise ValueError("frame rate and bitrates must be positive")
 
 
 @dataclass
@@ -191,16 +198,30 @@ def hand_video(lk_source: rtc.VideoSource, frame: VideoFrame) -> None:
 
 
 def video_sink(
-    lk_source: rtc.VideoSource, divider: Callable[[], int] = lambda: 1
+    lk_source: rtc.VideoSource,
+    divider: Callable[[], int] = lambda: 1,
+    interval_us: int = 0,
+    size: tuple[int, int] | None = None,
 ) -> Callable[[VideoFrame], None]:
-    """What a direct sink calls on the capture thread: every ``divider()``-th frame to LiveKit."""
+    """What a direct sink calls on the capture thread: frames to LiveKit.
+
+    At most one frame per ``interval_us`` (0: every frame; a camera runs at its own pace, the
+    host chose a frame rate), then every ``divider()``-th of those, scaled and cropped to
+    ``size`` when given (the same frame when it already fits).
+    """
     sent = 0
+    due_us = 0
 
     def deliver(frame: VideoFrame) -> None:
-        nonlocal sent
+        nonlocal sent, due_us
+        send, due_us = pace(frame.timestamp_us, due_us, interval_us)
+        if not send:
+            return
         sent += 1
         if sent % max(1, divider()):
             return  # adapting to a poor connection: fewer frames, fewer bits
+        if size is not None:
+            frame = fit_frame(frame, *size)
         hand_video(lk_source, frame)
 
     return deliver
@@ -235,6 +256,20 @@ class AudioLoop:
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 5.0)
         if not self._thread.is_alive():
             self.loop.close()
+
+
+def pace(stamp_us: int, due_us: int, interval_us: int) -> tuple[bool, int]:
+    """Whether a frame taken at ``stamp_us`` is sent to keep at most one per ``interval_us``,
+    and the next frame's due time (0 interval: every frame goes).
+
+    A frame a quarter of an interval before its due time still goes (cameras' timestamps
+    jitter); after a stall the due time restarts from the frame, so no burst follows.
+    """
+    if not interval_us:
+        return True, due_us
+    if stamp_us + interval_us // 4 < due_us:
+        return False, due_us
+    return True, max(due_us, stamp_us - interval_us // 2) + interval_us
 
 
 class Publisher:
@@ -340,16 +375,23 @@ class Publisher:
     ) -> rtc.LocalTrackPublication:
         room = self._room()
         await self.stop(kind)
-        width = capture.width or self.defaults.width
-        height = capture.height or self.defaults.height
-        # Simulcast layers follow the size given here, so it is the real capture size.
+        width, height = self._published_size(kind, capture)
+        # Simulcast layers follow the size given here: the camera's is the chosen preset (its
+        # frames are scaled to it), a screen's is its real size.
         lk_source = rtc.VideoSource(width, height, is_screencast=is_screencast)
         name = "screen" if kind is Source.SCREEN else "camera"
         track = rtc.LocalVideoTrack.create_video_track(name, lk_source)
         publication = await publish_track(room, track, options)
-        self._published[kind] = self._feed_video(kind, publication, track, lk_source, capture)
+        self._published[kind] = self._feed_video(
+            kind, publication, track, lk_source, capture, (width, height)
+        )
         self._changed()
         return publication
+
+    def _published_size(self, kind: Source, capture: VideoCaptureSource) -> tuple[int, int]:
+        if kind is Source.CAMERA and self.defaults.width and self.defaults.height:
+            return self.defaults.width, self.defaults.height
+        return capture.width or 1280, capture.height or 720
 
     def _feed_video(
         self,
@@ -358,12 +400,19 @@ class Publisher:
         track: rtc.LocalVideoTrack,
         lk_source: rtc.VideoSource,
         capture: VideoCaptureSource,
+        size: tuple[int, int],
     ) -> _Published:
         divider = self._camera_divider if kind is Source.CAMERA else (lambda: 1)
-        sink = capture.frames.attach("publisher", video_sink(lk_source, divider))
+        camera = kind is Source.CAMERA
+        # The camera sends at most the chosen frame rate (frames come at the device's pace),
+        # at the chosen size; a screen goes as it is.
+        interval_us = 1_000_000 // self.defaults.fps if camera and self.defaults.fps else 0
+        deliver = video_sink(lk_source, divider, interval_us, size if camera else None)
+        sink = capture.frames.attach("publisher", deliver)
         unsubscribe = functools.partial(capture.frames.unsubscribe, sink)
+        width, height = size
         return _Published(
-            publication, track, None, sink, unsubscribe, lk_source, capture.width, capture.height,
+            publication, track, None, sink, unsubscribe, lk_source, width, height,
         )  # fmt: skip
 
     def _feed_audio(
@@ -382,7 +431,8 @@ class Publisher:
     async def switch_video(self, kind: Source, capture: VideoCaptureSource) -> None:
         """Switch the camera or screen while live; the track stays when the size is the same."""
         current = self._published.get(kind)
-        if current is None or (current.width, current.height) != (capture.width, capture.height):
+        size = self._published_size(kind, capture)
+        if current is None or (current.width, current.height) != size:
             if current is not None:
                 await self.stop(kind, unpublish=True)
             if kind is Source.CAMERA:
@@ -394,7 +444,7 @@ class Publisher:
         assert isinstance(current.track, rtc.LocalVideoTrack)
         assert isinstance(current.lk_source, rtc.VideoSource)
         self._published[kind] = self._feed_video(
-            kind, current.publication, current.track, current.lk_source, capture
+            kind, current.publication, current.track, current.lk_source, capture, size
         )
 
     async def switch_microphone(self, mic: AudioCaptureSource) -> None:
@@ -497,14 +547,15 @@ class Publisher:
         room = self._room_or_none()
         if parked.room is not room:
             return None  # a new connection: the old room took the track with it
-        if (parked.width, parked.height) != (screen.width, screen.height):
+        if (parked.width, parked.height) != self._published_size(Source.SCREEN, screen):
             await self._unpublish(parked.publication.sid, parked.lk_source, "parked screen")
             return None
         await self.stop(Source.SCREEN)
         parked.track.unmute()
         self._published[Source.SCREEN] = self._feed_video(
-            Source.SCREEN, parked.publication, parked.track, parked.lk_source, screen
-        )
+            Source.SCREEN, parked.publication, parked.track, parked.lk_source, screen,
+            (parked.width, parked.height),
+        )  # fmt: skip
         self._changed()
         return parked.publication
 

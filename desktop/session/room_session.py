@@ -43,12 +43,19 @@ class RoomSession:
     Args:
         store: Where the room state lives (shared with the UI bridge).
         defaults: How to publish.
+        auto_subscribe: Receive every track on joining (the SDK's autoSubscribe). Off, the
+            session subscribes to guests' voices as they publish and to a video only when
+            :meth:`open_remote_video` asks for it (and drops it when that video is closed).
     """
 
     def __init__(
-        self, store: StateStore | None = None, defaults: PublishDefaults | None = None
+        self,
+        store: StateStore | None = None,
+        defaults: PublishDefaults | None = None,
+        auto_subscribe: bool = True,
     ) -> None:
         self.store = store or StateStore()
+        self.auto_subscribe = auto_subscribe
         self.room: rtc.Room | None = None
         self.policy = AdaptationPolicy()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -92,7 +99,11 @@ class RoomSession:
         room = rtc.Room()
         self.events.wire(room)
         # Dynacast: the SFU tells the publisher which layers anyone watches; the rest pause.
-        options = rtc.RoomOptions(connect_timeout=timeout_s, dynacast=True)
+        options = rtc.RoomOptions(
+            connect_timeout=timeout_s, dynacast=True, auto_subscribe=self.auto_subscribe
+        )
+        if not self.auto_subscribe:
+            room.on("track_published", _subscribe_audio)
         try:
             await asyncio.wait_for(room.connect(url, token, options), timeout_s * 2 + 5)
         except (rtc.ConnectError, TimeoutError, OSError) as exc:
@@ -178,6 +189,11 @@ class RoomSession:
         if participant is None:
             return None
         for publication in participant.track_publications.values():
+            if SOURCES.get(publication.source) is source and not publication.subscribed:
+                # Without autoSubscribe the video is asked for now; the tile opens it again
+                # when the track arrives (the state marks it subscribed).
+                publication.set_subscribed(True)
+                return None
             if SOURCES.get(publication.source) is source and publication.track is not None:
                 video = RemoteVideo(identity, publication, publication.track, self.policy.layer)
                 video.fit(tile_height_px)
@@ -260,3 +276,12 @@ class RoomSession:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _subscribe_audio(publication: rtc.RemoteTrackPublication, _: rtc.RemoteParticipant) -> None:
+    """Without autoSubscribe, guests are still heard: their audio is taken as it is published."""
+    try:
+        if publication.kind == rtc.TrackKind.KIND_AUDIO:
+            publication.set_subscribed(True)
+    except Exception:
+        logger.exception("subscribing to a guest's audio failed")

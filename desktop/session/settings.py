@@ -64,11 +64,29 @@ class Settings:
     appointment_id: str = ""
     """Platform appointment to go live for."""
     preset: str = "720p30"
-    """Publish preset name (see :data:`PRESETS`)."""
+    """Publish preset name (see :data:`PRESETS`), or "custom" for the custom_* values."""
+    custom_width: int = 1280
+    """Camera width with the "custom" preset."""
+    custom_height: int = 720
+    """Camera height with the "custom" preset."""
+    custom_fps: int = 30
+    """Camera frame rate with the "custom" preset."""
+    custom_video_bitrate_bps: int = 2_500_000
+    """Camera top-layer bitrate with the "custom" preset."""
+    audio_bitrate_bps: int = 48_000
+    """Microphone bitrate in the room (Opus)."""
     video_codec: str = "vp8"
     """Camera codec in the room."""
     simulcast: bool = True
     """Publish the camera in several layers."""
+    auto_subscribe: bool = True
+    """Receive every guest's tracks on joining (off: voices at once, video when shown)."""
+    recording_output: str = "mp4"
+    """Recording container: mp4 or webm (cloud and local)."""
+    recording_layout: str = ""
+    """Cloud recording layout: speaker, grid or custom ('' = follow the program's layout)."""
+    recording_quality: str = "high"
+    """Recording quality: low, medium or high (an egress preset; locally a size and bitrate)."""
     recording_folder: str = ""
     """Where local recordings go ('' = the Videos folder)."""
     max_retries: int = 5
@@ -93,6 +111,19 @@ PRESETS: dict[str, tuple[int, int, int, int]] = {
     "1080p30": (1920, 1080, 30, 5_000_000),
 }
 """Publish presets: width, height, fps, video bitrate (b/s)."""
+CUSTOM_PRESET = "custom"
+
+
+def preset_values(settings: Settings) -> tuple[int, int, int, int]:
+    """Width, height, fps and video bitrate of the chosen preset (or the custom values)."""
+    if settings.preset == CUSTOM_PRESET:
+        return (
+            settings.custom_width // 2 * 2,
+            settings.custom_height // 2 * 2,
+            settings.custom_fps,
+            settings.custom_video_bitrate_bps,
+        )
+    return PRESETS.get(settings.preset, PRESETS["720p30"])
 
 
 def default_destinations() -> list[Destination]:

@@ -270,6 +270,9 @@ class RoomState:
     """The host ended the stream: the room is closed and left; nothing reconnects."""
     problems: tuple[Problem, ...] = ()
     """Standing conditions the host should know about (no speaker, a synthetic device)."""
+    costs: tuple[tuple[str, str], ...] = ()
+    """The show's cost, revenue, commission and net so far (``Economics.as_json`` items:
+    two-place decimal strings and the currency); empty until there is a room."""
     rehearsal: str = ""
     """While rehearsing: the private sink the program goes to, in words (key masked)."""
     moderation_log: tuple[AuditEntry, ...] = ()

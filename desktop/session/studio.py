@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backend.economics import Rates
+from backend.status import BroadcastStatus
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
@@ -27,7 +29,7 @@ from desktop.session import stage_control
 from desktop.session.backend_client import Backend, HttpBackend, LocalBackend
 from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
-from desktop.session.live import REHEARSAL_ID, LiveOutputs
+from desktop.session.live import REHEARSAL_ID, LiveOutputs, cloud_recording
 from desktop.session.moderation import Moderator
 from desktop.session.node_urls import connect_first
 from desktop.session.program_feed import ProgramFeed
@@ -36,7 +38,8 @@ from desktop.session.recording_guard import RecordingGuard
 from desktop.session.remote_video import RemoteVideo
 from desktop.session.room_events import DisconnectReason
 from desktop.session.room_session import RoomSession
-from desktop.session.settings import PRESETS, Secrets, Settings, SettingsStore
+from desktop.session.settings import Secrets, Settings, SettingsStore, preset_values
+from desktop.session.show_costs import CostMeter
 from desktop.session.state import (
     ConnectionState,
     ParticipantState,
@@ -100,6 +103,8 @@ class StreamSummary:
     """The currency of ``revenue`` (the platform's, else the studio's setting)."""
     room_duration_s: float = 0.0
     """How long the room existed (the platform's figure, or the studio's session)."""
+    costs: dict[str, str] = field(default_factory=dict)
+    """Cost, revenue, commission and net (``Economics.as_json``: two-place decimal strings)."""
     quality_history: dict[str, tuple[QualitySample, ...]] = field(default_factory=dict)
     """Each guest's connection grades over the show (drawn as a sparkline)."""
     recording_gaps: list[RecordingGap] = field(default_factory=list)
@@ -140,7 +145,7 @@ class Studio:
         self.screen: VideoCaptureSource | None = None
         self.camera_on = True
         self.mic_on = True
-        width, height, fps, bitrate = PRESETS.get(settings.preset, PRESETS["720p30"])
+        width, height, fps, bitrate = preset_values(settings)
         self.live = LiveOutputs(
             self.store, secrets, EncoderSettings(width, height, fps, bitrate),
             OutputOptions(max_retries=settings.max_retries),
@@ -158,6 +163,9 @@ class Studio:
         self.player: Any = None
         """Plays the guests' voices (a GuestAudioPlayer once in a room)."""
         self.store.subscribe(self._track_peaks)
+        self.costs: CostMeter | None = None
+        """The show's running cost and revenue (from the first room joined)."""
+        self._costs_from_backend = False
 
     # -- devices -----------------------------------------------------------------------------
 
@@ -210,14 +218,7 @@ class Studio:
         if mode == "local":
             self._local_participant()
             return
-        width, height, fps, _ = PRESETS.get(self.settings.preset, PRESETS["720p30"])
-        session = RoomSession(
-            self.store,
-            PublishDefaults(
-                video_codec=self.settings.video_codec, width=width, height=height, fps=fps,
-                simulcast=self.settings.simulcast,
-            ),
-        )  # fmt: skip
+        session = self._new_session()
         if mode == "platform":
             backend: Backend = HttpBackend(
                 self.settings.backend_url, self.secrets.get("platform-credential")
@@ -241,16 +242,51 @@ class Studio:
             self.backend = backend
         self._url, self._token = url, token
         await self._join(session)
+        self._start_costs(mode)
         if self.backend is not None:
             room_name = self.store.state.room_name
             self.moderator = Moderator(self.backend, self.store, room_name)
             self.monitor = BroadcastMonitor(
-                self.backend, self.store, room_name, live_via_egress=lambda: self.live.via_egress
+                self.backend,
+                self.store,
+                room_name,
+                on_status=self._status_costs,
+                live_via_egress=lambda: self.live.via_egress,
             )
             self.monitor.start()
             self.live.backend = self.backend
             self.live.room_name = room_name
             self.live.rtmp_via_egress = mode == "platform"
+
+    def _new_session(self) -> RoomSession:
+        """A room session publishing as the settings say (preset or custom values, codec,
+        audio bitrate) and subscribing as they say (autoSubscribe)."""
+        width, height, fps, bitrate_bps = preset_values(self.settings)
+        defaults = PublishDefaults(
+            video_codec=self.settings.video_codec, video_bitrate_bps=bitrate_bps,
+            audio_bitrate_bps=self.settings.audio_bitrate_bps, width=width, height=height,
+            fps=fps, simulcast=self.settings.simulcast,
+        )  # fmt: skip
+        return RoomSession(self.store, defaults, auto_subscribe=self.settings.auto_subscribe)
+
+    def _start_costs(self, mode: str) -> None:
+        """Count the show's cost from now on (the platform's figures win where it counts)."""
+        if self.costs is None:
+            self.costs = CostMeter(
+                self.store, Rates(currency=self.settings.currency or "USD"),
+                live_ms=lambda: int(self.live_duration_s() * 1000),
+            )  # fmt: skip
+            self.costs.start()
+        self._costs_from_backend = mode == "platform"
+
+    def _status_costs(self, status: BroadcastStatus) -> None:
+        if self.costs is not None:
+            self.costs.use_backend(status.economics, self._costs_from_backend)
+
+    def live_duration_s(self) -> float:
+        """Time on air so far (every Go Live to its End, added)."""
+        running = time.monotonic() - self._live_since_s if self._live_since_s else 0.0
+        return self._live_total_s + running
 
     async def _join(self, session: RoomSession) -> None:
         """Join the room at the saved URL with the saved token and publish camera and mic."""
@@ -344,14 +380,7 @@ class Studio:
                 "choose a server in File ▸ Settings, then start the studio again",
             )  # fmt: skip
         await self._leave()
-        width, height, fps, _ = PRESETS.get(self.settings.preset, PRESETS["720p30"])
-        session = RoomSession(
-            self.store,
-            PublishDefaults(
-                video_codec=self.settings.video_codec, width=width, height=height, fps=fps,
-                simulcast=self.settings.simulcast,
-            ),
-        )  # fmt: skip
+        session = self._new_session()
         await self._join(session)
         if self.screen is not None:
             await session.publish_screen(self.screen)
@@ -782,6 +811,7 @@ class Studio:
                     f"the recording folder cannot be created ({error.strerror})",
                     "choose another folder with Record ▸ Choose folder",
                 ) from None  # fmt: skip
+        self.live.cloud_recording_options = cloud_recording(self.settings)
         path = await self.live.start_recording(folder, cloud=wants_cloud, local=local)
         if path is not None:
             self._recordings.append(str(path))
@@ -818,6 +848,31 @@ class Studio:
         if self.guard is not None:
             await self.guard.disarm()
         await self.live.stop_recording()
+
+    async def start_hls(self, segment_s: int = 4) -> Path:
+        """Write the program as HLS (segments + a playlist that grows while live) into a new
+        folder in the recording folder; returns the playlist's path (serve the folder over
+        HTTP and players follow it live).
+
+        Raises:
+            MediaError: The folder cannot be created or written.
+        """
+        folder = self.settings.recording_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise MediaError(
+                MediaErrorCode.INVALID_ARGUMENT, str(folder),
+                f"the recording folder cannot be created ({error.strerror})",
+                "choose another folder with Record ▸ Choose folder",
+            ) from None  # fmt: skip
+        playlist = await self.live.start_hls(folder, segment_s)
+        self._recordings.append(str(playlist))
+        return playlist
+
+    async def stop_hls(self) -> None:
+        """End the HLS output; the playlist is closed and plays from start to end."""
+        await self.live.stop_hls()
 
     async def end_stream(self) -> StreamSummary:
         """End the show for everyone: stop outputs, close the room, leave it, sum it up.
@@ -865,8 +920,14 @@ class Studio:
                     summary.currency = currency
                 if ended.recording is not None and ended.recording.name:
                     summary.recordings.append(ended.recording.name)
+                if ended.economics is not None and self.costs is not None:
+                    self.costs.use_backend(ended.economics, self._costs_from_backend)
             except SessionError as error:
                 logger.warning("end_stream: %s", error)
+        if self.costs is not None:
+            summary.costs = self.costs.current()
+            await self.costs.aclose()  # the figures stop with the show (the state keeps them)
+            self.costs = None
         # Leave the room (in LiveKit mode nobody else closes it for the host) and stop
         # showing guests: their video stopped with the room.
         if self.monitor is not None:
@@ -886,6 +947,9 @@ class Studio:
 
     async def aclose(self) -> None:
         """Leave the room and stop everything (recordings are closed cleanly)."""
+        if self.costs is not None:
+            await self.costs.aclose()
+            self.costs = None
         if self.guard is not None:
             await self.guard.disarm()
         if not self.store.state.ended:  # End stream closed the program feed already

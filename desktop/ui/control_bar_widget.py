@@ -482,7 +482,21 @@ class ControlBarWidget(QWidget):
         if not self.studio.can_record_in_cloud:
             menu.addAction("Cloud recording needs the platform backend").setEnabled(False)
         menu.addSeparator()
+        # HLS of the program into the recording folder (serve it and players follow it live).
+        hls = next((o for o in self.bridge.state.direct_outputs if o.output_id == "hls"), None)
+        if hls is not None and hls.phase in (OutputPhase.CONNECTING, OutputPhase.LIVE):
+            menu.addAction("Stop HLS", self.stop_hls)
+        else:
+            menu.addAction("Write HLS to the folder", self.start_hls)
         menu.addAction("Choose folder…", self.choose_folder)
+
+    def start_hls(self) -> None:
+        """Write the program as HLS into the recording folder."""
+        self.bridge.run(self.studio.start_hls(), "write HLS")
+
+    def stop_hls(self) -> None:
+        """End the HLS output (its playlist is closed)."""
+        self.bridge.run(self.studio.stop_hls(), "stop HLS")
 
     def _set_place(self, place: RecordingPlace) -> None:
         self.record_place = place

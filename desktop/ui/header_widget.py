@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from desktop.session.state import ConnectionState, RoomState
 from desktop.ui import theme, words
+from desktop.ui.cost_words import cost_tooltip
 
 
 class HeaderWidget(QWidget):
@@ -80,6 +81,11 @@ class HeaderWidget(QWidget):
         self.counts.setText(
             f"{state.participant_count} in room · {state.publisher_count} publishing"
         )
+        # The show's running cost and revenue, on hover over the people count and the header.
+        money = cost_tooltip(state.costs)
+        people = "People in the room, and how many publish"
+        self.counts.setToolTip(f"{people}\n\n{money}" if money else people)
+        self.setToolTip(money)
         self.connection.setText(words.connection(state, self.local_mode))
         # The local studio never leaves IDLE: these states mean a room was joined (even from
         # the command line in local mode), so there is a room to rejoin.

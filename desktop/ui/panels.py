@@ -34,6 +34,7 @@ from desktop.session.studio import Studio
 from desktop.ui import words
 from desktop.ui.bridge import StateBridge
 from desktop.ui.confirm import ask
+from desktop.ui.cost_words import cost_lines
 from desktop.ui.sparkline import quality_sparkline, quality_trend
 
 
@@ -479,6 +480,8 @@ class OutputsPanel(QWidget):
             parts.append("local: " + words.output_card(direct["recording"]))
         if "recording" in egress:
             parts.append("cloud: " + words.egress_card(egress["recording"]))
+        if "hls" in direct:
+            parts.append("HLS: " + words.output_card(direct["hls"]))
         folder = self.studio.settings.recording_dir()
         self.recording.setText(
             "Recording: " + ("; ".join(parts) if parts else f"off (records into {folder})")
@@ -576,6 +579,7 @@ class StatsPanel(QWidget):
                                      "(the display could not keep up)"))  # fmt: skip
         if state.local is not None:
             rows.append(("Your connection", words.quality(state.local.quality)))
+        rows += cost_lines(state.costs)
         for change in state.adaptations[-3:]:
             rows.append(("Adapted", change.description))
         for label, value in rows:

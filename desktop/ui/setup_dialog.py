@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.session.errors import SessionError
-from desktop.session.settings import PRESETS, Secrets, Settings
+from desktop.session.settings import CUSTOM_PRESET, PRESETS, Secrets, Settings
 from desktop.session.studio import check_connection
 from desktop.ui import words
 from desktop.ui.meter_widget import MeterWidget
@@ -184,7 +185,9 @@ class SetupDialog(QDialog):
         self._answer = _Answer(self)
         self._answer.done.connect(self._show_test)
         self.preset = self._combo(form, "Quality", "Resolution, frame rate and bitrate",
-                                  {k: k for k in PRESETS}, settings.preset)  # fmt: skip
+                                  {**{k: k for k in PRESETS}, CUSTOM_PRESET: "Custom"},
+                                  settings.preset)  # fmt: skip
+        self._publish_choices(form, settings)
         self.codec = self._combo(form, "Codec", "Camera codec in the room",
                                  {"vp8": "VP8", "h264": "H.264", "vp9": "VP9"},
                                  settings.video_codec)  # fmt: skip
@@ -284,6 +287,57 @@ class SetupDialog(QDialog):
             line.setEchoMode(QLineEdit.EchoMode.Password)
         form.addRow(label, line)
         return line
+
+    def _publish_choices(self, form: QFormLayout, settings: Settings) -> None:
+        """Custom size, frame rate and bitrate; microphone bitrate; receiving; recording."""
+        self.custom_size = QLineEdit(
+            f"{settings.custom_width}x{settings.custom_height}@{settings.custom_fps} "
+            f"{settings.custom_video_bitrate_bps // 1000} kb/s", self)  # fmt: skip
+        self.custom_size.setAccessibleName("Custom video")
+        self.custom_size.setToolTip("With Quality ▸ Custom: WIDTHxHEIGHT@FPS BITRATE kb/s")
+        form.addRow("Custom video", self.custom_size)
+        self.audio_bitrate = self._combo(
+            form, "Microphone bitrate", "Opus bitrate of your microphone in the room",
+            {str(b): f"{b // 1000} kb/s" for b in (24_000, 32_000, 48_000, 64_000, 96_000)},
+            str(settings.audio_bitrate_bps),
+        )  # fmt: skip
+        self.auto_subscribe = QCheckBox("Receive every guest's video at once", self)
+        self.auto_subscribe.setChecked(settings.auto_subscribe)
+        self.auto_subscribe.setAccessibleName("Receive every guest at once")
+        self.auto_subscribe.setToolTip(
+            "Off: guests' voices at once, their video only when a tile shows it"
+        )
+        form.addRow(self.auto_subscribe)
+        self.recording_output = self._combo(
+            form, "Recording file", "Container of recordings",
+            {"mp4": "MP4 (H.264)", "webm": "WebM (VP8, cloud only)"}, settings.recording_output,
+        )  # fmt: skip
+        self.recording_layout = self._combo(
+            form, "Cloud layout", "How the cloud recording composes the room",
+            {"": "Follow the program", "speaker": "Speaker", "grid": "Grid",
+             "custom": "Custom template"}, settings.recording_layout,
+        )  # fmt: skip
+        self.recording_quality = self._combo(
+            form, "Recording quality", "Cloud recording preset",
+            {"low": "Low (720p)", "medium": "Medium (1080p30)", "high": "High (1080p60)"},
+            settings.recording_quality,
+        )  # fmt: skip
+
+    def _apply_publish_choices(self, s: Settings) -> None:
+        found = re.fullmatch(
+            r"\s*(\d+)\s*[x×]\s*(\d+)\s*@\s*(\d+)\s+(\d+)\s*kb/?s\s*",
+            self.custom_size.text(),
+        )
+        if found:
+            width, height, fps, kbps = (int(g) for g in found.groups())
+            if width >= 16 and height >= 16 and 1 <= fps <= 60 and kbps >= 50:
+                s.custom_width, s.custom_height = width // 2 * 2, height // 2 * 2
+                s.custom_fps, s.custom_video_bitrate_bps = fps, kbps * 1000
+        s.audio_bitrate_bps = int(str(self.audio_bitrate.currentData()))
+        s.auto_subscribe = self.auto_subscribe.isChecked()
+        s.recording_output = str(self.recording_output.currentData())
+        s.recording_layout = str(self.recording_layout.currentData())
+        s.recording_quality = str(self.recording_quality.currentData())
 
     def _combo(self, form: QFormLayout, label: str, tip: str, items: dict[str, str],
                current: str) -> QComboBox:  # fmt: skip
@@ -412,6 +466,7 @@ class SetupDialog(QDialog):
         s.preset = str(self.preset.currentData())
         s.video_codec = str(self.codec.currentData())
         s.simulcast = self.simulcast.isChecked()
+        self._apply_publish_choices(s)
         if self._cameras:
             s.camera = self.camera_label
         if self._microphones:

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QV
 
 from desktop.session.studio import StreamSummary
 from desktop.ui import words
+from desktop.ui.cost_words import cost_lines
 from desktop.ui.sparkline import quality_sparkline, quality_trend
 
 
@@ -47,6 +48,9 @@ def summary_lines(summary: StreamSummary) -> list[tuple[str, str]]:
             (f"Platform commission ({rate:.0f} %)", money("platformCommission")),
             ("Your share", money("creatorRevenue")),
         ]
+    # What the show cost to run (participant-minutes, storage, egress) and the platform's net.
+    rows += [row for row in cost_lines(summary.costs) if not row[0].startswith(
+        ("Revenue", "Platform commission", "Creator"))]  # fmt: skip
     return rows
 
 

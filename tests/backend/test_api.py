@@ -395,7 +395,7 @@ async def test_openapi_is_served(backend_server: BackendServer) -> None:
     variants = document["paths"]["/api/livekit"]["post"]["requestBody"]["content"][
         "application/json"
     ]["schema"]["oneOf"]
-    assert len(variants) == 13
+    assert len(variants) == 14  # update_layout joined the 13 actions
 
 
 async def test_unreachable_livekit_is_502_without_secrets(tmp_path: Path) -> None:

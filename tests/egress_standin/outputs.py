@@ -19,6 +19,8 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from tests.egress_standin.encoding import Profile
+
 logger = logging.getLogger(__name__)
 
 WIDTH, HEIGHT, FPS = 640, 360, 15
@@ -65,6 +67,7 @@ class Output(threading.Thread):
         container_format: ``mp4`` or ``flv``.
         on_started: Called (on this thread) once the container is open.
         on_ended: Called (on this thread) when the output ends, with its error or "".
+        profile: Size, codecs and bitrates asked for (None: the stand-in's small default).
     """
 
     def __init__(
@@ -73,10 +76,12 @@ class Output(threading.Thread):
         container_format: str,
         on_started: Callable[[Output], Any],
         on_ended: Callable[[Output], Any],
+        profile: Profile | None = None,
     ) -> None:
         super().__init__(name=f"egress-output-{mask_url(target)}", daemon=True)
         self.target = target
         self.container_format = container_format
+        self.profile = profile
         self._on_started = on_started
         self._on_ended = on_ended
         self.queue: queue.Queue[Program | None] = queue.Queue(OUTPUT_QUEUE)
@@ -85,7 +90,15 @@ class Output(threading.Thread):
         self.duration_s = 0.0
 
     def push(self, program: Program | None) -> None:
-        """Hand over a tick (dropping the oldest when this output is slow); None ends it."""
+        """Hand over a tick (dropping the oldest when this output is slow); None ends it.
+
+        Ending drops the ticks still queued: a stop answers promptly, as LiveKit's egress
+        does, even when a busy machine left this encoder seconds behind.
+        """
+        if program is None:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self.queue.get_nowait()
         while not self.finished.is_set():
             try:
                 self.queue.put_nowait(program)
@@ -104,16 +117,36 @@ class Output(threading.Thread):
             self.finished.set()
             self._on_ended(self)
 
+    def container_options(self) -> dict[str, str]:
+        """Options of the muxer (HLS outputs add theirs)."""
+        return {"rw_timeout": str(RTMP_IO_TIMEOUT_US)} if self.target.startswith("rtmp") else {}
+
+    def on_muxed(self) -> None:
+        """Called on this thread after each tick is muxed (HLS outputs follow their segments)."""
+
     def _encode(self) -> None:
-        options = {"rw_timeout": str(RTMP_IO_TIMEOUT_US)} if self.target.startswith("rtmp") else {}
+        options = self.container_options()
         container = av.open(self.target, "w", format=self.container_format, options=options)
+        profile = self.profile
         try:
-            video = container.add_stream("libx264", rate=FPS)
+            video = container.add_stream(profile.video_codec if profile else "libx264", rate=FPS)
+            assert isinstance(video, av.VideoStream)
             video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
             video.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(FPS * 2)}
-            audio = container.add_stream("aac", rate=SAMPLE_RATE_HZ)
+            if profile is not None:
+                video.width, video.height = profile.width, profile.height
+                video.options = dict(_video_options(profile))
+                video.bit_rate = profile.video_bitrate_bps
+            audio = container.add_stream(
+                profile.audio_codec if profile else "aac", rate=SAMPLE_RATE_HZ
+            )
+            assert isinstance(audio, av.AudioStream)
             audio.layout = "mono"
+            if profile is not None:
+                audio.bit_rate = profile.audio_bitrate_bps
             fifo = av.AudioFifo()
+            # Opus takes 20 ms frames exactly; AAC 1024 samples.
+            block_samples = 960 if audio.codec_context.name == "libopus" else 1024
             self._on_started(self)
             frames = 0
             samples = 0
@@ -122,6 +155,8 @@ class Output(threading.Thread):
                 if program is None:
                     break
                 frame = av.VideoFrame.from_ndarray(program.rgb, format="rgb24")
+                if (video.width, video.height) != (WIDTH, HEIGHT):
+                    frame = frame.reformat(video.width, video.height, "yuv420p")
                 frame.pts = frames
                 frames += 1
                 for packet in video.encode(frame):
@@ -133,12 +168,24 @@ class Output(threading.Thread):
                 chunk.pts = samples
                 samples += program.audio.size
                 fifo.write(chunk)
-                while (block := fifo.read(1024)) is not None:
+                while (block := fifo.read(block_samples)) is not None:
                     for packet in audio.encode(block):
                         container.mux(packet)
                 self.duration_s = frames / FPS
+                self.on_muxed()
             for stream in (video, audio):
                 for packet in stream.encode(None):
                     container.mux(packet)
         finally:
             container.close()
+
+
+def _video_options(profile: Profile) -> dict[str, object]:
+    """Encoder options that hold the asked bitrate (padded when the picture is simple)."""
+    rate = str(profile.video_bitrate_bps)
+    if profile.video_codec == "libvpx":
+        return {"deadline": "realtime", "cpu-used": "16", "g": str(FPS * 2),
+                "minrate": rate, "maxrate": rate, "bufsize": rate}  # fmt: skip
+    return {"preset": "ultrafast", "tune": "zerolatency", "g": str(FPS * 2),
+            "x264-params": "nal-hrd=cbr:force-cfr=1", "maxrate": rate, "minrate": rate,
+            "bufsize": rate}  # fmt: skip

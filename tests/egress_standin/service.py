@@ -34,6 +34,8 @@ from livekit import api, rtc
 from livekit.protocol import egress as egress_pb
 from livekit.protocol import webhook as webhook_pb
 
+from tests.egress_standin.encoding import Profile, file_container, profile_of
+from tests.egress_standin.hls import HlsOutput, hls_paths
 from tests.egress_standin.outputs import (
     FPS,
     HEIGHT,
@@ -100,6 +102,7 @@ class EgressJob:
     outputs: list[Output] = field(default_factory=list)
     streams: dict[Output, egress_pb.StreamInfo] = field(default_factory=dict)
     files: dict[Output, egress_pb.FileInfo] = field(default_factory=dict)
+    segments: dict[Output, egress_pb.SegmentsInfo] = field(default_factory=dict)
     tracks: dict[str, Track] = field(default_factory=dict)
     room: rtc.Room | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -246,7 +249,8 @@ class EgressService:
         urls = [u for s in req.stream_outputs for u in s.urls]
         if req.HasField("stream"):
             urls += list(req.stream.urls)
-        if not files and not urls:
+        segments = list(req.segment_outputs) + ([req.segments] if req.HasField("segments") else [])
+        if not files and not urls and not segments:
             raise TwirpFailure(400, "invalid_argument", "no outputs: give file or stream outputs")
         for url in urls:
             _check_url(url)
@@ -274,13 +278,16 @@ class EgressService:
         for file in files:
             path = self._file_path(file, req.room_name)
             path.parent.mkdir(parents=True, exist_ok=True)
-            output = self._output(job, str(path), "mp4")
+            container = file_container(file, path.suffix)
+            output = self._output(job, str(path), container, profile_of(req, container))
             job.files[output] = job.info.file_results.add(
                 filename=path.name, location=str(path), started_at=now_ns()
             )
             output.start()
         for url in urls:
             self._add_stream(job, url)
+        for segment in segments:
+            self._add_segments(job, segment, profile_of(req, "hls"))
         self._webhook("egress_started", info)
         self._spawn(self._run(job))
         return info
@@ -433,13 +440,16 @@ class EgressService:
         finally:
             await stream.aclose()
 
-    def _output(self, job: EgressJob, target: str, container_format: str) -> Output:
+    def _output(
+        self, job: EgressJob, target: str, container_format: str, profile: Profile | None = None
+    ) -> Output:
         loop = asyncio.get_running_loop()
         output = Output(
             target,
             container_format,
             lambda o: loop.call_soon_threadsafe(self._output_started, job, o),
             lambda o: loop.call_soon_threadsafe(self._output_ended, job, o),
+            profile,
         )
         job.outputs.append(output)
         return output
@@ -453,6 +463,50 @@ class EgressService:
             status=egress_pb.StreamInfo.Status.ACTIVE,
         )
         output.start()
+
+    def _add_segments(
+        self, job: EgressJob, request: egress_pb.SegmentedFileOutput, profile: Profile
+    ) -> None:
+        """An HLS output; its SegmentsInfo follows every new segment while live."""
+        loop = asyncio.get_running_loop()
+        paths = hls_paths(request, job.info.room_name, self.output_dir)
+        output = HlsOutput(
+            paths,
+            profile,
+            lambda o: loop.call_soon_threadsafe(self._output_started, job, o),
+            lambda o: loop.call_soon_threadsafe(self._output_ended, job, o),
+            lambda o: loop.call_soon_threadsafe(self._segments_changed, job, o),
+        )
+        job.outputs.append(output)
+        job.segments[output] = job.info.segment_results.add(
+            playlist_name=request.playlist_name or paths.playlist.name,
+            live_playlist_name=request.live_playlist_name,
+            playlist_location=str(paths.playlist),
+            live_playlist_location=str(paths.live_playlist or ""),
+            started_at=now_ns(),
+        )
+        output.start()
+
+    def _segments_changed(self, job: EgressJob, output: Output) -> None:
+        segments = job.segments.get(output)
+        if segments is None or not isinstance(output, HlsOutput):
+            return
+        segments.segment_count = output.segment_count
+        segments.duration = int(output.segments_duration_s * 1e9)
+        segments.size = output.size_bytes
+        job.info.updated_at = now_ns()
+
+    def _final_sizes(self, job: EgressJob) -> None:
+        """Sizes of ended outputs now, before the egress reports its end (the outputs' own
+        end callbacks may run after it)."""
+        for output in job.segments:
+            if output.finished.is_set():
+                self._segments_changed(job, output)
+        for output, file in job.files.items():
+            path = Path(output.target)
+            if output.finished.is_set() and path.exists():
+                file.size = path.stat().st_size
+                file.duration = int(output.duration_s * 1e9)
 
     def _output_started(self, job: EgressJob, output: Output) -> None:
         if job.info.status == egress_pb.EgressStatus.EGRESS_STARTING:
@@ -471,6 +525,10 @@ class EgressService:
                 stream.error = output.error
             else:
                 stream.status = egress_pb.StreamInfo.Status.FINISHED
+        segments = job.segments.get(output)
+        if segments is not None:
+            self._segments_changed(job, output)
+            segments.ended_at = ended
         file = job.files.get(output)
         if file is not None:
             file.ended_at = ended
@@ -496,6 +554,7 @@ class EgressService:
         for output in job.outputs:
             output.push(None)
         await asyncio.get_running_loop().run_in_executor(None, _join_outputs, job.outputs)
+        self._final_sizes(job)
         failed = bool(job.outputs) and all(o.error for o in job.outputs)
         if failed and not job.info.error:
             job.info.error = job.outputs[0].error

@@ -201,8 +201,10 @@ async def test_clicks_reach_the_room_through_the_backend(
 ) -> None:
     secrets = _secrets()
     secrets.set("platform-credential", backend_server.host_credential)
+    # A custom publish size equal to the camera's: the track is sent as the host set it.
     settings = Settings(connect_mode="platform", backend_url=backend_server.url,
-                        appointment_id=backend_server.appointment_id)  # fmt: skip
+                        appointment_id=backend_server.appointment_id, preset="custom",
+                        custom_width=320, custom_height=180, custom_fps=15)  # fmt: skip
     camera, mic = SyntheticCamera(320, 180, 15), SyntheticMicrophone()
     camera.start()
     mic.start()

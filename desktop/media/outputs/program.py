@@ -29,6 +29,7 @@ from desktop.media.outputs.encoder import (
     EncoderSettings,
     ProgramEncoder,
 )
+from desktop.media.outputs.hls import DEFAULT_SEGMENT_S, HlsSink, hls_folder
 from desktop.media.outputs.output import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MIN_FREE_BYTES,
@@ -249,6 +250,15 @@ class DirectBroadcast:
     def start_recording(self, target: str | Path, output_id: str = "recording") -> Output:
         """Start recording the program to a file or a folder (crash-safe .mkv or .mp4)."""
         sink = FileSink(recording_path(target), min_free_bytes=self.options.min_free_bytes)
+        return self._add(output_id, sink)
+
+    def start_hls(
+        self, folder: str | Path, segment_s: int = DEFAULT_SEGMENT_S, output_id: str = "hls"
+    ) -> Output:
+        """Write the program as HLS (segments and a growing playlist) into a new folder inside
+        ``folder``; the status's path is the playlist."""
+        sink = HlsSink(hls_folder(folder), segment_s=segment_s,
+                       min_free_bytes=self.options.min_free_bytes)  # fmt: skip
         return self._add(output_id, sink)
 
     def _add(self, output_id: str, sink: Sink) -> Output:

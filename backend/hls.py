@@ -1,0 +1,184 @@
+"""HLS: a segmented room composite egress, started when the room's options ask for it.
+
+``create_room`` with ``egress: {hls: {enabled: true, playlistName: ...}}`` (the platform
+guide's room options) starts LiveKit's SegmentedFileOutput beside the room: H.264 + AAC
+segments of ``segmentDurationS`` seconds, a playlist that lists every segment (for replay once
+the show ends) and a live playlist of the newest few (for players that join late). Playlist and
+segments go to the recording folder on the egress host, or to the bucket of
+``RECORDING_STORAGE_BUCKET``, in a folder named after the room; ``get_broadcast_status`` reports
+where the playlist is and how many segments it has so far, and the stream record keeps it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from livekit import api
+
+from backend.common import Layout
+from backend.contract import spec
+from backend.recording import STATE_OF_EGRESS, RecordingState
+from backend.rtmp import Destination
+from backend.store import LiveStream
+from backend.usage import EgressKind, note_egress
+
+if TYPE_CHECKING:
+    from backend.service import LiveKitBackendService
+
+PLAYLIST_PATTERN = r"[A-Za-z0-9_.-]{1,64}\.m3u8"
+"""A playlist's file name: no folders (the backend picks the folder), ends in .m3u8."""
+DEFAULT_PLAYLIST = "index.m3u8"
+LIVE_PLAYLIST = "live.m3u8"
+"""The sliding-window playlist beside the full one."""
+
+
+@dataclass(frozen=True)
+class HlsOptions:
+    """The guide's ``egress.hls`` room option."""
+
+    enabled: bool = field(default=False, metadata=spec(doc="publish the show as HLS"))
+    playlist_name: str | None = field(
+        default=None,
+        metadata=spec(
+            doc="the playlist's file name (default index.m3u8)", pattern=PLAYLIST_PATTERN
+        ),
+    )
+    segment_duration_s: int | None = field(
+        default=None,
+        metadata=spec(doc="seconds per segment (default: the backend's)", minimum=1, maximum=30),
+    )
+    layout: Layout = field(default=Layout.SPEAKER, metadata=spec(doc="composition"))
+
+
+@dataclass(frozen=True)
+class RtmpOptions:
+    """The guide's ``egress.rtmp`` room option (the same as ``rtmpDestinations``)."""
+
+    urls: tuple[Destination, ...] = field(
+        default=(), metadata=spec(doc="where to go live from the start", max_items=10)
+    )
+
+
+@dataclass(frozen=True)
+class EgressOptions:
+    """The guide's ``egress`` room options."""
+
+    hls: HlsOptions | None = None
+    rtmp: RtmpOptions | None = None
+
+
+@dataclass(frozen=True)
+class HlsInfo:
+    """The HLS output as get_broadcast_status reports it."""
+
+    status: RecordingState
+    playlist_name: str
+    location: str
+    """Where the playlist is: a path on the egress host, or ``s3://bucket/key``."""
+    live_playlist_name: str
+    live_location: str
+    segment_duration_s: int
+    segment_count: int = 0
+    duration_s: float = 0.0
+    size_bytes: int = 0
+    error: str | None = None
+
+
+def _folder(room_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", room_name)
+
+
+async def start_hls(svc: LiveKitBackendService, stream: LiveStream, options: HlsOptions) -> None:
+    """Start the segmented egress of a room (the caller holds the room's lock and saves)."""
+    if stream.hls_egress_id:
+        return
+    playlist = options.playlist_name or DEFAULT_PLAYLIST
+    segment_s = options.segment_duration_s or svc.config.hls_segment_s
+    folder = _folder(stream.room_name)
+    bucket = svc.config.recording_bucket
+    base = folder if bucket else f"{svc.config.recording_dir.rstrip('/')}/{folder}"
+    stem = PurePosixPath(playlist).stem
+    output = api.SegmentedFileOutput(
+        protocol=api.SegmentedFileProtocol.HLS_PROTOCOL,
+        filename_prefix=f"{base}/{stem}",
+        playlist_name=f"{base}/{playlist}",
+        live_playlist_name=f"{base}/{LIVE_PLAYLIST}",
+        segment_duration=segment_s,
+    )
+    if bucket:
+        output.s3.CopyFrom(api.S3Upload(bucket=bucket))
+    info = await svc.livekit(
+        svc.egress.start_room_composite_egress(
+            api.RoomCompositeEgressRequest(
+                room_name=stream.room_name,
+                layout=options.layout.value,
+                segment_outputs=[output],
+            )
+        )
+    )
+    where = f"s3://{bucket}/{base}" if bucket else base
+    stream.hls_egress_id = info.egress_id
+    stream.hls = {
+        "egressId": info.egress_id,
+        "status": RecordingState.STARTING.value,
+        "playlistName": playlist,
+        "location": f"{where}/{playlist}",
+        "livePlaylistName": LIVE_PLAYLIST,
+        "liveLocation": f"{where}/{LIVE_PLAYLIST}",
+        "segmentDurationS": segment_s,
+    }
+    note_egress(stream, info, EgressKind.HLS)
+
+
+def apply_hls_info(stream: LiveStream, info: api.EgressInfo) -> None:
+    """Update the HLS record from an EgressInfo (API answer or webhook)."""
+    if not info.egress_id or info.egress_id != stream.hls.get("egressId"):
+        return
+    update: dict[str, Any] = {
+        "status": STATE_OF_EGRESS.get(info.status, RecordingState.UNKNOWN).value
+    }
+    if info.segment_results:
+        segments = info.segment_results[0]
+        update.update(
+            segmentCount=segments.segment_count,
+            durationS=round(segments.duration / 1e9, 1),
+            sizeBytes=segments.size,
+        )
+        # Where egress says it put them (an upload's URL) wins over where we asked.
+        if segments.playlist_location:
+            update["location"] = segments.playlist_location
+        if segments.live_playlist_location:
+            update["liveLocation"] = segments.live_playlist_location
+    if info.error or info.status == api.EgressStatus.EGRESS_FAILED:
+        update["error"] = "the HLS output stopped with an error on the egress service"
+    stream.hls = {**stream.hls, **update}
+    note_egress(stream, info, EgressKind.HLS)
+    if info.status in (
+        api.EgressStatus.EGRESS_COMPLETE,
+        api.EgressStatus.EGRESS_FAILED,
+        api.EgressStatus.EGRESS_ABORTED,
+    ):
+        stream.hls_egress_id = ""
+
+
+def hls_status(stream: LiveStream) -> HlsInfo | None:
+    """The HLS record as the API reports it (None when the room has no HLS)."""
+    record = stream.hls
+    if not record:
+        return None
+    words = {state.value: state for state in RecordingState}
+    return HlsInfo(
+        words.get(str(record.get("status")), RecordingState.UNKNOWN),
+        str(record.get("playlistName", "")),
+        str(record.get("location", "")),
+        str(record.get("livePlaylistName", "")),
+        str(record.get("liveLocation", "")),
+        int(record.get("segmentDurationS", 0)),
+        int(record.get("segmentCount", 0)),
+        float(record.get("durationS", 0.0)),
+        int(record.get("sizeBytes", 0)),
+        record.get("error"),
+    )

@@ -1,0 +1,59 @@
+"""Record ▸ Write HLS to the folder: the host starts and stops the program's HLS from the menu."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import keyring.backends.fail
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
+from desktop.session.settings import Secrets, Settings
+from desktop.session.studio import Studio
+from desktop.ui.studio_window import StudioWindow
+
+
+async def _pump(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        QApplication.processEvents()
+        await asyncio.sleep(0.05)
+
+
+def _menu_action(window: StudioWindow, text: str) -> None:
+    window.controls.record_menu.aboutToShow.emit()
+    actions = {a.text(): a for a in window.controls.record_menu.actions()}
+    assert text in actions, list(actions)
+    actions[text].trigger()
+
+
+async def test_hls_from_the_record_menu(qtbot: QtBot, tmp_path: Path) -> None:
+    camera, mic = SyntheticCamera(320, 180, 30), SyntheticMicrophone()
+    camera.start()
+    mic.start()
+    secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
+    studio = Studio(Settings(recording_folder=str(tmp_path)), secrets)
+    studio.use_devices(camera, mic)
+    window = StudioWindow(studio)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        _menu_action(window, "Write HLS to the folder")
+        await _pump(lambda: any(tmp_path.glob("HLS */segment_00000.ts")))
+        playlist = next(tmp_path.glob("HLS */index.m3u8"))
+        await _pump(lambda: "#EXTINF" in playlist.read_text())
+        window.outputs.refresh(studio.store.state)
+        assert "HLS: " in window.outputs.recording.text()
+        _menu_action(window, "Stop HLS")
+        await _pump(lambda: "#EXT-X-ENDLIST" in playlist.read_text())
+    finally:
+        window._close_confirmed = True
+        window.close()
+        await studio.aclose()
+        camera.stop()
+        mic.stop()
