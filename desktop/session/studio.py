@@ -660,14 +660,7 @@ class Studio:
         """
         folder = self.settings.recording_dir()
         if not self.settings.rehearsal_url:
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise MediaError(
-                    MediaErrorCode.INVALID_ARGUMENT, str(folder),
-                    f"the recording folder cannot be created ({error.strerror})",
-                    "choose another folder with Record ▸ Choose folder",
-                ) from None  # fmt: skip
+            self._make_recording_folder(folder)
         key = self.secrets.get(Secrets.stream_key_name(REHEARSAL_ID))
         return await self.live.rehearse(folder, self.settings.rehearsal_url, key)
 
@@ -803,14 +796,7 @@ class Studio:
         local = place in (RecordingPlace.LOCAL, RecordingPlace.BOTH)
         folder = self.settings.recording_dir()
         if local:
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise MediaError(
-                    MediaErrorCode.INVALID_ARGUMENT, str(folder),
-                    f"the recording folder cannot be created ({error.strerror})",
-                    "choose another folder with Record ▸ Choose folder",
-                ) from None  # fmt: skip
+            self._make_recording_folder(folder)
         self.live.cloud_recording_options = cloud_recording(self.settings)
         path = await self.live.start_recording(folder, cloud=wants_cloud, local=local)
         if path is not None:
@@ -849,6 +835,22 @@ class Studio:
             await self.guard.disarm()
         await self.live.stop_recording()
 
+    @staticmethod
+    def _make_recording_folder(folder: Path) -> None:
+        """Create the recording folder if missing; a folder that cannot be made says so.
+
+        Raises:
+            MediaError: INVALID_ARGUMENT, naming the folder and what to do.
+        """
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise MediaError(
+                MediaErrorCode.INVALID_ARGUMENT, str(folder),
+                f"the recording folder cannot be created ({error.strerror})",
+                "choose another folder with Record ▸ Choose folder",
+            ) from None  # fmt: skip
+
     async def start_hls(self, segment_s: int = 4) -> Path:
         """Write the program as HLS (segments + a playlist that grows while live) into a new
         folder in the recording folder; returns the playlist's path (serve the folder over
@@ -858,14 +860,7 @@ class Studio:
             MediaError: The folder cannot be created or written.
         """
         folder = self.settings.recording_dir()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise MediaError(
-                MediaErrorCode.INVALID_ARGUMENT, str(folder),
-                f"the recording folder cannot be created ({error.strerror})",
-                "choose another folder with Record ▸ Choose folder",
-            ) from None  # fmt: skip
+        self._make_recording_folder(folder)
         playlist = await self.live.start_hls(folder, segment_s)
         self._recordings.append(str(playlist))
         return playlist
