@@ -10,16 +10,14 @@ import time
 from pathlib import Path
 
 import av
-import keyring.backends.fail
 import pytest
 from livekit import api
 
 from backend.recording import RecordingState
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
-from desktop.session.settings import Secrets, Settings
 from desktop.session.state import ProblemCode
 from desktop.session.studio import RecordingPlace, Studio
-from tests.fixtures.egress import LiveKitWithEgress
+from tests.fixtures.egress import LiveKitWithEgress, livekit_mode_studio
 from tests.participants import wait_for
 
 FLAG_WITHIN_S = 10.0
@@ -43,19 +41,10 @@ async def test_a_dead_cloud_recording_is_flagged_replaced_and_listed_as_a_gap(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("LIVEKIT_EGRESS_URL", real_livekit.egress.url)
-    livekit = real_livekit.livekit
-    secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
-    secrets.set("livekit-api-secret", livekit.api_secret)
-    room_name = unique_room.replace("[", "-").replace("]", "")
-    settings = Settings(
-        connect_mode="livekit",
-        livekit_url=livekit.ws_url,
-        livekit_api_key=livekit.api_key,
-        room_name=room_name,
-        preset="360p30",
+    settings, secrets = livekit_mode_studio(
+        real_livekit, unique_room, tmp_path, monkeypatch, preset="360p30"
     )
+    room_name = settings.room_name
     settings.recording_folder = str(tmp_path / "local")
     camera, mic = SyntheticCamera(320, 180, 15), SyntheticMicrophone()
     camera.start()

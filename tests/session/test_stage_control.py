@@ -7,16 +7,14 @@ import asyncio
 import csv
 from pathlib import Path
 
-import keyring.backends.fail
 import pytest
 from livekit import rtc
 
 from desktop.session import stage_control
-from desktop.session.settings import Secrets, Settings
 from desktop.session.stage_control import quality_levels
 from desktop.session.state import AuditEntry, Quality, QualitySample, Source
 from desktop.session.studio import Studio
-from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress
+from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress, livekit_mode_studio
 from tests.participants import Feeder, accept_unmute_requests, wait_for
 
 
@@ -56,18 +54,8 @@ async def test_ask_to_unmute_log_csv_and_quality_history(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("LIVEKIT_EGRESS_URL", real_livekit.egress.url)
-    livekit = real_livekit.livekit
-    secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
-    secrets.set("livekit-api-secret", livekit.api_secret)
-    room_name = unique_room.replace("[", "-").replace("]", "")
-    settings = Settings(
-        connect_mode="livekit",
-        livekit_url=livekit.ws_url,
-        livekit_api_key=livekit.api_key,
-        room_name=room_name,
-    )
+    settings, secrets = livekit_mode_studio(real_livekit, unique_room, tmp_path, monkeypatch)
+    room_name = settings.room_name
     studio = Studio(settings, secrets)
     feeder = Feeder()
     guest = rtc.Room()

@@ -8,15 +8,13 @@ import asyncio
 from pathlib import Path
 
 import jwt
-import keyring.backends.fail
 import pytest
 from livekit import rtc
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.backend_client import LocalBackend
-from desktop.session.settings import Secrets, Settings
 from desktop.session.studio import Studio
-from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress
+from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress, livekit_mode_studio
 from tests.participants import Feeder, wait_for
 
 
@@ -26,18 +24,8 @@ async def test_livekit_mode_moderates_and_records_through_the_local_backend(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("LIVEKIT_EGRESS_URL", real_livekit.egress.url)
-    livekit = real_livekit.livekit
-    secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
-    secrets.set("livekit-api-secret", livekit.api_secret)
-    room_name = unique_room.replace("[", "-").replace("]", "")
-    settings = Settings(
-        connect_mode="livekit",
-        livekit_url=livekit.ws_url,
-        livekit_api_key=livekit.api_key,
-        room_name=room_name,
-    )
+    settings, secrets = livekit_mode_studio(real_livekit, unique_room, tmp_path, monkeypatch)
+    room_name = settings.room_name
     (tmp_path / "local").mkdir()
     settings.recording_folder = str(tmp_path / "local")
     camera, mic = SyntheticCamera(320, 180, 15), SyntheticMicrophone()
