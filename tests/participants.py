@@ -182,3 +182,19 @@ def accept_unmute_requests(room: rtc.Room, accept: bool = True) -> list[dict[str
 
     room.on("data_received", received)
     return seen
+
+
+async def publish_camera_and_mic(room: rtc.Room, feeder: Feeder) -> None:
+    """Publish a stamped 320x180 camera at 15 fps and a tone from ``room``'s participant."""
+    camera = rtc.VideoSource(320, 180)
+    mic = rtc.AudioSource(48_000, 1, queue_size_ms=100)
+    feeder.video(camera, 320, 180, fps=15)
+    feeder.audio(mic)
+    await room.local_participant.publish_track(
+        rtc.LocalVideoTrack.create_video_track("camera", camera),
+        rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA),
+    )
+    await room.local_participant.publish_track(
+        rtc.LocalAudioTrack.create_audio_track("mic", mic),
+        rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
+    )

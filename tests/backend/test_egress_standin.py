@@ -13,22 +13,7 @@ from livekit import api, rtc
 from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress
 from tests.fixtures.livekit import LiveKitServer
 from tests.fixtures.rtmp import RtmpServer, ffprobe_duration_s, ffprobe_streams, free_port
-from tests.participants import Feeder
-
-
-async def _publish_av(room: rtc.Room, feeder: Feeder) -> None:
-    camera = rtc.VideoSource(320, 180)
-    mic = rtc.AudioSource(48_000, 1, queue_size_ms=100)
-    feeder.video(camera, 320, 180, fps=15)
-    feeder.audio(mic)
-    await room.local_participant.publish_track(
-        rtc.LocalVideoTrack.create_video_track("camera", camera),
-        rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA),
-    )
-    await room.local_participant.publish_track(
-        rtc.LocalAudioTrack.create_audio_track("mic", mic),
-        rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
-    )
+from tests.participants import Feeder, publish_camera_and_mic
 
 
 async def join(livekit: LiveKitServer, identity: str, room_name: str) -> rtc.Room:
@@ -67,7 +52,7 @@ async def test_room_composite_to_mp4_file(
     out_dir = real_livekit.egress.output_dir
     feeder = Feeder()
     try:
-        await _publish_av(host, feeder)
+        await publish_camera_and_mic(host, feeder)
         started = await lkapi.egress.start_room_composite_egress(
             api.RoomCompositeEgressRequest(
                 room_name=unique_room, layout="speaker",
@@ -105,7 +90,7 @@ async def test_rtmp_outputs_update_and_failure_isolation(
     dead = f"rtmp://127.0.0.1:{free_port()}/live/nobody-home"
     twitch = rtmp_server.url("live2", "tw-key-456")
     try:
-        await _publish_av(host, feeder)
+        await publish_camera_and_mic(host, feeder)
         started = await lkapi.egress.start_room_composite_egress(
             api.RoomCompositeEgressRequest(
                 room_name=unique_room, layout="grid",
@@ -202,7 +187,7 @@ async def test_egress_webhooks_follow_the_status(
     host = await join(pairs[0].livekit, "host", unique_room)
     feeder = Feeder()
     try:
-        await _publish_av(host, feeder)
+        await publish_camera_and_mic(host, feeder)
         started = await lkapi.egress.start_room_composite_egress(
             api.RoomCompositeEgressRequest(
                 room_name=unique_room, file_outputs=[api.EncodedFileOutput(filepath="x.mp4")]

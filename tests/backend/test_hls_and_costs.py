@@ -25,7 +25,7 @@ from livekit import rtc
 from tests.fixtures.backend import BackendServer, backend_config, seed
 from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress
 from tests.fixtures.rtmp import RtmpServer, free_port
-from tests.participants import Feeder
+from tests.participants import Feeder, publish_camera_and_mic
 
 SEGMENT_S = 2
 
@@ -58,21 +58,6 @@ async def _status_until(
         await asyncio.sleep(0.5)
 
 
-async def _publish_av(room: rtc.Room, feeder: Feeder) -> None:
-    camera = rtc.VideoSource(320, 180)
-    mic = rtc.AudioSource(48_000, 1, queue_size_ms=100)
-    feeder.video(camera, 320, 180, fps=15)
-    feeder.audio(mic)
-    await room.local_participant.publish_track(
-        rtc.LocalVideoTrack.create_video_track("camera", camera),
-        rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA),
-    )
-    await room.local_participant.publish_track(
-        rtc.LocalAudioTrack.create_audio_track("mic", mic),
-        rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
-    )
-
-
 async def test_hls_recording_options_and_costs_of_a_real_show(
     real_livekit_factory: Callable[..., LiveKitWithEgress],
     rtmp_server: RtmpServer,
@@ -101,7 +86,7 @@ async def test_hls_recording_options_and_costs_of_a_real_show(
         host_connecting_s = time.time()
         await host.connect(created["room"]["url"], created["room"]["token"], options)
         host_connected_s = time.time()
-        await _publish_av(host, feeder)
+        await publish_camera_and_mic(host, feeder)
         status, joined = await server.call("join_room", roomName=room_name, userId="guest-1")
         assert status == 200, joined
         guest_connecting_s = time.time()
