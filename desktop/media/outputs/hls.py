@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
-from typing import Any
-
-import av
 
 from desktop.media.errors import MediaError, MediaErrorCode
-from desktop.media.outputs.encoder import ProgramEncoder
-from desktop.media.outputs.sinks import DEFAULT_MIN_FREE_BYTES, FileSink, _add_streams
+from desktop.media.outputs.sinks import DEFAULT_MIN_FREE_BYTES, FileSink
 
 DEFAULT_SEGMENT_S = 4
 PLAYLIST_NAME = "index.m3u8"
@@ -70,24 +66,14 @@ class HlsSink(FileSink):
         self.file = folder / playlist_name
         self.segment_s = segment_s
 
-    def open(self, encoder: ProgramEncoder) -> tuple[Any, Any, Any]:
-        """Check the disk, then start the playlist."""
-        self._check_disk(starting=True)
-        options = {
+    CREATE_FAILED = "cannot start the HLS playlist"
+
+    def container_format(self) -> tuple[str, dict[str, str]]:
+        """HLS: an event playlist that grows while live, and independent segments."""
+        return "hls", {
             "hls_time": str(self.segment_s),
             "hls_list_size": "0",
             "hls_playlist_type": "event",
             "hls_segment_filename": str(self.folder / "segment_%05d.ts"),
             "hls_flags": "independent_segments",
         }
-        try:
-            container = av.open(str(self.file), "w", format="hls", options=options)
-            video, audio = _add_streams(container, encoder)
-            container.start_encoding()
-        except (av.FFmpegError, OSError) as error:
-            raise MediaError(
-                MediaErrorCode.OUTPUT_FAILED, str(self.file),
-                f"cannot start the HLS playlist ({getattr(error, 'strerror', None) or error})",
-                "pick a folder you can write to",
-            ) from None  # fmt: skip
-        return container, video, audio

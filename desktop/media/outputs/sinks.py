@@ -301,10 +301,17 @@ class FileSink:
     def stop(self) -> None:
         """Nothing to watch."""
 
+    CREATE_FAILED = "cannot create the file"
+    """What :meth:`open` says when the container cannot be started."""
+
+    def container_format(self) -> tuple[str, dict[str, str]]:
+        """The muxer and its options for this file (by its extension)."""
+        return FILE_FORMATS[self.file.suffix.lower()]
+
     def open(self, encoder: ProgramEncoder) -> tuple[Any, Any, Any]:
         """Check the disk, then create the file."""
         self._check_disk(starting=True)
-        fmt, options = FILE_FORMATS[self.file.suffix.lower()]
+        fmt, options = self.container_format()
         try:
             container = av.open(str(self.file), "w", format=fmt, options=options)
             video, audio = _add_streams(container, encoder)
@@ -312,7 +319,7 @@ class FileSink:
         except (av.FFmpegError, OSError) as error:
             raise MediaError(
                 MediaErrorCode.OUTPUT_FAILED, str(self.file),
-                f"cannot create the file ({getattr(error, 'strerror', None) or error})",
+                f"{self.CREATE_FAILED} ({getattr(error, 'strerror', None) or error})",
                 "pick a folder you can write to",
             ) from None  # fmt: skip
         return container, video, audio
