@@ -6,18 +6,14 @@ from __future__ import annotations
 import asyncio
 import csv
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import keyring.backends.fail
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session import stage_control
-from desktop.session.settings import Secrets, Settings
 from desktop.session.state import (
     Problem,
     ProblemCode,
@@ -29,26 +25,6 @@ from desktop.session.studio import StreamSummary, Studio
 from desktop.ui.studio_window import StudioWindow
 from desktop.ui.summary_widget import summary_lines
 from tests.fixtures.rtmp import RtmpServer
-
-
-@pytest.fixture
-def studio_window(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[Studio, StudioWindow]]:
-    """A local studio with synthetic devices, recording into ``tmp_path``, in a window."""
-    camera, mic = SyntheticCamera(320, 180, 30), SyntheticMicrophone(level_dbfs=-10)
-    camera.start()
-    mic.start()
-    secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
-    studio = Studio(Settings(recording_folder=str(tmp_path)), secrets)
-    studio.use_devices(camera, mic)
-    window = StudioWindow(studio)
-    qtbot.addWidget(window)
-    window.show()
-    yield studio, window
-    window._close_confirmed = True
-    window.close()
-    studio.live.direct.close()
-    camera.stop()
-    mic.stop()
 
 
 async def _pump(predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
@@ -64,7 +40,6 @@ async def test_rehearse_then_go_live_from_the_window(
     qtbot: QtBot,
     studio_window: tuple[Studio, StudioWindow],
     rtmp_server: RtmpServer,
-    tmp_path: Path,
 ) -> None:
     studio, window = studio_window
     studio.add_destination("Show", rtmp_server.url("live"), "show-key")
@@ -74,7 +49,7 @@ async def test_rehearse_then_go_live_from_the_window(
     await _pump(lambda: bar.button.text() == "End rehearsal")
     assert bar.words.text().startswith("REHEARSING — only you see this")
     assert "Rehearsal " in bar.words.text() and not bar.sink.isEnabled()
-    rehearsal_file = next(tmp_path.glob("Rehearsal *.mp4"))
+    rehearsal_file = next(studio.settings.recording_dir().glob("Rehearsal *.mp4"))
     await _pump(lambda: rehearsal_file.stat().st_size > 20_000)
 
     qtbot.mouseClick(window.controls.live_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
