@@ -2,7 +2,7 @@
 
 ``--quick`` only proves each benchmark still runs and produces its figures (CI); the full run
 takes about 45 minutes (the studio soak, which gives the memory figures, is 30 of them);
-``--only soak`` runs just the soak.
+``--only soak`` runs just the soak, ``--only tiles`` just the tiles (local and SFU).
 """
 
 from __future__ import annotations
@@ -83,6 +83,19 @@ async def _run(quick: bool, soak_s: float | None) -> list[Row]:
     return rows
 
 
+async def _tiles_only(quick: bool) -> list[Row]:
+    from benchmarks import room, tiles
+
+    short, repeats = (2.0, 1) if quick else (10.0, 5)
+    rows = tiles.run(short, repeats)
+    server = room.start_livekit()
+    try:
+        rows += await room.remote_tiles(server, short, repeats)
+    finally:
+        room.stop_livekit(server)
+    return rows
+
+
 async def _soak_only(quick: bool, soak_s: float | None) -> list[Row]:
     from benchmarks import room, soak
 
@@ -100,7 +113,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", default="benchmarks/results.json", help="where to write JSON")
     parser.add_argument("--soak-s", type=float, default=None,
                         help="length of the studio soak (default 1800, quick 40)")  # fmt: skip
-    parser.add_argument("--only", choices=("soak",), default=None,
+    parser.add_argument("--only", choices=("soak", "tiles"), default=None,
                         help="run just this benchmark")  # fmt: skip
     args = parser.parse_args(argv)
     # The same allocator policy as the app's own entry point (desktop/cli.py).
@@ -110,6 +123,8 @@ def main(argv: list[str]) -> int:
     load_before = os.getloadavg()
     if args.only == "soak":
         rows = asyncio.run(_soak_only(args.quick, args.soak_s))
+    elif args.only == "tiles":  # local and through the real SFU
+        rows = asyncio.run(_tiles_only(args.quick))
     else:
         rows = asyncio.run(_run(args.quick, args.soak_s))
     print(_table(rows))

@@ -1,16 +1,24 @@
 """A participant tile: video (or initials), name, mic state, speaking ring, quality bars.
 
-Painting costs what it must and no more: the session hands I420 frames as decoded; on each
-stage tick (the display rate) the tile takes only the newest one — frames the display cannot
-show are never converted — scales its planes to the tile's exact size and converts them into
-a reused buffer painted as ``Format_RGB32`` (see :class:`~desktop.ui.preview_widget.FrameImage`).
-Tiles repaint only when a new frame arrived, and ask the session for the simulcast layer that
-fits their size.
+Painting costs what it must and no more (each figure measured, see ``docs/benchmarks.md``):
+
+- the session hands I420 frames as decoded, at the simulcast layer that fits the tile (the
+  tile says its height whenever it is resized);
+- on each stage tick (the display rate) the tile takes only the newest frame and asks Qt to
+  repaint itself — only itself: it is opaque (``WA_OpaquePaintEvent``), so neither its parent
+  nor a sibling is painted with it;
+- the frame is converted lazily, in ``paintEvent``: a frame replaced before the paint, or
+  taken by a tile that is hidden and never painted, is never converted;
+- the conversion scales the planes to the tile's exact size and converts them into a reused
+  buffer painted as ``Format_RGB32`` (see :class:`~desktop.ui.preview_widget.FrameImage`), so
+  the paint is a plain row copy; only the letterbox bars are filled, and the name strip is a
+  pixmap drawn once per change of what it shows.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QRectF, Qt
+import numpy as np
+from PySide6.QtCore import QEvent, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -20,7 +28,7 @@ from desktop.media.frames import PixelFormat, VideoFrame
 from desktop.session.remote_video import RemoteVideoFeed
 from desktop.session.state import ParticipantState, Quality, Source
 from desktop.ui import words
-from desktop.ui.preview_widget import FrameImage, draw_centred
+from desktop.ui.preview_widget import FrameImage, draw_centred, fitted_wh
 
 QUALITY_BARS = {Quality.EXCELLENT: 3, Quality.GOOD: 2, Quality.POOR: 1, Quality.LOST: 0}
 QUALITY_COLOURS = {
@@ -31,6 +39,7 @@ SPEAKING_COLOUR = "#35c46a"
 STRIP_HEIGHT_PX = 24
 """Height of the name strip at the bottom of a tile."""
 BACKDROP = "#101318"
+_BACKDROP_COLOUR = QColor(BACKDROP)
 
 
 def initials(name: str) -> str:
@@ -57,11 +66,17 @@ class VideoTile(QWidget):
         self.source = source
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(64, 36)  # the stage sizes tiles; a tight stage may need small ones
+        # The tile paints every one of its pixels: Qt need not paint the parent beneath it
+        # first, so a new frame repaints this tile and nothing else.
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.participant = participant
         self._remote: RemoteVideoFeed | None = None
         self._local_queue: FrameQueue[VideoFrame] | None = None
         self._local_source: VideoCaptureSource | None = None
         self._picture = FrameImage()
+        self._pending: tuple[np.ndarray, PixelFormat, int, int] | None = None
+        """The newest frame taken, converted by the next paint (flat data, format, w, h)."""
+        self._camera_on = False
         self._strip: QPixmap | None = None
         self._strip_key: tuple[object, ...] = ()
         self.frames_shown = 0
@@ -78,8 +93,11 @@ class VideoTile(QWidget):
         what = " screen" if self.source is Source.SCREEN else ""
         self.setAccessibleName(f"{label}{what} tile")
         self.setToolTip(self.describe())
-        if not self.camera_on:
+        track = participant.track(self.source)
+        self._camera_on = track is not None and not track.muted
+        if not self._camera_on:
             self._picture.clear()
+            self._drop_pending()
         self.update()
 
     def set_remote_video(self, video: RemoteVideoFeed | None) -> None:
@@ -104,6 +122,12 @@ class VideoTile(QWidget):
         return self._skipped_before + (queue.stats().dropped if queue is not None else 0)
 
     @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of the frame painted, as received (for a guest: the simulcast layer
+        the SFU sends); None before the first painted frame."""
+        return self._picture.source_size
+
+    @property
     def remote_video(self) -> RemoteVideoFeed | None:
         """The remote video feeding the tile, if any."""
         return self._remote
@@ -111,8 +135,7 @@ class VideoTile(QWidget):
     @property
     def camera_on(self) -> bool:
         """Whether the tile's video track exists and is not muted."""
-        track = self.participant.track(self.source)
-        return track is not None and not track.muted
+        return self._camera_on
 
     def describe(self) -> str:
         """Tooltip: who, quality in words with the figures the session has."""
@@ -130,25 +153,35 @@ class VideoTile(QWidget):
     # -- painting ----------------------------------------------------------------------------
 
     def tick(self) -> bool:
-        """Take the newest frame if one arrived; returns whether a repaint was asked for."""
+        """Take the newest frame if one arrived; returns whether a repaint was asked for.
+
+        The frame is converted by the paint that shows it, not here: if another tick takes a
+        newer one first (or the tile is hidden and never painted), it is never converted.
+        """
         if self._remote is not None:
-            queue = self._remote.frames
-            frame = queue.take_latest()
+            frame = self._remote.frames.take_latest()
             if frame is None:
                 return False
-            self._picture.set_frame(frame.i420, PixelFormat.I420, frame.width, frame.height,
-                                    self.size())  # fmt: skip
+            taken = (frame.i420, PixelFormat.I420, frame.width, frame.height)
         elif self._local_queue is not None:
             local = self._local_queue.take_latest()
             if local is None:
                 return False
-            self._picture.set_frame(local.data, local.format, local.width, local.height,
-                                    self.size())  # fmt: skip
+            taken = (local.data, local.format, local.width, local.height)
         else:
             return False
+        self._drop_pending()
+        self._pending = taken
         self.frames_shown += 1
         self.update()
         return True
+
+    def _drop_pending(self) -> None:
+        """A frame taken but not painted is replaced: it counts as skipped, not shown."""
+        if self._pending is not None:
+            self._pending = None
+            self.frames_shown -= 1
+            self._skipped_before += 1
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt naming)
         """Ask for the simulcast layer that fits the new size."""
@@ -156,17 +189,44 @@ class VideoTile(QWidget):
         if self._remote is not None:
             self._remote.fit(event.size().height())
 
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt naming)
+        """A new font: the name strip is drawn again."""
+        if event.type() == QEvent.Type.FontChange:
+            self._strip = None
+        super().changeEvent(event)
+
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt naming)
         """Video letterboxed or initials; name, mic state, quality bars, speaking ring."""
+        pending, self._pending = self._pending, None
+        width, height = self.width(), self.height()
+        if pending is not None and self._camera_on:
+            data, pixel_format, frame_w, frame_h = pending
+            self._picture.set_frame(data, pixel_format, frame_w, frame_h, (width, height))
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = self.rect()
-        painter.fillRect(rect, QColor(BACKDROP))
         p = self.participant
-        image = self._picture.image
-        if image is not None and self.camera_on:
-            draw_centred(painter, rect, image)
+        image = self._picture.image if self._camera_on else None
+        if image is not None:
+            image_w, image_h = image.width(), image.height()
+            if fitted_wh(image_w, image_h, width, height) == (image_w, image_h):
+                # Made for this size: a plain copy, and only the bars around it are filled.
+                left, top = (width - image_w) // 2, (height - image_h) // 2
+                painter.drawImage(left, top, image)
+                right, bottom = left + image_w, top + image_h
+                for x, y, w, h in (
+                    (0, 0, width, top),
+                    (0, bottom, width, height - bottom),
+                    (0, top, left, image_h),
+                    (right, top, width - right, image_h),
+                ):
+                    if w > 0 and h > 0:
+                        painter.fillRect(x, y, w, h, _BACKDROP_COLOUR)
+            else:  # resized since the frame was converted: stretched until the next frame
+                painter.fillRect(rect, _BACKDROP_COLOUR)
+                draw_centred(painter, rect, image)
         else:
+            painter.fillRect(rect, _BACKDROP_COLOUR)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             diameter = max(24, min(rect.width(), rect.height()) // 2)
             circle = QRect(0, 0, diameter, diameter)
             circle.moveCenter(rect.center())
@@ -180,9 +240,7 @@ class VideoTile(QWidget):
             painter.drawText(circle, Qt.AlignmentFlag.AlignCenter, initials(p.name or p.identity))
         # Name strip, mic state and quality bars: drawn once per change of what they show,
         # then blitted (text layout per frame cost more than the video itself).
-        strip = QRect(rect.left(), rect.bottom() - STRIP_HEIGHT_PX, rect.width(),
-                      STRIP_HEIGHT_PX)  # fmt: skip
-        painter.drawPixmap(strip.topLeft(), self._strip_pixmap(rect.width()))
+        painter.drawPixmap(0, height - 1 - STRIP_HEIGHT_PX, self._strip_pixmap(width))
         if p.is_speaking and self.source is Source.CAMERA:
             painter.setPen(QPen(QColor(SPEAKING_COLOUR), 4))
             painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -194,7 +252,7 @@ class VideoTile(QWidget):
         name = (p.name or p.identity) + (" (screen)" if self.source is Source.SCREEN else "")
         mic = "" if self.source is Source.SCREEN or not p.mic_muted else "mic off"
         ratio = self.devicePixelRatioF()
-        key = (width, ratio, name, mic, p.quality, self.source, self.font().key())
+        key = (width, ratio, name, mic, p.quality, self.source)
         if self._strip is not None and self._strip_key == key:
             return self._strip
         pixmap = QPixmap(round(width * ratio), round(STRIP_HEIGHT_PX * ratio))

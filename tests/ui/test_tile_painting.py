@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from desktop.media.fanout import FrameQueue
@@ -99,15 +100,97 @@ def test_tile_rescales_the_next_frame_after_a_resize(qtbot: QtBot) -> None:
     qtbot.waitExposed(tile)
     feed.frames.put(_solid(ORANGE_YUV))
     tile.tick()
-    image: Any = tile._picture.image
-    assert (image.width(), image.height()) == (320, 180)
+
+    def image_size() -> tuple[int, int] | None:
+        image: Any = tile._picture.image
+        return None if image is None else (image.width(), image.height())
+
+    qtbot.waitUntil(lambda: image_size() == (320, 180), timeout=3000)  # made by the paint
     tile.resize(160, 90)
     qtbot.waitUntil(lambda: tile.height() == 90, timeout=3000)
     assert feed.heights[-1] == 90  # the layer that fits is asked for
     feed.frames.put(_solid(ORANGE_YUV))
     tile.tick()
-    image = tile._picture.image
-    assert (image.width(), image.height()) == (160, 90)
+    qtbot.waitUntil(lambda: image_size() == (160, 90), timeout=3000)
+
+
+class Conversions:
+    """Counts the frames a tile converts into pixels (and says which), by wrapping its real
+    ``FrameImage.set_frame``."""
+
+    def __init__(self, tile: VideoTile) -> None:
+        self.first_lumas: list[int] = []
+        convert = tile._picture.set_frame
+
+        def counted(data: Any, *args: Any) -> Any:
+            self.first_lumas.append(int(data[0]))
+            return convert(data, *args)
+
+        tile._picture.set_frame = counted  # type: ignore[method-assign,assignment]
+
+
+def test_frames_replaced_before_the_paint_are_never_converted(qtbot: QtBot) -> None:
+    camera = TrackState("TR", Source.CAMERA, True)
+    tile = VideoTile(ParticipantState("ann", "Ann", tracks=(camera,)))
+    qtbot.addWidget(tile)
+    tile.resize(330, 240)
+    feed = Feed()
+    tile.set_remote_video(feed)
+    tile.show()
+    qtbot.waitExposed(tile)
+    conversions = Conversions(tile)
+    # Two stage ticks take a frame each before Qt gets to paint (a busy event loop): the
+    # first one is replaced unseen, so only the second is converted, by the paint showing it.
+    feed.frames.put(_solid((81, 90, 240)))  # red
+    assert tile.tick() is True
+    feed.frames.put(_solid(ORANGE_YUV))
+    assert tile.tick() is True
+    assert conversions.first_lumas == []  # nothing converted before the paint
+    qtbot.waitUntil(lambda: len(conversions.first_lumas) == 1, timeout=3000)
+    qtbot.wait(50)
+    assert conversions.first_lumas == [ORANGE_YUV[0]]
+    assert tile.frames_shown == 1 and tile.frames_skipped == 1
+    colour = tile.grab().toImage().pixelColor(165, 100)
+    assert abs(colour.red() - 255) < 12 and abs(colour.green() - 128) < 12
+
+    # A tile nobody can see (hidden: another page of the stage) takes frames but converts none.
+    tile.hide()
+    for _ in range(3):
+        feed.frames.put(_solid((81, 90, 240)))
+        tile.tick()
+        qtbot.wait(20)
+    assert len(conversions.first_lumas) == 1
+
+
+def test_a_new_frame_repaints_its_tile_only(qtbot: QtBot) -> None:
+    stage = QWidget()
+    qtbot.addWidget(stage)
+    stage.resize(660, 240)
+    feeds, tiles = [], []
+    for n, name in enumerate(("Ann", "Bob")):
+        camera = TrackState(f"TR{n}", Source.CAMERA, True)
+        tile = VideoTile(ParticipantState(name.lower(), name, tracks=(camera,)), parent=stage)
+        tile.setGeometry(n * 330, 0, 330, 240)
+        feed = Feed()
+        tile.set_remote_video(feed)
+        feeds.append(feed)
+        tiles.append(tile)
+    stage.show()
+    qtbot.waitExposed(stage)
+    counters = {}
+    for name, widget in (("stage", stage), ("ann", tiles[0]), ("bob", tiles[1])):
+        counters[name] = PaintCounter()
+        widget.installEventFilter(counters[name])
+    qtbot.wait(200)  # the first exposure's paints
+    for counter in counters.values():
+        counter.paints = 0
+    feeds[0].frames.put(_solid(ORANGE_YUV))
+    assert tiles[0].tick() is True and tiles[1].tick() is False
+    qtbot.waitUntil(lambda: counters["ann"].paints == 1, timeout=3000)
+    qtbot.wait(50)
+    # The tile is opaque: Qt paints neither the stage beneath it nor the tile beside it.
+    assert (counters["stage"].paints, counters["bob"].paints) == (0, 0)
+    assert tiles[0].testAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
 
 def _red_pixels_in_strip(tile: VideoTile) -> int:
