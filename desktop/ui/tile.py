@@ -77,6 +77,7 @@ class VideoTile(QWidget):
         self._pending: tuple[np.ndarray, PixelFormat, int, int] | None = None
         """The newest frame taken, converted by the next paint (flat data, format, w, h)."""
         self._camera_on = False
+        self._strip_content: tuple[str, str, Quality] = ("", "", Quality.UNKNOWN)
         self._strip: QPixmap | None = None
         self._strip_key: tuple[object, ...] = ()
         self.frames_shown = 0
@@ -95,6 +96,10 @@ class VideoTile(QWidget):
         self.setToolTip(self.describe())
         track = participant.track(self.source)
         self._camera_on = track is not None and not track.muted
+        # What the name strip shows, worked out here rather than on each frame's paint.
+        name = label + (" (screen)" if self.source is Source.SCREEN else "")
+        mic = "" if self.source is Source.SCREEN or not participant.mic_muted else "mic off"
+        self._strip_content = (name, mic, participant.quality)
         if not self._camera_on:
             self._picture.clear()
             self._drop_pending()
@@ -248,13 +253,12 @@ class VideoTile(QWidget):
         painter.end()
 
     def _strip_pixmap(self, width: int) -> QPixmap:
-        p = self.participant
-        name = (p.name or p.identity) + (" (screen)" if self.source is Source.SCREEN else "")
-        mic = "" if self.source is Source.SCREEN or not p.mic_muted else "mic off"
         ratio = self.devicePixelRatioF()
-        key = (width, ratio, name, mic, p.quality, self.source)
+        key = (width, ratio, self._strip_content)
         if self._strip is not None and self._strip_key == key:
             return self._strip
+        p = self.participant
+        name, mic, _ = self._strip_content
         pixmap = QPixmap(round(width * ratio), round(STRIP_HEIGHT_PX * ratio))
         pixmap.setDevicePixelRatio(ratio)
         pixmap.fill(QColor(0, 0, 0, 140))
