@@ -1,8 +1,10 @@
 """Guests for the remote-tiles benchmark, in their own process so their encoders' CPU is not
 counted as the studio's: ``python -m benchmarks.guests URL ROOM COUNT`` with tokens on stdin.
 
-Each guest publishes a stamped synthetic camera (640x360 at 30 fps, simulcast: a 640x360 and a
-320x180 layer) until stdin closes.
+Each guest publishes a stamped synthetic camera (960x540 at 30 fps, simulcast: 320x180, 640x360
+and 960x540 layers) until stdin closes. Not 640x360: for a 640x360 source this SDK sends both of
+its simulcast layers ("q" and "h") at 640x360 (read from the publisher's outbound RTP stats), so
+there would be no small layer for a small tile to ask for.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from livekit import rtc
 
 from desktop.media.synthetic import SyntheticCamera
 
-WIDTH, HEIGHT, FPS = 640, 360, 30.0
+WIDTH, HEIGHT, FPS = 960, 540, 30.0
 
 
 async def _guest(url: str, token: str, stop: asyncio.Event) -> None:
