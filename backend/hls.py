@@ -16,17 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from livekit import api
-
 from backend.common import Layout
 from backend.contract import spec
-from backend.recording import STATE_OF_EGRESS, RecordingState
+from backend.lazy import lazy_module
+from backend.recording import RecordingState, state_of_egress
 from backend.rtmp import Destination
 from backend.store import LiveStream
 from backend.usage import EgressKind, note_egress
 
 if TYPE_CHECKING:
+    from livekit import api
+
     from backend.service import LiveKitBackendService
+else:
+    api = lazy_module("livekit.api")
 
 PLAYLIST_PATTERN = r"[A-Za-z0-9_.-]{1,64}\.m3u8"
 """A playlist's file name: no folders (the backend picks the folder), ends in .m3u8."""
@@ -138,7 +141,7 @@ def apply_hls_info(stream: LiveStream, info: api.EgressInfo) -> None:
     if not info.egress_id or info.egress_id != stream.hls.get("egressId"):
         return
     update: dict[str, Any] = {
-        "status": STATE_OF_EGRESS.get(info.status, RecordingState.UNKNOWN).value
+        "status": state_of_egress().get(info.status, RecordingState.UNKNOWN).value
     }
     if info.segment_results:
         segments = info.segment_results[0]

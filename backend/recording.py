@@ -8,19 +8,23 @@ answers carry the file's name, not where the egress wrote it.
 from __future__ import annotations
 
 import enum
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from livekit import api
-
 from backend.common import ROOM_SPEC, Layout
 from backend.contract import ApiError, spec
+from backend.lazy import lazy_module
 from backend.usage import EgressKind, note_egress
 
 if TYPE_CHECKING:
+    from livekit import api
+
     from backend.service import LiveKitBackendService, Principal
+else:
+    api = lazy_module("livekit.api")
 
 
 class OutputFormat(enum.Enum):
@@ -49,19 +53,29 @@ class RecordingState(enum.Enum):
     UNKNOWN = "unknown"
 
 
-QUALITY_PRESETS = {
-    Quality.LOW: api.EncodingOptionsPreset.H264_720P_30,
-    Quality.MEDIUM: api.EncodingOptionsPreset.H264_1080P_30,
-    Quality.HIGH: api.EncodingOptionsPreset.H264_1080P_60,
-}
-STATE_OF_EGRESS = {
-    api.EgressStatus.EGRESS_STARTING: RecordingState.STARTING,
-    api.EgressStatus.EGRESS_ACTIVE: RecordingState.ACTIVE,
-    api.EgressStatus.EGRESS_ENDING: RecordingState.ENDING,
-    api.EgressStatus.EGRESS_COMPLETE: RecordingState.COMPLETE,
-    api.EgressStatus.EGRESS_FAILED: RecordingState.FAILED,
-    api.EgressStatus.EGRESS_ABORTED: RecordingState.FAILED,
-}
+@functools.cache
+def quality_presets() -> dict[Quality, api.EncodingOptionsPreset]:
+    """Egress's encoding preset for each quality (built on first use: LiveKit loads lazily)."""
+    return {
+        Quality.LOW: api.EncodingOptionsPreset.H264_720P_30,
+        Quality.MEDIUM: api.EncodingOptionsPreset.H264_1080P_30,
+        Quality.HIGH: api.EncodingOptionsPreset.H264_1080P_60,
+    }
+
+
+@functools.cache
+def state_of_egress() -> dict[api.EgressStatus, RecordingState]:
+    """Our recording state for each egress status (built on first use)."""
+    return {
+        api.EgressStatus.EGRESS_STARTING: RecordingState.STARTING,
+        api.EgressStatus.EGRESS_ACTIVE: RecordingState.ACTIVE,
+        api.EgressStatus.EGRESS_ENDING: RecordingState.ENDING,
+        api.EgressStatus.EGRESS_COMPLETE: RecordingState.COMPLETE,
+        api.EgressStatus.EGRESS_FAILED: RecordingState.FAILED,
+        api.EgressStatus.EGRESS_ABORTED: RecordingState.FAILED,
+    }
+
+
 FAILED_WORDS = "the recording stopped with an error on the egress service; start it again"
 
 
@@ -138,7 +152,7 @@ class RecordingAnswer:
 def recording_info(info: api.EgressInfo) -> dict[str, Any]:
     """The stored record's fields from an EgressInfo (names only, words not raw errors)."""
     result: dict[str, Any] = {
-        "status": STATE_OF_EGRESS.get(info.status, RecordingState.UNKNOWN).value
+        "status": state_of_egress().get(info.status, RecordingState.UNKNOWN).value
     }
     if info.file_results:
         file = info.file_results[0]
@@ -180,7 +194,7 @@ async def start_recording(
                     custom_base_url=svc.config.custom_layout_url
                     if req.layout is Layout.CUSTOM
                     else "",
-                    preset=QUALITY_PRESETS[req.quality],
+                    preset=quality_presets()[req.quality],
                     file_outputs=[file_output],
                 )
             )

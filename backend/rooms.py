@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from livekit import api
-
 from backend.common import ID_PATTERN, MAX_NAME_CHARS, ROOM_PATTERN, ROOM_SPEC, id_spec
 from backend.contract import ApiError, camel, check_depth, spec
 from backend.economics import Economics, Rates
 from backend.hls import EgressOptions, apply_hls_info, start_hls
+from backend.lazy import lazy_module
 from backend.recording import (
     RecordingInfo,
     RecordingOptions,
@@ -28,7 +27,11 @@ from backend.store import LiveStream, Role
 from backend.usage import EgressKind, close_presence, economics_of, note_egress, usage_of
 
 if TYPE_CHECKING:
+    from livekit import api
+
     from backend.service import LiveKitBackendService, Principal
+else:
+    api = lazy_module("livekit.api")
 
 MAX_METADATA_CHARS = 4096
 PLATFORM_METADATA_KEYS = ("appointmentId", "hostUserId", "productType", "tenantId")

@@ -12,12 +12,16 @@ from __future__ import annotations
 import enum
 import time
 from decimal import Decimal
-from typing import Any
-
-from livekit import api
+from typing import TYPE_CHECKING, Any
 
 from backend.economics import Economics, Rates, Usage, economics, participant_ms, union_ms
+from backend.lazy import lazy_module
 from backend.store import LiveStream
+
+if TYPE_CHECKING:
+    from livekit import api
+else:
+    api = lazy_module("livekit.api")
 
 
 class EgressKind(enum.Enum):

@@ -27,19 +27,26 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from livekit import rtc
-from livekit.rtc._proto.room_pb2 import AudioEncoding  # not re-exported by livekit.rtc
-from livekit.rtc.participant import PublishTrackError
 
+from backend.lazy import lazy_module
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.fanout import DirectSink, FrameQueue
 from desktop.media.frames import AudioFrame, VideoFrame, fit_frame
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.link_stats import LinkSampler, LinkStats
 from desktop.session.state import Source
+
+if TYPE_CHECKING:
+    from livekit import rtc
+    from livekit.rtc import participant as rtc_participant
+    from livekit.rtc._proto import room_pb2  # AudioEncoding: not re-exported by livekit.rtc
+else:
+    rtc = lazy_module("livekit.rtc")
+    rtc_participant = lazy_module("livekit.rtc.participant")
+    room_pb2 = lazy_module("livekit.rtc._proto.room_pb2")
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +62,13 @@ SCREEN_PARK_S = 30.0
 LINK_STATS_INTERVAL_S = 2.0
 """How often the uplink figures (bitrate per layer, RTT, loss) are sampled."""
 
-CODECS = {"vp8": rtc.VideoCodec.VP8, "h264": rtc.VideoCodec.H264, "vp9": rtc.VideoCodec.VP9}
+CODECS = ("vp8", "h264", "vp9")
 """Video codecs a host can choose."""
+
+
+def _sdk_codec(name: str) -> rtc.VideoCodec.ValueType:
+    """LiveKit's code for one of :data:`CODECS` (looked up late: LiveKit loads on first use)."""
+    return {"vp8": rtc.VideoCodec.VP8, "h264": rtc.VideoCodec.H264, "vp9": rtc.VideoCodec.VP9}[name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +155,7 @@ async def publish_track(
             if room.connection_state == rtc.ConnectionState.CONN_DISCONNECTED:
                 reason = "the room was left meanwhile"
                 break
-    except PublishTrackError as exc:
+    except rtc_participant.PublishTrackError as exc:
         reason = exc.message
     finally:
         if not publishing.done():
@@ -323,7 +335,7 @@ class Publisher:
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_CAMERA,
             simulcast=d.simulcast,
-            video_codec=CODECS[d.video_codec],
+            video_codec=_sdk_codec(d.video_codec),
             video_encoding=rtc.VideoEncoding(max_bitrate=d.video_bitrate_bps, max_framerate=d.fps),
         )
         return await self._publish_video(Source.CAMERA, camera, options, is_screencast=False)
@@ -341,7 +353,7 @@ class Publisher:
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_SCREENSHARE,
             simulcast=False,
-            video_codec=CODECS[d.video_codec],
+            video_codec=_sdk_codec(d.video_codec),
             video_encoding=rtc.VideoEncoding(
                 max_bitrate=d.screen_bitrate_bps, max_framerate=d.screen_fps
             ),
@@ -359,7 +371,7 @@ class Publisher:
         track = rtc.LocalAudioTrack.create_audio_track("microphone", lk_source)
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_MICROPHONE,
-            audio_encoding=AudioEncoding(max_bitrate=self.defaults.audio_bitrate_bps),
+            audio_encoding=room_pb2.AudioEncoding(max_bitrate=self.defaults.audio_bitrate_bps),
         )
         publication = await publish_track(room, track, options)
         self._published[Source.MICROPHONE] = self._feed_audio(publication, track, lk_source, mic)

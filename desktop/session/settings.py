@@ -10,20 +10,28 @@ the host that they will be asked again next time.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keyring
-import keyring.backends.fail
-import keyring.errors
 import platformdirs
 
+from backend.lazy import lazy_module
 from backend.platforms import PLATFORMS
 from desktop.media.outputs.destinations import Destination, DestinationKind
+
+if TYPE_CHECKING:
+    import keyring
+    import keyring.backend
+    import keyring.backends.fail
+    import keyring.errors
+else:
+    # Imported (and the system's keyring found) on the first secret read or written.
+    keyring = lazy_module("keyring")
 
 logger = logging.getLogger(__name__)
 
@@ -194,10 +202,19 @@ class Secrets:
     """
 
     def __init__(self, backend: keyring.backend.KeyringBackend | None = None) -> None:
-        self._backend = backend or keyring.get_keyring()
+        # The system's keyring is looked up on first use: importing keyring and finding its
+        # backend cost the studio's start-up a tenth of a second before its window showed.
+        self._given = backend
         self._memory: dict[str, str] = {}
-        self.persistent = not isinstance(self._backend, keyring.backends.fail.Keyring)
+
+    @functools.cached_property
+    def _backend(self) -> keyring.backend.KeyringBackend:
+        return self._given or keyring.get_keyring()
+
+    @functools.cached_property
+    def persistent(self) -> bool:
         """Whether secrets survive a restart (False: no OS keyring on this machine)."""
+        return not isinstance(self._backend, keyring.backends.fail.Keyring)
 
     def get(self, name: str) -> str:
         """The secret, or '' if none is stored."""

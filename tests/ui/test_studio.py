@@ -434,3 +434,18 @@ def test_camera_menu_offers_the_synthetic_twin_and_a_bad_device_is_named(
     texts = " ".join(window.notices.texts())
     assert "Could not open Broken camera" in texts
     assert "Pick another camera" in texts
+
+
+def test_outputs_panel_reads_keys_and_keyring_when_first_opened(
+    studio_window: tuple[Studio, StudioWindow],
+) -> None:
+    """The keyring is not touched while the window starts; opening Outputs shows the keys
+    (masked) and, with no system keyring, says the keys last only until quitting."""
+    studio, window = studio_window
+    studio.secrets.set(Secrets.stream_key_name("youtube"), "yt-key-9876")
+    card = window.outputs.cards["youtube"]
+    assert "key" not in card.where.text() and not window.outputs.keyring_note.isVisible()
+    window.side.setCurrentWidget(window.outputs)
+    assert "key ••••9876" in card.where.text()
+    assert window.outputs.keyring_note.isVisible()
+    assert "until you quit" in window.outputs.keyring_note.text()

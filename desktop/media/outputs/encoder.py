@@ -17,15 +17,21 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import av
-import av.container
-import av.stream
 import numpy as np
 import numpy.typing as npt
 
+from backend.lazy import lazy_module
 from desktop.media.errors import MediaError, MediaErrorCode
+
+if TYPE_CHECKING:
+    import av
+    import av.container
+    import av.stream
+else:
+    # PyAV is imported when the first encoder is made: the studio's window need not wait.
+    av = lazy_module("av")
 
 logger = logging.getLogger(__name__)
 

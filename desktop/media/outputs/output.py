@@ -18,10 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import av
-
+from backend.lazy import lazy_module
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.encoder import EncodedPacket, ProgramEncoder
 from desktop.media.outputs.sinks import (
@@ -35,6 +34,11 @@ from desktop.media.outputs.sinks import (
     Sink,
     words,
 )
+
+if TYPE_CHECKING:
+    import av
+else:
+    av = lazy_module("av")
 
 logger = logging.getLogger(__name__)
 

@@ -16,14 +16,18 @@ from __future__ import annotations
 import errno
 import shutil
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import av
-
+from backend.lazy import lazy_module
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import RtmpTarget, preflight
 from desktop.media.outputs.encoder import ProgramEncoder
 from desktop.media.outputs.watchdog import Watchdog
+
+if TYPE_CHECKING:
+    import av
+else:
+    av = lazy_module("av")
 
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_RETRY_BASE_S = 2.0
