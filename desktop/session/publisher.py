@@ -178,22 +178,12 @@ async def pump_audio(
     Blocks already waiting are taken without waking again; a block left over when the queue
     closes is still handed on. ``handed`` (benchmarks) is told which blocks each handoff took.
     """
-    pending: list[AudioFrame] = []
-
-    async def hand() -> None:
-        await lk_source.capture_frame(join_blocks(pending))
+    # One wake-up per handoff: the queue wakes this loop once ``blocks_per_handoff`` blocks
+    # wait, not once per block.
+    while (blocks := await queue.aget_many(blocks_per_handoff)) is not None:
+        await lk_source.capture_frame(join_blocks(blocks))
         if handed is not None:
-            handed(pending)
-        pending.clear()
-
-    while (block := await queue.aget()) is not None:
-        pending.append(block)
-        while len(pending) < blocks_per_handoff and (more := queue.get_nowait()) is not None:
-            pending.append(more)
-        if len(pending) >= blocks_per_handoff:
-            await hand()
-    if pending:
-        await hand()
+            handed(blocks)
 
 
 def join_blocks(blocks: list[AudioFrame]) -> rtc.AudioFrame:
