@@ -239,6 +239,11 @@ class AudioLoop:
         )
         self._thread.start()
 
+    @property
+    def thread(self) -> threading.Thread:
+        """The loop's thread (benchmarks count its CPU time)."""
+        return self._thread
+
     def submit(self, coro: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None]:
         """Run a coroutine on the audio loop."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop)

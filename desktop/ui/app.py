@@ -342,6 +342,39 @@ def _report_first_frame(tile: Any, then: Callable[[], object]) -> None:
     tile.installEventFilter(watch)
 
 
+FIRST_FRAME_WAIT_S = 3.0
+"""How long joining the room waits for the preview's first frame before it starts anyway."""
+
+
+def _after_first_frame(tile: Any, then: Callable[[], object], wait_s: float) -> None:
+    """Call ``then`` once, right after ``tile`` first paints a video frame, or after ``wait_s``
+    if no frame comes (a camera that is slow to start must not hold up the session).
+
+    Joining a room imports LiveKit (and the backend client) on the event loop, about half a
+    second of work: started after the first frame, it no longer delays the preview.
+    """
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    done = False
+
+    def run() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            then()
+
+    class Watch(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+            if event.type() == QEvent.Type.Paint and tile.frames_shown > 0:
+                tile.removeEventFilter(self)
+                QTimer.singleShot(0, run)  # once this paint has finished
+            return False
+
+    watch = Watch(tile)
+    tile.installEventFilter(watch)
+    QTimer.singleShot(round(wait_s * 1000), run)
+
+
 def _describe_tiles(window: Any, path: str) -> None:
     """Where each tile is in the screenshot and what it shows (for tests and bug reports)."""
     import json
@@ -484,10 +517,15 @@ def main(
     )  # fmt: skip
     window.controls.mic_label = mic_label
     _install_hooks(window.show_error)
+    _after_first_frame(
+        window.own_tile,
+        lambda: window.bridge.run(studio.connect(args.url, args.token), "connect"),
+        FIRST_FRAME_WAIT_S,
+    )
     if args.quit_after_first_frame:
+        # Installed last, so Qt asks it first: the line is printed before joining starts.
         _report_first_frame(window.own_tile, window.close)
     window.show()
-    window.bridge.run(studio.connect(args.url, args.token), "connect")
     if on_ready is not None:
         window.bridge.run(on_ready(window, studio), "run the automation")
     closed = asyncio.Event()

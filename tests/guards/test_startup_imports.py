@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 DEFERRED = ("livekit", "av", "aiohttp", "keyring", "cryptography")
 
 # Runs the studio's own entry point; at the moment it reports its first painted frame, says
@@ -37,7 +39,19 @@ app.main(sys.argv[1:])
 """
 
 
-def test_first_preview_paints_before_livekit_pyav_aiohttp_and_keyring_load(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "mode",
+    [
+        [],  # local studio mode
+        # Joining a room (nothing listens there: it fails after the frame) starts only once
+        # the preview has painted, so LiveKit is not imported before it either.
+        ["--url", "ws://127.0.0.1:9", "--token", "not-a-token"],
+    ],
+    ids=["local", "livekit-url"],
+)
+def test_first_preview_paints_before_livekit_pyav_aiohttp_and_keyring_load(
+    tmp_path: Path, mode: list[str]
+) -> None:
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
@@ -48,7 +62,7 @@ def test_first_preview_paints_before_livekit_pyav_aiohttp_and_keyring_load(tmp_p
     }
     result = subprocess.run(
         [sys.executable, "-c", _PROBE, "--synthetic-devices", "--quit-after-first-frame",
-         "--quit-after-s", "120"],
+         "--quit-after-s", "120", *mode],
         capture_output=True, text=True, timeout=180, env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
