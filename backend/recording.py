@@ -32,6 +32,7 @@ from backend.contract import ApiError, spec
 from backend.usage import EgressKind, note_egress
 
 if TYPE_CHECKING:
+    from backend.config import BackendConfig
     from backend.service import LiveKitBackendService, Principal
 
 logger = logging.getLogger(__name__)
@@ -194,10 +195,9 @@ def drop_progress(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k != "progressFolder"}
 
 
-def progress_folders(svc: LiveKitBackendService, name: str) -> tuple[str, str] | None:
+def progress_folders(config: BackendConfig, name: str) -> tuple[str, str] | None:
     """Where egress writes a recording's progress segments and where this backend reads them
     (None when it cannot: a bucket, progress off, or a folder it does not see)."""
-    config = svc.config
     if not config.recording_progress_s or config.recording_bucket:
         return None
     read_root = config.recording_read_dir
@@ -209,14 +209,14 @@ def progress_folders(svc: LiveKitBackendService, name: str) -> tuple[str, str] |
     return f"{config.recording_dir.rstrip('/')}/{folder}", f"{read_root.rstrip('/')}/{folder}"
 
 
-def progress_output(svc: LiveKitBackendService, folder: str) -> api.SegmentedFileOutput:
+def progress_output(config: BackendConfig, folder: str) -> api.SegmentedFileOutput:
     """The progress output of a recording: short HLS segments in ``folder``."""
     return api.SegmentedFileOutput(
         protocol=api.SegmentedFileProtocol.HLS_PROTOCOL,
         filename_prefix=f"{folder}/progress",
         playlist_name=f"{folder}/index.m3u8",
         live_playlist_name=f"{folder}/{PROGRESS_PLAYLIST}",
-        segment_duration=svc.config.recording_progress_s,
+        segment_duration=config.recording_progress_s,
     )
 
 
@@ -266,7 +266,7 @@ async def start_recording(
         if bucket:
             file_output.s3.CopyFrom(api.S3Upload(bucket=bucket))
         # Progress needs H.264 (HLS) like the file (MP4), and a folder this backend can read.
-        progress = progress_folders(svc, name) if req.output is OutputFormat.MP4 else None
+        progress = progress_folders(svc.config, name) if req.output is OutputFormat.MP4 else None
         info = await svc.livekit(
             svc.egress.start_room_composite_egress(
                 api.RoomCompositeEgressRequest(
@@ -277,7 +277,7 @@ async def start_recording(
                     else "",
                     preset=QUALITY_PRESETS[req.quality],
                     file_outputs=[file_output],
-                    segment_outputs=[progress_output(svc, progress[0])] if progress else [],
+                    segment_outputs=[progress_output(svc.config, progress[0])] if progress else [],
                 )
             )
         )

@@ -10,6 +10,7 @@ import asyncio
 import json
 import subprocess
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import av
@@ -271,5 +272,8 @@ async def test_an_active_recording_that_stops_writing_is_flagged_replaced_and_li
     assert {s["codec_type"] for s in streams} == {"video", "audio"}
     format_ = probed["format"]
     assert isinstance(format_, dict) and float(format_["duration"]) > 2
-    # The progress segments were scratch: gone with their recordings.
+    # The progress segments were scratch: gone with their recordings, and not billed as storage
+    # (the show's stored bytes are the two files'; storedGb is shown to 1 kB).
     assert not list(recordings.glob(f"{room_name}-*.progress"))
+    stored = Decimal(str(summary.costs["storedGb"])) * Decimal(10**9)
+    assert abs(stored - sum(f.stat().st_size for f in files)) <= 1000
