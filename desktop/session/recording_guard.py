@@ -37,9 +37,9 @@ DEFAULT_INTERVAL_S = 1.0
 DEFAULT_START_TIMEOUT_S = 20.0
 """A recording still starting after this long is taken as stalled and replaced; also how long
 an active recording may take to write its first progress segment."""
-DEFAULT_STALL_AFTER_S = 6.0
+DEFAULT_STALL_AFTER_S = 5.0
 """An active recording whose progress counter has not grown for this long has stalled (the
-backend's progress segments are 2 s long: three missing segments, never one slow one)."""
+backend's progress segments are 2 s long: two and a half missing, never one slow one)."""
 
 
 def now_ms() -> int:
@@ -153,6 +153,7 @@ class RecordingGuard:
             else:
                 reason = f"the cloud recording did not start within {self.start_timeout_s:.0f} s"
             self._lost_egress_id = egress_id
+            self._open_gap(reason)  # the notice first: stopping a stuck egress may take a while
             try:
                 await self.backend.stop_recording(self.room_name)
             except SessionError as error:
