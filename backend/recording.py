@@ -18,7 +18,6 @@ are not counted as stored bytes.
 from __future__ import annotations
 
 import enum
-import logging
 import shutil
 import time
 from dataclasses import dataclass, field, replace
@@ -34,8 +33,6 @@ from backend.usage import EgressKind, note_egress
 if TYPE_CHECKING:
     from backend.config import BackendConfig
     from backend.service import LiveKitBackendService, Principal
-
-logger = logging.getLogger(__name__)
 
 PROGRESS_SUFFIX = ".progress"
 """The progress segments' folder is the recording's name plus this."""
