@@ -42,6 +42,7 @@ from desktop.media.compositor import (
     Scene,
     StageMember,
     layout_regions,
+    person_crop,
 )
 from desktop.media.frames import PixelFormat, VideoFrame
 
@@ -170,6 +171,9 @@ class Obvious:
                 y = region.y + (region.height - h) // 4 * 2
             else:
                 w, h, x, y = region.width, region.height, region.x, region.y
+                # The same part of the person as ours shows (the app's framing).
+                cx, cy, cw, ch = person_crop(src.shape[1], src.shape[0], w, h)
+                src = src[cy : cy + ch, cx : cx + cw]
             canvas[y : y + h, x : x + w] = cv2.resize(src, (w, h))  # the default: bilinear
             if region.source_id in self.plates:
                 px, py, plate = self.plates[region.source_id]
