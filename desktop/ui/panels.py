@@ -553,12 +553,14 @@ class StatsPanel(QWidget):
                     size = f"{track.width}x{track.height}" if track.width else "on"
                     rows.append((f"Sending {words.source(track.source)}", f"{size}{layers}"))
         program = self.studio.program_info()
+        names = {d.id: d.name for d in self.studio.settings.destinations}
+        if program.encoders:
+            rows.append(("Encoders", words.encoders(program.encoders, names)))
         if program.encoder:
             rows.append(("Program", f"{program.width}x{program.height} {program.fps} fps, "
                                     f"encoder {program.encoder}"))  # fmt: skip
             lost = words.frames_lost("skipped", program.frames_skipped, program.frames_total)
             rows.append(("Encoder frames", f"{lost} (the computer could not keep up)"))
-        names = {d.id: d.name for d in self.studio.settings.destinations}
         for status in state.direct_outputs:
             if status.phase is OutputPhase.STOPPED:
                 continue

@@ -309,8 +309,8 @@ class SetupDialog(QDialog):
         )
         form.addRow(self.auto_subscribe)
         self.recording_output = self._combo(
-            form, "Recording file", "Container of recordings",
-            {"mp4": "MP4 (H.264)", "webm": "WebM (VP8, cloud only)"}, settings.recording_output,
+            form, "Recording file", "Container of recordings (in the cloud and on this computer)",
+            {"mp4": "MP4 (H.264)", "webm": "WebM (VP8 + Opus)"}, settings.recording_output,
         )  # fmt: skip
         self.recording_layout = self._combo(
             form, "Cloud layout", "How the cloud recording composes the room",
@@ -318,7 +318,9 @@ class SetupDialog(QDialog):
              "custom": "Custom template"}, settings.recording_layout,
         )  # fmt: skip
         self.recording_quality = self._combo(
-            form, "Recording quality", "Cloud recording preset",
+            form, "Recording quality",
+            "Cloud: the egress preset. This computer: 3, 4.5 or 6 Mb/s at the program's size "
+            "(a recording unlike the stream runs its own encoder)",
             {"low": "Low (720p)", "medium": "Medium (1080p30)", "high": "High (1080p60)"},
             settings.recording_quality,
         )  # fmt: skip
