@@ -477,7 +477,9 @@ class OutputsPanel(QWidget):
                 card.status.setText("Off" if not state.is_live else "Off (switch on to add)")
         parts = []
         if "recording" in direct:
-            parts.append("local: " + words.output_card(direct["recording"]))
+            program = self.studio.live.direct.settings.describe()
+            parts.append("local: " + words.output_card(direct["recording"])
+                         + words.recording_encoding(direct["recording"], program))  # fmt: skip
         if "recording" in egress:
             parts.append("cloud: " + words.egress_card(egress["recording"]))
         if "hls" in direct:

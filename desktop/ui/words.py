@@ -235,6 +235,16 @@ def disconnect_reason_text(reason: DisconnectReason | None) -> str:
     return _DISCONNECT_WORDS[reason]
 
 
+def recording_encoding(status: OutputStatus, program: str) -> str:
+    """What a running recording is encoded as, and whether that costs an encoder of its own
+    (``program`` is the stream's encoding in :meth:`EncoderSettings.describe` words)."""
+    if not status.encoding or status.phase in (OutputPhase.STOPPED, OutputPhase.FAILED):
+        return ""
+    if status.encoding == program:
+        return f" ({status.encoding}, sharing the stream's encoder)"
+    return f" ({status.encoding}, its own encoder: more CPU)"
+
+
 def encoders(infos: Iterable[EncoderInfo], names: dict[str, str]) -> str:
     """Which encoders run and what each feeds, e.g. ``"2 running (each costs CPU): H.264 +
     AAC, 1280x720 30 fps, 3.5 Mb/s (libx264) for YouTube, Twitch; VP8 + Opus, …"``.

@@ -65,6 +65,9 @@ async def test_webm_and_low_quality_chosen_in_settings_make_the_local_recording(
     await _pump(lambda: "Encoders" in window.stats.rows
                 and "libvpx" in window.stats.rows["Encoders"].text())  # fmt: skip
     assert "for the recording" in window.stats.rows["Encoders"].text()
+    window.outputs.refresh(studio.store.state)
+    assert "VP8 + Opus" in window.outputs.recording.text()
+    assert "its own encoder" in window.outputs.recording.text()
 
     window.controls.record_action.trigger()
     await _pump(lambda: "recording" not in direct.statuses())
