@@ -203,3 +203,26 @@ def test_local_mp4_quality_bands_give_their_bitrates(tmp_path: Path) -> None:
     for path in (low.status.path, high.status.path):
         kinds = sorted(str(s["codec_name"]) for s in ffprobe_streams(Path(path)))
         assert kinds == ["aac", "h264"]
+
+
+def test_the_encoder_makes_vp9_and_opus_that_webm_holds(tmp_path: Path) -> None:
+    profile = EncoderSettings(
+        WIDTH, HEIGHT, FPS, 1_000_000, video_codec=VideoCodec.VP9, audio_codec=AudioCodec.OPUS
+    )
+    broadcast = DirectBroadcast(profile, OutputOptions(min_free_bytes=0))
+    broadcast.set_layout(Layout.SOLO)
+    broadcast.set_stage([StageMember("guest", "")])
+    guest = _TexturedGuest(broadcast, "guest")
+    guest.start()
+    try:
+        # The program's own profile is VP9 here, so a WebM recording of it shares that encoder.
+        output = broadcast.start_recording(tmp_path / "vp9.webm")
+        (info,) = broadcast.encoders()
+        assert (info.video_encoder, info.output_ids) == ("libvpx-vp9", ("recording",))
+        _wait_frames(broadcast, ["recording"], 2 * FPS)
+        broadcast.remove("recording")
+    finally:
+        broadcast.close()
+        guest.stop()
+    kinds = sorted(str(s["codec_name"]) for s in ffprobe_streams(Path(output.status.path)))
+    assert kinds == ["opus", "vp9"]

@@ -45,14 +45,16 @@ QUALITY_VIDEO_BITRATE_BPS = {
     RecordingQuality.HIGH: 6_000_000,
 }
 
-CONTAINER_CODECS: dict[str, tuple[VideoCodec, AudioCodec]] = {
-    ".mp4": (VideoCodec.H264, AudioCodec.AAC),
-    ".mov": (VideoCodec.H264, AudioCodec.AAC),
-    ".mkv": (VideoCodec.H264, AudioCodec.AAC),
-    ".flv": (VideoCodec.H264, AudioCodec.AAC),
-    ".webm": (VideoCodec.VP8, AudioCodec.OPUS),
+_H264_AAC = ((VideoCodec.H264,), (AudioCodec.AAC,))
+CONTAINER_CODECS: dict[str, tuple[tuple[VideoCodec, ...], tuple[AudioCodec, ...]]] = {
+    ".mp4": _H264_AAC,
+    ".mov": _H264_AAC,
+    ".mkv": _H264_AAC,
+    ".flv": _H264_AAC,
+    ".webm": ((VideoCodec.VP8, VideoCodec.VP9), (AudioCodec.OPUS,)),
 }
-"""What each recording container is encoded as (WebM holds only VP8/VP9 and Opus/Vorbis)."""
+"""The codecs each recording container is encoded with, the first one unless the program's
+own is among them (WebM holds only VP8/VP9 and Opus/Vorbis)."""
 
 
 def recording_profile(
@@ -75,8 +77,12 @@ def recording_profile(
             f"cannot record to a {suffix or 'file without an extension'}",
             "name the file .mp4, .mkv or .webm",
         )  # fmt: skip
-    video_codec, audio_codec = codecs
-    profile = replace(program, video_codec=video_codec, audio_codec=audio_codec)
+    videos, audios = codecs
+    profile = replace(
+        program,
+        video_codec=program.video_codec if program.video_codec in videos else videos[0],
+        audio_codec=program.audio_codec if program.audio_codec in audios else audios[0],
+    )
     if quality is not None:
         profile = replace(
             profile,
