@@ -233,11 +233,12 @@ def test_headless_records_at_the_quality_asked_for(tmp_path: Path) -> None:
     path = tmp_path / "headless.mp4"
     done = subprocess.run(
         [sys.executable, "-m", "desktop", "headless", "--record", str(path),
-         "--record-quality", "low", "--width", "320", "--height", "180", "--duration", "4"],
+         "--record-quality", "medium", "--video-bitrate", "800000",
+         "--width", "320", "--height", "180", "--duration", "4"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     live = [e for e in events if e.get("event") == "output" and e["state"] == "live"]
     assert live, (done.stdout, done.stderr)
-    assert live[0]["encoding"].startswith("H.264 + AAC, 320x180 30 fps, 3.0 Mb/s"), live[0]
+    assert live[0]["encoding"].startswith("H.264 + AAC, 320x180 30 fps, 4.5 Mb/s"), live[0]
     assert sorted(str(s["codec_name"]) for s in ffprobe_streams(path)) == ["aac", "h264"]
