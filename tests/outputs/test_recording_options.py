@@ -198,8 +198,10 @@ def test_local_mp4_quality_bands_give_their_bitrates(tmp_path: Path) -> None:
         guest.stop()
     low_bps = _video_bitrate_bps(Path(low.status.path))
     high_bps = _video_bitrate_bps(Path(high.status.path))
-    assert 2_000_000 < low_bps < 4_000_000, low_bps
-    assert 4_500_000 < high_bps < 8_000_000, high_bps
+    # Bands around 3 and 6 Mb/s, wide enough for a loaded machine where some pictures repeat
+    # (a repeated picture costs almost nothing, so a starved feeder lowers the figure).
+    assert 1_800_000 < low_bps < 4_000_000, low_bps
+    assert 4_000_000 < high_bps < 8_500_000, high_bps
     assert high_bps > 1.5 * low_bps, (low_bps, high_bps)
     for path in (low.status.path, high.status.path):
         kinds = sorted(str(s["codec_name"]) for s in ffprobe_streams(Path(path)))
