@@ -235,6 +235,9 @@ def disconnect_reason_text(reason: DisconnectReason | None) -> str:
     return _DISCONNECT_WORDS[reason]
 
 
+_OUTPUT_NAMES = {"recording": "the recording", "hls": "HLS", "rehearsal": "the rehearsal"}
+
+
 def recording_encoding(status: OutputStatus, program: str) -> str:
     """What a running recording is encoded as, and whether that costs an encoder of its own
     (``program`` is the stream's encoding in :meth:`EncoderSettings.describe` words)."""
@@ -255,7 +258,7 @@ def encoders(infos: Iterable[EncoderInfo], names: dict[str, str]) -> str:
     found = list(infos)
     parts = []
     for info in found:
-        fed = ", ".join(names.get(i, "the recording" if i == "recording" else i)
+        fed = ", ".join(names.get(i, _OUTPUT_NAMES.get(i, i))
                         for i in info.output_ids) or "the monitor"  # fmt: skip
         parts.append(f"{info.profile.describe()} ({info.video_encoder}) for {fed}")
     count = f"{len(found)} running (each costs CPU)" if len(found) > 1 else "1 running"
