@@ -20,6 +20,7 @@ from backend.recording import (
     RecordingInfo,
     RecordingOptions,
     StartRecordingRequest,
+    drop_progress,
     recording_info,
     start_recording,
 )
@@ -503,6 +504,8 @@ async def end_stream(
                     note_egress(stream, info, kind, svc.now_ms())
                 except api.TwirpError:
                     pass  # already ended
+        if stream.recording:
+            stream.recording = drop_progress(stream.recording)  # its scratch segments go too
         if room is not None:
             await svc.livekit(svc.rooms.delete_room(api.DeleteRoomRequest(room=req.room_name)))
         end_ms = svc.now_ms()

@@ -20,7 +20,7 @@ from livekit import api
 from backend.common import ROOM_SPEC
 from backend.destinations import FAILED_WORDS
 from backend.hls import HlsInfo, apply_hls_info, hls_status
-from backend.recording import RecordingInfo, recording_info
+from backend.recording import RecordingInfo, drop_progress, recording_info
 from backend.rooms import ShowEconomics
 from backend.store import LiveStream
 from backend.usage import (
@@ -117,7 +117,9 @@ async def get_broadcast_status(
         )
         live_s = usage_of(stream, now_ms).live_ms / 1000
         recording = (
-            RecordingInfo.from_record(stream.recording, bool(stream.recording_egress_id))
+            RecordingInfo.from_record(
+                stream.recording, bool(stream.recording_egress_id)
+            ).with_progress(stream.recording)
             if stream.recording
             else RecordingInfo(RecordingInfo.from_record({}).status, active=False)
         )
@@ -132,7 +134,7 @@ async def get_broadcast_status(
                 )
                 for name, status in stream.destination_status.items()
             ),
-            hls=hls_status(stream),
+            hls=hls_status(stream, svc.config),
             economics=ShowEconomics.of(figures.as_json(), live_s),
             region=svc.config.region,
         )
@@ -198,6 +200,7 @@ def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
             stream.destinations = {}
         if info.egress_id == stream.recording_egress_id:
             stream.recording_egress_id = ""
+            stream.recording = drop_progress(stream.recording)
 
 
 def _event_ms(event: api.WebhookEvent) -> int:

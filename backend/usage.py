@@ -63,7 +63,10 @@ def note_egress(
     """
     if not info.egress_id:
         return
-    stored = sum(f.size for f in info.file_results) + sum(s.size for s in info.segment_results)
+    stored = sum(f.size for f in info.file_results)
+    # A recording's segments are its progress scratch, deleted when it ends (recording.py).
+    if kind is not EgressKind.RECORDING:
+        stored += sum(s.size for s in info.segment_results)
     entry = stream.egress_usage.get(info.egress_id, {"kind": kind.value})
     # Sizes only grow; an info that omits them (a status without results) keeps the last seen.
     entry["storedBytes"] = max(int(entry.get("storedBytes", 0)), stored)

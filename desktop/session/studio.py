@@ -360,6 +360,8 @@ class Studio:
             / "studio-backend.sqlite3",
             embedded=True,
             egress_url=os.environ.get("LIVEKIT_EGRESS_URL", ""),
+            # Where this computer sees the egress's recording folder, if it does (progress).
+            recording_read_dir=os.environ.get("BROADCASTER_RECORDING_READ_DIR", ""),
         )
         return LocalBackend("host", config=config)
 
