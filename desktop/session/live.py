@@ -168,11 +168,12 @@ class LocalRecording:
 
 
 def local_recording(settings: Settings) -> LocalRecording:
-    """The host's container and quality for local recordings (unknown words: defaults)."""
+    """The host's container and quality for local recordings (unknown words, and ``stream``:
+    the stream's own encoding, which shares the program's encoder)."""
     qualities = {q.value: q for q in RecordingQuality}
     return LocalRecording(
         ".webm" if settings.recording_output == OutputFormat.WEBM.value else ".mp4",
-        qualities.get(settings.recording_quality, RecordingQuality.HIGH),
+        qualities.get(settings.local_recording_quality),
     )
 
 

@@ -43,7 +43,9 @@ async def test_webm_and_low_quality_chosen_in_settings_make_the_local_recording(
     window.open_settings()
     (dialog,) = dialogs
     dialog.recording_output.setCurrentIndex(dialog.recording_output.findData("webm"))
-    dialog.recording_quality.setCurrentIndex(dialog.recording_quality.findData("low"))
+    # By default the local recording shares the stream's encoder; "low" asks for its own.
+    assert dialog.local_recording_quality.currentData() == "stream"
+    dialog.local_recording_quality.setCurrentIndex(dialog.local_recording_quality.findData("low"))
     buttons = dialog.findChild(QDialogButtonBox)
     assert buttons is not None
     ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
