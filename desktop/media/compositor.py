@@ -666,7 +666,8 @@ class Compositor:
             # A screen grab: converted once per new grab, then scaled as planes (1.5 bytes a
             # pixel) — cheaper than scaling the 4-byte pixels first (measured).
             bgra = frame.data.reshape(frame.height, frame.width, 4)[cy : cy + ch, cx : cx + cw]
-            # Into a buffer kept for the next grab: a fresh 3 MB one would be page-faulted in.
+            # Into a buffer kept for the next grab rather than 3 MB fresh each time (no
+            # measurable change where malloc hands the freed block back; safe where not).
             if self._grab_i420 is None or self._grab_i420.shape != (ch * 3 // 2, cw):
                 self._grab_i420 = np.empty((ch * 3 // 2, cw), np.uint8)
             cv2.cvtColor(np.ascontiguousarray(bgra), cv2.COLOR_BGRA2YUV_I420, dst=self._grab_i420)
