@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from backend.common import Layout
 from backend.contract import spec
 from backend.lazy import lazy_module
-from backend.recording import RecordingState, state_of_egress
+from backend.recording import RecordingState, playlist_segments, readable_path, state_of_egress
 from backend.rtmp import Destination
 from backend.store import LiveStream
 from backend.usage import EgressKind, note_egress
@@ -27,6 +27,7 @@ from backend.usage import EgressKind, note_egress
 if TYPE_CHECKING:
     from livekit import api
 
+    from backend.config import BackendConfig
     from backend.service import LiveKitBackendService
 else:
     api = lazy_module("livekit.api")
@@ -167,11 +168,20 @@ def apply_hls_info(stream: LiveStream, info: api.EgressInfo) -> None:
         stream.hls_egress_id = ""
 
 
-def hls_status(stream: LiveStream) -> HlsInfo | None:
-    """The HLS record as the API reports it (None when the room has no HLS)."""
+def hls_status(stream: LiveStream, config: BackendConfig) -> HlsInfo | None:
+    """The HLS record as the API reports it (None when the room has no HLS).
+
+    While the egress runs, the segment count is read from its live playlist where this backend
+    can see it: LiveKit's egress reports ``segment_results`` only when it ends.
+    """
     record = stream.hls
     if not record:
         return None
+    if stream.hls_egress_id:
+        live = readable_path(config, str(record.get("liveLocation", "")))
+        written = playlist_segments(live) if live is not None else None
+        if written is not None and written > int(record.get("segmentCount", 0)):
+            record = {**record, "segmentCount": written}
     words = {state.value: state for state in RecordingState}
     return HlsInfo(
         words.get(str(record.get("status")), RecordingState.UNKNOWN),

@@ -170,18 +170,26 @@ class RecordingInfo:
 
 
 def progress_segments(record: dict[str, Any]) -> int | None:
-    """Segments written so far by a recording's progress output (None: nothing to read).
-
-    The live playlist lists the newest few segments after ``#EXT-X-MEDIA-SEQUENCE``, the
-    number of segments that scrolled out before them.
-    """
+    """Segments written so far by a recording's progress output (None: nothing to read)."""
     folder = record.get("progressFolder")
     if not folder:
         return None
+    return playlist_segments(Path(folder) / PROGRESS_PLAYLIST)
+
+
+def playlist_segments(live_playlist: Path) -> int | None:
+    """Segments an egress has written so far, read from its live HLS playlist (None: nothing
+    to read yet, or not visible from here).
+
+    LiveKit's egress rewrites the live playlist after every segment it closes but reports
+    ``segment_results`` only when the egress ends, so the playlist is the only running count.
+    It lists the newest few segments after ``#EXT-X-MEDIA-SEQUENCE``, the number of segments
+    that scrolled out before them.
+    """
     try:
-        text = (Path(folder) / PROGRESS_PLAYLIST).read_text(errors="replace")
+        text = live_playlist.read_text(errors="replace")
     except OSError:
-        return None  # not written yet, or not visible from here
+        return None
     first = 0
     count = 0
     for line in text.splitlines():
@@ -194,6 +202,27 @@ def progress_segments(record: dict[str, Any]) -> int | None:
         elif line and not line.startswith("#"):
             count += 1
     return first + count if count or first else None
+
+
+def readable_path(config: BackendConfig, egress_path: str) -> Path | None:
+    """Where this backend reads a path the egress wrote (None when it cannot: a bucket, or a
+    folder it does not see).
+
+    A path under ``recording_dir`` is read under ``recording_read_dir`` (the same volume mounted
+    elsewhere); any other absolute path is read where the egress says it is (the backend on the
+    egress host, or the volume mounted at the same place).
+    """
+    if config.recording_bucket or not egress_path:
+        return None
+    read_root = config.recording_read_dir
+    if not read_root and PurePosixPath(config.recording_dir).is_absolute():
+        read_root = config.recording_dir
+    written_root = config.recording_dir.rstrip("/") + "/"
+    if read_root and egress_path.startswith(written_root):
+        return Path(read_root) / egress_path[len(written_root) :]
+    if PurePosixPath(egress_path).is_absolute():
+        return Path(egress_path)
+    return None
 
 
 def drop_progress(record: dict[str, Any]) -> dict[str, Any]:
@@ -209,15 +238,11 @@ def drop_progress(record: dict[str, Any]) -> dict[str, Any]:
 def progress_folders(config: BackendConfig, name: str) -> tuple[str, str] | None:
     """Where egress writes a recording's progress segments and where this backend reads them
     (None when it cannot: a bucket, progress off, or a folder it does not see)."""
-    if not config.recording_progress_s or config.recording_bucket:
+    if not config.recording_progress_s:
         return None
-    read_root = config.recording_read_dir
-    if not read_root and PurePosixPath(config.recording_dir).is_absolute():
-        read_root = config.recording_dir
-    if not read_root:
-        return None
-    folder = f"{name}{PROGRESS_SUFFIX}"
-    return f"{config.recording_dir.rstrip('/')}/{folder}", f"{read_root.rstrip('/')}/{folder}"
+    written = f"{config.recording_dir.rstrip('/')}/{name}{PROGRESS_SUFFIX}"
+    readable = readable_path(config, written)
+    return (written, str(readable)) if readable is not None else None
 
 
 def progress_output(config: BackendConfig, folder: str) -> api.SegmentedFileOutput:

@@ -144,7 +144,7 @@ async def get_broadcast_status(
                 )
                 for name, status in stream.destination_status.items()
             ),
-            hls=hls_status(stream),
+            hls=hls_status(stream, svc.config),
             economics=ShowEconomics.of(figures.as_json(), live_s),
             region=svc.config.region,
         )

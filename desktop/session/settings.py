@@ -94,7 +94,11 @@ class Settings:
     recording_layout: str = ""
     """Cloud recording layout: speaker, grid or custom ('' = follow the program's layout)."""
     recording_quality: str = "high"
-    """Recording quality: low, medium or high (an egress preset; locally a size and bitrate)."""
+    """Cloud recording quality: low, medium or high (an egress preset)."""
+    local_recording_quality: str = "stream"
+    """Local recording quality: ``stream`` (the stream's own encoding, sharing its encoder, so
+    no extra CPU), or low, medium or high (3, 4.5 or 6 Mb/s at the program's size, one more
+    encoder)."""
     recording_folder: str = ""
     """Where local recordings go ('' = the Videos folder)."""
     max_retries: int = 5

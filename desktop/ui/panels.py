@@ -507,7 +507,9 @@ class OutputsPanel(QWidget):
                 card.status.setText("Off" if not state.is_live else "Off (switch on to add)")
         parts = []
         if "recording" in direct:
-            parts.append("local: " + words.output_card(direct["recording"]))
+            program = self.studio.live.direct.settings.describe()
+            parts.append("local: " + words.output_card(direct["recording"])
+                         + words.recording_encoding(direct["recording"], program))  # fmt: skip
         if "recording" in egress:
             parts.append("cloud: " + words.egress_card(egress["recording"]))
         if "hls" in direct:
@@ -583,12 +585,14 @@ class StatsPanel(QWidget):
                     size = f"{track.width}x{track.height}" if track.width else "on"
                     rows.append((f"Sending {words.source(track.source)}", f"{size}{layers}"))
         program = self.studio.program_info()
+        names = {d.id: d.name for d in self.studio.settings.destinations}
+        if program.encoders:
+            rows.append(("Encoders", words.encoders(program.encoders, names)))
         if program.encoder:
             rows.append(("Program", f"{program.width}x{program.height} {program.fps} fps, "
                                     f"encoder {program.encoder}"))  # fmt: skip
             lost = words.frames_lost("skipped", program.frames_skipped, program.frames_total)
             rows.append(("Encoder frames", f"{lost} (the computer could not keep up)"))
-        names = {d.id: d.name for d in self.studio.settings.destinations}
         for status in state.direct_outputs:
             if status.phase is OutputPhase.STOPPED:
                 continue

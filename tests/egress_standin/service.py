@@ -499,7 +499,9 @@ class EgressService:
             profile,
             lambda o: loop.call_soon_threadsafe(self._output_started, job, o),
             lambda o: loop.call_soon_threadsafe(self._output_ended, job, o),
-            lambda o: loop.call_soon_threadsafe(self._segments_changed, job, o),
+            # Real egress rewrites the live playlist after each segment but reports
+            # segment_results only when it ends (_output_ended); so does the stand-in.
+            lambda o: None,
         )
         job.outputs.append(output)
         job.segments[output] = job.info.segment_results.add(
@@ -512,6 +514,7 @@ class EgressService:
         output.start()
 
     def _segments_changed(self, job: EgressJob, output: Output) -> None:
+        """Fill the egress's segment results from an output that ended."""
         segments = job.segments.get(output)
         if segments is None or not isinstance(output, HlsOutput):
             return
