@@ -49,7 +49,9 @@ def test_recording_killed_with_sigkill_still_plays(tmp_path: Path, suffix: str) 
     assert kinds == (["opus", "vp8"] if suffix == ".webm" else ["aac", "h264"])
     # Matroska leaves its duration unwritten after a crash; its packets say how long it is.
     played_s = ffprobe_duration_s(path) if suffix == ".mp4" else ffprobe_video_times_s(path)[-1]
-    assert recorded_s - 1.5 < played_s <= recorded_s + 0.5, (played_s, recorded_s)
+    # What the encoder had not yet written when the process died is lost: on a loaded machine
+    # that can be a couple of seconds, never more than was recorded.
+    assert max(1.0, recorded_s - 3.0) < played_s <= recorded_s + 0.5, (played_s, recorded_s)
 
 
 @pytest.fixture
