@@ -57,6 +57,16 @@ class BackendConfig:
     """BROADCASTER_CUSTOM_LAYOUT_URL: the web page egress renders for the ``custom`` layout."""
     hls_segment_s: int = 6
     """Length of HLS segments (BROADCASTER_HLS_SEGMENT_S)."""
+    recording_progress_s: int = 2
+    """BROADCASTER_RECORDING_PROGRESS_S: an MP4 cloud recording written to ``recording_dir``
+    also writes short HLS segments of this length beside it, and ``get_broadcast_status``
+    counts them, so a recording that stalls while LiveKit still calls it active is seen
+    (LiveKit reports a file's size only when it ends). Needs the backend to read the folder
+    egress writes to (``recording_read_dir``); 0 turns it off."""
+    recording_read_dir: str = ""
+    """BROADCASTER_RECORDING_READ_DIR: the recording folder as this backend sees it (a shared
+    volume mounted elsewhere). Empty: the same path as ``recording_dir`` when that is absolute
+    (egress on this machine or the same mount), else unreadable (no progress)."""
     secret_key: str = field(default="", repr=False)
     """Fernet key that encrypts stream keys at rest (BROADCASTER_SECRET_KEY); without one
     they are kept in memory only, for as long as the egress runs."""
@@ -85,8 +95,9 @@ class BackendConfig:
         LIVEKIT_API_SECRET, LIVEKIT_EGRESS_URL, LIVEKIT_TIMEOUT_S, RECORDING_STORAGE_BUCKET,
         the platform table's URL settings (YOUTUBE_RTMP_URL…), BROADCASTER_TOKEN_TTL_S,
         BROADCASTER_RTMP_ALLOWED_HOSTS, BROADCASTER_SECRET_KEY, the cost rates
-        (BROADCASTER_RATE_*, BROADCASTER_COMMISSION_RATE, BROADCASTER_CURRENCY) and
-        BROADCASTER_HLS_SEGMENT_S.
+        (BROADCASTER_RATE_*, BROADCASTER_COMMISSION_RATE, BROADCASTER_CURRENCY),
+        BROADCASTER_HLS_SEGMENT_S, BROADCASTER_RECORDING_PROGRESS_S and
+        BROADCASTER_RECORDING_READ_DIR.
 
         Raises:
             ValueError: A required variable is missing (named in the message).
@@ -130,6 +141,8 @@ class BackendConfig:
             rates=rates_from_env(env),
             custom_layout_url=env.get("BROADCASTER_CUSTOM_LAYOUT_URL", ""),
             hls_segment_s=int(_positive(env, "BROADCASTER_HLS_SEGMENT_S", 6)),
+            recording_progress_s=_progress_s(env),
+            recording_read_dir=env.get("BROADCASTER_RECORDING_READ_DIR", ""),
         )
 
 
@@ -183,3 +196,14 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 < value < 86_400:
         raise ValueError(f"{name} must be between 0 and 86400 seconds")
     return value
+
+
+def _progress_s(env: Mapping[str, str]) -> int:
+    """BROADCASTER_RECORDING_PROGRESS_S: whole seconds per progress segment, 0 for none."""
+    name = "BROADCASTER_RECORDING_PROGRESS_S"
+    text = env.get(name, "").strip()
+    if not text:
+        return 2
+    if not text.isdigit() or int(text) > 30:
+        raise ValueError(f"{name} must be a whole number of seconds from 0 (off) to 30")
+    return int(text)

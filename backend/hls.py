@@ -16,17 +16,21 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from livekit import api
-
 from backend.common import Layout
 from backend.contract import spec
-from backend.recording import STATE_OF_EGRESS, RecordingState
+from backend.lazy import lazy_module
+from backend.recording import RecordingState, playlist_segments, readable_path, state_of_egress
 from backend.rtmp import Destination
 from backend.store import LiveStream
 from backend.usage import EgressKind, note_egress
 
 if TYPE_CHECKING:
+    from livekit import api
+
+    from backend.config import BackendConfig
     from backend.service import LiveKitBackendService
+else:
+    api = lazy_module("livekit.api")
 
 PLAYLIST_PATTERN = r"[A-Za-z0-9_.-]{1,64}\.m3u8"
 """A playlist's file name: no folders (the backend picks the folder), ends in .m3u8."""
@@ -138,7 +142,7 @@ def apply_hls_info(stream: LiveStream, info: api.EgressInfo) -> None:
     if not info.egress_id or info.egress_id != stream.hls.get("egressId"):
         return
     update: dict[str, Any] = {
-        "status": STATE_OF_EGRESS.get(info.status, RecordingState.UNKNOWN).value
+        "status": state_of_egress().get(info.status, RecordingState.UNKNOWN).value
     }
     if info.segment_results:
         segments = info.segment_results[0]
@@ -164,11 +168,20 @@ def apply_hls_info(stream: LiveStream, info: api.EgressInfo) -> None:
         stream.hls_egress_id = ""
 
 
-def hls_status(stream: LiveStream) -> HlsInfo | None:
-    """The HLS record as the API reports it (None when the room has no HLS)."""
+def hls_status(stream: LiveStream, config: BackendConfig) -> HlsInfo | None:
+    """The HLS record as the API reports it (None when the room has no HLS).
+
+    While the egress runs, the segment count is read from its live playlist where this backend
+    can see it: LiveKit's egress reports ``segment_results`` only when it ends.
+    """
     record = stream.hls
     if not record:
         return None
+    if stream.hls_egress_id:
+        live = readable_path(config, str(record.get("liveLocation", "")))
+        written = playlist_segments(live) if live is not None else None
+        if written is not None and written > int(record.get("segmentCount", 0)):
+            record = {**record, "segmentCount": written}
     words = {state.value: state for state in RecordingState}
     return HlsInfo(
         words.get(str(record.get("status")), RecordingState.UNKNOWN),

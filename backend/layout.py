@@ -11,13 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from livekit import api
-
 from backend.common import ROOM_SPEC, Layout
 from backend.contract import spec
+from backend.lazy import lazy_module
 
 if TYPE_CHECKING:
+    from livekit import api
+
     from backend.service import LiveKitBackendService, Principal
+else:
+    api = lazy_module("livekit.api")
 
 
 @dataclass(frozen=True)

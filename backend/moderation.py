@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from livekit import api
-
 from backend.common import ROOM_SPEC, Done, id_spec
 from backend.contract import ApiError, spec
+from backend.lazy import lazy_module
 
 if TYPE_CHECKING:
+    from livekit import api
+
     from backend.service import LiveKitBackendService, Principal
+else:
+    api = lazy_module("livekit.api")
 
 
 class SourceName(enum.Enum):
@@ -23,11 +27,14 @@ class SourceName(enum.Enum):
     SCREEN_SHARE = "screen_share"
 
 
-TRACK_SOURCES = {
-    SourceName.MICROPHONE: api.TrackSource.MICROPHONE,
-    SourceName.CAMERA: api.TrackSource.CAMERA,
-    SourceName.SCREEN_SHARE: api.TrackSource.SCREEN_SHARE,
-}
+@functools.cache
+def track_sources() -> dict[SourceName, api.TrackSource]:
+    """LiveKit's track source for each of ours (built on first use: LiveKit loads lazily)."""
+    return {
+        SourceName.MICROPHONE: api.TrackSource.MICROPHONE,
+        SourceName.CAMERA: api.TrackSource.CAMERA,
+        SourceName.SCREEN_SHARE: api.TrackSource.SCREEN_SHARE,
+    }
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,7 @@ async def mute_participant(
             api.RoomParticipantIdentity(room=req.room_name, identity=req.identity)
         )
     )
-    wanted = TRACK_SOURCES[req.source]
+    wanted = track_sources()[req.source]
     tracks = [
         t for t in info.tracks if (t.sid == req.track_sid if req.track_sid else t.source == wanted)
     ]

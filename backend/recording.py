@@ -3,24 +3,45 @@
 Both are serialised per room and idempotent: a retried start answers the recording already
 running, a retried stop answers the recording that ended. Recordings are named, never located:
 answers carry the file's name, not where the egress wrote it.
+
+Progress: LiveKit's EgressInfo says ACTIVE and nothing more until an egress ends (the file's
+size and duration come with the end), so a recording whose writer hangs looks healthy. An MP4
+recording written to the recording folder therefore carries a second output in the same egress
+request: short HLS segments (``recording_progress_s`` long) in a ``.progress`` folder beside
+the file. LiveKit's egress rewrites that folder's live playlist after every segment it closes,
+so the number of segments written so far (the live playlist's media sequence plus its entries)
+is a progress counter that stops when the writer stops; ``get_broadcast_status`` reports it as
+``progressSegments``. The segments are scratch: they are deleted when the recording ends and
+are not counted as stored bytes.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
+import shutil
 import time
-from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
-
-from livekit import api
 
 from backend.common import ROOM_SPEC, Layout
 from backend.contract import ApiError, spec
+from backend.lazy import lazy_module
 from backend.usage import EgressKind, note_egress
 
 if TYPE_CHECKING:
+    from livekit import api
+
+    from backend.config import BackendConfig
     from backend.service import LiveKitBackendService, Principal
+else:
+    api = lazy_module("livekit.api")
+
+PROGRESS_SUFFIX = ".progress"
+"""The progress segments' folder is the recording's name plus this."""
+PROGRESS_PLAYLIST = "live.m3u8"
+"""The progress folder's live playlist (rewritten after every segment)."""
 
 
 class OutputFormat(enum.Enum):
@@ -49,19 +70,29 @@ class RecordingState(enum.Enum):
     UNKNOWN = "unknown"
 
 
-QUALITY_PRESETS = {
-    Quality.LOW: api.EncodingOptionsPreset.H264_720P_30,
-    Quality.MEDIUM: api.EncodingOptionsPreset.H264_1080P_30,
-    Quality.HIGH: api.EncodingOptionsPreset.H264_1080P_60,
-}
-STATE_OF_EGRESS = {
-    api.EgressStatus.EGRESS_STARTING: RecordingState.STARTING,
-    api.EgressStatus.EGRESS_ACTIVE: RecordingState.ACTIVE,
-    api.EgressStatus.EGRESS_ENDING: RecordingState.ENDING,
-    api.EgressStatus.EGRESS_COMPLETE: RecordingState.COMPLETE,
-    api.EgressStatus.EGRESS_FAILED: RecordingState.FAILED,
-    api.EgressStatus.EGRESS_ABORTED: RecordingState.FAILED,
-}
+@functools.cache
+def quality_presets() -> dict[Quality, api.EncodingOptionsPreset]:
+    """Egress's encoding preset for each quality (built on first use: LiveKit loads lazily)."""
+    return {
+        Quality.LOW: api.EncodingOptionsPreset.H264_720P_30,
+        Quality.MEDIUM: api.EncodingOptionsPreset.H264_1080P_30,
+        Quality.HIGH: api.EncodingOptionsPreset.H264_1080P_60,
+    }
+
+
+@functools.cache
+def state_of_egress() -> dict[api.EgressStatus, RecordingState]:
+    """Our recording state for each egress status (built on first use)."""
+    return {
+        api.EgressStatus.EGRESS_STARTING: RecordingState.STARTING,
+        api.EgressStatus.EGRESS_ACTIVE: RecordingState.ACTIVE,
+        api.EgressStatus.EGRESS_ENDING: RecordingState.ENDING,
+        api.EgressStatus.EGRESS_COMPLETE: RecordingState.COMPLETE,
+        api.EgressStatus.EGRESS_FAILED: RecordingState.FAILED,
+        api.EgressStatus.EGRESS_ABORTED: RecordingState.FAILED,
+    }
+
+
 FAILED_WORDS = "the recording stopped with an error on the egress service; start it again"
 
 
@@ -108,6 +139,11 @@ class RecordingInfo:
     error: str | None = None
     active: bool | None = None
     """In get_broadcast_status: whether it is recording now."""
+    progress_segments: int | None = None
+    """In get_broadcast_status, while recording: how many progress segments the egress has
+    written so far. It grows every few seconds while the recording is written; a count that
+    stops growing while the status says active is a stalled recording. None when progress
+    cannot be seen (WebM, a bucket, progress turned off, or no segment written yet)."""
 
     @classmethod
     def from_record(cls, record: dict[str, Any], active: bool | None = None) -> RecordingInfo:
@@ -126,6 +162,99 @@ class RecordingInfo:
             active,
         )
 
+    def with_progress(self, record: dict[str, Any]) -> RecordingInfo:
+        """This info with the progress counter read from the recording's progress folder."""
+        if not self.active:
+            return self
+        return replace(self, progress_segments=progress_segments(record))
+
+
+def progress_segments(record: dict[str, Any]) -> int | None:
+    """Segments written so far by a recording's progress output (None: nothing to read)."""
+    folder = record.get("progressFolder")
+    if not folder:
+        return None
+    return playlist_segments(Path(folder) / PROGRESS_PLAYLIST)
+
+
+def playlist_segments(live_playlist: Path) -> int | None:
+    """Segments an egress has written so far, read from its live HLS playlist (None: nothing
+    to read yet, or not visible from here).
+
+    LiveKit's egress rewrites the live playlist after every segment it closes but reports
+    ``segment_results`` only when the egress ends, so the playlist is the only running count.
+    It lists the newest few segments after ``#EXT-X-MEDIA-SEQUENCE``, the number of segments
+    that scrolled out before them.
+    """
+    try:
+        text = live_playlist.read_text(errors="replace")
+    except OSError:
+        return None
+    first = 0
+    count = 0
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            try:
+                first = int(line.split(":", 1)[1])
+            except ValueError:
+                return None
+        elif line and not line.startswith("#"):
+            count += 1
+    return first + count if count or first else None
+
+
+def readable_path(config: BackendConfig, egress_path: str) -> Path | None:
+    """Where this backend reads a path the egress wrote (None when it cannot: a bucket, or a
+    folder it does not see).
+
+    A path under ``recording_dir`` is read under ``recording_read_dir`` (the same volume mounted
+    elsewhere); any other absolute path is read where the egress says it is (the backend on the
+    egress host, or the volume mounted at the same place).
+    """
+    if config.recording_bucket or not egress_path:
+        return None
+    read_root = config.recording_read_dir
+    if not read_root and PurePosixPath(config.recording_dir).is_absolute():
+        read_root = config.recording_dir
+    written_root = config.recording_dir.rstrip("/") + "/"
+    if read_root and egress_path.startswith(written_root):
+        return Path(read_root) / egress_path[len(written_root) :]
+    if PurePosixPath(egress_path).is_absolute():
+        return Path(egress_path)
+    return None
+
+
+def drop_progress(record: dict[str, Any]) -> dict[str, Any]:
+    """Delete a finished recording's progress segments (scratch); the record without them."""
+    folder = record.get("progressFolder")
+    if folder:
+        path = Path(folder)
+        if path.name.endswith(PROGRESS_SUFFIX):  # never anything but our own scratch folder
+            shutil.rmtree(path, ignore_errors=True)
+    return {k: v for k, v in record.items() if k != "progressFolder"}
+
+
+def progress_folders(config: BackendConfig, name: str) -> tuple[str, str] | None:
+    """Where egress writes a recording's progress segments and where this backend reads them
+    (None when it cannot: a bucket, progress off, or a folder it does not see)."""
+    if not config.recording_progress_s:
+        return None
+    written = f"{config.recording_dir.rstrip('/')}/{name}{PROGRESS_SUFFIX}"
+    readable = readable_path(config, written)
+    return (written, str(readable)) if readable is not None else None
+
+
+def progress_output(config: BackendConfig, folder: str) -> api.SegmentedFileOutput:
+    """The progress output of a recording: short HLS segments in ``folder``."""
+    return api.SegmentedFileOutput(
+        protocol=api.SegmentedFileProtocol.HLS_PROTOCOL,
+        filename_prefix=f"{folder}/progress",
+        playlist_name=f"{folder}/index.m3u8",
+        live_playlist_name=f"{folder}/{PROGRESS_PLAYLIST}",
+        segment_duration=config.recording_progress_s,
+    )
+
 
 @dataclass(frozen=True)
 class RecordingAnswer:
@@ -138,7 +267,7 @@ class RecordingAnswer:
 def recording_info(info: api.EgressInfo) -> dict[str, Any]:
     """The stored record's fields from an EgressInfo (names only, words not raw errors)."""
     result: dict[str, Any] = {
-        "status": STATE_OF_EGRESS.get(info.status, RecordingState.UNKNOWN).value
+        "status": state_of_egress().get(info.status, RecordingState.UNKNOWN).value
     }
     if info.file_results:
         file = info.file_results[0]
@@ -172,6 +301,8 @@ async def start_recording(
         )
         if bucket:
             file_output.s3.CopyFrom(api.S3Upload(bucket=bucket))
+        # Progress needs H.264 (HLS) like the file (MP4), and a folder this backend can read.
+        progress = progress_folders(svc.config, name) if req.output is OutputFormat.MP4 else None
         info = await svc.livekit(
             svc.egress.start_room_composite_egress(
                 api.RoomCompositeEgressRequest(
@@ -180,8 +311,9 @@ async def start_recording(
                     custom_base_url=svc.config.custom_layout_url
                     if req.layout is Layout.CUSTOM
                     else "",
-                    preset=QUALITY_PRESETS[req.quality],
+                    preset=quality_presets()[req.quality],
                     file_outputs=[file_output],
+                    segment_outputs=[progress_output(svc.config, progress[0])] if progress else [],
                 )
             )
         )
@@ -195,6 +327,8 @@ async def start_recording(
             "layout": req.layout.value,
             "quality": req.quality.value,
         }
+        if progress:
+            stream.recording["progressFolder"] = progress[1]
         svc.store.save_stream(stream)
         return RecordingAnswer(RecordingInfo.from_record(stream.recording))
 
@@ -222,7 +356,7 @@ async def stop_recording(
                 svc.egress.list_egress(api.ListEgressRequest(egress_id=stream.recording_egress_id))
             )
             info = listed.items[0] if listed.items else api.EgressInfo()
-        stream.recording = {**stream.recording, **recording_info(info)}
+        stream.recording = drop_progress({**stream.recording, **recording_info(info)})
         note_egress(stream, info, EgressKind.RECORDING, svc.now_ms())
         stream.recording_egress_id = ""
         svc.store.save_stream(stream)

@@ -10,16 +10,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from livekit import api
-
 from backend.common import ID_PATTERN, MAX_NAME_CHARS, ROOM_PATTERN, ROOM_SPEC, id_spec
 from backend.contract import ApiError, camel, check_depth, spec
 from backend.economics import Economics, Rates
 from backend.hls import EgressOptions, apply_hls_info, start_hls
+from backend.lazy import lazy_module
 from backend.recording import (
     RecordingInfo,
     RecordingOptions,
     StartRecordingRequest,
+    drop_progress,
     recording_info,
     start_recording,
 )
@@ -28,7 +28,11 @@ from backend.store import LiveStream, Role
 from backend.usage import EgressKind, close_presence, economics_of, note_egress, usage_of
 
 if TYPE_CHECKING:
+    from livekit import api
+
     from backend.service import LiveKitBackendService, Principal
+else:
+    api = lazy_module("livekit.api")
 
 MAX_METADATA_CHARS = 4096
 PLATFORM_METADATA_KEYS = ("appointmentId", "hostUserId", "productType", "tenantId")
@@ -503,6 +507,8 @@ async def end_stream(
                     note_egress(stream, info, kind, svc.now_ms())
                 except api.TwirpError:
                     pass  # already ended
+        if stream.recording:
+            stream.recording = drop_progress(stream.recording)  # its scratch segments go too
         if room is not None:
             await svc.livekit(svc.rooms.delete_room(api.DeleteRoomRequest(room=req.room_name)))
         end_ms = svc.now_ms()

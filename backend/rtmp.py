@@ -10,16 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
-from livekit import api
-
 from backend.common import ROOM_SPEC, Done, Layout
 from backend.contract import ApiError, spec
 from backend.destinations import MAX_URL_CHARS, URL_PATTERN, check_destination
+from backend.lazy import lazy_module
 from backend.platforms import PLATFORMS, platform
 from backend.usage import EgressKind, note_egress
 
 if TYPE_CHECKING:
+    from livekit import api
+
     from backend.service import LiveKitBackendService, Principal
+else:
+    api = lazy_module("livekit.api")
 
 MAX_DESTINATIONS = 10
 NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,31}"

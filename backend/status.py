@@ -8,6 +8,7 @@ turn the API into a port scanner.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import re
 import time
@@ -15,12 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from livekit import api
-
 from backend.common import ROOM_SPEC
 from backend.destinations import FAILED_WORDS
 from backend.hls import HlsInfo, apply_hls_info, hls_status
-from backend.recording import RecordingInfo, recording_info
+from backend.lazy import lazy_module
+from backend.recording import RecordingInfo, drop_progress, recording_info
 from backend.rooms import ShowEconomics
 from backend.store import LiveStream
 from backend.usage import (
@@ -34,15 +34,22 @@ from backend.usage import (
 )
 
 if TYPE_CHECKING:
+    from livekit import api
+
     from backend.service import LiveKitBackendService, Principal
+else:
+    api = lazy_module("livekit.api")
 
 logger = logging.getLogger(__name__)
 
-ENDED = (
-    api.EgressStatus.EGRESS_COMPLETE,
-    api.EgressStatus.EGRESS_FAILED,
-    api.EgressStatus.EGRESS_ABORTED,
-)
+
+def _ended(status: api.EgressStatus) -> bool:
+    """Whether an egress in ``status`` has finished (for good or not)."""
+    return status in (
+        api.EgressStatus.EGRESS_COMPLETE,
+        api.EgressStatus.EGRESS_FAILED,
+        api.EgressStatus.EGRESS_ABORTED,
+    )
 
 
 class DestinationState(enum.Enum):
@@ -54,11 +61,14 @@ class DestinationState(enum.Enum):
     STOPPED = "stopped"
 
 
-STATE_OF_STREAM = {
-    api.StreamInfo.Status.ACTIVE: DestinationState.LIVE,
-    api.StreamInfo.Status.FINISHED: DestinationState.STOPPED,
-    api.StreamInfo.Status.FAILED: DestinationState.FAILED,
-}
+@functools.cache
+def _state_of_stream() -> dict[api.StreamInfo.Status, DestinationState]:
+    """Our state for each egress stream status (built on first use: LiveKit loads lazily)."""
+    return {
+        api.StreamInfo.Status.ACTIVE: DestinationState.LIVE,
+        api.StreamInfo.Status.FINISHED: DestinationState.STOPPED,
+        api.StreamInfo.Status.FAILED: DestinationState.FAILED,
+    }
 
 
 @dataclass(frozen=True)
@@ -117,7 +127,9 @@ async def get_broadcast_status(
         )
         live_s = usage_of(stream, now_ms).live_ms / 1000
         recording = (
-            RecordingInfo.from_record(stream.recording, bool(stream.recording_egress_id))
+            RecordingInfo.from_record(
+                stream.recording, bool(stream.recording_egress_id)
+            ).with_progress(stream.recording)
             if stream.recording
             else RecordingInfo(RecordingInfo.from_record({}).status, active=False)
         )
@@ -132,7 +144,7 @@ async def get_broadcast_status(
                 )
                 for name, status in stream.destination_status.items()
             ),
-            hls=hls_status(stream),
+            hls=hls_status(stream, svc.config),
             economics=ShowEconomics.of(figures.as_json(), live_s),
             region=svc.config.region,
         )
@@ -176,7 +188,7 @@ def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
         name = _match_destination(result.url, stream.destinations)
         if name is None:
             continue
-        state = STATE_OF_STREAM.get(result.status, DestinationState.STARTING)
+        state = _state_of_stream().get(result.status, DestinationState.STARTING)
         stream.destination_status[name] = {
             "status": state.value,
             "error": FAILED_WORDS if state is DestinationState.FAILED else "",
@@ -189,7 +201,7 @@ def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
     if kind is not None:
         note_egress(stream, info, kind)
     apply_hls_info(stream, info)
-    if info.status in ENDED:
+    if _ended(info.status):
         if info.egress_id == stream.rtmp_egress_id:
             stream.rtmp_egress_id = ""
             for name, status in stream.destination_status.items():
@@ -198,6 +210,7 @@ def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
             stream.destinations = {}
         if info.egress_id == stream.recording_egress_id:
             stream.recording_egress_id = ""
+            stream.recording = drop_progress(stream.recording)
 
 
 def _event_ms(event: api.WebhookEvent) -> int:

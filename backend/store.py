@@ -18,9 +18,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from cryptography.fernet import Fernet, InvalidToken
+from backend.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from cryptography import fernet
+else:
+    fernet = lazy_module("cryptography.fernet")
+
 
 DEFAULT_CREDENTIAL_TTL_S = 90 * 24 * 3600
 """Credentials expire after 90 days unless created with another lifetime."""
@@ -107,12 +113,12 @@ class SecretBox:
     """
 
     def __init__(self, key: str | bytes) -> None:
-        self._fernet = Fernet(key)
+        self._fernet = fernet.Fernet(key)
 
     @staticmethod
     def new_key() -> str:
         """A fresh key to put in the service's environment."""
-        return Fernet.generate_key().decode()
+        return fernet.Fernet.generate_key().decode()
 
     def seal(self, data: dict[str, str]) -> str:
         """Encrypt a name → URL map."""
@@ -122,7 +128,7 @@ class SecretBox:
         """Decrypt a sealed map; an unreadable one (key changed) reads as empty."""
         try:
             result: dict[str, str] = json.loads(self._fernet.decrypt(token.encode()))
-        except (InvalidToken, ValueError):
+        except (fernet.InvalidToken, ValueError):
             return {}
         return result
 

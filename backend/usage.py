@@ -12,12 +12,16 @@ from __future__ import annotations
 import enum
 import time
 from decimal import Decimal
-from typing import Any
-
-from livekit import api
+from typing import TYPE_CHECKING, Any
 
 from backend.economics import Economics, Rates, Usage, economics, participant_ms, union_ms
+from backend.lazy import lazy_module
 from backend.store import LiveStream
+
+if TYPE_CHECKING:
+    from livekit import api
+else:
+    api = lazy_module("livekit.api")
 
 
 class EgressKind(enum.Enum):
@@ -63,7 +67,10 @@ def note_egress(
     """
     if not info.egress_id:
         return
-    stored = sum(f.size for f in info.file_results) + sum(s.size for s in info.segment_results)
+    stored = sum(f.size for f in info.file_results)
+    # A recording's segments are its progress scratch, deleted when it ends (recording.py).
+    if kind is not EgressKind.RECORDING:
+        stored += sum(s.size for s in info.segment_results)
     entry = stream.egress_usage.get(info.egress_id, {"kind": kind.value})
     # Sizes only grow; an info that omits them (a status without results) keeps the last seen.
     entry["storedBytes"] = max(int(entry.get("storedBytes", 0)), stored)

@@ -39,7 +39,8 @@ MAX_GRID = 9
 MAX_STRIP = 6
 """Tiles a strip (speaker or screen layouts) shows at most."""
 NEAR_SIZE = 1.1
-"""A person's frame at most this much larger than their region is cropped, not scaled."""
+"""A person's frame at most this much larger than their region (or than 2, 4… times it) is
+cropped to it (to that multiple, then halved exactly), not resampled."""
 LINEAR_UP_TO = 2.25
 """The largest shrink done in one bilinear pass; larger ones halve exactly first."""
 PIP_FRACTION = 0.25
@@ -345,6 +346,36 @@ def _fit_in(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[int, int, i
     return (dst_w - w) // 4 * 2, (dst_h - h) // 4 * 2, w, h
 
 
+def _near_crop(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[int, int, int, int] | None:
+    """The middle of a source that is about 1, 2, 4… times its region, that many times its size.
+
+    Such a source is cut, not resampled: at the region's size (the layer the program asked
+    for) it is used as it is; at 2ⁿ times it is then only halved exactly n times: box filters,
+    sharp and alias-free, and cheaper — for a 720p guest in a 312×176 tile the last pass on its
+    luma is a halving (about 20 µs) instead of a bilinear one (about 75 µs, measured). Every
+    simulcast layer of a guest (180p, 360p, 720p) is so framed alike in its tile: a layer
+    switch does not zoom the picture. At most :data:`NEAR_SIZE` of the source's width or height
+    is lost. None when the source is not near such a size.
+    """
+    factor = 1
+    while dst_w * factor <= src_w and dst_h * factor <= src_h:
+        w, h = dst_w * factor, dst_h * factor
+        if src_w <= w * NEAR_SIZE and src_h <= h * NEAR_SIZE:
+            return (src_w - w) // 4 * 2, (src_h - h) // 4 * 2, w, h
+        factor *= 2
+    return None
+
+
+def person_crop(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[int, int, int, int]:
+    """The part (x, y, w, h) of a person's ``src_w`` × ``src_h`` frame shown in their region.
+
+    The centred part with the region's aspect; for a frame about 1, 2, 4… times the region's
+    size, exactly that multiple (see :func:`_near_crop`), so every simulcast layer of a guest
+    (180p, 360p, 720p) is framed alike in a tile.
+    """
+    return _near_crop(src_w, src_h, dst_w, dst_h) or _crop_to(src_w, src_h, dst_w, dst_h)
+
+
 def scale(
     image: npt.NDArray[np.uint8], w: int, h: int, out: npt.NDArray[np.uint8] | None = None
 ) -> npt.NDArray[np.uint8]:
@@ -426,6 +457,7 @@ class Compositor:
         self._version = 0
         self._layout_cache: tuple[tuple[object, ...], list[Region]] | None = None
         self._regions: tuple[Region, ...] = ()
+        self._grab_i420: npt.NDArray[np.uint8] | None = None
         self.pictures = 0
         """Pictures composed so far."""
 
@@ -628,18 +660,18 @@ class Compositor:
         if region.kind is RegionKind.SCREEN:
             crop = (0, 0, frame.width, frame.height)
         else:
-            crop = _crop_to(frame.width, frame.height, w, h)
-            if w <= frame.width <= w * NEAR_SIZE and h <= frame.height <= h * NEAR_SIZE:
-                # A source already about the region's size (the layer asked for): cut the
-                # middle out instead of resampling it, which would cost and blur.
-                crop = ((frame.width - w) // 4 * 2, (frame.height - h) // 4 * 2, w, h)
+            crop = person_crop(frame.width, frame.height, w, h)
         cx, cy, cw, ch = crop
         if frame.format is PixelFormat.BGRA:
             # A screen grab: converted once per new grab, then scaled as planes (1.5 bytes a
             # pixel) — cheaper than scaling the 4-byte pixels first (measured).
             bgra = frame.data.reshape(frame.height, frame.width, 4)[cy : cy + ch, cx : cx + cw]
-            yuv = cv2.cvtColor(np.ascontiguousarray(bgra), cv2.COLOR_BGRA2YUV_I420)
-            src = split_planes(np.asarray(yuv, np.uint8).reshape(-1), cw, ch)
+            # Into a buffer kept for the next grab rather than 3 MB fresh each time (no
+            # measurable change where malloc hands the freed block back; safe where not).
+            if self._grab_i420 is None or self._grab_i420.shape != (ch * 3 // 2, cw):
+                self._grab_i420 = np.empty((ch * 3 // 2, cw), np.uint8)
+            cv2.cvtColor(np.ascontiguousarray(bgra), cv2.COLOR_BGRA2YUV_I420, dst=self._grab_i420)
+            src = split_planes(self._grab_i420.reshape(-1), cw, ch)
             cx = cy = 0
         else:
             src = split_planes(frame.data, frame.width, frame.height)

@@ -12,10 +12,17 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from livekit import rtc
+
+from backend.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from livekit import rtc
+else:
+    rtc = lazy_module("livekit.rtc")
 
 
 def monotonic_us() -> int:

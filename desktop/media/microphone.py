@@ -12,16 +12,21 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from livekit import rtc
 
+from backend.lazy import lazy_module
 from desktop.media.base import SourceKind
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.frames import AudioFrame, monotonic_us
 from desktop.media.threaded import ThreadedSource
+
+if TYPE_CHECKING:
+    from livekit import rtc
+else:
+    rtc = lazy_module("livekit.rtc")
 
 logger = logging.getLogger(__name__)
 

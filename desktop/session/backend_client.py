@@ -16,13 +16,12 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from backend.common import Done, Layout
 from backend.contract import ApiError, dump, parse
 from backend.layout import LayoutAnswer, UpdateLayoutRequest
+from backend.lazy import lazy_module
 from backend.moderation import (
     Muted,
     MuteRequest,
@@ -61,6 +60,11 @@ from backend.rtmp import (
 )
 from backend.status import BroadcastStatus, BroadcastStatusRequest
 from desktop.session.errors import SessionError, SessionErrorCode
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_module("aiohttp")
 
 logger = logging.getLogger(__name__)
 

@@ -34,6 +34,7 @@ from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import DestinationKind, RtmpTarget, rtmp_target
 from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.output import OutputPhase, OutputStatus, recording_path
+from desktop.media.outputs.profiles import RecordingQuality
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.node_urls import connect_first
@@ -90,7 +91,13 @@ def _parser() -> argparse.ArgumentParser:
                         "rtmp://host/app/KEY); 'youtube' or 'twitch' take the key from "
                         "$YOUTUBE_STREAM_KEY or $TWITCH_STREAM_KEY; repeatable")  # fmt: skip
     parser.add_argument("--record", metavar="PATH",
-                        help="record the program to a .mkv or .mp4 file, or a folder")  # fmt: skip
+                        help="record the program to a .mp4, .mkv or .webm (VP8 + Opus) file, "
+                        "or a folder")  # fmt: skip
+    parser.add_argument("--record-quality", choices=[q.value for q in RecordingQuality],
+                        default=None,
+                        help="--record at 3 (low), 4.5 (medium) or 6 (high) Mb/s with an "
+                        "encoder of its own (default: the program's encoding, shared with "
+                        "--rtmp)")  # fmt: skip
     parser.add_argument("--video-bitrate", type=int, default=3_000_000,
                         help="program video bitrate in b/s for --rtmp and --record")  # fmt: skip
     parser.add_argument("--max-retries", type=int, default=5,
@@ -380,7 +387,8 @@ async def run(args: argparse.Namespace) -> int:
             for output_id, target in targets:
                 direct.add_rtmp(output_id, target)
             if args.record:
-                direct.start_recording(args.record)
+                quality = RecordingQuality(args.record_quality) if args.record_quality else None
+                direct.start_recording(args.record, quality=quality)
         deadline = None if args.duration is None else loop.time() + args.duration
         outage = _Outage(args.reconnect_window)
         if outage_error:

@@ -33,6 +33,7 @@ from desktop.media.outputs.destinations import (
 )
 from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.output import OutputKind, OutputStatus
+from desktop.media.outputs.profiles import RecordingQuality
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.session.backend_client import Backend, named_url
 from desktop.session.errors import SessionError, SessionErrorCode
@@ -152,6 +153,27 @@ def cloud_recording(settings: Settings) -> CloudRecording:
         outputs.get(settings.recording_output, OutputFormat.MP4),
         qualities.get(settings.recording_quality, Quality.HIGH),
         layouts.get(settings.recording_layout),
+    )
+
+
+@dataclass(frozen=True)
+class LocalRecording:
+    """What the host chose for a local recording (the same words as the cloud's)."""
+
+    suffix: str = ".mp4"
+    """The file's container: ``.mp4`` (H.264 + AAC) or ``.webm`` (VP8 + Opus)."""
+    quality: RecordingQuality | None = None
+    """The bitrate band (the program's size and frame rate are kept); None records the
+    program's own encoding, sharing its encoder."""
+
+
+def local_recording(settings: Settings) -> LocalRecording:
+    """The host's container and quality for local recordings (unknown words, and ``stream``:
+    the stream's own encoding, which shares the program's encoder)."""
+    qualities = {q.value: q for q in RecordingQuality}
+    return LocalRecording(
+        ".webm" if settings.recording_output == OutputFormat.WEBM.value else ".mp4",
+        qualities.get(settings.local_recording_quality),
     )
 
 
@@ -295,6 +317,8 @@ class LiveOutputs:
         self._live = False
         self.cloud_recording_options = CloudRecording()
         """Container, quality and layout of cloud recordings."""
+        self.local_recording_options = LocalRecording()
+        """Container and quality of local recordings."""
         self._rehearsal = ""
 
     @property
@@ -523,7 +547,10 @@ class LiveOutputs:
         if cloud and egress is not None:
             await egress.start_cloud_recording(self.cloud_recording_options)
         if local:
-            output = self.direct.start_recording(folder)
+            chosen = self.local_recording_options
+            output = self.direct.start_recording(
+                folder, quality=chosen.quality, suffix=chosen.suffix
+            )
             return Path(output.status.path)
         return None
 

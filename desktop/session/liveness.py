@@ -18,10 +18,15 @@ import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from livekit import rtc
-
+from backend.lazy import lazy_module
 from desktop.session.state import ConnectionState, StateStore
+
+if TYPE_CHECKING:
+    from livekit import rtc
+else:
+    rtc = lazy_module("livekit.rtc")
 
 logger = logging.getLogger(__name__)
 

@@ -10,17 +10,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from livekit import rtc
 
+from backend.lazy import lazy_module
 from desktop.media.audio_mix import BLOCK_SAMPLES as MIX_BLOCK_SAMPLES
 from desktop.media.audio_mix import MIX_RATE_HZ, AudioMixer
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.frames import AudioFrame, monotonic_us
 from desktop.media.microphone import import_sounddevice
 from desktop.media.pulse import PULSE_DEVICE, routed_to, sink_named
+
+if TYPE_CHECKING:
+    from livekit import rtc
+else:
+    rtc = lazy_module("livekit.rtc")
 
 logger = logging.getLogger(__name__)
 

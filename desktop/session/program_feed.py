@@ -15,15 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from livekit import rtc
 
+from backend.lazy import lazy_module
 from desktop.media.compositor import HOST_ID, Layout, Region, RegionKind, StageMember
 from desktop.media.frames import AudioFrame, PixelFormat, VideoFrame, monotonic_us
 from desktop.media.outputs.program import DirectBroadcast
 from desktop.session.state import RoomState, Source, StateStore
+
+if TYPE_CHECKING:
+    from livekit import rtc
+else:
+    rtc = lazy_module("livekit.rtc")
 
 logger = logging.getLogger(__name__)
 

@@ -27,19 +27,26 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from livekit import rtc
-from livekit.rtc._proto.room_pb2 import AudioEncoding  # not re-exported by livekit.rtc
-from livekit.rtc.participant import PublishTrackError
 
+from backend.lazy import lazy_module
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.fanout import DirectSink, FrameQueue
 from desktop.media.frames import AudioFrame, VideoFrame, fit_frame
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.link_stats import LinkSampler, LinkStats
 from desktop.session.state import Source
+
+if TYPE_CHECKING:
+    from livekit import rtc
+    from livekit.rtc import participant as rtc_participant
+    from livekit.rtc._proto import room_pb2  # AudioEncoding: not re-exported by livekit.rtc
+else:
+    rtc = lazy_module("livekit.rtc")
+    rtc_participant = lazy_module("livekit.rtc.participant")
+    room_pb2 = lazy_module("livekit.rtc._proto.room_pb2")
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +62,13 @@ SCREEN_PARK_S = 30.0
 LINK_STATS_INTERVAL_S = 2.0
 """How often the uplink figures (bitrate per layer, RTT, loss) are sampled."""
 
-CODECS = {"vp8": rtc.VideoCodec.VP8, "h264": rtc.VideoCodec.H264, "vp9": rtc.VideoCodec.VP9}
+CODECS = ("vp8", "h264", "vp9")
 """Video codecs a host can choose."""
+
+
+def _sdk_codec(name: str) -> rtc.VideoCodec.ValueType:
+    """LiveKit's code for one of :data:`CODECS` (looked up late: LiveKit loads on first use)."""
+    return {"vp8": rtc.VideoCodec.VP8, "h264": rtc.VideoCodec.H264, "vp9": rtc.VideoCodec.VP9}[name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +155,7 @@ async def publish_track(
             if room.connection_state == rtc.ConnectionState.CONN_DISCONNECTED:
                 reason = "the room was left meanwhile"
                 break
-    except PublishTrackError as exc:
+    except rtc_participant.PublishTrackError as exc:
         reason = exc.message
     finally:
         if not publishing.done():
@@ -166,22 +178,12 @@ async def pump_audio(
     Blocks already waiting are taken without waking again; a block left over when the queue
     closes is still handed on. ``handed`` (benchmarks) is told which blocks each handoff took.
     """
-    pending: list[AudioFrame] = []
-
-    async def hand() -> None:
-        await lk_source.capture_frame(join_blocks(pending))
+    # One wake-up per handoff: the queue wakes this loop once ``blocks_per_handoff`` blocks
+    # wait, not once per block.
+    while (blocks := await queue.aget_many(blocks_per_handoff)) is not None:
+        await lk_source.capture_frame(join_blocks(blocks))
         if handed is not None:
-            handed(pending)
-        pending.clear()
-
-    while (block := await queue.aget()) is not None:
-        pending.append(block)
-        while len(pending) < blocks_per_handoff and (more := queue.get_nowait()) is not None:
-            pending.append(more)
-        if len(pending) >= blocks_per_handoff:
-            await hand()
-    if pending:
-        await hand()
+            handed(blocks)
 
 
 def join_blocks(blocks: list[AudioFrame]) -> rtc.AudioFrame:
@@ -236,6 +238,11 @@ class AudioLoop:
             target=self.loop.run_forever, name="bc-audio-handoff", daemon=True
         )
         self._thread.start()
+
+    @property
+    def thread(self) -> threading.Thread:
+        """The loop's thread (benchmarks count its CPU time)."""
+        return self._thread
 
     def submit(self, coro: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None]:
         """Run a coroutine on the audio loop."""
@@ -323,7 +330,7 @@ class Publisher:
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_CAMERA,
             simulcast=d.simulcast,
-            video_codec=CODECS[d.video_codec],
+            video_codec=_sdk_codec(d.video_codec),
             video_encoding=rtc.VideoEncoding(max_bitrate=d.video_bitrate_bps, max_framerate=d.fps),
         )
         return await self._publish_video(Source.CAMERA, camera, options, is_screencast=False)
@@ -341,7 +348,7 @@ class Publisher:
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_SCREENSHARE,
             simulcast=False,
-            video_codec=CODECS[d.video_codec],
+            video_codec=_sdk_codec(d.video_codec),
             video_encoding=rtc.VideoEncoding(
                 max_bitrate=d.screen_bitrate_bps, max_framerate=d.screen_fps
             ),
@@ -359,7 +366,7 @@ class Publisher:
         track = rtc.LocalAudioTrack.create_audio_track("microphone", lk_source)
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_MICROPHONE,
-            audio_encoding=AudioEncoding(max_bitrate=self.defaults.audio_bitrate_bps),
+            audio_encoding=room_pb2.AudioEncoding(max_bitrate=self.defaults.audio_bitrate_bps),
         )
         publication = await publish_track(room, track, options)
         self._published[Source.MICROPHONE] = self._feed_audio(publication, track, lk_source, mic)

@@ -2,8 +2,10 @@
 
 While the host wants a cloud recording, the guard asks the backend every ``interval_s`` how the
 recording egress is doing (``get_broadcast_status``). When it has ended without being asked to
-(failed, aborted, completed on its own) or has been starting for longer than
-``start_timeout_s`` (a stalled worker), the guard:
+(failed, aborted, completed on its own), has been starting for longer than ``start_timeout_s``
+(a stalled worker), or says it is active but has stopped writing (its progress counter,
+``progress_segments``, has not grown for ``stall_after_s``; see ``backend/recording.py``), the
+guard:
 
 1. opens a gap in the room state (``recording_gaps``) from the last moment the recording was
    seen running, and raises the standing problem ``CLOUD_RECORDING_INTERRUPTED`` (a notice in the
@@ -30,10 +32,14 @@ from desktop.session.state import Problem, ProblemCode, RecordingGap, StateStore
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL_S = 2.0
+DEFAULT_INTERVAL_S = 1.0
 """How often the recording is checked (a failure is flagged within this plus one answer)."""
 DEFAULT_START_TIMEOUT_S = 20.0
-"""A recording still starting after this long is taken as stalled and replaced."""
+"""A recording still starting after this long is taken as stalled and replaced; also how long
+an active recording may take to write its first progress segment."""
+DEFAULT_STALL_AFTER_S = 5.0
+"""An active recording whose progress counter has not grown for this long has stalled (the
+backend's progress segments are 2 s long: two and a half missing, never one slow one)."""
 
 
 def now_ms() -> int:
@@ -52,6 +58,8 @@ class RecordingGuard:
         safety_copy: Makes sure a local recording runs (called when a gap opens).
         interval_s: Seconds between checks.
         start_timeout_s: Seconds a recording may stay "starting" before it counts as stalled.
+        stall_after_s: Seconds an active recording's progress may stand still before it
+            counts as stalled.
     """
 
     def __init__(
@@ -63,6 +71,7 @@ class RecordingGuard:
         safety_copy: Callable[[], Awaitable[None]] | None = None,
         interval_s: float = DEFAULT_INTERVAL_S,
         start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
+        stall_after_s: float = DEFAULT_STALL_AFTER_S,
     ) -> None:
         self.backend = backend
         self.store = store
@@ -71,12 +80,23 @@ class RecordingGuard:
         self.safety_copy = safety_copy
         self.interval_s = interval_s
         self.start_timeout_s = start_timeout_s
+        self.stall_after_s = stall_after_s
         self.egress_ids: list[str] = []
         """Every cloud recording egress seen, in order (a restart adds one)."""
         self._task: asyncio.Task[None] | None = None
         self._last_running_ms = 0
         self._starting_since_s = 0.0
         self._lost_egress_id = ""
+        self._asked_ms = 0
+        """When the previous check asked (wall clock)."""
+        self._progress_egress_id = ""
+        self._progress_count: int | None = None
+        self._progress_grew_s = 0.0
+        self._progress_before_ms = 0
+        """When a check last saw the count below its newest value: the newest segment was
+        written after this, so media is missing from no earlier than here."""
+        self.watching_progress = False
+        """Whether the backend reports a progress counter here (then stalls are caught)."""
 
     @property
     def armed(self) -> bool:
@@ -87,6 +107,7 @@ class RecordingGuard:
         """Start watching (the host just started a cloud recording)."""
         self._last_running_ms = now_ms()
         self._starting_since_s = time.monotonic()
+        self._progress_egress_id = ""
         if self._task is None:
             self._task = asyncio.ensure_future(self._run())
 
@@ -101,6 +122,8 @@ class RecordingGuard:
 
     async def check(self) -> None:
         """Ask once and act on the answer."""
+        asked_ms, previous_ms = now_ms(), self._asked_ms
+        self._asked_ms = asked_ms
         status = await self.backend.get_broadcast_status(self.room_name)
         recording = status.recording
         egress_id = recording.egress_id or ""
@@ -108,17 +131,29 @@ class RecordingGuard:
             self.egress_ids.append(egress_id)
         running = bool(recording.active) and egress_id != self._lost_egress_id
         now_s = time.monotonic()
+        stalled = False
         if running and recording.status is RecordingState.ACTIVE:
-            self._last_running_ms = now_ms()
-            self._starting_since_s = now_s
-            self._close_gap(self._last_running_ms)
-            return
-        if running and now_s - self._starting_since_s < self.start_timeout_s:
+            stalled = self._stalled(egress_id, recording.progress_segments, previous_ms, now_s)
+            if not stalled:
+                self._last_running_ms = now_ms()
+                self._starting_since_s = now_s
+                self._close_gap(self._last_running_ms)
+                return
+        elif running and now_s - self._starting_since_s < self.start_timeout_s:
             return  # still starting, within reason
-        # Ended without being asked to, never there, or stalled while starting.
+        # Ended without being asked to, never there, stalled while starting or while active.
         if running:
-            reason = f"the cloud recording did not start within {self.start_timeout_s:.0f} s"
+            if stalled:
+                reason = (
+                    "the cloud recording stopped writing (nothing new for "
+                    f"{self.stall_after_s:.0f} s although LiveKit reports it active)"
+                )
+                # Media is missing from the last segment on, not from the last answer.
+                self._last_running_ms = min(self._last_running_ms, self._progress_before_ms)
+            else:
+                reason = f"the cloud recording did not start within {self.start_timeout_s:.0f} s"
             self._lost_egress_id = egress_id
+            self._open_gap(reason)  # the notice first: stopping a stuck egress may take a while
             try:
                 await self.backend.stop_recording(self.room_name)
             except SessionError as error:
@@ -137,6 +172,29 @@ class RecordingGuard:
             self._lost_egress_id = ""
         except SessionError as error:
             logger.info("restarting the cloud recording: %s (trying again)", error)
+
+    def _stalled(self, egress_id: str, count: int | None, previous_ms: int, now_s: float) -> bool:
+        """Whether an active recording has stopped writing, from its progress counter.
+
+        A count that grows is progress. One that stands still for ``stall_after_s`` is a stall;
+        so is an active recording that writes no segment within ``start_timeout_s`` once the
+        backend is known to report progress here. Without a counter (WebM, a bucket, progress
+        off) nothing can be said and nothing is flagged.
+        """
+        if egress_id != self._progress_egress_id:
+            self._progress_egress_id = egress_id
+            self._progress_count = None
+            self._progress_grew_s = now_s
+            self._progress_before_ms = previous_ms or now_ms()
+        if count is not None and (self._progress_count is None or count > self._progress_count):
+            self._progress_count = count
+            self._progress_grew_s = now_s
+            self._progress_before_ms = previous_ms or now_ms()
+            self.watching_progress = True
+            return False
+        if self._progress_count is None:
+            return self.watching_progress and now_s - self._progress_grew_s > self.start_timeout_s
+        return now_s - self._progress_grew_s > self.stall_after_s
 
     async def _run(self) -> None:
         while True:

@@ -12,20 +12,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from livekit import rtc
 
+from backend.lazy import LazyMapping, lazy_module
 from desktop.media.fanout import FrameQueue
 from desktop.session.adaptation import Layer
 
-_QUALITY = {
-    Layer.LOW: rtc.VideoQuality.VIDEO_QUALITY_LOW,
-    Layer.MEDIUM: rtc.VideoQuality.VIDEO_QUALITY_MEDIUM,
-    Layer.HIGH: rtc.VideoQuality.VIDEO_QUALITY_HIGH,
-}
+if TYPE_CHECKING:
+    from livekit import rtc
+else:
+    rtc = lazy_module("livekit.rtc")
+
+_QUALITY = LazyMapping(
+    lambda: {
+        Layer.LOW: rtc.VideoQuality.VIDEO_QUALITY_LOW,
+        Layer.MEDIUM: rtc.VideoQuality.VIDEO_QUALITY_MEDIUM,
+        Layer.HIGH: rtc.VideoQuality.VIDEO_QUALITY_HIGH,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,9 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from livekit import rtc
-
+from backend.lazy import LazyMapping, lazy_module
 from desktop.session import stage_control
 from desktop.session.state import (
     ChatMessage,
@@ -29,24 +28,33 @@ from desktop.session.state import (
     TrackState,
 )
 
+if TYPE_CHECKING:
+    from livekit import rtc
+else:
+    rtc = lazy_module("livekit.rtc")
+
 logger = logging.getLogger(__name__)
 
 CHAT_TOPIC = "lk.chat"
 """The text-stream topic LiveKit's own clients use for chat."""
 
-SOURCES = {
-    rtc.TrackSource.SOURCE_CAMERA: Source.CAMERA,
-    rtc.TrackSource.SOURCE_MICROPHONE: Source.MICROPHONE,
-    rtc.TrackSource.SOURCE_SCREENSHARE: Source.SCREEN,
-    rtc.TrackSource.SOURCE_SCREENSHARE_AUDIO: Source.SCREEN_AUDIO,
-}
+SOURCES = LazyMapping(
+    lambda: {
+        rtc.TrackSource.SOURCE_CAMERA: Source.CAMERA,
+        rtc.TrackSource.SOURCE_MICROPHONE: Source.MICROPHONE,
+        rtc.TrackSource.SOURCE_SCREENSHARE: Source.SCREEN,
+        rtc.TrackSource.SOURCE_SCREENSHARE_AUDIO: Source.SCREEN_AUDIO,
+    }
+)
 """LiveKit's track sources, as ours."""
-_QUALITIES = {
-    rtc.ConnectionQuality.QUALITY_EXCELLENT: Quality.EXCELLENT,
-    rtc.ConnectionQuality.QUALITY_GOOD: Quality.GOOD,
-    rtc.ConnectionQuality.QUALITY_POOR: Quality.POOR,
-    rtc.ConnectionQuality.QUALITY_LOST: Quality.LOST,
-}
+_QUALITIES = LazyMapping(
+    lambda: {
+        rtc.ConnectionQuality.QUALITY_EXCELLENT: Quality.EXCELLENT,
+        rtc.ConnectionQuality.QUALITY_GOOD: Quality.GOOD,
+        rtc.ConnectionQuality.QUALITY_POOR: Quality.POOR,
+        rtc.ConnectionQuality.QUALITY_LOST: Quality.LOST,
+    }
+)
 
 
 class DisconnectReason(Enum):
@@ -80,15 +88,17 @@ class DisconnectReason(Enum):
         )
 
 
-_REASONS = {
-    rtc.DisconnectReason.CLIENT_INITIATED: DisconnectReason.LEFT,
-    rtc.DisconnectReason.PARTICIPANT_REMOVED: DisconnectReason.REMOVED,
-    rtc.DisconnectReason.ROOM_DELETED: DisconnectReason.ROOM_CLOSED,
-    rtc.DisconnectReason.DUPLICATE_IDENTITY: DisconnectReason.DUPLICATE_IDENTITY,
-    rtc.DisconnectReason.SERVER_SHUTDOWN: DisconnectReason.SERVER_SHUTDOWN,
-    rtc.DisconnectReason.JOIN_FAILURE: DisconnectReason.JOIN_FAILED,
-    rtc.DisconnectReason.SIGNAL_CLOSE: DisconnectReason.CONNECTION_LOST,
-}
+_REASONS = LazyMapping(
+    lambda: {
+        rtc.DisconnectReason.CLIENT_INITIATED: DisconnectReason.LEFT,
+        rtc.DisconnectReason.PARTICIPANT_REMOVED: DisconnectReason.REMOVED,
+        rtc.DisconnectReason.ROOM_DELETED: DisconnectReason.ROOM_CLOSED,
+        rtc.DisconnectReason.DUPLICATE_IDENTITY: DisconnectReason.DUPLICATE_IDENTITY,
+        rtc.DisconnectReason.SERVER_SHUTDOWN: DisconnectReason.SERVER_SHUTDOWN,
+        rtc.DisconnectReason.JOIN_FAILURE: DisconnectReason.JOIN_FAILED,
+        rtc.DisconnectReason.SIGNAL_CLOSE: DisconnectReason.CONNECTION_LOST,
+    }
+)
 
 
 def disconnect_reason(sdk_reason: int) -> DisconnectReason:

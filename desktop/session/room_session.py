@@ -17,10 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from livekit import rtc
-
+from backend.lazy import lazy_module
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.session import liveness, stage_control
 from desktop.session.adaptation import AdaptationPolicy
@@ -30,6 +29,11 @@ from desktop.session.publisher import PublishDefaults, Publisher
 from desktop.session.remote_video import RemoteVideo, set_layer
 from desktop.session.room_events import CHAT_TOPIC, SOURCES, DisconnectReason, RoomEvents, now_ms
 from desktop.session.state import ConnectionState, Quality, QualityChange, Source, StateStore
+
+if TYPE_CHECKING:
+    from livekit import rtc
+else:
+    rtc = lazy_module("livekit.rtc")
 
 logger = logging.getLogger(__name__)
 

@@ -10,20 +10,28 @@ the host that they will be asked again next time.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keyring
-import keyring.backends.fail
-import keyring.errors
 import platformdirs
 
+from backend.lazy import lazy_module
 from backend.platforms import PLATFORMS
 from desktop.media.outputs.destinations import Destination, DestinationKind
+
+if TYPE_CHECKING:
+    import keyring
+    import keyring.backend
+    import keyring.backends.fail
+    import keyring.errors
+else:
+    # Imported (and the system's keyring found) on the first secret read or written.
+    keyring = lazy_module("keyring")
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +94,11 @@ class Settings:
     recording_layout: str = ""
     """Cloud recording layout: speaker, grid or custom ('' = follow the program's layout)."""
     recording_quality: str = "high"
-    """Recording quality: low, medium or high (an egress preset; locally a size and bitrate)."""
+    """Cloud recording quality: low, medium or high (an egress preset)."""
+    local_recording_quality: str = "stream"
+    """Local recording quality: ``stream`` (the stream's own encoding, sharing its encoder, so
+    no extra CPU), or low, medium or high (3, 4.5 or 6 Mb/s at the program's size, one more
+    encoder)."""
     recording_folder: str = ""
     """Where local recordings go ('' = the Videos folder)."""
     max_retries: int = 5
@@ -194,10 +206,19 @@ class Secrets:
     """
 
     def __init__(self, backend: keyring.backend.KeyringBackend | None = None) -> None:
-        self._backend = backend or keyring.get_keyring()
+        # The system's keyring is looked up on first use: importing keyring and finding its
+        # backend cost the studio's start-up a tenth of a second before its window showed.
+        self._given = backend
         self._memory: dict[str, str] = {}
-        self.persistent = not isinstance(self._backend, keyring.backends.fail.Keyring)
+
+    @functools.cached_property
+    def _backend(self) -> keyring.backend.KeyringBackend:
+        return self._given or keyring.get_keyring()
+
+    @functools.cached_property
+    def persistent(self) -> bool:
         """Whether secrets survive a restart (False: no OS keyring on this machine)."""
+        return not isinstance(self._backend, keyring.backends.fail.Keyring)
 
     def get(self, name: str) -> str:
         """The secret, or '' if none is stored."""

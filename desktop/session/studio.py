@@ -24,12 +24,12 @@ from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.output import OutputPhase
-from desktop.media.outputs.program import OutputOptions
+from desktop.media.outputs.program import EncoderInfo, OutputOptions
 from desktop.session import stage_control
 from desktop.session.backend_client import Backend, HttpBackend, LocalBackend
 from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
-from desktop.session.live import REHEARSAL_ID, LiveOutputs, cloud_recording
+from desktop.session.live import REHEARSAL_ID, LiveOutputs, cloud_recording, local_recording
 from desktop.session.moderation import Moderator
 from desktop.session.node_urls import connect_first
 from desktop.session.program_feed import ProgramFeed
@@ -83,6 +83,9 @@ class ProgramInfo:
     """Pictures the encoder never made because it fell behind (since it started)."""
     frames_total: int = 0
     """Pictures due since the encoder started (made plus skipped)."""
+    encoders: tuple[EncoderInfo, ...] = ()
+    """Every encoder running (the program's own first): a recording in another container or
+    quality runs one of its own, which costs CPU."""
 
 
 @dataclass
@@ -357,6 +360,8 @@ class Studio:
             / "studio-backend.sqlite3",
             embedded=True,
             egress_url=os.environ.get("LIVEKIT_EGRESS_URL", ""),
+            # Where this computer sees the egress's recording folder, if it does (progress).
+            recording_read_dir=os.environ.get("BROADCASTER_RECORDING_READ_DIR", ""),
         )
         return LocalBackend("host", config=config)
 
@@ -430,7 +435,8 @@ class Studio:
         s = direct.settings
         skipped = direct.frames_skipped
         return ProgramInfo(s.width, s.height, s.fps, direct.encoder_name or "", skipped,
-                           direct.frames_encoded + skipped)  # fmt: skip
+                           direct.frames_encoded + skipped,
+                           tuple(direct.encoders()))  # fmt: skip
 
     @property
     def can_record_in_cloud(self) -> bool:
@@ -798,6 +804,7 @@ class Studio:
         if local:
             self._make_recording_folder(folder)
         self.live.cloud_recording_options = cloud_recording(self.settings)
+        self.live.local_recording_options = local_recording(self.settings)
         path = await self.live.start_recording(folder, cloud=wants_cloud, local=local)
         if path is not None:
             self._recordings.append(str(path))

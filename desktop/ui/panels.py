@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import psutil
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -265,9 +266,12 @@ class ChatPanel(QWidget):
 class OutputCard(QFrame):
     """One destination: switch, status in words, masked key, retry, edit, remove."""
 
-    def __init__(self, destination: Destination, key: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, destination: Destination, key: str | None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         title = destination.name
+        self.destination = destination
         self.output_id = destination.id
         self.setProperty("role", "card")
         self.setAccessibleName(f"{title} output")
@@ -287,8 +291,11 @@ class OutputCard(QFrame):
         self.remove.setVisible(destination.kind is DestinationKind.CUSTOM)
         top.addWidget(self.remove)
         layout.addLayout(top)
-        shown_key = mask_key(key) or ("not set" if destination.needs_key else "in the URL")
-        self.where = QLabel(f"{destination.url or 'no URL'} · key {shown_key}", self)
+        self.where = QLabel(destination.url or "no URL", self)
+        self.key_shown = False
+        """Whether the address line says the (masked) key yet."""
+        if key is not None:
+            self.show_key(key)
         self.where.setProperty("role", "muted")
         self.where.setAccessibleName(f"{title} address")
         self.where.setToolTip("The server URL; the stream key is kept in the keyring")
@@ -299,6 +306,12 @@ class OutputCard(QFrame):
         self.status.setAccessibleName(f"{title} status")
         self.status.setToolTip(f"What {title} is doing")
         layout.addWidget(self.status)
+
+    def show_key(self, key: str) -> None:
+        """Put the (masked) stream key on the address line."""
+        shown_key = mask_key(key) or ("not set" if self.destination.needs_key else "in the URL")
+        self.where.setText(f"{self.destination.url or 'no URL'} · key {shown_key}")
+        self.key_shown = True
 
 
 class DestinationDialog(QDialog):
@@ -392,7 +405,9 @@ class OutputsPanel(QWidget):
         )
         self.keyring_note.setWordWrap(True)
         self.keyring_note.setProperty("role", "muted")
-        self.keyring_note.setVisible(not studio.secrets.persistent)
+        # Shown when the panel first shows: asking whether there is a keyring imports keyring
+        # and finds the system's, which the window's first paint need not wait for.
+        self.keyring_note.hide()
         outer.addWidget(self.keyring_note)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
@@ -407,11 +422,25 @@ class OutputsPanel(QWidget):
         outer.addWidget(self.add)
         self.cards: dict[str, OutputCard] = {}
         self.editor: DestinationDialog | None = None
-        self.rebuild()
+        self.rebuild(read_keys=False)
         bridge.changed.connect(lambda old, new: self.refresh(new))
 
-    def rebuild(self) -> None:
-        """One card per saved destination (after an add, edit or removal)."""
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt)
+        """Read the keys (and whether they outlive this run) now that the host looks."""
+        self.keyring_note.setVisible(not self.studio.secrets.persistent)
+        for card in self.cards.values():
+            if not card.key_shown:
+                card.show_key(self.studio.secrets.get(Secrets.stream_key_name(card.output_id)))
+        super().showEvent(event)
+
+    def rebuild(self, read_keys: bool = True) -> None:
+        """One card per saved destination (after an add, edit or removal).
+
+        Args:
+            read_keys: Read each stream key from the keyring now; False (when the window is
+                built) leaves it to the panel's first showing, so start-up does not wait for
+                the keyring.
+        """
         for card in self.cards.values():
             card.hide()
             card.setParent(None)
@@ -420,7 +449,8 @@ class OutputsPanel(QWidget):
         while self._layout.count():
             self._layout.takeAt(0)
         for destination in self.studio.settings.destinations:
-            key = self.studio.secrets.get(Secrets.stream_key_name(destination.id))
+            key = (self.studio.secrets.get(Secrets.stream_key_name(destination.id))
+                   if read_keys else None)  # fmt: skip
             card = OutputCard(destination, key, self)
             card.switch.toggled.connect(
                 lambda on, d=destination.id: self.bridge.run(
@@ -477,7 +507,9 @@ class OutputsPanel(QWidget):
                 card.status.setText("Off" if not state.is_live else "Off (switch on to add)")
         parts = []
         if "recording" in direct:
-            parts.append("local: " + words.output_card(direct["recording"]))
+            program = self.studio.live.direct.settings.describe()
+            parts.append("local: " + words.output_card(direct["recording"])
+                         + words.recording_encoding(direct["recording"], program))  # fmt: skip
         if "recording" in egress:
             parts.append("cloud: " + words.egress_card(egress["recording"]))
         if "hls" in direct:
@@ -553,12 +585,14 @@ class StatsPanel(QWidget):
                     size = f"{track.width}x{track.height}" if track.width else "on"
                     rows.append((f"Sending {words.source(track.source)}", f"{size}{layers}"))
         program = self.studio.program_info()
+        names = {d.id: d.name for d in self.studio.settings.destinations}
+        if program.encoders:
+            rows.append(("Encoders", words.encoders(program.encoders, names)))
         if program.encoder:
             rows.append(("Program", f"{program.width}x{program.height} {program.fps} fps, "
                                     f"encoder {program.encoder}"))  # fmt: skip
             lost = words.frames_lost("skipped", program.frames_skipped, program.frames_total)
             rows.append(("Encoder frames", f"{lost} (the computer could not keep up)"))
-        names = {d.id: d.name for d in self.studio.settings.destinations}
         for status in state.direct_outputs:
             if status.phase is OutputPhase.STOPPED:
                 continue

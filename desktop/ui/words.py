@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from desktop.media.errors import MediaError
 from desktop.media.outputs.output import OutputKind, OutputPhase, OutputStatus
+from desktop.media.outputs.program import EncoderInfo
 from desktop.session.errors import SessionError
 from desktop.session.room_events import DisconnectReason
 from desktop.session.state import ConnectionState, OutputState, Quality, RoomState, Source
@@ -232,6 +233,36 @@ def disconnect_reason_text(reason: DisconnectReason | None) -> str:
     if reason is None:
         return "the connection ended"
     return _DISCONNECT_WORDS[reason]
+
+
+_OUTPUT_NAMES = {"recording": "the recording", "hls": "HLS", "rehearsal": "the rehearsal"}
+
+
+def recording_encoding(status: OutputStatus, program: str) -> str:
+    """What a running recording is encoded as, and whether that costs an encoder of its own
+    (``program`` is the stream's encoding in :meth:`EncoderSettings.describe` words)."""
+    if not status.encoding or status.phase in (OutputPhase.STOPPED, OutputPhase.FAILED):
+        return ""
+    if status.encoding == program:
+        return f" ({status.encoding}, sharing the stream's encoder)"
+    return f" ({status.encoding}, its own encoder: more CPU)"
+
+
+def encoders(infos: Iterable[EncoderInfo], names: dict[str, str]) -> str:
+    """Which encoders run and what each feeds, e.g. ``"2 running (each costs CPU): H.264 +
+    AAC, 1280x720 30 fps, 3.5 Mb/s (libx264) for YouTube, Twitch; VP8 + Opus, …"``.
+
+    Outputs with the same encoding share one encoder; a recording in another container or
+    quality adds one, which is why the count is shown.
+    """
+    found = list(infos)
+    parts = []
+    for info in found:
+        fed = ", ".join(names.get(i, _OUTPUT_NAMES.get(i, i))
+                        for i in info.output_ids) or "the monitor"  # fmt: skip
+        parts.append(f"{info.profile.describe()} ({info.video_encoder}) for {fed}")
+    count = f"{len(found)} running (each costs CPU)" if len(found) > 1 else "1 running"
+    return f"{count}: " + "; ".join(parts) if parts else "none running"
 
 
 def frames_lost(verb: str, lost: int, total: int) -> str:

@@ -107,6 +107,9 @@ class EgressJob:
     room: rtc.Room | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     stopping: bool = False
+    frozen: bool = False
+    """Test equipment: the writer is stuck (nothing more is written) while the egress still
+    reports ACTIVE."""
 
 
 class EgressService:
@@ -142,6 +145,7 @@ class EgressService:
         self.app.router.add_get("/", self.health)
         self.app.router.add_post("/test/fail-egress", self.fail_egress)
         self.app.router.add_post("/test/stall-next-start", self.stall_next_start)
+        self.app.router.add_post("/test/freeze-egress", self.freeze_egress)
         self.stalled_starts = 0
         """How many of the next egresses hang in STARTING (test equipment)."""
 
@@ -171,6 +175,26 @@ class EgressService:
             output.push(None)
         self._finish(job, failed=True)
         return web.json_response({"egressId": job.info.egress_id, "status": "failed"})
+
+    async def freeze_egress(self, request: web.Request) -> web.Response:
+        """Test equipment: make a running egress stop writing while it still says it is fine.
+
+        Body ``{"egressId": "EG_…"}`` (the same ``roomRecord`` token as the API). From now on
+        no output gets another picture: the file stops growing, no new HLS segment is listed,
+        no RTMP packet leaves. The status stays ``EGRESS_ACTIVE``, the recorder stays in the
+        room and no webhook is sent, as with a real egress whose pipeline hangs. StopEgress
+        still ends it (COMPLETE, with what was written before the freeze).
+        """
+        try:
+            self._authenticate(request)
+            body = await request.json()
+            job = self._active(str(body.get("egressId", "")))
+        except TwirpFailure as failure:
+            return _twirp_error(failure)
+        except ValueError:
+            return _twirp_error(TwirpFailure(400, "malformed", "the body is not JSON"))
+        job.frozen = True
+        return web.json_response({"egressId": job.info.egress_id, "status": "frozen"})
 
     async def stall_next_start(self, request: web.Request) -> web.Response:
         """Test equipment: the next ``count`` egresses hang in STARTING, as an egress does when
@@ -475,7 +499,9 @@ class EgressService:
             profile,
             lambda o: loop.call_soon_threadsafe(self._output_started, job, o),
             lambda o: loop.call_soon_threadsafe(self._output_ended, job, o),
-            lambda o: loop.call_soon_threadsafe(self._segments_changed, job, o),
+            # Real egress rewrites the live playlist after each segment but reports
+            # segment_results only when it ends (_output_ended); so does the stand-in.
+            lambda o: None,
         )
         job.outputs.append(output)
         job.segments[output] = job.info.segment_results.add(
@@ -488,6 +514,7 @@ class EgressService:
         output.start()
 
     def _segments_changed(self, job: EgressJob, output: Output) -> None:
+        """Fill the egress's segment results from an output that ended."""
         segments = job.segments.get(output)
         if segments is None or not isinstance(output, HlsOutput):
             return
@@ -579,7 +606,7 @@ class EgressService:
         while job.info.status in ACTIVE_STATES and not job.stopping:
             program = _program(job)
             for output in job.outputs:
-                if not output.finished.is_set():
+                if not output.finished.is_set() and not job.frozen:
                     output.push(program)
             next_s += 1 / FPS
             await asyncio.sleep(max(0.0, next_s - time.monotonic()))

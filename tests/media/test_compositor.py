@@ -17,6 +17,8 @@ from desktop.media.compositor import (
     banner_height,
     initials,
     layout_regions,
+    person_crop,
+    split_planes,
 )
 from desktop.media.frames import PixelFormat, VideoFrame
 from tests.fixtures.program import close_to, region_colour, solid_frame
@@ -185,7 +187,7 @@ def test_the_benchmark_times_the_same_work_on_both_sides() -> None:
             x1 = region.x + region.width - 8
             # Each region shows the same source, scaled the same size into the same place.
             # Compared at an eighth of the size: the filters differ in detail (ours averages
-            # before it shrinks, and crops a few pixels to keep the aspect; theirs stretches).
+            # before it shrinks, theirs samples; both show the same part of each person).
             a, b = (
                 cv2.resize(np.ascontiguousarray(p[y0:top, x0:x1], np.uint8),
                            ((x1 - x0) // 8, (top - y0) // 8),
@@ -193,3 +195,75 @@ def test_the_benchmark_times_the_same_work_on_both_sides() -> None:
                 for p in (mine, theirs)
             )  # fmt: skip
             assert np.abs(a - b).mean() < 6, (n, region.source_id, np.abs(a - b).mean())
+
+
+@pytest.mark.parametrize("guest_size", [(320, 180), (1280, 720)])
+def test_the_benchmark_makes_the_same_planes_for_every_guest_layer(
+    guest_size: tuple[int, int],
+) -> None:
+    """Both rows of benchmark 8 (the strip's layer and 720p guests) give the encoder the same
+    I420 picture both ways, plane by plane (compared as planes: theirs is a 4:1 bilinear
+    sample of noisy texture, whose RGB round trip clips more than our box average does)."""
+    from benchmarks.program import HEIGHT, WIDTH, Obvious, Ours, sources
+
+    feed = sources(*guest_size)
+    ours, obvious = Ours(feed), Obvious(feed)
+    for n in range(2):  # a new screen, then guests only
+        mine = split_planes(ours.picture(n).copy(), WIDTH, HEIGHT)
+        theirs = split_planes(obvious.picture(n), WIDTH, HEIGHT)
+        for region in ours.compositor.regions():
+            x0, y0 = region.x + 8, region.y + 8
+            top = region.y + region.height * 2 // 3  # above the name plates (drawn differently)
+            x1 = region.x + region.width - 8
+            for i, (p, q) in enumerate(zip(mine, theirs, strict=True)):
+                d = 1 if i == 0 else 2
+                a, b = (
+                    cv2.resize(np.ascontiguousarray(z[y0 // d : top // d, x0 // d : x1 // d]),
+                               ((x1 - x0) // 8, (top - y0) // 8),
+                               interpolation=cv2.INTER_AREA).astype(np.int16)
+                    for z in (p, q)
+                )  # fmt: skip
+                assert np.abs(a - b).mean() < 6, (n, region.source_id, i, np.abs(a - b).mean())
+
+
+def _bars(width: int, height: int) -> VideoFrame:
+    """Smooth vertical and horizontal bars (16 px apart in a 312-wide tile), as I420."""
+    xs = np.arange(1280, dtype=np.float32)[None, :]
+    ys = np.arange(720, dtype=np.float32)[:, None]
+    grey = 128 + 60 * np.sin(xs * 2 * np.pi / 64) + 40 * np.sin(ys * 2 * np.pi / 48)
+    bgr = np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    layer = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)  # a simulcast layer
+    i420 = np.ascontiguousarray(cv2.cvtColor(layer, cv2.COLOR_BGR2YUV_I420), np.uint8).reshape(-1)
+    return VideoFrame(i420, width, height, PixelFormat.I420, 1, 1)
+
+
+def test_every_simulcast_layer_of_a_guest_is_framed_alike() -> None:
+    """A guest's 180p, 360p and 720p layers show the same part of them in a 312×176 tile (a
+    layer switch by the SFU does not zoom the picture), and the 720p one is a clean 4:1 box
+    average of that part, not a blur or an aliased sample."""
+    tiles = {}
+    for width, height in ((320, 180), (640, 360), (1280, 720)):
+        compositor = Compositor(1920, 1080)
+        compositor.update(layout=Layout.SCREEN_STRIP, stage=stage_of(4), name_plates=False,
+                          banner="On air")  # fmt: skip
+        compositor.set_frame(SCREEN_ID, bgra_screen(1920, 1080))
+        for i in range(4):
+            compositor.set_frame(f"g{i}", _bars(width, height))
+        y, _, _ = split_planes(compositor.compose(), 1920, 1080)
+        region = next(r for r in compositor.regions() if r.source_id == "g0")
+        assert (region.width, region.height) == (312, 176)
+        tiles[width] = y[region.y : region.y + 176, region.x : region.x + 312].astype(np.int16)
+    for width in (640, 1280):
+        assert np.abs(tiles[width] - tiles[320]).mean() < 2, width
+
+    # Pixel noise: any sampling short of averaging every pixel of each 4×4 block shows.
+    noise = np.random.default_rng(7).integers(0, 256, 1280 * 720 * 3 // 2, dtype=np.uint8)
+    compositor.set_frame("g0", VideoFrame(noise, 1280, 720, PixelFormat.I420, 2, 2))
+    shown = split_planes(compositor.compose(), 1920, 1080)
+    cx, cy, cw, ch = person_crop(1280, 720, 312, 176)
+    for i, (plane, source) in enumerate(zip(shown, split_planes(noise, 1280, 720), strict=True)):
+        d = 1 if i == 0 else 2
+        box = cv2.resize(source[cy // d : (cy + ch) // d, cx // d : (cx + cw) // d],
+                         (312 // d, 176 // d), interpolation=cv2.INTER_AREA)  # fmt: skip
+        tile = plane[region.y // d : (region.y + 176) // d, region.x // d : (region.x + 312) // d]
+        assert np.abs(tile.astype(np.int16) - box).max() <= 1, i

@@ -94,15 +94,17 @@ def test_two_destinations_and_one_switched_off_mid_stream(
     broadcast.add_rtmp("twitch", rtmp_target(rtmp_server.url("live2"), "tw-key-5678"))
     recorder.wait_for("youtube", OutputPhase.LIVE)
     recorder.wait_for("twitch", OutputPhase.LIVE)
-    encoder_frames_before = broadcast._encoder.video_frames if broadcast._encoder else 0
+    (encoder,) = broadcast.encoders()
+    assert encoder.output_ids == ("youtube", "twitch")
+    encoder_frames_before = encoder.video_frames
     time.sleep(3.0)
     last = broadcast.remove("youtube")
     assert last is not None and last.phase is OutputPhase.STOPPED
     time.sleep(3.0)
     assert broadcast.statuses()["twitch"].phase is OutputPhase.LIVE
     # One encoder fed both: it encoded about one picture per frame period, not two.
-    assert broadcast._encoder is not None
-    encoded = broadcast._encoder.video_frames - encoder_frames_before
+    (encoder,) = broadcast.encoders()
+    encoded = encoder.video_frames - encoder_frames_before
     assert encoded < FPS * 6 * 1.3, encoded
     broadcast.remove("twitch")
 

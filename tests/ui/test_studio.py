@@ -434,3 +434,47 @@ def test_camera_menu_offers_the_synthetic_twin_and_a_bad_device_is_named(
     texts = " ".join(window.notices.texts())
     assert "Could not open Broken camera" in texts
     assert "Pick another camera" in texts
+
+
+def test_outputs_panel_reads_keys_and_keyring_when_first_opened(
+    studio_window: tuple[Studio, StudioWindow],
+) -> None:
+    """The keyring is not touched while the window starts; opening Outputs shows the keys
+    (masked) and, with no system keyring, says the keys last only until quitting."""
+    studio, window = studio_window
+    studio.secrets.set(Secrets.stream_key_name("youtube"), "yt-key-9876")
+    card = window.outputs.cards["youtube"]
+    assert "key" not in card.where.text() and not window.outputs.keyring_note.isVisible()
+    window.side.setCurrentWidget(window.outputs)
+    assert "key ••••9876" in card.where.text()
+    assert window.outputs.keyring_note.isVisible()
+    assert "until you quit" in window.outputs.keyring_note.text()
+
+
+def test_session_starts_once_after_the_first_preview_frame_or_after_the_wait(
+    qtbot: QtBot, studio_window: tuple[Studio, StudioWindow]
+) -> None:
+    """The studio joins its room after the preview's first frame (LiveKit's import must not
+    delay it), once; without a frame (a camera slow to start) it starts after the wait."""
+    from desktop.ui.app import _after_first_frame
+
+    class BlankTile(QWidget):
+        """A tile whose camera never delivers."""
+
+        frames_shown = 0
+
+    _, window = studio_window
+    frames_when_called: list[int] = []
+    _after_first_frame(
+        window.own_tile, lambda: frames_when_called.append(window.own_tile.frames_shown), 60.0
+    )
+    qtbot.waitUntil(lambda: bool(frames_when_called), timeout=20_000)
+    assert frames_when_called[0] > 0
+    blank = BlankTile()
+    qtbot.addWidget(blank)
+    blank.show()
+    called: list[bool] = []
+    _after_first_frame(blank, lambda: called.append(True), 0.2)
+    qtbot.waitUntil(lambda: bool(called), timeout=20_000)
+    qtbot.wait(300)
+    assert called == [True] and frames_when_called == frames_when_called[:1]

@@ -18,10 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import av
-
+from backend.lazy import lazy_module
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.encoder import EncodedPacket, ProgramEncoder
 from desktop.media.outputs.sinks import (
@@ -35,6 +34,11 @@ from desktop.media.outputs.sinks import (
     Sink,
     words,
 )
+
+if TYPE_CHECKING:
+    import av
+else:
+    av = lazy_module("av")
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +114,8 @@ class OutputStatus:
     """Of those, frames dropped because the network could not keep up (OBS's "dropped")."""
     path: str = ""
     """For recordings: the file being written."""
+    encoding: str = ""
+    """The encoding profile it is fed, in words (outputs with the same one share an encoder)."""
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (headless logs)."""
@@ -122,6 +128,7 @@ class OutputStatus:
             **({"error": self.error} if self.error else {}),
             **({"retry_in_s": round(self.retry_in_s, 1)} if self.retry_in_s else {}),
             **({"path": self.path} if self.path else {}),
+            **({"encoding": self.encoding} if self.encoding else {}),
             "bytes": self.bytes_written,
             "bitrate_bps": self.bitrate_bps,
         }
@@ -130,8 +137,12 @@ class OutputStatus:
 OutputListener = Callable[[OutputStatus], None]
 
 
-def recording_path(target: str | Path, now: datetime.datetime | None = None) -> Path:
-    """The file a recording writes: ``target`` itself, or a dated .mp4 inside a folder.
+def recording_path(
+    target: str | Path, now: datetime.datetime | None = None, suffix: str = ".mp4"
+) -> Path:
+    """The file a recording writes: ``target`` itself, or a dated file inside a folder.
+
+    ``suffix`` is the dated file's container (``.mp4`` or ``.webm``).
 
     An existing file is never overwritten: `` (2)``, `` (3)``… are added instead.
 
@@ -141,12 +152,12 @@ def recording_path(target: str | Path, now: datetime.datetime | None = None) -> 
     path = Path(target).expanduser()
     if path.is_dir():
         stamp = (now or datetime.datetime.now()).strftime("%Y-%m-%d %H-%M-%S")
-        path = path / f"Broadcast {stamp}.mp4"
+        path = path / f"Broadcast {stamp}{suffix}"
     if path.suffix.lower() not in FILE_FORMATS:
         raise MediaError(
             MediaErrorCode.INVALID_ARGUMENT, str(path),
             f"cannot record to a {path.suffix or 'file without an extension'}",
-            "name the file .mkv or .mp4 (both survive a crash)",
+            "name the file .mp4, .mkv or .webm (all survive a crash)",
         )  # fmt: skip
     candidate, n = path, 2
     while candidate.exists():
@@ -233,8 +244,9 @@ class Output:
         self.max_retries = sink.max_retries
         self._listener = listener
         self._status = OutputStatus(
-            output_id, sink.label, self.kind, max_attempts=self.max_retries + 1, path=sink.path
-        )
+            output_id, sink.label, self.kind, max_attempts=self.max_retries + 1, path=sink.path,
+            encoding=encoder.settings.describe(),
+        )  # fmt: skip
         self._status_lock = threading.Lock()
         self._queue: collections.deque[EncodedPacket] = collections.deque()
         self._cond = threading.Condition()
@@ -244,6 +256,11 @@ class Output:
         self._thread: threading.Thread | None = None
         self._video_frames = 0
         self._dropped_frames = 0
+
+    @property
+    def encoder(self) -> ProgramEncoder:
+        """The encoder this output takes its packets from."""
+        return self._encoder
 
     @property
     def status(self) -> OutputStatus:

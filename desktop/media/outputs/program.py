@@ -1,10 +1,14 @@
-"""The direct program: camera, screen and microphone composed, encoded once, sent to many.
+"""The direct program: camera, screen and microphone composed, encoded once per profile, sent
+to many.
 
 This is what goes out when the studio streams by itself (no LiveKit egress): the host's camera,
 or the screen with the camera as a picture-in-picture, plus the microphone. One video thread
 composes and encodes at a constant frame rate from the newest frames; one audio thread keeps
 the audio continuous (silence fills gaps, so a stalled microphone never stalls the stream).
 Outputs are added and removed while it runs, each on its own thread (see :mod:`.output`).
+Outputs that want the same encoding profile share one encoder (every RTMP destination and HLS
+use the program's own); a recording in another container or quality gets one more encoder fed
+the same pictures and sound (see :mod:`.profiles`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from desktop.media.outputs.output import (
     OutputStatus,
     recording_path,
 )
+from desktop.media.outputs.profiles import RecordingQuality, recording_profile
 from desktop.media.outputs.sinks import FileSink, RtmpSink, Sink
 from desktop.media.threaded import Pacer
 
@@ -66,6 +71,20 @@ class OutputOptions:
     """Free space a recording keeps on its disk."""
     network_timeout_s: float = NETWORK_TIMEOUT_S
     """An RTMP server silent (no handshake answer, no data taken) this long is cut and retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderInfo:
+    """One encoder running for the program (for the host's Stats)."""
+
+    profile: EncoderSettings
+    """What it encodes."""
+    video_encoder: str
+    """The video encoder's name (e.g. libx264, h264_nvenc, libvpx)."""
+    output_ids: tuple[str, ...]
+    """The outputs it feeds."""
+    video_frames: int = 0
+    """Pictures it encoded so far."""
 
 
 class DirectBroadcast:
@@ -106,7 +125,7 @@ class DirectBroadcast:
         self._camera_q: FrameQueue[VideoFrame] | None = None
         self._screen_q: FrameQueue[VideoFrame] | None = None
         self._mic_q: FrameQueue[AudioFrame] | None = None
-        self._encoder: ProgramEncoder | None = None
+        self._encoders: dict[EncoderSettings, ProgramEncoder] = {}
         self._previewing = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -247,10 +266,29 @@ class DirectBroadcast:
                         network_timeout_s=self.options.network_timeout_s)  # fmt: skip
         return self._add(output_id, sink)
 
-    def start_recording(self, target: str | Path, output_id: str = "recording") -> Output:
-        """Start recording the program to a file or a folder (crash-safe .mkv or .mp4)."""
-        sink = FileSink(recording_path(target), min_free_bytes=self.options.min_free_bytes)
-        return self._add(output_id, sink)
+    def start_recording(
+        self,
+        target: str | Path,
+        output_id: str = "recording",
+        quality: RecordingQuality | None = None,
+        suffix: str = ".mp4",
+    ) -> Output:
+        """Start recording the program to a file or a folder.
+
+        Args:
+            target: A file (.mp4, .mkv, .mov, .flv or .webm), or a folder for a dated file.
+            output_id: The output's id.
+            quality: The recording's bitrate band; None records the program's own encoding
+                (sharing its encoder).
+            suffix: The container of a dated file made in a folder (``.mp4`` or ``.webm``).
+
+        The container decides the codecs: WebM is VP8 + Opus, the others H.264 + AAC. A
+        profile that differs from the program's runs an encoder of its own.
+        """
+        path = recording_path(target, suffix=suffix)
+        profile = recording_profile(self.settings, path.suffix, quality)
+        sink = FileSink(path, min_free_bytes=self.options.min_free_bytes)
+        return self._add(output_id, sink, profile)
 
     def start_hls(
         self, folder: str | Path, segment_s: int = DEFAULT_SEGMENT_S, output_id: str = "hls"
@@ -261,14 +299,14 @@ class DirectBroadcast:
                        min_free_bytes=self.options.min_free_bytes)  # fmt: skip
         return self._add(output_id, sink)
 
-    def _add(self, output_id: str, sink: Sink) -> Output:
+    def _add(self, output_id: str, sink: Sink, profile: EncoderSettings | None = None) -> Output:
         with self._lock:
             if output_id in self._outputs:
                 raise MediaError(
                     MediaErrorCode.INVALID_ARGUMENT, output_id, "this output is already on",
                     "switch it off first",
                 )  # fmt: skip
-            encoder = self._ensure_encoder()
+            encoder = self._ensure_encoder(profile or self.settings)
             output = Output(output_id, sink, encoder, listener=self._listener)
             self._outputs[output_id] = output
         output.start()
@@ -284,14 +322,15 @@ class DirectBroadcast:
         with self._lock:
             last = not self._outputs
             previewing = self._previewing
-        if last:
-            if previewing:
-                with self._lock:
-                    encoder, self._encoder = self._encoder, None
-                if encoder is not None:
-                    encoder.close()
-            else:
-                self._stop_running()
+            # An encoder no output uses any more stops (the others go on untouched).
+            wanted = {out.encoder.settings for out in self._outputs.values()}
+            idle = [e for key, e in self._encoders.items() if key not in wanted]
+            for encoder in idle:
+                del self._encoders[encoder.settings]
+        for encoder in idle:
+            encoder.close()
+        if last and not previewing:
+            self._stop_running()
         return output.status
 
     def retry_now(self, output_id: str) -> None:
@@ -308,8 +347,24 @@ class DirectBroadcast:
 
     @property
     def encoder_name(self) -> str:
-        """The H.264 encoder in use ('' while no output runs)."""
-        return self._encoder.video_encoder_name if self._encoder else ""
+        """The program's own video encoder in use ('' while none runs)."""
+        with self._lock:
+            encoder = self._encoders.get(self.settings)
+        return encoder.video_encoder_name if encoder else ""
+
+    def encoders(self) -> list[EncoderInfo]:
+        """Every encoder running now and the outputs it feeds (the program's own first)."""
+        with self._lock:
+            found = [
+                EncoderInfo(
+                    profile,
+                    encoder.video_encoder_name,
+                    tuple(k for k, out in self._outputs.items() if out.encoder is encoder),
+                    encoder.video_frames,
+                )
+                for profile, encoder in self._encoders.items()
+            ]
+        return sorted(found, key=lambda info: info.profile != self.settings)
 
     def close(self) -> None:
         """Stop every output, the encoder and the program."""
@@ -337,13 +392,23 @@ class DirectBroadcast:
         for thread in self._threads:
             thread.start()
 
-    def _ensure_encoder(self) -> ProgramEncoder:
+    def _ensure_encoder(self, profile: EncoderSettings) -> ProgramEncoder:
         # Called with the lock held.
-        if self._encoder is None:
-            self._encoder = ProgramEncoder(self.settings, audio_channels=1)
-            self.frames_encoded = self.frames_skipped = 0
+        encoder = self._encoders.get(profile)
+        if encoder is None:
+            if profile.width != self.settings.width or profile.height != self.settings.height:
+                raise MediaError(
+                    MediaErrorCode.INVALID_ARGUMENT, "program",
+                    f"an output asked for {profile.width}x{profile.height}, the program is "
+                    f"{self.settings.width}x{self.settings.height}",
+                    "record at the program's size",
+                )  # fmt: skip
+            if not self._encoders:
+                self.frames_encoded = self.frames_skipped = 0
+            encoder = ProgramEncoder(profile, audio_channels=1)
+            self._encoders[profile] = encoder
         self._ensure_running()
-        return self._encoder
+        return encoder
 
     def _stop_running(self) -> None:
         with self._lock:
@@ -352,15 +417,16 @@ class DirectBroadcast:
         for thread in threads:
             thread.join(5.0)
         with self._lock:
-            encoder, self._encoder = self._encoder, None
-        if encoder is not None:
+            encoders = list(self._encoders.values())
+            self._encoders.clear()
+        for encoder in encoders:
             encoder.close()
 
-    def _send(self, packets: list[EncodedPacket]) -> None:
+    def _send(self, encoder: ProgramEncoder, packets: list[EncodedPacket]) -> None:
         if not packets:
             return
         with self._lock:
-            outputs = list(self._outputs.values())
+            outputs = [out for out in self._outputs.values() if out.encoder is encoder]
         for output in outputs:
             for packet in packets:
                 output.feed(packet)
@@ -374,8 +440,9 @@ class DirectBroadcast:
         while pacer.wait():
             started = time.thread_time()
             with self._lock:
-                camera_q, screen_q, encoder = self._camera_q, self._screen_q, self._encoder
-            if encoder is not None:
+                camera_q, screen_q = self._camera_q, self._screen_q
+                encoders = list(self._encoders.values())
+            if encoders:
                 self.frames_skipped += pacer.missed - missed_seen
             missed_seen = pacer.missed
             camera = camera_q.take_latest() if camera_q else None
@@ -391,22 +458,29 @@ class DirectBroadcast:
                 continue
             self.video_pictures += 1
             self.compose_cpu_s += time.thread_time() - started
-            if encoder is None:
+            if not encoders:
                 continue
             pts_ms = round((time.monotonic() - self._t0_s) * 1000)
             if pts_ms <= last_pts_ms:
                 self.frames_skipped += 1
                 continue
             last_pts_ms = pts_ms
-            try:
-                packets = encoder.encode_video(picture, pts_ms)
-            except Exception:
-                logger.exception("encoding a picture failed")
+            # Every profile's encoder gets the same picture at the same time, so outputs of
+            # different profiles stay in step with each other.
+            encoded = False
+            for encoder in encoders:
+                try:
+                    packets = encoder.encode_video(picture, pts_ms)
+                except Exception:
+                    logger.exception("encoding a picture failed")
+                    continue
+                encoded = True
+                self._send(encoder, packets)
+            if not encoded:
                 self.frames_skipped += 1
                 continue
             self.frames_encoded += 1
             self.encode_cpu_s += time.thread_time() - started
-            self._send(packets)
 
     def _audio_loop(self) -> None:
         stop = self._stop
@@ -415,20 +489,22 @@ class DirectBroadcast:
         delay = int(MIX_DELAY_S * AUDIO_SAMPLE_RATE_HZ)
         while pacer.wait():
             with self._lock:
-                mic_q, encoder = self._mic_q, self._encoder
+                mic_q = self._mic_q
+                encoders = list(self._encoders.values())
             while mic_q is not None and (frame := mic_q.get_nowait()) is not None:
                 self.mixer.push(HOST_ID, frame)
             # The program clock decides how much sound is due; inputs that have nothing give
             # silence, so a stalled source never stalls the stream or shifts it against video.
             expected = int((time.monotonic() - self._t0_s) * AUDIO_SAMPLE_RATE_HZ) - delay
-            packets: list[EncodedPacket] = []
+            packets: dict[int, list[EncodedPacket]] = {id(e): [] for e in encoders}
             while done + AUDIO_BLOCK_SAMPLES <= expected:
                 block = self.mixer.mix(AUDIO_BLOCK_SAMPLES)
                 self.audio_blocks += 1
-                if encoder is not None:
+                for encoder in encoders:
                     try:
-                        packets += encoder.encode_audio(block, done)
+                        packets[id(encoder)] += encoder.encode_audio(block, done)
                     except Exception:
                         logger.exception("encoding sound failed")
                 done += AUDIO_BLOCK_SAMPLES
-            self._send(packets)
+            for encoder in encoders:
+                self._send(encoder, packets[id(encoder)])

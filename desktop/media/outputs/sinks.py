@@ -16,14 +16,18 @@ from __future__ import annotations
 import errno
 import shutil
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import av
-
+from backend.lazy import lazy_module
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import RtmpTarget, preflight
 from desktop.media.outputs.encoder import ProgramEncoder
 from desktop.media.outputs.watchdog import Watchdog
+
+if TYPE_CHECKING:
+    import av
+else:
+    av = lazy_module("av")
 
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_RETRY_BASE_S = 2.0
@@ -36,8 +40,10 @@ NETWORK_TIMEOUT_S = 10.0
 CONFIRM_S = 1.0
 """An RTMP output is LIVE once this much media went out without the server closing it."""
 
-# Crash-safe containers: Matroska clusters and fragmented MP4 fragments are complete on disk as
-# they are written, so a recording cut by a crash or SIGKILL still plays up to its last second.
+# Crash-safe containers: Matroska (and WebM, which is Matroska) clusters and fragmented MP4
+# fragments are complete on disk as they are written, so a recording cut by a crash or SIGKILL
+# still plays up to its last second (Matroska then lacks its duration and index: players read
+# the clusters; see docs/studio.md).
 _FRAGMENTED = {
     "movflags": "frag_keyframe+empty_moov+default_base_moof",
     "frag_duration": "1000000",
@@ -45,6 +51,7 @@ _FRAGMENTED = {
 }
 FILE_FORMATS: dict[str, tuple[str, dict[str, str]]] = {
     ".mkv": ("matroska", {"cluster_time_limit": "1000", "flush_packets": "1"}),
+    ".webm": ("webm", {"cluster_time_limit": "1000", "flush_packets": "1"}),
     ".mp4": ("mp4", _FRAGMENTED),
     ".mov": ("mov", _FRAGMENTED),
     ".flv": ("flv", {"flush_packets": "1"}),
@@ -265,7 +272,7 @@ class FileSink:
             raise MediaError(
                 MediaErrorCode.INVALID_ARGUMENT, str(path),
                 f"cannot record to a {path.suffix or 'file without an extension'}",
-                "name the file .mkv or .mp4 (both survive a crash)",
+                "name the file .mp4, .mkv or .webm (all survive a crash)",
             )  # fmt: skip
         self.file = path
         self.min_free_bytes = min_free_bytes

@@ -20,8 +20,6 @@ import socket
 import threading
 import time
 
-import psutil
-
 logger = logging.getLogger(__name__)
 
 CHECK_INTERVAL_S = 0.25
@@ -40,6 +38,8 @@ def resolve(host: str, port: int) -> set[Peer]:
 
 def sockets_to(peers: set[Peer]) -> set[int]:
     """File descriptors of this process's TCP connections to any of ``peers``."""
+    import psutil  # here, not at the top: only an RTMP output needs it, not the first window
+
     process = psutil.Process()
     listing = getattr(process, "net_connections", None) or process.connections
     found = set()
