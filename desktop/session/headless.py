@@ -438,4 +438,6 @@ def main(argv: list[str]) -> int:
         print(f"broadcaster headless: {report.sentence()}", file=sys.stderr)
     result: Any = asyncio.run(run(args))
     crash_guard.disarm()
-    return int(result)
+    from desktop.session.exiting import exit_now
+
+    exit_now(int(result))

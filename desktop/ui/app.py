@@ -21,6 +21,7 @@ from typing import Any
 from desktop import __version__
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.errors import MediaError
+from desktop.session.exiting import exit_now
 
 logger = logging.getLogger(__name__)
 
@@ -562,19 +563,4 @@ def main(
         camera.stop()
         mic.stop()
     crash_guard.disarm()
-    _exit_now(0)
-    return 0
-
-
-def _exit_now(status: int) -> None:
-    """Leave without the interpreter's final garbage collection.
-
-    Everything that matters is closed by now (room left, recordings finalised, settings saved).
-    What is left are Qt and SDK objects whose native halves tear down in an order Python's
-    finalisation does not know, and which can abort the process on the way out (seen as
-    "Fatal Python error: bool_dealloc" with PySide6 and the LiveKit FFI both loaded).
-    """
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    exit_now(0)

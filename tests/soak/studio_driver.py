@@ -81,6 +81,7 @@ async def _show(args: argparse.Namespace, window: Any, studio: Any) -> None:
             break
         await asyncio.sleep(0.1)
     report["connected_after_s"] = round(time.monotonic() - started, 2)
+    report["connected_at"] = time.time()
     await studio.start_recording()
     report["go_live_problems"] = await studio.go_live()
     sharing = None
