@@ -204,7 +204,16 @@ def _direct_targets(args: argparse.Namespace) -> list[tuple[str, RtmpTarget]]:
     return targets
 
 
-_print_lock = threading.Lock()
+_print_lock = threading.RLock()
+
+
+def emit(event: str, fields: dict[str, Any]) -> None:
+    """Write one JSON line to stdout, whole: outputs report from their own threads, the room
+    from the event loop, and a reader parses one object per line."""
+    line = json.dumps({"time": round(time.time(), 3), "event": event, **fields}) + "\n"
+    with _print_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def _log_output(status: OutputStatus, last: dict[str, tuple[object, ...]]) -> None:
@@ -213,8 +222,7 @@ def _log_output(status: OutputStatus, last: dict[str, tuple[object, ...]]) -> No
         if last.get(status.output_id) == key:
             return
         last[status.output_id] = key
-        line = {"time": round(time.time(), 3), "event": "output", **status.to_json()}
-        print(json.dumps(line), flush=True)
+        emit("output", status.to_json())
 
 
 def _all_failed(direct: DirectBroadcast) -> bool:
@@ -224,8 +232,7 @@ def _all_failed(direct: DirectBroadcast) -> bool:
 
 def _log_state(old: RoomState, new: RoomState) -> None:
     if old.to_json() != new.to_json():
-        print(json.dumps({"time": round(time.time(), 3), "event": "state", **new.to_json()}),
-              flush=True)  # fmt: skip
+        emit("state", new.to_json())
 
 
 async def _publish(

@@ -6,6 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
+
+import pytest
 
 from tests.fixtures.backend import BackendServer
 from tests.fixtures.livekit import LiveKitServer
@@ -87,3 +90,31 @@ async def test_headless_through_the_platform_backend(backend_server: BackendServ
         env={"BROADCASTER_CREDENTIAL": "sb_wrong"},
     )
     assert refused.returncode == 3 and "sign in again" in refused.stderr
+
+
+def test_json_lines_stay_whole_when_threads_report_at_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Outputs report from their own threads while the room reports from the loop: every line
+    on stdout must be one JSON object (a soak once read two on one line)."""
+    from desktop.session.headless import emit
+
+    previous_s = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+
+    def report(index: int) -> None:
+        for n in range(500):
+            emit("output", {"thread": index, "n": n, "padding": "x" * 400})
+
+    try:
+        threads = [threading.Thread(target=report, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous_s)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2000
+    seen = {(event["thread"], event["n"]) for event in map(json.loads, lines)}
+    assert len(seen) == 2000
