@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,9 @@ async def _show(args: argparse.Namespace, window: Any, studio: Any) -> None:
 
     process = psutil.Process()
     loop = asyncio.get_running_loop()
-    report: dict[str, Any] = {"samples": [], "loop_delay_ms": [], "errors": [], "states": []}
+    report: dict[str, Any] = {
+        "samples": [], "loop_delay_ms": [], "errors": [], "states": [], "stuck_actions": [],
+    }  # fmt: skip
     window.bridge.error.connect(lambda text: report["errors"].append(text))
     # Command failures come as (sentence, next step) since the notice stack (issue #17).
     window.bridge.failure.connect(lambda text, step: report["errors"].append(f"{text} {step}"))
@@ -96,14 +99,14 @@ async def _show(args: argparse.Namespace, window: Any, studio: Any) -> None:
                 sharing = SyntheticScreen() if args.screen == "synthetic" else (
                     ScreenSource(int(args.screen)))  # fmt: skip
                 sharing.start()
-                await studio.share_screen(sharing)
+                await _act(report, "share the screen", studio.share_screen(sharing))
             else:
-                await studio.stop_sharing()
+                await _act(report, "stop sharing", studio.stop_sharing())
                 sharing = None
         if now >= next_chat:
             next_chat += args.chat_every_s
             chats_sent += 1
-            await studio.send_chat(f"host says {chats_sent}")
+            await _act(report, "send chat", studio.send_chat(f"host says {chats_sent}"))
         if now >= next_sample:
             next_sample += SAMPLE_INTERVAL_S
             sources = [s for s in (studio.camera, studio.mic, studio.screen) if s is not None]
@@ -136,11 +139,26 @@ async def _show(args: argparse.Namespace, window: Any, studio: Any) -> None:
     ]  # fmt: skip
     report["connection"] = state.connection.name
     report["report_time"] = time.time()
-    await studio.stop_recording()
-    await studio.end_live()
+    await _act(report, "stop recording", studio.stop_recording())
+    await _act(report, "end live", studio.end_live())
     prober.cancel()
     Path(args.report).write_text(json.dumps(report))
     window.close()
+
+
+ACTION_TIMEOUT_S = 60.0
+"""Longest a host action may take before the soak calls it stuck."""
+
+
+async def _act(report: dict[str, Any], what: str, action: Coroutine[Any, Any, Any]) -> None:
+    """Do one host action; one that raises or never returns is written in the report (the
+    test fails on it by name) and the soak goes on, as a host would after an error notice."""
+    try:
+        await asyncio.wait_for(action, ACTION_TIMEOUT_S)
+    except TimeoutError:
+        report["stuck_actions"].append(f"{what}: no answer in {ACTION_TIMEOUT_S:.0f} s")
+    except Exception as error:
+        report["stuck_actions"].append(f"{what}: {type(error).__name__}: {error}")
 
 
 def _sdk_backlog() -> int:

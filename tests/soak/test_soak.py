@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import statistics
 import sys
 import time
@@ -69,8 +70,23 @@ async def _soak(crowd: GuestCrowd, *command: str, env: dict[str, str]) -> tuple[
         )  # fmt: skip
         samples: list[tuple[float, int]] = []
         watcher = asyncio.ensure_future(_watch_rss(proc.pid, samples, time.monotonic()))
-        out, err = await asyncio.wait_for(proc.communicate(), SOAK_S + 180)
-        watcher.cancel()
+        communicating = asyncio.ensure_future(proc.communicate())
+        try:
+            out, err = await asyncio.wait_for(asyncio.shield(communicating), SOAK_S + 180)
+        except TimeoutError:
+            # Hung: SIGABRT makes faulthandler print every thread's stack, which says where;
+            # the process never outlives the test.
+            proc.send_signal(signal.SIGABRT)
+            try:
+                _, err = await asyncio.wait_for(communicating, 15)
+            except TimeoutError:
+                proc.kill()
+                _, err = await communicating
+            raise AssertionError(
+                "the soak process did not finish: " + err.decode(errors="replace")[-6000:]
+            ) from None
+        finally:
+            watcher.cancel()
     finally:
         await crowd.aclose()
     stderr = err.decode(errors="replace")
@@ -111,6 +127,7 @@ async def test_studio_soak_in_a_busy_room(
         "--report", str(report_path), "--duration-s", str(SOAK_S), env=env,
     )  # fmt: skip
     report = json.loads(report_path.read_text())
+    assert report["stuck_actions"] == [], report["stuck_actions"]
     assert report["connection"] == "CONNECTED", report["connection"]
     assert report["go_live_problems"] == {}, report["go_live_problems"]
     # Chat both ways: the guests' lines reached the host, and the host's reached a guest.
