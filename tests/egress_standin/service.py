@@ -162,19 +162,28 @@ class EgressService:
         as LiveKit reports an egress whose worker died.
         """
         try:
-            self._authenticate(request)
-            body = await request.json()
-            job = self._active(str(body.get("egressId", "")))
+            job, body = await self._named_job(request)
         except TwirpFailure as failure:
             return _twirp_error(failure)
-        except ValueError:
-            return _twirp_error(TwirpFailure(400, "malformed", "the body is not JSON"))
         job.info.error = str(body.get("error") or "egress worker crashed (test)")
         job.stopping = True
         for output in job.outputs:
             output.push(None)
         self._finish(job, failed=True)
         return web.json_response({"egressId": job.info.egress_id, "status": "failed"})
+
+    async def _named_job(self, request: web.Request) -> tuple[EgressJob, dict[str, Any]]:
+        """The active egress a test endpoint's body names (``egressId``), and the body.
+
+        Raises:
+            TwirpFailure: a bad token, a body that is not JSON, or no such active egress.
+        """
+        self._authenticate(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise TwirpFailure(400, "malformed", "the body is not JSON") from None
+        return self._active(str(body.get("egressId", ""))), body
 
     async def freeze_egress(self, request: web.Request) -> web.Response:
         """Test equipment: make a running egress stop writing while it still says it is fine.
@@ -186,13 +195,9 @@ class EgressService:
         still ends it (COMPLETE, with what was written before the freeze).
         """
         try:
-            self._authenticate(request)
-            body = await request.json()
-            job = self._active(str(body.get("egressId", "")))
+            job, body = await self._named_job(request)
         except TwirpFailure as failure:
             return _twirp_error(failure)
-        except ValueError:
-            return _twirp_error(TwirpFailure(400, "malformed", "the body is not JSON"))
         job.frozen = True
         return web.json_response({"egressId": job.info.egress_id, "status": "frozen"})
 
