@@ -114,6 +114,9 @@ async def run(server: LiveKitServer, soak_s: float) -> list[Row]:
     report_path = work / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     crashed = hung or status != 0 or any(marker in stderr for marker in FATAL_MARKERS)
+    # Host actions (share, stop sharing, chat, stop recording, end live) that raised or did
+    # not answer within the driver's bound: a host would have seen a stuck button.
+    stuck: list[str] = report.get("stuck_actions", ["no report"])
     settled = [value for t, value in rss if t >= warm_up_s]
     quarter = max(len(settled) // 4, 1)
     growth_pct = float("nan")
@@ -136,6 +139,8 @@ async def run(server: LiveKitServer, soak_s: float) -> list[Row]:
         notes += f"; HUNG: no exit within {soak_s + 300:.0f} s, stacks in {work / 'hang.txt'}"
     elif crashed:
         notes += f"; exit {status}: {stderr[-300:]!r}"
+    if stuck:
+        notes += f"; host actions that failed or hung: {stuck[:5]}"
     return [
         Row(
             "soak",
@@ -145,6 +150,15 @@ async def run(server: LiveKitServer, soak_s: float) -> list[Row]:
             target="0",
             met=not crashed,
             notes=notes,
+        ),  # fmt: skip
+        Row(
+            "soak",
+            f"host actions failed or hung over {minutes} (count)",
+            float(len(stuck)),
+            None,
+            target="0",
+            met=not stuck,
+            notes="each bounded at 60 s by the scripted host",
         ),  # fmt: skip
         Row(
             "soak",
