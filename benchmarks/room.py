@@ -19,6 +19,7 @@ from benchmarks import guests as guest_publishers
 from benchmarks.common import (
     CpuClock,
     Row,
+    Samples,
     ainterleaved,
     interleaved,
     load_note,
@@ -228,6 +229,8 @@ def startup(server: LiveKitServer, repeats: int = 3) -> list[Row]:
 
 REMOTE_TILES = 9
 REMOTE_TICK_S = 0.016
+_LAYER_DIVISOR = {"low": 4, "medium": 2, "high": 1}
+"""A 16:9 guest's simulcast layers: the top one's height divided by this (LiveKit's defaults)."""
 
 
 async def _remote_tiles_once(
@@ -241,7 +244,7 @@ async def _remote_tiles_once(
     from PySide6.QtGui import QImage, QPainter, QPixmap
     from PySide6.QtWidgets import QApplication, QGridLayout, QWidget
 
-    from desktop.session.adaptation import layer_for_tile
+    from desktop.session.adaptation import Layer, layer_for_tile
     from desktop.session.remote_video import RemoteVideo
     from desktop.session.state import ParticipantState, Source, TrackState
     from desktop.ui.tile import VideoTile
@@ -263,7 +266,8 @@ async def _remote_tiles_once(
             async for event in self.stream:
                 frame = event.frame
                 self.frame_height = frame.height
-                image = QImage(bytes(frame.data), frame.width, frame.height, frame.width * 4,
+                # Wrapped, not copied (the SDK examples' way); fromImage copies it at once.
+                image = QImage(frame.data, frame.width, frame.height, frame.width * 4,
                                QImage.Format.Format_RGBA8888)  # fmt: skip
                 self.pixmap = QPixmap.fromImage(image).scaled(
                     self.size(), Qt.AspectRatioMode.KeepAspectRatio,
@@ -353,6 +357,9 @@ async def _remote_tiles_once(
         # The layer each side really painted (read back, not assumed): the median height.
         heights = sorted((t.frame_size or (0, 0))[1] if ours else t.frame_height for t in tiles)
         layer_height = heights[len(heights) // 2]
+        # What it should have painted: ours the layer its tiles ask for, naive the top one.
+        wanted = layer_for_tile(tiles[0].height()) if ours else Layer.HIGH
+        wanted_height = guest_publishers.HEIGHT // _LAYER_DIVISOR[wanted.value]
     finally:
         for video in videos:
             await video.aclose()
@@ -371,6 +378,7 @@ async def _remote_tiles_once(
         # not alike: CPU per frame painted compares the two at equal work.
         "per_frame_ms": cpu * 1000 / max(1e-9, shown / wall_s),
         "layer_height": layer_height,
+        "wanted_height": wanted_height,
         "delay_p99": percentile(delays_ms, 99),
     }
 
@@ -380,7 +388,14 @@ async def remote_tiles(server: LiveKitServer, duration_s: float, repeats: int) -
     received, decoded and painted by one viewer; ours (``RemoteVideo`` asking for the layer
     that fits the tile, I420, the real ``VideoTile``) against the naive path (the SDK's default
     top layer as RGBA, ``QPixmap`` + smooth ``scaled()`` per frame). The guests publish from
-    another process, so only receiving, decoding and painting are counted."""
+    another process, so only receiving, decoding and painting are counted.
+
+    The layer each side painted is read back from its tiles and printed, with what the guests'
+    encoders really sent; a side that did not get the layer it should is a MISSED row, because
+    then the comparison is not the one the benchmark claims. The SDK sends its 180p layer at
+    15 fps by design (its simulcast presets), so ours paints at most 15 fps a tile where the
+    naive side paints 30: the fair figure is CPU per frame painted, and the ≥ 5x target is
+    judged on it (CPU per second is shown too)."""
     room_name = f"bench-tiles-{time.monotonic_ns()}"
     guests = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.guests", server.ws_url, str(REMOTE_TILES)],
@@ -390,6 +405,7 @@ async def remote_tiles(server: LiveKitServer, duration_s: float, repeats: int) -
     for n in range(REMOTE_TILES):
         guests.stdin.write(server.token(f"guest-{n}", room_name) + "\n")
     guests.stdin.flush()
+    sent: dict[str, Any] = {}
     try:
         await asyncio.get_running_loop().run_in_executor(None, guests.stdout.readline)
         samples = await ainterleaved(
@@ -398,50 +414,103 @@ async def remote_tiles(server: LiveKitServer, duration_s: float, repeats: int) -
     finally:
         guests.stdin.close()
         try:
+            last_line = await asyncio.get_running_loop().run_in_executor(
+                None, guests.stdout.readline
+            )
+            sent = json.loads(last_line) if last_line.strip() else {}
             guests.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        except (subprocess.TimeoutExpired, json.JSONDecodeError):
             guests.kill()
             guests.wait()
+    return _remote_rows(samples, sent)
+
+
+def _remote_rows(samples: Samples, sent: dict[str, Any]) -> list[Row]:
+    """The rows of 3b, with the layers each side got and the guests sent in the notes."""
+
+    def median(side: dict[str, list[float]], key: str) -> float:
+        return statistics.median(side[key]) if side.get(key) else float("nan")
+
+    layers = sent.get("layers", {})
+    sent_note = (
+        ", ".join(f"{rid} {w:.0f}x{h:.0f} {fps:.0f} fps" for rid, (w, h, fps) in layers.items())
+        or "not reported"
+    )
+    got = {
+        side: (median(values, "layer_height"), median(values, "wanted_height"))
+        for side, values in (("ours", samples.ours), ("naive", samples.base))
+    }
+    wrong = [
+        f"{side} painted {painted:.0f}p, should be {wanted:.0f}p"
+        for side, (painted, wanted) in got.items()
+        if painted != wanted
+    ]
+    layer_note = (
+        f"painted {got['ours'][0]:.0f}p (ours: the layer its tiles ask for) and "
+        f"{got['naive'][0]:.0f}p (naive: the SDK's default, the top layer); the guests' "
+        f"encoders sent {sent_note} (median of {sent.get('guests', 0)} guests, 1280x720 "
+        f"simulcast, another process using {sent.get('cpu_percent', float('nan')):.0f} % of a "
+        f"core)"
+    )
+    fps_note = (
+        f"painted {median(samples.ours, 'fps'):.1f} fps a tile vs "
+        f"{median(samples.base, 'fps'):.1f} (naive): the SDK encodes the 180p layer at 15 fps "
+        f"and the 360p one at 20 (its simulcast presets), so per frame painted is the fair "
+        f"figure"
+    )
+    per_frame_why = (
+        f"{fps_note}; {layer_note}; {'; '.join(wrong) or 'each side got its layer'}; {load_note()}"
+    )
     return [
         samples.row(
             "tiles (SFU)",
             "CPU, % core (receive + decode + paint 9 tiles)",
             "cpu",
-            target="≥ 5x cheaper",
-            met=lambda o, b: b / max(o, 1e-9) >= 5,
-            notes=f"painted {statistics.median(samples.ours['fps']):.0f} fps a tile vs "
-            f"{statistics.median(samples.base['fps']):.0f} (naive); layer painted "
-            f"{statistics.median(samples.ours['layer_height']):.0f}p vs "
-            f"{statistics.median(samples.base['layer_height']):.0f}p (naive); guests "
-            f"{guest_publishers.WIDTH}x{guest_publishers.HEIGHT} simulcast "
-            f"in another process; {load_note()}",
+            notes=f"{fps_note}; {load_note()}",
         ),  # fmt: skip
         samples.row(
             "tiles (SFU)",
             "  main thread (SDK's Python + UI), % core",
             "main",
             notes="the event loop: the SDK's per-frame Python and the tiles' work",
-        ),
+        ),  # fmt: skip
         samples.row(
             "tiles (SFU)",
             "  SDK threads (network, decode, FFI), % core",
             "sdk",
-            notes="native threads: the naive side decodes the top layer",
-        ),
+            notes="native threads: each side decodes the layer it receives",
+        ),  # fmt: skip
         samples.row(
             "tiles (SFU)",
             "CPU per frame painted, ms",
             "per_frame_ms",
-            notes="the whole process's CPU over the frames painted (all 9 tiles)",
-        ),
-        samples.row("tiles (SFU)", "frames painted per tile, fps", "fps", target="≈ 30"),
+            target="≥ 5x cheaper",
+            met=lambda o, b: b / max(o, 1e-9) >= 5,
+            notes=per_frame_why,
+        ),  # fmt: skip
+        samples.row(
+            "tiles (SFU)",
+            "frames painted per tile, fps",
+            "fps",
+            target="≈ 30 naive, ≈ 15 ours (the 180p layer's rate)",
+        ),  # fmt: skip
+        samples.row(
+            "tiles (SFU)",
+            "layer painted (height), px",
+            "layer_height",
+            target="ours the tile's layer, naive the top",
+            met=lambda o, b: not wrong,
+            notes=f"{'; '.join(wrong)}: the comparison is not at the layers it claims; {layer_note}"
+            if wrong
+            else layer_note,
+        ),  # fmt: skip
         samples.row(
             "tiles (SFU)",
             "event-loop delay p99, ms",
             "delay_p99",
             target="< 8 ms",
             met=lambda o, b: o < 8,
-            notes=load_note(),
+            notes=f"worst run {max(samples.ours['delay_p99']):.1f} ms; {load_note()}",
         ),  # fmt: skip
     ]
 
