@@ -341,3 +341,77 @@ def run(duration_s: float, repeats: int = 2) -> list[Row]:
                     notes="ours paints the newest frame per tick by design"),
         samples.row("tiles", "layer received (height), px", "layer_height", notes=layers_note),
     ]  # fmt: skip
+
+
+def steps(batches: int = 5, frames: int = 60) -> dict[str, float]:
+    """CPU ms per tile frame of each step, each side at the layer it receives (best batch).
+
+    ``python -m benchmarks.tiles``: the per-step table of docs/benchmarks.md ("Tiles").
+    """
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QImage, QPainter, QPixmap
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.media.frames import PixelFormat
+    from desktop.ui.preview_widget import FrameImage
+
+    _app = QApplication.instance() or QApplication([])
+    tile_w, tile_h = 404, 228
+
+    def best_ms(step: Any) -> float:
+        times = []
+        for _ in range(batches):
+            started = time.thread_time()
+            for n in range(frames):
+                step(n)
+            times.append((time.thread_time() - started) * 1000 / frames)
+        return min(times)
+
+    big, small = _decoded(*LAYERS[NAIVE_LAYER]), _decoded(*LAYERS["low"])
+    big_w, big_h = LAYERS[NAIVE_LAYER]
+    rgba = [frame.convert(rtc.VideoBufferType.RGBA) for frame in big]
+    images = [QImage(f.data, big_w, big_h, big_w * 4, QImage.Format.Format_RGBA8888) for f in rgba]
+    pixmaps = [QPixmap.fromImage(image) for image in images]
+    target = QPixmap(tile_w, tile_h)
+    smooth = Qt.TransformationMode.SmoothTransformation
+    keep = Qt.AspectRatioMode.KeepAspectRatio
+    scaled = pixmaps[0].scaled(tile_w, tile_h, keep, smooth)
+    picture = FrameImage()
+    planes = [np.frombuffer(frame.data, np.uint8) for frame in small]
+    image = picture.set_frame(planes[0], PixelFormat.I420, *LAYERS["low"], (tile_w, tile_h))
+
+    def draw(what: Any) -> None:
+        painter = QPainter(target)
+        if isinstance(what, QPixmap):
+            painter.drawPixmap(0, 0, what)
+        else:
+            painter.drawImage(0, 0, what)
+        painter.end()
+
+    n = len(big)
+    return {
+        "naive: SDK convert 720p I420 → RGBA": best_ms(
+            lambda i: big[i % n].convert(rtc.VideoBufferType.RGBA)
+        ),
+        "naive: QPixmap.fromImage 720p": best_ms(lambda i: QPixmap.fromImage(images[i % n])),
+        "naive: smooth scaled() to the tile": best_ms(
+            lambda i: pixmaps[i % n].scaled(tile_w, tile_h, keep, smooth)
+        ),
+        "naive: drawPixmap": best_ms(lambda i: draw(scaled)),
+        "ours: SDK handoff 180p I420": best_ms(
+            lambda i: small[i % n].convert(rtc.VideoBufferType.I420)
+        ),
+        "ours: planes scaled + converted to the tile": best_ms(
+            lambda i: picture.set_frame(
+                planes[i % n], PixelFormat.I420, *LAYERS["low"], (tile_w, tile_h)
+            )
+        ),
+        "ours: drawImage RGB32": best_ms(lambda i: draw(image)),
+    }
+
+
+if __name__ == "__main__":
+    for name, ms in steps().items():
+        print(f"{name:<48} {ms:6.3f} ms")
+    print(load_note())
