@@ -233,7 +233,14 @@ REMOTE_TICK_S = 0.016
 REMOTE_WARM_UP_MIN_S = 3.0
 """The first keyframes, and the layer switch."""
 REMOTE_WARM_UP_MAX_S = 20.0
-"""The longest wait for a side's tiles to paint the layer it should get."""
+"""The longest wait for a side's tiles to paint the layer it should get (full runs)."""
+
+
+def _warm_up_max_s(duration_s: float) -> float:
+    """The longest wait for the layer: twice a turn, 4 to 20 s (``--quick`` stays short)."""
+    return min(REMOTE_WARM_UP_MAX_S, max(4.0, 2 * duration_s))
+
+
 _LAYER_DIVISOR = {"low": 4, "medium": 2, "high": 1}
 """A 16:9 guest's simulcast layers: the top one's height divided by this (LiveKit's defaults)."""
 
@@ -338,10 +345,10 @@ async def _remote_tiles_once(
         # The stage's display tick: take the newest frames, then let Qt paint. Measuring
         # starts once most tiles paint the layer their side should get (the guests' encoders
         # resume a layer a viewer asks for, and the SFU ramps a viewer up to it), or after
-        # REMOTE_WARM_UP_MAX_S: then the layer row says which layer it was.
+        # _warm_up_max_s: then the layer row says which layer it was.
         clock: CpuClock | None = None
         started = time.monotonic()
-        warm_up_s = REMOTE_WARM_UP_MAX_S
+        warm_up_s = warm_up_max_s = _warm_up_max_s(duration_s)
         shown_before = 0
         lateness = LoopLateness(REMOTE_TICK_S)
         while time.monotonic() - started < warm_up_s + duration_s:
@@ -349,7 +356,7 @@ async def _remote_tiles_once(
             lateness.tick(clock is not None)
             elapsed_s = time.monotonic() - started
             if clock is None and (
-                elapsed_s >= REMOTE_WARM_UP_MAX_S
+                elapsed_s >= warm_up_max_s
                 or (elapsed_s >= REMOTE_WARM_UP_MIN_S and painting_wanted())
             ):
                 warm_up_s = elapsed_s
@@ -394,6 +401,7 @@ async def _remote_tiles_once(
         "layer_height": layer_height,
         "wanted_height": wanted_height,
         "warm_up_s": warm_up_s,
+        "warm_up_max_s": warm_up_max_s,
         **lateness.figures(wall_s),
     }
 
@@ -467,7 +475,7 @@ def _remote_rows(samples: Samples, sent: dict[str, Any]) -> list[Row]:
         f"simulcast, another process using {sent.get('cpu_percent', float('nan')):.0f} % of a "
         f"core); measured from {median(samples.ours, 'warm_up_s'):.0f} s and "
         f"{median(samples.base, 'warm_up_s'):.0f} s after subscribing (naive), when most tiles "
-        f"painted their layer ({REMOTE_WARM_UP_MAX_S:.0f} s at most)"
+        f"painted their layer (at most {max(samples.base.get('warm_up_max_s', [0])):.0f} s)"
     )
     fps_note = (
         f"painted {median(samples.ours, 'fps'):.1f} fps a tile vs "
