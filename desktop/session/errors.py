@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import urllib.parse
+from collections.abc import Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class SessionErrorCode(enum.Enum):
@@ -31,6 +36,8 @@ class SessionErrorCode(enum.Enum):
     """The action needs a connected room."""
     PUBLISH_FAILED = 11
     """The server did not accept a track (the connection dropped, or publishing is not allowed)."""
+    NO_ANSWER = 12
+    """The room did not confirm an action in time (a stalled connection)."""
 
 
 class SessionError(Exception):
@@ -80,3 +87,29 @@ def connect_error(exc: Exception, url: str) -> SessionError:
         f"could not reach the LiveKit server at {url}",
         "check the URL and your network, then connect again",
     )
+
+
+async def answered(action: Awaitable[T], what: str, timeout_s: float, hint: str) -> T:
+    """Await one of the SDK's round trips, bounded.
+
+    The SDK waits for the confirmation of a chat line, a data message or an unpublish without a
+    time limit; on a stalled connection that confirmation may never come, and a host's button
+    would stay busy for ever. The action is cancelled after ``timeout_s``.
+
+    Args:
+        action: The SDK's awaitable.
+        what: What was being done, as the host would say it ("sending the chat line").
+        timeout_s: How long to wait for the answer.
+        hint: The next step for the host.
+
+    Raises:
+        SessionError: NO_ANSWER when no answer came in time.
+    """
+    try:
+        return await asyncio.wait_for(action, timeout_s)
+    except TimeoutError:
+        raise SessionError(
+            SessionErrorCode.NO_ANSWER,
+            f"the room did not confirm {what} within {timeout_s:g} s",
+            hint,
+        ) from None

@@ -34,6 +34,8 @@ SILENCE_LIMIT_S = 4.0
 """No packet from the server for this long while publishing: it is not answering."""
 CHECK_INTERVAL_S = 0.5
 """How often the counter is read."""
+STATS_TIMEOUT_S = 2.0
+"""A read of the counter that takes longer counts as no reading."""
 
 
 class Liveness(enum.Enum):
@@ -71,7 +73,8 @@ class SilenceDetector:
 
 async def _packets_received(room: rtc.Room) -> int | None:
     try:
-        stats = await room.get_rtc_stats()
+        # Bounded: a watcher stuck on one read would stop noticing a silent server at all.
+        stats = await asyncio.wait_for(room.get_rtc_stats(), STATS_TIMEOUT_S)
     except Exception as exc:  # noqa: BLE001 - a room closing mid-read is normal
         logger.debug("rtc stats: %r", exc)
         return None

@@ -35,7 +35,7 @@ from backend.lazy import lazy_module
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.fanout import DirectSink, FrameQueue
 from desktop.media.frames import AudioFrame, VideoFrame, fit_frame
-from desktop.session.errors import SessionError, SessionErrorCode
+from desktop.session.errors import SessionError, SessionErrorCode, answered
 from desktop.session.link_stats import LinkSampler, LinkStats
 from desktop.session.state import Source
 
@@ -51,6 +51,8 @@ else:
 logger = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 20.0
+UNPUBLISH_TIMEOUT_S = 10.0
+"""Longest wait for the room to confirm an unpublish; stopping a share never hangs on it."""
 """Longer than the SDK's own 10 s wait for the server's answer, which it does not always keep."""
 AUDIO_QUEUE_MS = 100
 """LiveKit's default audio queue is a second of latency; keep it short (a multiple of 10)."""
@@ -506,9 +508,14 @@ class Publisher:
         self, sid: str, lk_source: rtc.VideoSource | rtc.AudioSource, name: str
     ) -> None:
         try:
-            await self._room().local_participant.unpublish_track(sid)
-        except SessionError:
-            pass  # the room is gone already: nothing to take out
+            await answered(
+                self._room().local_participant.unpublish_track(sid), f"taking out the {name}",
+                UNPUBLISH_TIMEOUT_S, "",
+            )  # fmt: skip
+        except SessionError as error:
+            # The room is gone already (nothing to take out), or it did not answer: the capture
+            # has stopped either way, and the server drops the track with the connection.
+            logger.debug("unpublishing the %s: %s", name, error)
         # Release the native source now: left to the garbage collector, every screen share
         # started and stopped kept its buffers (about 10 MB each at 720p, measured).
         try:

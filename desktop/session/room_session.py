@@ -23,7 +23,13 @@ from backend.lazy import lazy_module
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.session import liveness, stage_control
 from desktop.session.adaptation import AdaptationPolicy
-from desktop.session.errors import SessionError, SessionErrorCode, check_url, connect_error
+from desktop.session.errors import (
+    SessionError,
+    SessionErrorCode,
+    answered,
+    check_url,
+    connect_error,
+)
 from desktop.session.link_stats import LinkStats
 from desktop.session.publisher import PublishDefaults, Publisher
 from desktop.session.remote_video import RemoteVideo, set_layer
@@ -39,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DISCONNECT_TIMEOUT_S = 5.0
+ANSWER_TIMEOUT_S = 15.0
+"""Longest wait for the room to confirm a chat line or a data message (see ``answered``)."""
 
 
 class RoomSession:
@@ -243,7 +251,10 @@ class RoomSession:
         text = text.strip()
         if not text:
             return
-        await room.local_participant.send_text(text, topic=CHAT_TOPIC)
+        await answered(
+            room.local_participant.send_text(text, topic=CHAT_TOPIC), "the chat line",
+            ANSWER_TIMEOUT_S, "check the connection and send it again",
+        )  # fmt: skip
         self.events.add_chat(room.local_participant.identity, text, is_local=True)
 
     async def ask_to_unmute(self, identity: str, source: str = "microphone") -> str:
@@ -263,9 +274,12 @@ class RoomSession:
             )  # fmt: skip
         local = room.local_participant
         request = stage_control.new_request(local.identity, local.name, source)
-        await local.publish_data(
-            request.to_json(), reliable=True, destination_identities=[identity],
-            topic=stage_control.UNMUTE_REQUEST_TOPIC,
+        await answered(
+            local.publish_data(
+                request.to_json(), reliable=True, destination_identities=[identity],
+                topic=stage_control.UNMUTE_REQUEST_TOPIC,
+            ),
+            "the request to unmute", ANSWER_TIMEOUT_S, "check the connection and ask again",
         )  # fmt: skip
         return request.request_id
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psutil
 from PySide6.QtCore import Qt, Signal
@@ -241,7 +243,15 @@ class ChatPanel(QWidget):
         if not text or not self.entry.isEnabled():
             return
         self.entry.clear()
-        self.bridge.run(self.studio.send_chat(text), "send the message")
+        sending = self.bridge.run(self.studio.send_chat(text), "send the message")
+        sending.add_done_callback(lambda task: self._give_back(task, text))
+
+    def _give_back(self, sending: asyncio.Task[Any], text: str) -> None:
+        """A line that did not go out returns to the entry (unless the host typed on)."""
+        if sending.cancelled() or sending.exception() is None:
+            return
+        if not self.entry.text():
+            self.entry.setText(text)
 
     def refresh(self, state: RoomState) -> None:
         """Append new messages (senders by their display names)."""

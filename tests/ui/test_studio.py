@@ -147,6 +147,21 @@ async def test_local_chat_is_off_with_its_reason_and_go_live_without_destination
     assert window.controls.live_button.text() == "Go Live"
 
 
+async def test_a_chat_line_that_could_not_go_out_is_given_back_to_the_entry(
+    studio_window: tuple[Studio, StudioWindow],
+) -> None:
+    """The room went away between the host typing and pressing Send: the line is not lost."""
+    _, window = studio_window
+    # The panel still takes text (its state lags behind the room by a moment), the studio has
+    # no room to send it to.
+    window.chat.set_enabled_reason("")
+    window.chat.entry.setText("we start in five minutes")
+    window.chat.send.click()
+    assert window.chat.entry.text() == ""  # cleared at once, as a sent line is
+    await _pump(lambda: any("Could not send the message" in t for t in window.notices.texts()))
+    await _pump(lambda: window.chat.entry.text() == "we start in five minutes")
+
+
 def test_every_control_has_an_accessible_name_and_a_tooltip(
     studio_window: tuple[Studio, StudioWindow],
 ) -> None:
