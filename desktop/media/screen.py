@@ -87,7 +87,7 @@ def same_bytes(a: bytes | bytearray, b: bytes | bytearray) -> bool:
     """
     if len(a) != len(b):
         return False
-    if a is b:
+    if a is b or not a:
         return True
     if _MEMCMP is None:  # pragma: no cover - see _find_memcmp
         return a == b

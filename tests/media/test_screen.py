@@ -14,7 +14,7 @@ from desktop.media.devices import list_screens
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.fanout import FrameQueue
 from desktop.media.frames import PixelFormat, VideoFrame, monotonic_us
-from desktop.media.screen import STATIC_REPEAT_S, ChangeGate, Region, ScreenSource
+from desktop.media.screen import STATIC_REPEAT_S, ChangeGate, Region, ScreenSource, same_bytes
 from tests.fixtures.devices import ORANGE_RGB, SCREEN_QUADRANTS_RGB, SCREEN_SIZE
 
 
@@ -176,3 +176,4 @@ def test_the_change_gate_tells_a_changed_picture_from_the_same_one() -> None:
     assert gate.changed(bytearray(last_byte_changed), 1.3)  # still, but the repeat is due
     assert gate.changed(bytearray(b"\x10" * 16), 1.4)  # another size is a change
     assert gate.unchanged == 2
+    assert same_bytes(bytearray(), b"") and not same_bytes(b"a", b"b")
