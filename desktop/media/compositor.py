@@ -1,11 +1,12 @@
 """The program picture: host, guests and screen composed in a layout, in I420, at a fixed size.
 
-The encoder wants I420, cameras and remote guests deliver I420, so the picture is built plane
-by plane (Y at full size, U and V at quarter size) and never goes through BGR, on one
-persistent canvas: each source is scaled once per *new* frame straight into its region, a
-picture redraws only the regions whose source changed, and everything that does not move —
-background, name plates, initials, banner, logo — is drawn once into cached I420 patches and
-only copied where a region under it was redrawn. A screen grabbed as BGRA is converted once
+The encoder wants I420, remote guests and most cameras deliver I420 (an NV12 camera's frame
+is rearranged into I420 when it is drawn), so the picture is built plane by plane (Y at full
+size, U and V at quarter size) and never goes through BGR, on one persistent canvas: each
+source is scaled once per *new* frame straight into its region, a picture redraws only the
+regions whose source changed, and everything that does not move — background, name plates,
+initials, banner, logo — is drawn once into cached I420 patches and only copied where a
+region under it was redrawn. A screen grabbed as BGRA is converted once
 per new grab, then scaled to its region.
 
 The compositor holds no thread of its own: the program's video thread calls :meth:`Compositor.

@@ -4,10 +4,10 @@ It never blocks capture: it subscribes with a one-frame queue and, on each repai
 whatever is newest (older frames are dropped and counted by the queue, never converted).
 
 :class:`FrameImage` is how a frame becomes pixels on screen, here and in every tile: the frame
-is scaled to the exact size it is shown at (I420 planes scaled before conversion, 1.5 bytes
-a pixel instead of 4) and converted into a reused BGRA buffer that a ``Format_RGB32`` QImage
-wraps — the raster engine's fast path: ``drawImage`` then copies rows with no per-paint
-conversion and no per-paint scaling.
+is scaled to the exact size it is shown at (I420 or NV12 planes scaled before conversion,
+1.5 bytes a pixel instead of 4) and converted into a reused BGRA buffer that a
+``Format_RGB32`` QImage wraps — the raster engine's fast path: ``drawImage`` then copies
+rows with no per-paint conversion and no per-paint scaling.
 """
 
 from __future__ import annotations
