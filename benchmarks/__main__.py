@@ -3,7 +3,7 @@
 ``--quick`` only proves each benchmark still runs and produces its figures (CI); the full run
 takes about 45 minutes (the studio soak, which gives the memory figures, is 30 of them);
 ``--only soak`` runs just the soak, ``--only tiles`` just the tiles (local and SFU),
-``--only program`` just the compositing benchmark.
+``--only program`` just the compositing benchmark, ``--only ingest`` just benchmark 1 (ingest).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", default="benchmarks/results.json", help="where to write JSON")
     parser.add_argument("--soak-s", type=float, default=None,
                         help="length of the studio soak (default 1800, quick 40)")  # fmt: skip
-    parser.add_argument("--only", choices=("soak", "tiles", "program"), default=None,
+    parser.add_argument("--only", choices=("soak", "tiles", "program", "ingest"), default=None,
                         help="run just this benchmark")  # fmt: skip
     args = parser.parse_args(argv)
     # The same allocator policy as the app's own entry point (desktop/cli.py).
@@ -126,6 +126,11 @@ def main(argv: list[str]) -> int:
         rows = asyncio.run(_soak_only(args.quick, args.soak_s))
     elif args.only == "tiles":  # local and through the real SFU
         rows = asyncio.run(_tiles_only(args.quick))
+    elif args.only == "ingest":
+        from benchmarks import pipeline
+
+        quick = args.quick
+        rows = asyncio.run(pipeline.ingest(2.0 if quick else 10.0, 1 if quick else 5))
     elif args.only == "program":
         from benchmarks import program
 

@@ -1,10 +1,12 @@
 """Cameras through OpenCV: a device index, a device path, a video file or a stream URL.
 
-Each frame is converted once, on the capture thread, into I420 — the layout LiveKit copies
-without converting — and stamped with the moment ``read`` returned it. A V4L2 camera that
-delivers NV12 or YUYV is read raw (``CAP_PROP_CONVERT_RGB`` off) and its planes are rearranged
-straight into I420, without OpenCV's detour through BGR; anything else (MJPEG, decoded once by
-OpenCV; files; streams) comes as BGR and is converted once. Output buffers come from a
+Each frame is stamped with the moment ``read`` returned it and handed on in a layout LiveKit
+copies without converting. A V4L2 camera that delivers NV12 is read raw (``CAP_PROP_CONVERT_RGB``
+off) and its frames are handed on as NV12, untouched: no conversion at all on the capture thread
+(a consumer that needs I420 planes converts the frames it uses, see
+:func:`~desktop.media.frames.as_i420`). A YUYV camera's planes are rearranged straight into
+I420, without OpenCV's detour through BGR; anything else (MJPEG, decoded once by OpenCV; files;
+streams) comes as BGR and is converted once into I420. Converted frames go into buffers from a
 :class:`~desktop.media.frames.BufferPool`, so nothing is allocated per frame.
 """
 
@@ -22,7 +24,13 @@ import numpy as np
 
 from desktop.media.base import SourceKind
 from desktop.media.errors import MediaError, MediaErrorCode
-from desktop.media.frames import BufferPool, PixelFormat, VideoFrame, monotonic_us
+from desktop.media.frames import (
+    BufferPool,
+    PixelFormat,
+    VideoFrame,
+    monotonic_us,
+    nv12_to_i420,
+)
 from desktop.media.threaded import Pacer, ThreadedSource
 
 logger = logging.getLogger(__name__)
@@ -101,9 +109,7 @@ def to_i420(
     """
     y, u, v = i420_planes(out, width, height)
     if pixels is CameraPixels.NV12:
-        flat = raw.reshape(-1)
-        np.copyto(y, flat[: width * height].reshape(height, width))
-        cv2.split(flat[width * height :].reshape(height // 2, width // 2, 2), [u, v])
+        nv12_to_i420(raw, width, height, out)
     elif pixels is CameraPixels.YUYV:
         packed = raw.reshape(height, width, 2)
         cv2.cvtColor(packed, cv2.COLOR_YUV2GRAY_YUY2, dst=y)
@@ -134,7 +140,9 @@ def _fourcc(capture: cv2.VideoCapture) -> str:
 
 
 class CameraSource(ThreadedSource[VideoFrame]):
-    """A camera (or video file/stream) read with OpenCV and published as I420 frames.
+    """A camera (or video file/stream) read with OpenCV and published as I420 or NV12 frames.
+
+    NV12 frames are what an NV12 camera delivered, as delivered; everything else is I420.
 
     Args:
         device: Index, device path, file path or URL.
@@ -174,7 +182,10 @@ class CameraSource(ThreadedSource[VideoFrame]):
 
     @property
     def pixels(self) -> CameraPixels:
-        """What the device hands over (after ``start``): raw NV12/YUYV, or OpenCV's BGR."""
+        """What the device hands over (after ``start``): raw NV12/YUYV, or OpenCV's BGR.
+
+        NV12 frames are published as NV12, the others as I420.
+        """
         return self._pixels
 
     @property
@@ -331,6 +342,13 @@ class CameraSource(ThreadedSource[VideoFrame]):
                     )
                 time.sleep(0.05)
         width, height = self._width, self._height
+        if self._pixels is CameraPixels.NV12:
+            # Handed on as the device delivered it: OpenCV's read() returns a new array each
+            # time, which nothing else writes, and LiveKit takes NV12 as it takes I420.
+            nv12 = bgr.reshape(-1)
+            frame = VideoFrame(nv12, width, height, PixelFormat.NV12, timestamp_us, self._sequence)
+            self._sequence += 1
+            return frame
         if self._pixels is CameraPixels.BGR and (bgr.shape[1] & ~1, bgr.shape[0] & ~1) != (
             width,
             height,

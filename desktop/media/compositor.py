@@ -1,11 +1,12 @@
 """The program picture: host, guests and screen composed in a layout, in I420, at a fixed size.
 
-The encoder wants I420, cameras and remote guests deliver I420, so the picture is built plane
-by plane (Y at full size, U and V at quarter size) and never goes through BGR, on one
-persistent canvas: each source is scaled once per *new* frame straight into its region, a
-picture redraws only the regions whose source changed, and everything that does not move —
-background, name plates, initials, banner, logo — is drawn once into cached I420 patches and
-only copied where a region under it was redrawn. A screen grabbed as BGRA is converted once
+The encoder wants I420, remote guests and most cameras deliver I420 (an NV12 camera's frame
+is rearranged into I420 when it is drawn), so the picture is built plane by plane (Y at full
+size, U and V at quarter size) and never goes through BGR, on one persistent canvas: each
+source is scaled once per *new* frame straight into its region, a picture redraws only the
+regions whose source changed, and everything that does not move — background, name plates,
+initials, banner, logo — is drawn once into cached I420 patches and only copied where a
+region under it was redrawn. A screen grabbed as BGRA is converted once
 per new grab, then scaled to its region.
 
 The compositor holds no thread of its own: the program's video thread calls :meth:`Compositor.
@@ -26,7 +27,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from desktop.media.frames import PixelFormat, VideoFrame
+from desktop.media.frames import PixelFormat, VideoFrame, as_i420
 
 logger = logging.getLogger(__name__)
 
@@ -458,6 +459,8 @@ class Compositor:
         self._layout_cache: tuple[tuple[object, ...], list[Region]] | None = None
         self._regions: tuple[Region, ...] = ()
         self._grab_i420: npt.NDArray[np.uint8] | None = None
+        self._camera_i420: npt.NDArray[np.uint8] | None = None
+        """Where an NV12 camera frame is converted (once per new frame drawn), kept."""
         self.pictures = 0
         """Pictures composed so far."""
 
@@ -674,6 +677,13 @@ class Compositor:
             src = split_planes(self._grab_i420.reshape(-1), cw, ch)
             cx = cy = 0
         else:
+            if frame.format is PixelFormat.NV12:
+                # A camera's frame as it delivered it: into I420 planes here, for this picture
+                # only (the publisher hands NV12 on as is).
+                size = frame.width * frame.height * 3 // 2
+                if self._camera_i420 is None or self._camera_i420.size != size:
+                    self._camera_i420 = np.empty(size, np.uint8)
+                frame = as_i420(frame, self._camera_i420)
             src = split_planes(frame.data, frame.width, frame.height)
         dst_y, dst_u, dst_v = planes
         scale(src[0][cy : cy + ch, cx : cx + cw], w, h, out=dst_y[y : y + h, x : x + w])

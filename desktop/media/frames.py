@@ -1,8 +1,10 @@
 """Frames as the media layer hands them on: converted once, stamped, ready for LiveKit.
 
-A video frame is already in the layout LiveKit takes without another conversion (I420 for
-cameras, BGRA for screens), so the publisher only wraps the buffer (zero copy, see
-LIVEKIT-NOTES: ``memoryview`` of a flat contiguous array).
+A video frame is already in a layout LiveKit takes without another conversion (I420, or NV12
+as a camera delivers it, for cameras; BGRA for screens), so the publisher only wraps the buffer
+(zero copy, see LIVEKIT-NOTES: ``memoryview`` of a flat contiguous array). A consumer that
+works on I420 planes (the compositor) converts an NV12 frame itself, with :func:`as_i420`, and
+only when it needs the frame: the publisher never pays for it.
 """
 
 from __future__ import annotations
@@ -37,12 +39,17 @@ class PixelFormat(enum.Enum):
     """Planar YUV 4:2:0: Y (w*h), then U and V (w/2*h/2 each). Cameras, files, synthetic."""
     BGRA = 2
     """Packed 8-bit B, G, R, A (what mss grabs). Screens."""
+    NV12 = 3
+    """Y (w*h), then U and V interleaved (w/2*h/2 pairs): what most cameras deliver natively,
+    handed on as delivered."""
 
     @property
     def livekit_type(self) -> rtc.VideoBufferType.ValueType:
         """The matching LiveKit buffer type."""
         if self is PixelFormat.I420:
             return rtc.VideoBufferType.I420
+        if self is PixelFormat.NV12:
+            return rtc.VideoBufferType.NV12
         return rtc.VideoBufferType.BGRA
 
 
@@ -55,11 +62,11 @@ class VideoFrame:
     """
 
     data: npt.NDArray[np.uint8]
-    """Contiguous 1-D uint8 buffer in ``format`` (I420: w*h*3/2 bytes; BGRA: w*h*4 bytes)."""
+    """Contiguous 1-D uint8 buffer in ``format`` (I420, NV12: w*h*3/2 bytes; BGRA: w*h*4)."""
     width: int
-    """Width in pixels (even for I420)."""
+    """Width in pixels (even for I420 and NV12)."""
     height: int
-    """Height in pixels (even for I420)."""
+    """Height in pixels (even for I420 and NV12)."""
     format: PixelFormat
     """Pixel layout of ``data``."""
     timestamp_us: int
@@ -75,9 +82,14 @@ class VideoFrame:
         """Return an (h, w, 3) BGR copy, for previews and encoders that want packed RGB."""
         import cv2
 
-        if self.format is PixelFormat.I420:
+        if self.format is not PixelFormat.BGRA:
             yuv = self.data.reshape(self.height * 3 // 2, self.width)
-            return np.asarray(cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420), dtype=np.uint8)
+            code = (
+                cv2.COLOR_YUV2BGR_I420
+                if self.format is PixelFormat.I420
+                else cv2.COLOR_YUV2BGR_NV12
+            )
+            return np.asarray(cv2.cvtColor(yuv, code), dtype=np.uint8)
         bgra = self.data.reshape(self.height, self.width, 4)
         return np.asarray(cv2.cvtColor(bgra, cv2.COLOR_BGRA2BGR), dtype=np.uint8)
 
@@ -151,16 +163,59 @@ class BufferPool:
             return buffer
 
 
+def nv12_to_i420(
+    nv12: npt.NDArray[np.uint8], width: int, height: int, out: npt.NDArray[np.uint8]
+) -> None:
+    """Write a flat NV12 picture as I420 into ``out`` (both width*height*3/2 bytes).
+
+    The Y plane is copied and the U/V pairs are split, all in native code (the GIL is let go).
+    """
+    import cv2
+
+    luma = width * height
+    chroma = luma // 4
+    flat = nv12.reshape(-1)
+    np.copyto(out[:luma], flat[:luma])
+    u = out[luma : luma + chroma].reshape(height // 2, width // 2)
+    v = out[luma + chroma : luma + 2 * chroma].reshape(height // 2, width // 2)
+    cv2.split(flat[luma : luma + 2 * chroma].reshape(height // 2, width // 2, 2), [u, v])
+
+
+def as_i420(frame: VideoFrame, out: npt.NDArray[np.uint8] | None = None) -> VideoFrame:
+    """The frame as I420, for consumers that work on I420 planes; the same frame if it is.
+
+    An NV12 frame is converted into ``out`` (width*height*3/2 bytes; a new buffer when not
+    given). A BGRA frame is refused: screens are converted by their consumers, which know the
+    crop they need first.
+
+    Raises:
+        ValueError: ``frame`` is BGRA.
+    """
+    if frame.format is PixelFormat.I420:
+        return frame
+    if frame.format is not PixelFormat.NV12:
+        raise ValueError(f"{frame.format.name} frames are not converted to I420 here")
+    size = frame.width * frame.height * 3 // 2
+    data = np.empty(size, np.uint8) if out is None else out
+    nv12_to_i420(frame.data, frame.width, frame.height, data)
+    return VideoFrame(
+        data, frame.width, frame.height, PixelFormat.I420, frame.timestamp_us, frame.sequence
+    )
+
+
 def fit_frame(frame: VideoFrame, width: int, height: int) -> VideoFrame:
     """The frame scaled to exactly ``width`` × ``height``, cropped to that shape (cover).
 
     A published track's size is fixed when it is made, and encoders send the size they are
     given: a camera that delivers another size than the chosen preset is scaled here, so what
-    the room receives is the preset. The same frame comes back when it already fits.
+    the room receives is the preset. The same frame comes back when it already fits; an NV12
+    frame that does not comes back as I420.
     """
     if (frame.width, frame.height) == (width, height):
         return frame
     import cv2
+
+    frame = as_i420(frame) if frame.format is PixelFormat.NV12 else frame
 
     # Crop the source to the target's aspect, centred, on even coordinates (I420 chroma).
     scale = max(width / frame.width, height / frame.height)

@@ -118,7 +118,7 @@ def decode_stamp(luma: npt.NDArray[Any]) -> tuple[int, int]:
 
 
 def i420_luma(data: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:
-    """View the Y plane of a flat I420 buffer as (h, w) without copying."""
+    """View the Y plane of a flat I420 (or NV12) buffer as (h, w) without copying."""
     return data[: width * height].reshape(height, width)
 
 
@@ -193,6 +193,7 @@ class SyntheticCamera(_GeneratedVideo):
         height: Frame height (even).
         fps: Frames per second.
         name: Name shown to the user.
+        pixel_format: I420, or NV12 as most real cameras deliver (the same picture).
     """
 
     def __init__(
@@ -201,17 +202,30 @@ class SyntheticCamera(_GeneratedVideo):
         height: int = 720,
         fps: float = 30.0,
         name: str = "Synthetic camera",
+        pixel_format: PixelFormat = PixelFormat.I420,
     ) -> None:
         super().__init__(name, SourceKind.CAMERA, width, height, fps)
+        if pixel_format is PixelFormat.BGRA:
+            raise MediaError(
+                MediaErrorCode.INVALID_ARGUMENT, name, "a camera twin makes I420 or NV12 frames"
+            )
+        self.pixel_format = pixel_format
+        """The layout of the frames it makes."""
         self._template = _colour_bars_i420(width, height)
+        if pixel_format is PixelFormat.NV12:
+            luma = width * height
+            u, v = self._template[luma : luma * 5 // 4], self._template[luma * 5 // 4 :]
+            self._template = np.concatenate((self._template[:luma], np.dstack((u, v)).reshape(-1)))
         self._pool = BufferPool(self._template.size)
 
     def make_frame(self, sequence: int, timestamp_us: int) -> VideoFrame:
-        """Stamp the pre-rendered colour bars (I420) into a reused buffer."""
+        """Stamp the pre-rendered colour bars into a reused buffer."""
         data = self._pool.acquire()
         np.copyto(data, self._template)
         draw_stamp(i420_luma(data, self._width, self._height), sequence, timestamp_us // 1000)
-        return VideoFrame(data, self._width, self._height, PixelFormat.I420, timestamp_us, sequence)
+        return VideoFrame(
+            data, self._width, self._height, self.pixel_format, timestamp_us, sequence
+        )
 
 
 class SyntheticScreen(_GeneratedVideo):

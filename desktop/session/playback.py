@@ -21,6 +21,7 @@ from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.frames import AudioFrame, monotonic_us
 from desktop.media.microphone import import_sounddevice
 from desktop.media.pulse import PULSE_DEVICE, routed_to, sink_named
+from desktop.session.receive_loop import Reader, ReceiveLoop
 
 if TYPE_CHECKING:
     from livekit import rtc
@@ -31,7 +32,9 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_RATE_HZ = MIX_RATE_HZ
 BLOCK_SAMPLES = MIX_BLOCK_SAMPLES
-STREAM_CAPACITY_FRAMES = 50
+FRAME_MS = 20
+"""The SDK hands over a guest's audio 20 ms at a time: half the events of its 10 ms default."""
+STREAM_CAPACITY_FRAMES = 25
 """At most half a second of a guest's audio waits in the SDK's queue; older frames are dropped.
 
 Bounded on purpose: the SDK's own queue is unbounded, so a reader that falls behind (a busy event
@@ -61,7 +64,9 @@ class GuestAudioPlayer:
         self.device = device
         self.echo_reference = echo_reference
         self._mixer = AudioMixer()
-        self._streams: dict[str, tuple[rtc.AudioStream, asyncio.Task[None]]] = {}
+        # Guests' audio is read on its own loop: 50 blocks a second per guest stay off the UI's.
+        self._receive: ReceiveLoop | None = None
+        self._readers: dict[str, Reader] = {}
         self._output: Any = None
         self._sequence = 0
         self.underruns = 0
@@ -80,36 +85,44 @@ class GuestAudioPlayer:
 
     def add_track(self, track: rtc.Track) -> None:
         """Start mixing a remote audio track (video tracks are ignored)."""
-        if track.kind != rtc.TrackKind.KIND_AUDIO or track.sid in self._streams:
+        if track.kind != rtc.TrackKind.KIND_AUDIO:
             return
+        reader = self._readers.get(track.sid)
+        if reader is not None and not reader.done:
+            return
+        if self._receive is None:
+            self._receive = ReceiveLoop("bc-receive-audio")
+        self._mixer.set_input(track.sid)
+        self._readers[track.sid] = self._receive.start(lambda _: self._read(track))
+
+    def remove_track(self, track: rtc.Track) -> None:
+        """Stop mixing a track."""
+        reader = self._readers.pop(track.sid, None)
+        self._mixer.remove_input(track.sid)
+        if reader is not None and self._receive is not None:
+            asyncio.ensure_future(self._receive.stop(reader))
+
+    async def _read(self, track: rtc.Track) -> None:
+        # On the receive loop: the stream is made here, so its events wake this loop only.
         stream = rtc.AudioStream(
             track,
             capacity=STREAM_CAPACITY_FRAMES,
             sample_rate=SAMPLE_RATE_HZ,
             num_channels=1,
+            frame_size_ms=FRAME_MS,
         )
-        self._mixer.set_input(track.sid)
-        reader = asyncio.ensure_future(self._read(track.sid, stream))
-        self._streams[track.sid] = (stream, reader)
-
-    def remove_track(self, track: rtc.Track) -> None:
-        """Stop mixing a track."""
-        entry = self._streams.pop(track.sid, None)
-        self._mixer.remove_input(track.sid)
-        if entry is not None:
-            entry[1].cancel()
-            asyncio.ensure_future(entry[0].aclose())
-
-    async def _read(self, sid: str, stream: rtc.AudioStream) -> None:
-        sequence = 0
-        async for event in stream:
-            frame = event.frame
-            samples = np.frombuffer(frame.data, np.int16)
-            self._mixer.push(
-                sid, AudioFrame(samples, frame.sample_rate, frame.num_channels, 0, sequence)
-            )
-            sequence += 1
-        self._mixer.remove_input(sid)  # the track ended: its buffer goes with it
+        sid, sequence = track.sid, 0
+        try:
+            async for event in stream:
+                frame = event.frame
+                samples = np.frombuffer(frame.data, np.int16)
+                self._mixer.push(
+                    sid, AudioFrame(samples, frame.sample_rate, frame.num_channels, 0, sequence)
+                )
+                sequence += 1
+            self._mixer.remove_input(sid)  # the track ended: its buffer goes with it
+        finally:
+            await stream.aclose()
 
     def start(self) -> None:
         """Open the output device.
@@ -180,8 +193,9 @@ class GuestAudioPlayer:
             self._output.stop()
             self._output.close()
             self._output = None
-        streams, self._streams = list(self._streams.items()), {}
-        for sid, (stream, reader) in streams:
-            reader.cancel()
+        readers, self._readers = list(self._readers.items()), {}
+        for sid, _ in readers:
             self._mixer.remove_input(sid)
-            await stream.aclose()
+        receive, self._receive = self._receive, None
+        if receive is not None:
+            await receive.aclose()  # cancels every reader; each closes its stream

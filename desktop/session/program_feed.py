@@ -23,6 +23,7 @@ from backend.lazy import lazy_module
 from desktop.media.compositor import HOST_ID, Layout, Region, RegionKind, StageMember
 from desktop.media.frames import AudioFrame, PixelFormat, VideoFrame, monotonic_us
 from desktop.media.outputs.program import DirectBroadcast
+from desktop.session.receive_loop import Reader, ReceiveLoop
 from desktop.session.state import RoomState, Source, StateStore
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ else:
 logger = logging.getLogger(__name__)
 
 MIX_RATE_HZ = 48_000
+AUDIO_FRAME_MS = 20
+"""A guest's microphone is handed over 20 ms at a time: half the events of the SDK's 10 ms."""
 LOW_LAYER_MAX_H = 240
 """Regions up to this tall get the smallest simulcast layer (about 320×180)."""
 MEDIUM_LAYER_MAX_H = 400
@@ -80,11 +83,12 @@ class _GuestFeed:
 
     def __init__(self, identity: str) -> None:
         self.identity = identity
-        self.video: rtc.VideoStream | None = None
+        self.video: Reader | None = None
+        """Reads the camera on the receive loop (``None``: no camera stream open)."""
         self.video_publication: rtc.RemoteTrackPublication | None = None
-        self.audio: rtc.AudioStream | None = None
+        self.audio: Reader | None = None
+        """Reads the microphone on the receive loop."""
         self.quality: rtc.VideoQuality.ValueType | None = None
-        self.tasks: list[asyncio.Task[None]] = []
 
 
 class ProgramFeed:
@@ -102,6 +106,10 @@ class ProgramFeed:
         self._stage: list[str] = [HOST_ID]
         self._feeds: dict[str, _GuestFeed] = {}
         self._listeners: list[Callable[[], None]] = []
+        # Guests' cameras and microphones are read on their own loop (see receive_loop).
+        self._receive: ReceiveLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
         self.host_name = "Host"
         self._unsubscribe = store.subscribe(self._on_state)
 
@@ -256,8 +264,8 @@ class ProgramFeed:
 
     def _refresh(self, identity: str) -> None:
         """Open or close a guest's streams to match whether they are in the program."""
-        if identity == HOST_ID:
-            return
+        if identity == HOST_ID or self._closed:
+            return  # closed: the room's last events (guests leaving) open nothing new
         wanted = identity in self._stage
         participant = self.room.remote_participants.get(identity) if self.room else None
         feed = self._feeds.get(identity)
@@ -281,16 +289,34 @@ class ProgramFeed:
     def _open(
         self, feed: _GuestFeed, publication: rtc.RemoteTrackPublication, track: rtc.Track
     ) -> None:
+        if self._receive is None:
+            self._receive = ReceiveLoop("bc-receive-program")
+            self._loop = asyncio.get_running_loop()
         if publication.source == rtc.TrackSource.SOURCE_CAMERA and feed.video is None:
-            feed.video = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
             feed.video_publication = publication
             feed.quality = None
-            feed.tasks.append(asyncio.ensure_future(self._read_video(feed, feed.video)))
+            feed.video = self._receive.start(lambda reader: self._read_video(feed, track, reader))
         elif publication.source == rtc.TrackSource.SOURCE_MICROPHONE and feed.audio is None:
-            feed.audio = rtc.AudioStream(track, sample_rate=MIX_RATE_HZ, num_channels=1)
-            feed.tasks.append(asyncio.ensure_future(self._read_audio(feed, feed.audio)))
+            feed.audio = self._receive.start(lambda reader: self._read_audio(feed, track, reader))
 
-    async def _read_video(self, feed: _GuestFeed, stream: rtc.VideoStream) -> None:
+    def _ended(self, feed: _GuestFeed, reader: Reader) -> None:
+        """A stream's reader ended (on the studio's loop): the next subscription opens anew."""
+        if feed.video is reader:
+            feed.video = None
+            feed.video_publication = None
+            # Initials until the camera is back.
+            self.broadcast.compositor.set_frame(feed.identity, None)
+        elif feed.audio is reader:
+            feed.audio = None
+
+    def _tell_ended(self, feed: _GuestFeed, reader: Reader) -> None:
+        """From the receive loop: hand the bookkeeping to the studio's loop."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._ended, feed, reader)
+
+    async def _read_video(self, feed: _GuestFeed, track: rtc.Track, reader: Reader) -> None:
+        # On the receive loop: the stream is made here, so its events wake this loop only.
+        stream = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
         sequence = 0
         try:
             async for event in stream:
@@ -306,14 +332,14 @@ class ProgramFeed:
                 )
                 sequence += 1
         finally:
-            # The track went away (unpublished, unsubscribed): initials until it is back, and
-            # the next subscription opens a new stream.
-            if feed.video is stream:
-                feed.video = None
-                feed.video_publication = None
-                self.broadcast.compositor.set_frame(feed.identity, None)
+            # The track went away (unpublished, unsubscribed) or the guest left the program.
+            self._tell_ended(feed, reader)
+            await _closed(stream, feed.identity)
 
-    async def _read_audio(self, feed: _GuestFeed, stream: rtc.AudioStream) -> None:
+    async def _read_audio(self, feed: _GuestFeed, track: rtc.Track, reader: Reader) -> None:
+        stream = rtc.AudioStream(
+            track, sample_rate=MIX_RATE_HZ, num_channels=1, frame_size_ms=AUDIO_FRAME_MS
+        )
         sequence = 0
         try:
             async for event in stream:
@@ -327,24 +353,30 @@ class ProgramFeed:
                 )
                 sequence += 1
         finally:
-            if feed.audio is stream:
-                feed.audio = None
+            self._tell_ended(feed, reader)
+            await _closed(stream, feed.identity)
 
-    @staticmethod
-    async def _close(feed: _GuestFeed) -> None:
-        for task in feed.tasks:
-            task.cancel()
-        for stream in (feed.video, feed.audio):
-            if stream is not None:
-                try:
-                    await stream.aclose()
-                except Exception as exc:  # noqa: BLE001 - a track gone with its room is fine
-                    logger.debug("closing %s's stream: %r", feed.identity, exc)
+    async def _close(self, feed: _GuestFeed) -> None:
+        for reader in (feed.video, feed.audio):
+            if reader is not None and self._receive is not None:
+                await self._receive.stop(reader)  # the reader closes its stream
 
     async def aclose(self) -> None:
         """Close every guest's streams (again is fine: ending the stream, then quitting)."""
         unsubscribe, self._unsubscribe = self._unsubscribe, lambda: None
         unsubscribe()
+        self._closed = True
         feeds, self._feeds = list(self._feeds.values()), {}
         for feed in feeds:
             await self._close(feed)
+        receive, self._receive = self._receive, None
+        if receive is not None:
+            await receive.aclose()
+
+
+async def _closed(stream: rtc.VideoStream | rtc.AudioStream, identity: str) -> None:
+    """Close a guest's stream on the receive loop (a track gone with its room is fine)."""
+    try:
+        await stream.aclose()
+    except Exception as exc:  # noqa: BLE001
+        logger.debug("closing %s's stream: %r", identity, exc)

@@ -603,7 +603,11 @@ class Publisher:
             reports: dict[Source, list[Any]] = {}
             for source, published in list(self._published.items()):
                 try:
-                    reports[source] = await published.track.get_stats()
+                    # Bounded: a read that never answers would stop the samples for good, and
+                    # the SDK's wait for it keeps every event meanwhile.
+                    reports[source] = await asyncio.wait_for(
+                        published.track.get_stats(), LINK_STATS_INTERVAL_S
+                    )
                 except Exception as exc:  # noqa: BLE001 - a track closing mid-sample is normal
                     logger.debug("stats of %s: %r", source.name, exc)
             if reports:

@@ -9,7 +9,7 @@ painted or not (measured here).
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -20,11 +20,14 @@ import numpy.typing as npt
 from backend.lazy import LazyMapping, lazy_module
 from desktop.media.fanout import FrameQueue
 from desktop.session.adaptation import Layer
+from desktop.session.receive_loop import ReceiveLoop
 
 if TYPE_CHECKING:
     from livekit import rtc
 else:
     rtc = lazy_module("livekit.rtc")
+
+logger = logging.getLogger(__name__)
 
 _QUALITY = LazyMapping(
     lambda: {
@@ -93,6 +96,7 @@ class RemoteVideo:
         publication: The guest's publication (its layer is set through it).
         track: The subscribed track.
         choose_layer: Picks the layer for (identity, tile height); the adaptation policy.
+        receive: The loop that reads the video (the session's; ``None``: a loop of its own).
     """
 
     def __init__(
@@ -101,15 +105,17 @@ class RemoteVideo:
         publication: rtc.RemoteTrackPublication,
         track: rtc.Track,
         choose_layer: Callable[[str, int | None], Layer],
+        receive: ReceiveLoop | None = None,
     ) -> None:
         self.identity = identity
         self.publication = publication
         self.tile_height_px: int | None = None
         self._choose_layer = choose_layer
         self._frames: FrameQueue[RemoteFrame] = FrameQueue("tile", maxsize=1)
-        # capacity=1: a tile only ever wants the newest frame; I420 is what the decoder gives.
-        self._stream = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
-        self._task = asyncio.ensure_future(self._read())
+        # Read off the studio's loop (see receive_loop): 30 events a second per tile.
+        self._own_receive = receive is None
+        self._receive = receive if receive is not None else ReceiveLoop("bc-receive-video")
+        self._reader = self._receive.start(lambda _: self._read(track))
 
     @property
     def frames(self) -> FrameQueue[RemoteFrame]:
@@ -125,14 +131,24 @@ class RemoteVideo:
         """Ask again for the layer the policy picks now (after a quality change)."""
         set_layer(self.publication, self._choose_layer(self.identity, self.tile_height_px))
 
-    async def _read(self) -> None:
-        async for event in self._stream:
-            frame = event.frame
-            i420 = np.frombuffer(frame.data, np.uint8)
-            self._frames.put(RemoteFrame(i420, frame.width, frame.height, event.timestamp_us))
+    async def _read(self, track: rtc.Track) -> None:
+        # On the receive loop. capacity=1: a tile only ever wants the newest frame; I420 is
+        # what the decoder gives.
+        stream = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
+        try:
+            async for event in stream:
+                frame = event.frame
+                i420 = np.frombuffer(frame.data, np.uint8)
+                self._frames.put(RemoteFrame(i420, frame.width, frame.height, event.timestamp_us))
+        finally:
+            try:
+                await stream.aclose()
+            except Exception as exc:  # noqa: BLE001 - a track gone with its room is fine
+                logger.debug("closing %s's video: %r", self.identity, exc)
 
     async def aclose(self) -> None:
         """Stop reading."""
-        self._task.cancel()
-        await self._stream.aclose()
+        await self._receive.stop(self._reader)
+        if self._own_receive:
+            await self._receive.aclose()
         self._frames.close()

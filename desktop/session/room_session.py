@@ -32,6 +32,7 @@ from desktop.session.errors import (
 )
 from desktop.session.link_stats import LinkStats
 from desktop.session.publisher import PublishDefaults, Publisher
+from desktop.session.receive_loop import ReceiveLoop
 from desktop.session.remote_video import RemoteVideo, set_layer
 from desktop.session.room_events import CHAT_TOPIC, SOURCES, DisconnectReason, RoomEvents, now_ms
 from desktop.session.state import ConnectionState, Quality, QualityChange, Source, StateStore
@@ -72,6 +73,8 @@ class RoomSession:
         self.policy = AdaptationPolicy()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._videos: list[RemoteVideo] = []
+        # Tiles' videos are read on one loop of their own (see receive_loop).
+        self._receive: ReceiveLoop | None = None
         self.publisher = Publisher(
             self._require_room,
             defaults or PublishDefaults(),
@@ -144,6 +147,9 @@ class RoomSession:
                 logger.warning("leaving took over %.0f s; left anyway", DISCONNECT_TIMEOUT_S)
         for task in list(self._tasks):
             task.cancel()
+        receive, self._receive = self._receive, None
+        if receive is not None:
+            await receive.aclose()  # every tile's reader ends and closes its stream
         if self.store.state.connection in (ConnectionState.CONNECTED, ConnectionState.RECONNECTING):
             self.store.update(
                 connection=ConnectionState.DISCONNECTED, disconnect_reason=DisconnectReason.LEFT
@@ -207,7 +213,11 @@ class RoomSession:
                 publication.set_subscribed(True)
                 return None
             if SOURCES.get(publication.source) is source and publication.track is not None:
-                video = RemoteVideo(identity, publication, publication.track, self.policy.layer)
+                if self._receive is None:
+                    self._receive = ReceiveLoop("bc-receive-video")
+                video = RemoteVideo(
+                    identity, publication, publication.track, self.policy.layer, self._receive
+                )
                 video.fit(tile_height_px)
                 self._videos = [v for v in self._videos if not v.frames.closed] + [video]
                 return video

@@ -4,10 +4,10 @@ It never blocks capture: it subscribes with a one-frame queue and, on each repai
 whatever is newest (older frames are dropped and counted by the queue, never converted).
 
 :class:`FrameImage` is how a frame becomes pixels on screen, here and in every tile: the frame
-is scaled to the exact size it is shown at (I420 planes scaled before conversion, 1.5 bytes
-a pixel instead of 4) and converted into a reused BGRA buffer that a ``Format_RGB32`` QImage
-wraps — the raster engine's fast path: ``drawImage`` then copies rows with no per-paint
-conversion and no per-paint scaling.
+is scaled to the exact size it is shown at (I420 or NV12 planes scaled before conversion,
+1.5 bytes a pixel instead of 4) and converted into a reused BGRA buffer that a
+``Format_RGB32`` QImage wraps — the raster engine's fast path: ``drawImage`` then copies
+rows with no per-paint conversion and no per-paint scaling.
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ class FrameImage:
         height: int,
         area: QSize | tuple[int, int],
     ) -> QImage:
-        """Scale and convert a frame (flat I420 or BGRA) to fit ``area`` (a size or (w, h));
-        returns the image."""
+        """Scale and convert a frame (flat I420, NV12 or BGRA) to fit ``area`` (a size or
+        (w, h)); returns the image."""
         area_w, area_h = (area.width(), area.height()) if isinstance(area, QSize) else area
         out_w, out_h = fitted_wh(width, height, area_w, area_h)
         self.source_size = (width, height)
@@ -95,7 +95,23 @@ class FrameImage:
         assert self._planes is not None and self.image is not None
         shrink = min(out_w / width, out_h / height)
         interpolation = cv2.INTER_AREA if shrink < 0.5 else cv2.INTER_LINEAR
-        if pixel_format is PixelFormat.I420:
+        if pixel_format is PixelFormat.NV12:
+            if (out_w, out_h) == (width, height):
+                planes = data
+            else:
+                # The Y plane and the interleaved U/V plane (as one two-channel picture).
+                planes = self._planes
+                luma, out_luma = width * height, out_w * out_h
+                pairs = data[luma : luma * 3 // 2].reshape(height // 2, width // 2, 2)
+                out_pairs = planes[out_luma:].reshape(out_h // 2, out_w // 2, 2)
+                cv2.resize(data[:luma].reshape(height, width), (out_w, out_h),
+                           dst=planes[:out_luma].reshape(out_h, out_w),
+                           interpolation=interpolation)  # fmt: skip
+                cv2.resize(pairs, (out_w // 2, out_h // 2), dst=out_pairs,
+                           interpolation=interpolation)  # fmt: skip
+            yuv = planes.reshape(out_h * 3 // 2, out_w)
+            cv2.cvtColor(yuv, cv2.COLOR_YUV2BGRA_NV12, dst=self._bgra)
+        elif pixel_format is PixelFormat.I420:
             if (out_w, out_h) == (width, height):
                 planes = data
             else:

@@ -454,3 +454,7 @@ class StudioWindow(QMainWindow):
     def _close_now(self) -> None:
         self._close_confirmed = True
         self.close()
+
+    def close_without_asking(self) -> None:
+        """Close even while live or recording, as confirming "Stop and quit" does."""
+        self._close_now()

@@ -143,3 +143,34 @@ def test_network_camera_unplugged_mid_capture_is_reported(camera_file: CameraFil
         sender.kill()
         sender.wait()
         camera.stop()
+
+
+class _Nv12Device:
+    """What OpenCV's V4L2 backend hands for an NV12 camera with ``CAP_PROP_CONVERT_RGB`` off:
+    each ``read()`` a new flat array of w*h*3/2 bytes (no NV12 camera can run on CI machines)."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.size = width * height * 3 // 2
+        self.handed: list[np.ndarray] = []
+
+    def read(self) -> tuple[bool, np.ndarray]:
+        raw = np.full((1, self.size), len(self.handed) + 1, np.uint8)
+        self.handed.append(raw)
+        return True, raw
+
+
+def test_an_nv12_cameras_frames_are_handed_on_as_delivered() -> None:
+    from desktop.media.camera import CameraPixels
+
+    camera = CameraSource(0, 64, 36)
+    device = _Nv12Device(64, 36)
+    # The state _open leaves for a camera it found delivering NV12 (_use_native_pixels).
+    camera._capture = device  # type: ignore[assignment]
+    camera._pixels, camera._width, camera._height = CameraPixels.NV12, 64, 36
+    frames = [camera._read() for _ in range(3)]
+    for n, frame in enumerate(frames):
+        assert frame is not None and frame.format is PixelFormat.NV12
+        assert (frame.width, frame.height, frame.sequence) == (64, 36, n)
+        # The very buffer the device handed: not converted, not copied.
+        assert np.shares_memory(frame.data, device.handed[n]) and frame.data.ndim == 1
+        assert int(frame.data[0]) == n + 1

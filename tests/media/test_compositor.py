@@ -267,3 +267,16 @@ def test_every_simulcast_layer_of_a_guest_is_framed_alike() -> None:
                          (312 // d, 176 // d), interpolation=cv2.INTER_AREA)  # fmt: skip
         tile = plane[region.y // d : (region.y + 176) // d, region.x // d : (region.x + 312) // d]
         assert np.abs(tile.astype(np.int16) - box).max() <= 1, i
+
+
+def test_an_nv12_camera_is_composed_as_its_i420_twin() -> None:
+    from desktop.media.synthetic import SyntheticCamera
+
+    pictures = []
+    for pixel_format in (PixelFormat.I420, PixelFormat.NV12):
+        compositor = Compositor(1280, 720)
+        compositor.update(layout=Layout.SOLO, stage=stage_of(1))
+        camera = SyntheticCamera(1280, 720, pixel_format=pixel_format)
+        compositor.set_frame("g0", camera.make_frame(1, 0))
+        pictures.append(compositor.compose().copy())
+    assert np.array_equal(pictures[0], pictures[1])

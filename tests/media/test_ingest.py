@@ -12,7 +12,7 @@ from livekit import rtc
 
 from desktop.media.camera import CameraPixels, bgr_to_i420, i420_planes, to_i420
 from desktop.media.fanout import FanOut
-from desktop.media.frames import AudioFrame, BufferPool, PixelFormat, VideoFrame
+from desktop.media.frames import AudioFrame, BufferPool, PixelFormat, VideoFrame, as_i420, fit_frame
 from desktop.media.synthetic import (
     SyntheticCamera,
     SyntheticMicrophone,
@@ -192,3 +192,20 @@ async def test_microphone_pump_hands_20_ms_on_its_own_loop_and_loses_nothing() -
     samples = np.concatenate(chunks)[4800:]  # past the stream's start
     spectrum = np.abs(np.fft.rfft(samples))
     assert np.argmax(spectrum) * 48_000 / samples.size == pytest.approx(1000, abs=10)
+
+
+def test_nv12_frames_convert_fit_and_show_as_the_same_picture() -> None:
+    i420 = SyntheticCamera(W, H).make_frame(7, 9_000)
+    nv12 = SyntheticCamera(W, H, pixel_format=PixelFormat.NV12).make_frame(7, 9_000)
+    assert nv12.format is PixelFormat.NV12 and nv12.data.size == W * H * 3 // 2
+    assert decode_stamp(i420_luma(nv12.data, W, H)) == (7, 9)
+    converted = as_i420(nv12)
+    assert converted.format is PixelFormat.I420
+    assert np.array_equal(converted.data, i420.data)
+    assert as_i420(i420) is i420
+    assert np.array_equal(nv12.to_bgr(), i420.to_bgr())
+    # A camera of another size than the published one: scaled like the I420 frame.
+    fitted = fit_frame(nv12, 160, 90)
+    assert fitted.format is PixelFormat.I420
+    assert np.array_equal(fitted.data, fit_frame(i420, 160, 90).data)
+    assert fit_frame(nv12, W, H) is nv12  # already fits: handed on as it is

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from typing import Any
 
@@ -12,7 +14,7 @@ from desktop.media.devices import list_screens
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.fanout import FrameQueue
 from desktop.media.frames import PixelFormat, VideoFrame, monotonic_us
-from desktop.media.screen import STATIC_REPEAT_S, Region, ScreenSource
+from desktop.media.screen import STATIC_REPEAT_S, ChangeGate, Region, ScreenSource, same_bytes
 from tests.fixtures.devices import ORANGE_RGB, SCREEN_QUADRANTS_RGB, SCREEN_SIZE
 
 
@@ -118,3 +120,60 @@ def test_no_display_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
         ScreenSource().start()
     assert info.value.code is MediaErrorCode.DEVICE_NOT_FOUND
     assert "DISPLAY" in info.value.hint
+
+
+def test_the_change_gate_lets_other_threads_run_while_it_compares() -> None:
+    """A camera frame on another capture thread must not wait for the screen's 8 MB compare.
+
+    With the switch interval raised, a thread holding the interpreter lock keeps it until it
+    lets go itself: the counter below can advance during a ``changed`` call only if the
+    compare releases the lock. Progress is asserted, not timing: the counting thread may not
+    be scheduled during every compare on a loaded machine, so compares repeat until it was.
+    """
+    grab = bytearray(np.arange(1920 * 1080 * 4, dtype=np.uint32).astype(np.uint8).tobytes())
+    gate = ChangeGate(repeat_s=3600.0)
+    assert gate.changed(grab, 0.0)
+    counter = [0]
+    stop = threading.Event()
+
+    def count() -> None:
+        while not stop.is_set():
+            for _ in range(200):
+                counter[0] += 1
+            time.sleep(0.0001)  # lets go of the lock now and then: the test thread needs it
+
+    switch_interval_s = sys.getswitchinterval()
+    counting = threading.Thread(target=count, name="test-counter")
+    advanced_during_a_compare = False
+    compares = 0
+    sys.setswitchinterval(30.0)
+    counting.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not advanced_during_a_compare and time.monotonic() < deadline:
+            same_picture = bytearray(grab)  # a new grab of the unchanged screen
+            before = counter[0]
+            held_back = not gate.changed(same_picture, 1.0)
+            advanced_during_a_compare = counter[0] != before
+            assert held_back
+            compares += 1
+    finally:
+        stop.set()
+        counting.join(10)
+        sys.setswitchinterval(switch_interval_s)
+    assert advanced_during_a_compare, f"the counter never ran during {compares} compares"
+
+
+def test_the_change_gate_tells_a_changed_picture_from_the_same_one() -> None:
+    grab = bytearray(b"\x10" * (64 * 36 * 4))
+    gate = ChangeGate(repeat_s=1.0)
+    assert gate.changed(grab, 0.0)
+    assert not gate.changed(bytes(grab), 0.1)  # the same picture in a new buffer
+    last_byte_changed = bytearray(grab)
+    last_byte_changed[-1] ^= 1
+    assert gate.changed(last_byte_changed, 0.2)
+    assert not gate.changed(bytearray(last_byte_changed), 0.3)
+    assert gate.changed(bytearray(last_byte_changed), 1.3)  # still, but the repeat is due
+    assert gate.changed(bytearray(b"\x10" * 16), 1.4)  # another size is a change
+    assert gate.unchanged == 2
+    assert same_bytes(bytearray(), b"") and not same_bytes(b"a", b"b")

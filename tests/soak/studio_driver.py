@@ -53,17 +53,31 @@ def _prepare_settings(args: argparse.Namespace) -> None:
 
 
 async def _show(args: argparse.Namespace, window: Any, studio: Any) -> None:
-    import psutil
+    """Play the show; whatever happens, write the report and close the window.
 
-    from desktop.media.screen import ScreenSource
-    from desktop.media.synthetic import SyntheticScreen
-    from desktop.session.state import ConnectionState
-
-    process = psutil.Process()
-    loop = asyncio.get_running_loop()
+    The studio runs this through its command bridge, which turns an exception into a notice
+    on screen: a show that raised would otherwise leave the studio running, recording and
+    painting, with nobody to close it (a soak that "hangs"). Closing does not ask: the
+    question "Quit while the show runs?" would otherwise hold the window open when stopping
+    the recording or the destinations failed.
+    """
     report: dict[str, Any] = {
         "samples": [], "loop_delay_ms": [], "errors": [], "states": [], "stuck_actions": [],
     }  # fmt: skip
+    try:
+        await _play(args, window, studio, report)
+    except Exception as error:  # noqa: BLE001 - named in the report; the test fails on it
+        report["stuck_actions"].append(f"the show stopped: {type(error).__name__}: {error}")
+    finally:
+        Path(args.report).write_text(json.dumps(report))
+        window.close_without_asking()
+
+
+async def _play(args: argparse.Namespace, window: Any, studio: Any, report: dict[str, Any]) -> None:
+    import psutil
+
+    process = psutil.Process()
+    loop = asyncio.get_running_loop()
     window.bridge.error.connect(lambda text: report["errors"].append(text))
     # Command failures come as (sentence, next step) since the notice stack (issue #17).
     window.bridge.failure.connect(lambda text, step: report["errors"].append(f"{text} {step}"))
@@ -77,6 +91,24 @@ async def _show(args: argparse.Namespace, window: Any, studio: Any) -> None:
             report["loop_delay_ms"].append(round(max(late_ms, 0.0), 2))
 
     prober = asyncio.create_task(probe_loop())
+    try:
+        await _scenes(args, studio, report, process, loop, started)
+    finally:
+        prober.cancel()
+
+
+async def _scenes(
+    args: argparse.Namespace,
+    studio: Any,
+    report: dict[str, Any],
+    process: Any,
+    loop: asyncio.AbstractEventLoop,
+    started: float,
+) -> None:
+    from desktop.media.screen import ScreenSource
+    from desktop.media.synthetic import SyntheticScreen
+    from desktop.session.state import ConnectionState
+
     deadline = time.monotonic() + 60
     while studio.store.state.connection is not ConnectionState.CONNECTED:
         if time.monotonic() > deadline:
@@ -141,9 +173,6 @@ async def _show(args: argparse.Namespace, window: Any, studio: Any) -> None:
     report["report_time"] = time.time()
     await _act(report, "stop recording", studio.stop_recording())
     await _act(report, "end live", studio.end_live())
-    prober.cancel()
-    Path(args.report).write_text(json.dumps(report))
-    window.close()
 
 
 ACTION_TIMEOUT_S = 60.0
