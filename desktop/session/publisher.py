@@ -23,7 +23,6 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
-import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from desktop.media.fanout import DirectSink, FrameQueue
 from desktop.media.frames import AudioFrame, VideoFrame, fit_frame
 from desktop.session.errors import SessionError, SessionErrorCode, answered
 from desktop.session.link_stats import LinkSampler, LinkStats
+from desktop.session.receive_loop import ReceiveLoop
 from desktop.session.state import Source
 
 if TYPE_CHECKING:
@@ -231,40 +231,15 @@ def video_sink(
     return deliver
 
 
-class AudioLoop:
+class AudioLoop(ReceiveLoop):
     """A private asyncio loop on its own thread (``bc-audio-handoff``) for audio handoffs."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name="bc-audio-handoff", daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def thread(self) -> threading.Thread:
-        """The loop's thread (benchmarks count its CPU time)."""
-        return self._thread
+        super().__init__("bc-audio-handoff")
 
     def submit(self, coro: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None]:
         """Run a coroutine on the audio loop."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
-
-    async def aclose(self) -> None:
-        """Cancel what runs there, stop the loop and join its thread (without blocking)."""
-
-        async def cancel_all() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        if self.loop.is_running():
-            await asyncio.wrap_future(self.submit(cancel_all()))
-            self.loop.call_soon_threadsafe(self.loop.stop)
-        await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 5.0)
-        if not self._thread.is_alive():
-            self.loop.close()
 
 
 def pace(stamp_us: int, due_us: int, interval_us: int) -> tuple[bool, int]:

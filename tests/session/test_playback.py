@@ -4,8 +4,10 @@ null sink), and what is played reaches the echo canceller's reference."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
+from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 from livekit import rtc
@@ -23,48 +25,62 @@ def _dominant_hz(samples: np.ndarray) -> float:
     return float(np.argmax(spectrum) * 48_000 / samples.size)
 
 
-async def test_guest_tone_is_played_on_the_speaker(
-    livekit_server: LiveKitServer, unique_room: str, pulse_sink: str
-) -> None:
+@contextlib.asynccontextmanager
+async def _hearing_a_guest(
+    server: LiveKitServer,
+    room: str,
+    frequency_hz: float,
+    echo_reference: Callable[[AudioFrame], None] | None = None,
+) -> AsyncIterator[GuestAudioPlayer]:
+    """A host's player on the speaker (the null sink), one guest in the room playing a tone."""
     session = RoomSession()
-    guest = await join(livekit_server, "guest", unique_room)
+    guest = await join(server, "guest", room)
     feeder = Feeder()
-    reference: list[AudioFrame] = []
-    # The sink's monitor hears what the "speaker" (the null sink) plays.
-    monitor = MicrophoneSource(processing=NO_PROCESSING)
-    heard = monitor.frames.subscribe("test", maxsize=10_000)
     player: GuestAudioPlayer | None = None
     try:
-        await session.connect(livekit_server.ws_url, livekit_server.token("host", unique_room))
+        await session.connect(server.ws_url, server.token("host", room))
         assert session.room is not None
-        player = GuestAudioPlayer(device=None, echo_reference=reference.append)
+        player = GuestAudioPlayer(device=None, echo_reference=echo_reference)
         player.attach(session.room)
         player.start()
         source = rtc.AudioSource(48_000, 1, queue_size_ms=100)
-        feeder.audio(source, frequency_hz=700)
+        feeder.audio(source, frequency_hz=frequency_hz)
         await guest.local_participant.publish_track(
             rtc.LocalAudioTrack.create_audio_track("mic", source),
             rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
         )
-        for _ in range(100):
+        for _ in range(150):
             if player.blocks_played > 100:
                 break
             await asyncio.sleep(0.1)
-        player.set_device(None)  # switching outputs while live keeps the mix going
-        monitor.start()
-        await asyncio.sleep(2.0)
-        monitor.stop()
-        samples = np.concatenate([f.data for f in iter(heard.get_nowait, None)])
-        assert samples.size > 48_000
-        assert abs(_dominant_hz(samples) - 700) < 10
-        assert len(reference) > 100
-        assert abs(_dominant_hz(np.concatenate([r.data for r in reference[-100:]])) - 700) < 10
+        yield player
     finally:
         await feeder.aclose()
         if player is not None:
             await player.aclose()
         await guest.disconnect()
         await session.aclose()
+
+
+async def test_guest_tone_is_played_on_the_speaker(
+    livekit_server: LiveKitServer, unique_room: str, pulse_sink: str
+) -> None:
+    reference: list[AudioFrame] = []
+    # The sink's monitor hears what the "speaker" (the null sink) plays.
+    monitor = MicrophoneSource(processing=NO_PROCESSING)
+    heard = monitor.frames.subscribe("test", maxsize=10_000)
+    try:
+        async with _hearing_a_guest(livekit_server, unique_room, 700, reference.append) as player:
+            player.set_device(None)  # switching outputs while live keeps the mix going
+            monitor.start()
+            await asyncio.sleep(2.0)
+            monitor.stop()
+        samples = np.concatenate([f.data for f in iter(heard.get_nowait, None)])
+        assert samples.size > 48_000
+        assert abs(_dominant_hz(samples) - 700) < 10
+        assert len(reference) > 100
+        assert abs(_dominant_hz(np.concatenate([r.data for r in reference[-100:]])) - 700) < 10
+    finally:
         await monitor.aclose()
 
 
@@ -77,26 +93,7 @@ async def test_guests_stay_heard_while_the_studio_loop_is_blocked(
     Read on the studio's loop, the guest went silent: the SDK keeps half a second of a guest's
     audio for a reader that does not come, and drops the rest.
     """
-    session = RoomSession()
-    guest = await join(livekit_server, "guest", unique_room)
-    feeder = Feeder()
-    player: GuestAudioPlayer | None = None
-    try:
-        await session.connect(livekit_server.ws_url, livekit_server.token("host", unique_room))
-        assert session.room is not None
-        player = GuestAudioPlayer(device=None)
-        player.attach(session.room)
-        player.start()
-        source = rtc.AudioSource(48_000, 1, queue_size_ms=100)
-        feeder.audio(source, frequency_hz=600)
-        await guest.local_participant.publish_track(
-            rtc.LocalAudioTrack.create_audio_track("mic", source),
-            rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
-        )
-        for _ in range(150):
-            if player.blocks_played > 100:
-                break
-            await asyncio.sleep(0.1)
+    async with _hearing_a_guest(livekit_server, unique_room, 600) as player:
         await asyncio.sleep(1.0)  # the guest's voice has arrived and flows
         played, dry = player.blocks_played, player.underruns
         await asyncio.sleep(1.0)
@@ -110,12 +107,6 @@ async def test_guests_stay_heard_while_the_studio_loop_is_blocked(
         new_blocks, new_dry = player.blocks_played - played, player.underruns - dry
         assert new_blocks >= 50, new_blocks  # the speaker kept asking (a loaded machine slows it)
         assert new_dry <= new_blocks // 10, f"{new_dry} of {new_blocks} blocks were silence"
-    finally:
-        await feeder.aclose()
-        if player is not None:
-            await player.aclose()
-        await guest.disconnect()
-        await session.aclose()
 
 
 BUSY_S = 10.0
