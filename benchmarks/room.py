@@ -335,6 +335,7 @@ async def _remote_tiles_once(
         window.show()
         app.processEvents()
         if ours:
+            assert receive is not None
             for tile, pub in zip(tiles, pubs, strict=True):
                 assert pub.track is not None
                 video = RemoteVideo(

@@ -21,7 +21,7 @@ from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.frames import AudioFrame, monotonic_us
 from desktop.media.microphone import import_sounddevice
 from desktop.media.pulse import PULSE_DEVICE, routed_to, sink_named
-from desktop.session.receive_loop import Reader, ReceiveLoop
+from desktop.session.receive_loop import Reader, ReceiveLoop, close_stream
 
 if TYPE_CHECKING:
     from livekit import rtc
@@ -122,7 +122,7 @@ class GuestAudioPlayer:
                 sequence += 1
             self._mixer.remove_input(sid)  # the track ended: its buffer goes with it
         finally:
-            await stream.aclose()
+            await close_stream(stream, f"{sid}'s audio")
 
     def start(self) -> None:
         """Open the output device.

@@ -23,7 +23,7 @@ from backend.lazy import lazy_module
 from desktop.media.compositor import HOST_ID, Layout, Region, RegionKind, StageMember
 from desktop.media.frames import AudioFrame, PixelFormat, VideoFrame, monotonic_us
 from desktop.media.outputs.program import DirectBroadcast
-from desktop.session.receive_loop import Reader, ReceiveLoop
+from desktop.session.receive_loop import Reader, ReceiveLoop, close_stream
 from desktop.session.state import RoomState, Source, StateStore
 
 if TYPE_CHECKING:
@@ -334,7 +334,7 @@ class ProgramFeed:
         finally:
             # The track went away (unpublished, unsubscribed) or the guest left the program.
             self._tell_ended(feed, reader)
-            await _closed(stream, feed.identity)
+            await close_stream(stream, f"{feed.identity}'s stream")
 
     async def _read_audio(self, feed: _GuestFeed, track: rtc.Track, reader: Reader) -> None:
         stream = rtc.AudioStream(
@@ -354,7 +354,7 @@ class ProgramFeed:
                 sequence += 1
         finally:
             self._tell_ended(feed, reader)
-            await _closed(stream, feed.identity)
+            await close_stream(stream, f"{feed.identity}'s stream")
 
     async def _close(self, feed: _GuestFeed) -> None:
         for reader in (feed.video, feed.audio):
@@ -372,11 +372,3 @@ class ProgramFeed:
         receive, self._receive = self._receive, None
         if receive is not None:
             await receive.aclose()
-
-
-async def _closed(stream: rtc.VideoStream | rtc.AudioStream, identity: str) -> None:
-    """Close a guest's stream on the receive loop (a track gone with its room is fine)."""
-    try:
-        await stream.aclose()
-    except Exception as exc:  # noqa: BLE001
-        logger.debug("closing %s's stream: %r", identity, exc)

@@ -51,9 +51,9 @@ else:
 logger = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 20.0
+"""Longer than the SDK's own 10 s wait for the server's answer, which it does not always keep."""
 UNPUBLISH_TIMEOUT_S = 10.0
 """Longest wait for the room to confirm an unpublish; stopping a share never hangs on it."""
-"""Longer than the SDK's own 10 s wait for the server's answer, which it does not always keep."""
 AUDIO_QUEUE_MS = 100
 """LiveKit's default audio queue is a second of latency; keep it short (a multiple of 10)."""
 AUDIO_BLOCKS_PER_HANDOFF = 2

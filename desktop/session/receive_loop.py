@@ -20,7 +20,7 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,18 @@ class ReceiveLoop:
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join, STOP_TIMEOUT_S)
         if not self._thread.is_alive():
             self.loop.close()
+
+
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+async def close_stream(stream: _Closable, what: str) -> None:
+    """Close an SDK stream at the end of its reader (a track gone with its room is fine)."""
+    try:
+        await stream.aclose()
+    except Exception as exc:  # noqa: BLE001
+        logger.debug("closing %s: %r", what, exc)
 
 
 def _finished(task: asyncio.Task[Any], reader: Reader) -> None:

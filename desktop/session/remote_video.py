@@ -9,7 +9,6 @@ painted or not (measured here).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -20,14 +19,12 @@ import numpy.typing as npt
 from backend.lazy import LazyMapping, lazy_module
 from desktop.media.fanout import FrameQueue
 from desktop.session.adaptation import Layer
-from desktop.session.receive_loop import ReceiveLoop
+from desktop.session.receive_loop import ReceiveLoop, close_stream
 
 if TYPE_CHECKING:
     from livekit import rtc
 else:
     rtc = lazy_module("livekit.rtc")
-
-logger = logging.getLogger(__name__)
 
 _QUALITY = LazyMapping(
     lambda: {
@@ -96,7 +93,7 @@ class RemoteVideo:
         publication: The guest's publication (its layer is set through it).
         track: The subscribed track.
         choose_layer: Picks the layer for (identity, tile height); the adaptation policy.
-        receive: The loop that reads the video (the session's; ``None``: a loop of its own).
+        receive: The loop that reads the video (the session's, shared by its tiles).
     """
 
     def __init__(
@@ -105,7 +102,7 @@ class RemoteVideo:
         publication: rtc.RemoteTrackPublication,
         track: rtc.Track,
         choose_layer: Callable[[str, int | None], Layer],
-        receive: ReceiveLoop | None = None,
+        receive: ReceiveLoop,
     ) -> None:
         self.identity = identity
         self.publication = publication
@@ -113,8 +110,7 @@ class RemoteVideo:
         self._choose_layer = choose_layer
         self._frames: FrameQueue[RemoteFrame] = FrameQueue("tile", maxsize=1)
         # Read off the studio's loop (see receive_loop): 30 events a second per tile.
-        self._own_receive = receive is None
-        self._receive = receive if receive is not None else ReceiveLoop("bc-receive-video")
+        self._receive = receive
         self._reader = self._receive.start(lambda _: self._read(track))
 
     @property
@@ -141,14 +137,9 @@ class RemoteVideo:
                 i420 = np.frombuffer(frame.data, np.uint8)
                 self._frames.put(RemoteFrame(i420, frame.width, frame.height, event.timestamp_us))
         finally:
-            try:
-                await stream.aclose()
-            except Exception as exc:  # noqa: BLE001 - a track gone with its room is fine
-                logger.debug("closing %s's video: %r", self.identity, exc)
+            await close_stream(stream, f"{self.identity}'s video")
 
     async def aclose(self) -> None:
         """Stop reading."""
         await self._receive.stop(self._reader)
-        if self._own_receive:
-            await self._receive.aclose()
         self._frames.close()
