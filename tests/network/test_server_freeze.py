@@ -26,7 +26,7 @@ from desktop.session.state import ConnectionState, RoomState
 from desktop.session.studio import Studio
 from desktop.ui.studio_window import StudioWindow
 from tests.fixtures.headless import HeadlessProcess
-from tests.fixtures.livekit import LiveKitServer
+from tests.fixtures.livekit import LiveKitServer, freeze_process
 from tests.participants import join, read_video_stamps, wait_for
 
 FREEZE_S = 10.0
@@ -39,7 +39,7 @@ class Frozen:
 
     def __init__(self, server: LiveKitServer) -> None:
         self.server = server
-        os.kill(server.pid, signal.SIGSTOP)
+        freeze_process(server.pid)
         self.at_s = time.monotonic()
         self.thawed_at_s: float | None = None
 
