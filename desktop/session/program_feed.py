@@ -13,6 +13,7 @@ room but only the host (or nobody) in the program (:func:`program_warning`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,9 @@ from backend.lazy import lazy_module
 from desktop.media.compositor import HOST_ID, Layout, Region, RegionKind, StageMember
 from desktop.media.frames import AudioFrame, PixelFormat, VideoFrame, monotonic_us
 from desktop.media.outputs.program import DirectBroadcast
+from desktop.session.adaptation import Layer
 from desktop.session.receive_loop import Reader, ReceiveLoop, close_stream
+from desktop.session.remote_video import LAYER_WISHES
 from desktop.session.state import RoomState, Source, StateStore
 
 if TYPE_CHECKING:
@@ -40,6 +43,15 @@ LOW_LAYER_MAX_H = 240
 """Regions up to this tall get the smallest simulcast layer (about 320×180)."""
 MEDIUM_LAYER_MAX_H = 400
 """Regions up to this tall get the middle layer (about 640×360); taller ones the top layer."""
+
+
+PROGRAM_WISH = "program"
+"""The program's name in :data:`~desktop.session.remote_video.LAYER_WISHES`."""
+_LAYER = {
+    0: Layer.LOW,  # rtc.VideoQuality.VIDEO_QUALITY_LOW
+    1: Layer.MEDIUM,  # VIDEO_QUALITY_MEDIUM
+    2: Layer.HIGH,  # VIDEO_QUALITY_HIGH
+}
 
 
 def layer_for(region_height_px: int) -> rtc.VideoQuality.ValueType:
@@ -250,7 +262,7 @@ class ProgramFeed:
             if quality != feed.quality:
                 feed.quality = quality
                 try:
-                    publication.set_video_quality(quality)
+                    LAYER_WISHES.want(publication, PROGRAM_WISH, _LAYER[quality])
                 except Exception as exc:  # noqa: BLE001 - a guest leaving takes the track along
                     logger.debug("asking %s for a layer: %r", identity, exc)
 
@@ -357,6 +369,9 @@ class ProgramFeed:
             await close_stream(stream, f"{feed.identity}'s stream")
 
     async def _close(self, feed: _GuestFeed) -> None:
+        if feed.video_publication is not None:
+            with contextlib.suppress(Exception):  # a guest leaving takes the track along
+                LAYER_WISHES.want(feed.video_publication, PROGRAM_WISH, None)
         for reader in (feed.video, feed.audio):
             if reader is not None and self._receive is not None:
                 await self._receive.stop(reader)  # the reader closes its stream

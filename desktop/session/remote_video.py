@@ -79,10 +79,55 @@ class RemoteVideoFeed(Protocol):
         ...
 
 
-def set_layer(publication: rtc.RemoteTrackPublication, layer: Layer) -> None:
-    """Ask the SFU for one simulcast layer of a guest's video."""
-    if publication.simulcasted:  # a single-layer track has nothing smaller to give
-        publication.set_video_quality(_QUALITY[layer])
+_SIZE_ORDER = {Layer.LOW: 0, Layer.MEDIUM: 1, Layer.HIGH: 2}
+
+
+class LayerWishes:
+    """Which simulcast layer each part of the studio wants of each guest's video.
+
+    One guest's video can be in a tile and in the program at once, and the SFU sends one layer
+    per subscription. So the SFU is asked for the largest layer anyone still wants, and one
+    part never takes away the layer another shows (a connection-quality event used to put the
+    program's guest back on the top layer while the program showed them in a strip tile).
+    When the last wish goes, the SDK's default, the top layer, is asked for again.
+
+    Used on the studio's event loop only (tiles, the program feed and room events all run
+    there).
+    """
+
+    def __init__(self) -> None:
+        self._wishes: dict[str, dict[str, Layer]] = {}
+        self._asked: dict[str, Layer] = {}
+
+    def want(self, publication: rtc.RemoteTrackPublication, who: str, layer: Layer | None) -> None:
+        """Record that ``who`` wants ``layer`` of this video (``None``: wants nothing now)."""
+        if not publication.simulcasted:  # a single-layer track has nothing smaller to give
+            return
+        sid = publication.sid
+        wishes = self._wishes.setdefault(sid, {})
+        if layer is None:
+            wishes.pop(who, None)
+        else:
+            wishes[who] = layer
+        if wishes:
+            wanted = max(wishes.values(), key=_SIZE_ORDER.__getitem__)
+        else:
+            del self._wishes[sid]
+            if self._asked.pop(sid, None) in (None, Layer.HIGH):
+                return  # never asked, or already on the default
+            wanted = Layer.HIGH
+        if self._asked.get(sid) is not wanted:
+            publication.set_video_quality(_QUALITY[wanted])
+            if wishes:
+                self._asked[sid] = wanted
+
+    def asked(self, sid: str) -> Layer | None:
+        """The layer last asked of the SFU for this video (``None``: its default)."""
+        return self._asked.get(sid)
+
+
+LAYER_WISHES = LayerWishes()
+"""The process's one registry: publication sids are unique, so every session shares it."""
 
 
 class RemoteVideo:
@@ -108,6 +153,7 @@ class RemoteVideo:
         self.publication = publication
         self.tile_height_px: int | None = None
         self._choose_layer = choose_layer
+        self._wish = f"tile-{id(self)}"
         self._frames: FrameQueue[RemoteFrame] = FrameQueue("tile", maxsize=1)
         # Read off the studio's loop (see receive_loop): 30 events a second per tile.
         self._receive = receive
@@ -125,7 +171,8 @@ class RemoteVideo:
 
     def refit(self) -> None:
         """Ask again for the layer the policy picks now (after a quality change)."""
-        set_layer(self.publication, self._choose_layer(self.identity, self.tile_height_px))
+        layer = self._choose_layer(self.identity, self.tile_height_px)
+        LAYER_WISHES.want(self.publication, self._wish, layer)
 
     async def _read(self, track: rtc.Track) -> None:
         # On the receive loop. capacity=1: a tile only ever wants the newest frame; I420 is
@@ -140,6 +187,7 @@ class RemoteVideo:
             await close_stream(stream, f"{self.identity}'s video")
 
     async def aclose(self) -> None:
-        """Stop reading."""
+        """Stop reading (and stop wanting a layer of this video)."""
+        LAYER_WISHES.want(self.publication, self._wish, None)
         await self._receive.stop(self._reader)
         self._frames.close()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from backend.lazy import lazy_module
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.session import liveness, stage_control
-from desktop.session.adaptation import AdaptationPolicy
+from desktop.session.adaptation import AdaptationPolicy, Layer
 from desktop.session.errors import (
     SessionError,
     SessionErrorCode,
@@ -33,7 +33,7 @@ from desktop.session.errors import (
 from desktop.session.link_stats import LinkStats
 from desktop.session.publisher import PublishDefaults, Publisher
 from desktop.session.receive_loop import ReceiveLoop
-from desktop.session.remote_video import RemoteVideo, set_layer
+from desktop.session.remote_video import LAYER_WISHES, RemoteVideo
 from desktop.session.room_events import CHAT_TOPIC, SOURCES, DisconnectReason, RoomEvents, now_ms
 from desktop.session.state import ConnectionState, Quality, QualityChange, Source, StateStore
 
@@ -247,9 +247,12 @@ class RoomSession:
         for video in self._videos:
             if video.identity == identity and not video.frames.closed:
                 video.refit()
+        # Outside tiles a poor connection asks for the small layer; anyone who wants more (the
+        # program showing them large) still gets it, and a fine connection wants nothing.
+        layer = self.policy.layer(identity, None)
         for publication in layered:
             if publication.sid not in in_tiles:
-                set_layer(publication, self.policy.layer(identity, None))
+                LAYER_WISHES.want(publication, "connection", layer if layer is Layer.LOW else None)
         if decision is not None:
             self._adapt(decision.description)
 

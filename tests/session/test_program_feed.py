@@ -22,9 +22,11 @@ from desktop.media.frames import VideoFrame
 from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.program import DirectBroadcast
 from desktop.media.synthetic import SyntheticMicrophone
+from desktop.session.adaptation import Layer as Wanted
 from desktop.session.program_feed import ProgramFeed, program_warning
+from desktop.session.remote_video import LAYER_WISHES
 from desktop.session.room_session import RoomSession
-from desktop.session.state import RoomState
+from desktop.session.state import Quality, RoomState
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S
 from tests.fixtures.program import (
     Guest,
@@ -305,6 +307,13 @@ async def test_the_layer_that_arrives_follows_the_guests_region(
         feed.set_layout(Layout.SPEAKER)
         feed.set_pinned("bo")
         assert feed.layers() == {"ada": low}
+        # Ada's connection is graded again (as the SFU does every few seconds): the session's
+        # own adaptation must not take the program's layer away (it used to ask for the top
+        # layer of every guest not in a tile, and the strip tile got 720p for good).
+        session._on_guest_quality("ada", Quality.GOOD)
+        camera = next(p for p in room.remote_participants["ada"].track_publications.values()
+                      if p.kind == rtc.TrackKind.KIND_VIDEO)  # fmt: skip
+        assert LAYER_WISHES.asked(camera.sid) is Wanted.LOW
         assert await arrives(lambda h: h == 180, "the smallest layer for a strip tile") == (
             320, 180,
         )  # fmt: skip
