@@ -116,10 +116,11 @@ class LayerWishes:
             if self._asked.pop(sid, None) in (None, Layer.HIGH):
                 return  # never asked, or already on the default
             wanted = Layer.HIGH
-        if self._asked.get(sid) is not wanted:
-            publication.set_video_quality(_QUALITY[wanted])
-            if wishes:
-                self._asked[sid] = wanted
+        # Asked every time, even when unchanged: after a rejoin the SFU is back on its default
+        # for this subscription, and the parts re-state their wishes when their tracks return.
+        publication.set_video_quality(_QUALITY[wanted])
+        if wishes:
+            self._asked[sid] = wanted
 
     def asked(self, sid: str) -> Layer | None:
         """The layer last asked of the SFU for this video (``None``: its default)."""
