@@ -24,9 +24,8 @@ from backend.lazy import lazy_module
 from desktop.media.compositor import HOST_ID, Layout, Region, RegionKind, StageMember
 from desktop.media.frames import AudioFrame, PixelFormat, VideoFrame, monotonic_us
 from desktop.media.outputs.program import DirectBroadcast
-from desktop.session.adaptation import Layer
 from desktop.session.receive_loop import Reader, ReceiveLoop, close_stream
-from desktop.session.remote_video import LAYER_WISHES
+from desktop.session.remote_video import LAYER_OF, LAYER_WISHES
 from desktop.session.state import RoomState, Source, StateStore
 
 if TYPE_CHECKING:
@@ -47,11 +46,6 @@ MEDIUM_LAYER_MAX_H = 400
 
 PROGRAM_WISH = "program"
 """The program's name in :data:`~desktop.session.remote_video.LAYER_WISHES`."""
-_LAYER = {
-    0: Layer.LOW,  # rtc.VideoQuality.VIDEO_QUALITY_LOW
-    1: Layer.MEDIUM,  # VIDEO_QUALITY_MEDIUM
-    2: Layer.HIGH,  # VIDEO_QUALITY_HIGH
-}
 
 
 def layer_for(region_height_px: int) -> rtc.VideoQuality.ValueType:
@@ -262,7 +256,7 @@ class ProgramFeed:
             if quality != feed.quality:
                 feed.quality = quality
                 try:
-                    LAYER_WISHES.want(publication, PROGRAM_WISH, _LAYER[quality])
+                    LAYER_WISHES.want(publication, PROGRAM_WISH, LAYER_OF[quality])
                 except Exception as exc:  # noqa: BLE001 - a guest leaving takes the track along
                     logger.debug("asking %s for a layer: %r", identity, exc)
 

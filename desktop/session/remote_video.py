@@ -79,6 +79,8 @@ class RemoteVideoFeed(Protocol):
         ...
 
 
+LAYER_OF = LazyMapping(lambda: {quality: layer for layer, quality in _QUALITY.items()})
+"""The :class:`Layer` of an SDK ``VideoQuality`` (the reverse of the table above)."""
 _SIZE_ORDER = {Layer.LOW: 0, Layer.MEDIUM: 1, Layer.HIGH: 2}
 
 
