@@ -32,7 +32,8 @@ from desktop.media.frames import AudioFrame, PixelFormat, VideoFrame, monotonic_
 from desktop.media.screen import ChangeGate
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone, SyntheticScreen
 from desktop.media.threaded import Pacer
-from desktop.session.publisher import AUDIO_QUEUE_MS, AudioLoop, pump_audio, video_sink
+from desktop.session.audio_handoff import AudioHandoff
+from desktop.session.publisher import AUDIO_QUEUE_MS, video_sink
 
 CAMERA = (1920, 1080, 30.0)
 SCREEN = (1920, 1080, 15.0)
@@ -179,10 +180,14 @@ async def _ingest_once(ours: bool, duration_s: float) -> dict[str, float]:
     scr_w, scr_h, _ = SCREEN
     camera_source = rtc.VideoSource(cam_w, cam_h)
     screen_source = rtc.VideoSource(scr_w, scr_h, is_screencast=True)
-    audio_loop = AudioLoop() if ours else None
-    audio_source = rtc.AudioSource(48_000, 1, queue_size_ms=AUDIO_QUEUE_MS,
-                                   loop=audio_loop.loop if audio_loop else None)  # fmt: skip
-    mic_q: FrameQueue[AudioFrame] = device.mic_out.subscribe("bench", 10)
+    audio_source = rtc.AudioSource(48_000, 1, queue_size_ms=AUDIO_QUEUE_MS)
+    audio_handoff = AudioHandoff(audio_source) if ours else None
+    mic_q: FrameQueue[AudioFrame] | None = None
+    if audio_handoff is not None:
+        # The publisher's own handoff: a direct sink on the mic's capture thread, 20 ms at a time.
+        device.mic_out.attach("publisher", audio_handoff.put)
+    else:
+        mic_q = device.mic_out.subscribe("bench", 10)
     latencies_ms: list[float] = []
     before_sdk_ms: list[float] = []
     """Device delivery → capture_frame called: queues, conversion, our sink."""
@@ -258,26 +263,27 @@ async def _ingest_once(ours: bool, duration_s: float) -> dict[str, float]:
         pumps += [camera_pump, screen_pump]
 
     async def mic_pump() -> None:
-        if audio_loop is not None:
-            # The publisher's own pump, on its own loop thread: 20 ms handoffs.
-            await asyncio.wrap_future(audio_loop.submit(pump_audio(mic_q, audio_source)))
-        else:
-            while (block := await mic_q.aget()) is not None:
-                await audio_source.capture_frame(block.to_livekit())
+        # The SDK examples' way: one handoff per 10 ms block on the event loop.
+        assert mic_q is not None
+        while (block := await mic_q.aget()) is not None:
+            await audio_source.capture_frame(block.to_livekit())
+
+    if not ours:
+        pumps.append(mic_pump)
 
     threads = [
         threading.Thread(target=device.run_camera, name="bench-camera"),
         threading.Thread(target=device.run_screen, name="bench-screen"),
         threading.Thread(target=device.run_mic, name="bench-mic"),
     ]
-    tasks = [asyncio.ensure_future(p()) for p in (*pumps, mic_pump)]
+    tasks = [asyncio.ensure_future(p()) for p in pumps]
     for thread in threads:
         thread.start()
     await asyncio.sleep(WARM_UP_S)
     measuring[0] = device.measuring = True
-    # The capture threads and the event loop, and ours' audio handoff loop (the baseline's
-    # mic pump runs on the event loop), whose Python is ours too.
-    watched = (*threads, threading.current_thread(), *([audio_loop.thread] if audio_loop else []))
+    # The capture threads (ours hands the mic's blocks over on its capture thread) and the
+    # event loop (the baseline's pumps run there), whose Python is ours too.
+    watched = (*threads, threading.current_thread())
 
     def counters() -> tuple[float, float, dict[str, float], list[float], dict[str, float]]:
         return (time.process_time(), time.monotonic(), stages.snapshot(),
@@ -293,11 +299,11 @@ async def _ingest_once(ours: bool, duration_s: float) -> dict[str, float]:
     for fanout in (device.camera_out, device.screen_out, device.mic_out):
         fanout.close()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if audio_handoff is not None:
+        audio_handoff.close()
     await camera_source.aclose()
     await screen_source.aclose()
     await audio_source.aclose()
-    if audio_loop is not None:
-        await audio_loop.aclose()
 
     wall_s = after[1] - before[1]
     nominal = wall_s * CAMERA[2]
@@ -385,9 +391,9 @@ async def ingest(duration_s: float, repeats: int) -> list[Row]:
               "driver's blocking read hands it; the mic's tone; left out of both figures above"),
         split("convert", "  conversion (ours: screen gate; NV12 as is), % core"),
         split("sdk", "  SDK capture_frame calls, % core"),
-        split("python", "  Python: capture threads + handoff loops, % core",
-              "the mic's handoff (SDK audio capture_frame included) runs here on both sides: "
-              "ours on its own loop thread, the baseline's on the event loop"),
+        split("python", "  Python: capture threads + event loop, % core",
+              "the mic's handoff (the SDK's audio capture included) is counted here on both "
+              "sides: ours on the mic's capture thread, the baseline's on the event loop"),
         split("sdk_threads", "  SDK's own threads, % core"),
         split("other", "  other threads (OpenCV pool, unnamed SDK threads…), % core"),
         split("timers", "  (the harness's own stage timers, left out)",
@@ -423,10 +429,7 @@ LATE_MS = 20.0
 
 async def _audio_once(ours: bool, duration_s: float, busy: bool) -> dict[str, float]:
     mic = SyntheticMicrophone()
-    audio_loop = AudioLoop() if ours else None
-    source = rtc.AudioSource(48_000, 1, queue_size_ms=AUDIO_QUEUE_MS,
-                             loop=audio_loop.loop if audio_loop else None)  # fmt: skip
-    queue = mic.frames.subscribe("bench", 10)
+    source = rtc.AudioSource(48_000, 1, queue_size_ms=AUDIO_QUEUE_MS)
     delays_ms: list[float] = []
     sequences: list[int] = []
 
@@ -436,12 +439,16 @@ async def _audio_once(ours: bool, duration_s: float, busy: bool) -> dict[str, fl
             delays_ms.append((now_us - block.timestamp_us) / 1000)
             sequences.append(block.sequence)
 
+    handoff = AudioHandoff(source, handed=handed) if ours else None
+    if handoff is not None:
+        # The publisher's own handoff, on the mic's capture thread, as the app runs it.
+        mic.frames.attach("publisher", handoff.put)
+    else:
+        queue = mic.frames.subscribe("bench", 10)
+
     async def pump() -> None:
-        if audio_loop is not None:
-            # The publisher's own pump on its own loop thread, as the app runs it.
-            await asyncio.wrap_future(audio_loop.submit(pump_audio(queue, source, handed=handed)))
-        else:
-            # The SDK examples' way: one handoff per 10 ms block.
+        if handoff is None:
+            # The SDK examples' way: one handoff per 10 ms block on the (busy) event loop.
             while (block := await queue.aget()) is not None:
                 await source.capture_frame(block.to_livekit())
                 handed([block])
@@ -465,12 +472,16 @@ async def _audio_once(ours: bool, duration_s: float, busy: bool) -> dict[str, fl
     for task in tasks[1:]:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if handoff is not None:
+        handoff.close()  # hands on the block left over
+        dropped = handoff.dropped
+    else:
+        dropped = queue.stats().dropped
     await source.aclose()
-    if audio_loop is not None:
-        await audio_loop.aclose()
-    # Lost: blocks the mic made that never reached the SDK (dropped, or a gap in the order).
+    # Lost: blocks the mic made that never reached the SDK (a gap in the order; both sides
+    # drop the oldest when held up, so every drop is a gap, or counted dropped).
     made = sequences[-1] + 1 if sequences else 0
-    lost = made - len(set(sequences)) + queue.stats().dropped
+    lost = max(made - len(set(sequences)), dropped)
     return {
         "p50": percentile(delays_ms, 50),
         "p99": percentile(delays_ms, 99),
@@ -482,8 +493,9 @@ async def _audio_once(ours: bool, duration_s: float, busy: bool) -> dict[str, fl
 
 
 async def audio(duration_s: float, repeats: int = 2, busy: bool = True) -> list[Row]:
-    """4. Mic block → AudioSource with the loop kept busy: ours (20 ms handoffs) against the
-    SDK examples' one handoff per 10 ms block, in turns."""
+    """4. Mic block → AudioSource with the loop kept busy: ours (20 ms handoffs on the mic's
+    capture thread) against the SDK examples' one handoff per 10 ms block on the loop, in
+    turns."""
     samples = await ainterleaved(lambda ours: _audio_once(ours, duration_s, busy), repeats)
     blocks = statistics.median(samples.ours["blocks"])
     return [

@@ -2,10 +2,10 @@
 
 Video frames are handed to LiveKit on the capture thread itself (a direct fan-out sink:
 ``capture_frame`` is a synchronous copy into the SDK), so they never wait for the event loop
-and the loop never wakes for them. Microphone blocks go through a queue and one pump task on
-a private event loop on the ``bc-audio-handoff`` thread (the SDK's audio handoff is a
-coroutine), two 10 ms blocks per handoff: a busy UI loop (painting, layout) never delays the
-host's voice, and the SDK's per-handoff event filtering runs off the UI thread. Camera and
+and the loop never wakes for them. Microphone blocks are handed over the same way, two 10 ms
+blocks at a time, by :class:`~desktop.session.audio_handoff.AudioHandoff` (the SDK's own audio
+handoff is a coroutine that wakes an event loop twice per handoff): a busy UI loop (painting,
+layout) never delays the host's voice. Camera and
 microphone are toggled with ``mute``/``unmute`` (repeated unpublishing leaks in the native
 SDK); a source of another size needs a new track, because a LiveKit video source's size is
 fixed.
@@ -20,7 +20,6 @@ unpublishing on every stop made an hour of sharing on and off grow without bound
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import functools
 import logging
 import time
@@ -28,15 +27,13 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from backend.lazy import lazy_module
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
-from desktop.media.fanout import DirectSink, FrameQueue
-from desktop.media.frames import AudioFrame, VideoFrame, fit_frame
+from desktop.media.fanout import DirectSink
+from desktop.media.frames import VideoFrame, fit_frame
+from desktop.session.audio_handoff import AudioHandoff
 from desktop.session.errors import SessionError, SessionErrorCode, answered
 from desktop.session.link_stats import LinkSampler, LinkStats
-from desktop.session.receive_loop import ReceiveLoop
 from desktop.session.state import Source
 
 if TYPE_CHECKING:
@@ -56,9 +53,6 @@ UNPUBLISH_TIMEOUT_S = 10.0
 """Longest wait for the room to confirm an unpublish; stopping a share never hangs on it."""
 AUDIO_QUEUE_MS = 100
 """LiveKit's default audio queue is a second of latency; keep it short (a multiple of 10)."""
-AUDIO_BLOCKS_PER_HANDOFF = 2
-"""10 ms microphone blocks handed to LiveKit together: one 20 ms handoff (Opus's own frame
-length) costs the event loop half the wake-ups and FFI round trips of two 10 ms ones."""
 SCREEN_PARK_S = 30.0
 """How long a stopped screen share stays published (muted) so sharing again reuses its track."""
 LINK_STATS_INTERVAL_S = 2.0
@@ -110,12 +104,11 @@ class PublishDefaults:
 
 @dataclass
 class _Published:
-    """A source being published: its LiveKit track and the task feeding it."""
+    """A source being published: its LiveKit track and the sink feeding it."""
 
     publication: rtc.LocalTrackPublication
     track: rtc.LocalVideoTrack | rtc.LocalAudioTrack
-    pump: concurrent.futures.Future[None] | None
-    queue: FrameQueue[Any] | DirectSink[Any]
+    sink: DirectSink[Any]
     unsubscribe: Callable[[], None]
     lk_source: rtc.VideoSource | rtc.AudioSource
     width: int = 0
@@ -169,33 +162,6 @@ async def publish_track(
     )
 
 
-async def pump_audio(
-    queue: FrameQueue[AudioFrame],
-    lk_source: rtc.AudioSource,
-    blocks_per_handoff: int = AUDIO_BLOCKS_PER_HANDOFF,
-    handed: Callable[[list[AudioFrame]], None] | None = None,
-) -> None:
-    """Hand a microphone's blocks to LiveKit, ``blocks_per_handoff`` at a time, until closed.
-
-    Blocks already waiting are taken without waking again; a block left over when the queue
-    closes is still handed on. ``handed`` (benchmarks) is told which blocks each handoff took.
-    """
-    # One wake-up per handoff: the queue wakes this loop once ``blocks_per_handoff`` blocks
-    # wait, not once per block.
-    while (blocks := await queue.aget_many(blocks_per_handoff)) is not None:
-        await lk_source.capture_frame(join_blocks(blocks))
-        if handed is not None:
-            handed(blocks)
-
-
-def join_blocks(blocks: list[AudioFrame]) -> rtc.AudioFrame:
-    """One LiveKit audio frame holding consecutive blocks of one source (one copy)."""
-    first = blocks[0]
-    data = blocks[0].data if len(blocks) == 1 else np.concatenate([b.data for b in blocks])
-    samples = int(data.shape[0]) // first.num_channels
-    return rtc.AudioFrame(data.tobytes(), first.sample_rate_hz, first.num_channels, samples)
-
-
 def hand_video(lk_source: rtc.VideoSource, frame: VideoFrame) -> None:
     """Hand one frame to LiveKit without copying it first (the SDK copies it once)."""
     lk_source.capture_frame(frame.to_livekit(), timestamp_us=frame.timestamp_us)
@@ -229,17 +195,6 @@ def video_sink(
         hand_video(lk_source, frame)
 
     return deliver
-
-
-class AudioLoop(ReceiveLoop):
-    """A private asyncio loop on its own thread (``bc-audio-handoff``) for audio handoffs."""
-
-    def __init__(self) -> None:
-        super().__init__("bc-audio-handoff")
-
-    def submit(self, coro: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None]:
-        """Run a coroutine on the audio loop."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
 
 def pace(stamp_us: int, due_us: int, interval_us: int) -> tuple[bool, int]:
@@ -281,7 +236,6 @@ class Publisher:
         self._changed = changed
         self._camera_divider = camera_divider
         self._published: dict[Source, _Published] = {}
-        self._audio_loop: AudioLoop | None = None
         self._parked: _Parked | None = None
         self.screen_park_s = SCREEN_PARK_S
         """How long a stopped screen share stays parked before it is unpublished."""
@@ -290,11 +244,6 @@ class Publisher:
         """Track sids published but parked (a stopped screen share): not shown as the host's."""
         parked = self._parked
         return frozenset() if parked is None else frozenset({parked.publication.sid})
-
-    def _audio(self) -> AudioLoop:
-        if self._audio_loop is None:
-            self._audio_loop = AudioLoop()
-        return self._audio_loop
 
     def publication(self, source: Source) -> rtc.LocalTrackPublication | None:
         """The publication of a source, if it is published."""
@@ -337,9 +286,8 @@ class Publisher:
         room = self._room()
         await self.stop(Source.MICROPHONE)
         lk_source = rtc.AudioSource(
-            mic.sample_rate_hz, mic.num_channels, queue_size_ms=AUDIO_QUEUE_MS,
-            loop=self._audio().loop,
-        )  # fmt: skip
+            mic.sample_rate_hz, mic.num_channels, queue_size_ms=AUDIO_QUEUE_MS
+        )
         track = rtc.LocalAudioTrack.create_audio_track("microphone", lk_source)
         options = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_MICROPHONE,
@@ -396,7 +344,7 @@ class Publisher:
         unsubscribe = functools.partial(capture.frames.unsubscribe, sink)
         width, height = size
         return _Published(
-            publication, track, None, sink, unsubscribe, lk_source, width, height,
+            publication, track, sink, unsubscribe, lk_source, width, height,
         )  # fmt: skip
 
     def _feed_audio(
@@ -406,11 +354,14 @@ class Publisher:
         lk_source: rtc.AudioSource,
         mic: AudioCaptureSource,
     ) -> _Published:
-        queue: FrameQueue[AudioFrame] = mic.frames.subscribe("publisher", maxsize=10)
+        handoff = AudioHandoff(lk_source)
+        sink = mic.frames.attach("publisher", handoff.put)
 
-        unsubscribe = functools.partial(mic.frames.unsubscribe, queue)
-        pump = self._audio().submit(pump_audio(queue, lk_source))
-        return _Published(publication, track, pump, queue, unsubscribe, lk_source)
+        def unsubscribe() -> None:
+            mic.frames.unsubscribe(sink)  # no block is being handed over once this returns
+            handoff.close()
+
+        return _Published(publication, track, sink, unsubscribe, lk_source)
 
     async def switch_video(self, kind: Source, capture: VideoCaptureSource) -> None:
         """Switch the camera or screen while live; the track stays when the size is the same."""
@@ -438,8 +389,6 @@ class Publisher:
             await self.publish_microphone(mic)
             return
         current.unsubscribe()
-        if current.pump is not None:
-            current.pump.cancel()
         assert isinstance(current.track, rtc.LocalAudioTrack)
         assert isinstance(current.lk_source, rtc.AudioSource)
         self._published[Source.MICROPHONE] = self._feed_audio(
@@ -469,8 +418,6 @@ class Publisher:
         if published is None:
             return
         published.unsubscribe()  # a direct sink: no frame is being handed over once this returns
-        if published.pump is not None:
-            published.pump.cancel()
         if not unpublish:
             return
         if source is Source.SCREEN and self._park(published):
@@ -564,9 +511,6 @@ class Publisher:
         self._drop_parked()
         for source in list(self._published):
             await self.stop(source)
-        audio_loop, self._audio_loop = self._audio_loop, None
-        if audio_loop is not None:
-            await audio_loop.aclose()
 
     async def sample_link(
         self, running: Callable[[], bool], report: Callable[[LinkStats], None]

@@ -43,8 +43,7 @@ class Reader:
 
 
 class ReceiveLoop:
-    """A private asyncio loop on its own daemon thread: guests' media streams read here (the
-    microphone's handoffs run on one too, :class:`~desktop.session.publisher.AudioLoop`).
+    """A private asyncio loop on its own daemon thread: guests' media streams are read here.
 
     Args:
         name: The thread's name (``bc-`` threads are checked for leaks by the tests).

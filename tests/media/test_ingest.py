@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -20,7 +21,8 @@ from desktop.media.synthetic import (
     decode_stamp,
     i420_luma,
 )
-from desktop.session.publisher import AudioLoop, pump_audio, video_sink
+from desktop.session.audio_handoff import MAX_WAITING_BLOCKS, AudioHandoff
+from desktop.session.publisher import video_sink
 
 W, H = 320, 180
 
@@ -152,20 +154,18 @@ async def test_camera_frames_handed_on_the_capture_thread_reach_a_livekit_stream
     assert steps.count(2) > len(steps) / 2, counters
 
 
-async def test_microphone_pump_hands_20_ms_on_its_own_loop_and_loses_nothing() -> None:
+async def test_microphone_blocks_go_20_ms_at_a_time_on_the_capture_thread_and_all_arrive() -> None:
     mic = SyntheticMicrophone(frequency_hz=1000, level_dbfs=-6)
-    audio_loop = AudioLoop()
-    source = rtc.AudioSource(48_000, 1, queue_size_ms=100, loop=audio_loop.loop)
+    source = rtc.AudioSource(48_000, 1, queue_size_ms=100)
     track = rtc.LocalAudioTrack.create_audio_track("mic", source)
     stream = rtc.AudioStream(track, sample_rate=48_000, num_channels=1)
-    # Half a second of room: a loaded test machine may start the pump late; that is not
-    # what this test is about (the publisher's queue drops the oldest past 100 ms).
-    queue = mic.frames.subscribe("publisher", maxsize=50)
     handoffs: list[tuple[list[int], str]] = []
 
     def handed(blocks: list[AudioFrame]) -> None:
         handoffs.append(([b.sequence for b in blocks], threading.current_thread().name))
 
+    handoff = AudioHandoff(source, handed=handed)
+    sink = mic.frames.attach("publisher", handoff.put)
     chunks: list[np.ndarray] = []
 
     async def read() -> None:
@@ -175,23 +175,57 @@ async def test_microphone_pump_hands_20_ms_on_its_own_loop_and_loses_nothing() -
                 return
 
     reader = asyncio.ensure_future(read())
-    pump = audio_loop.submit(pump_audio(queue, source, handed=handed))
     mic.start()
     try:
         await asyncio.wait_for(reader, 20)
     finally:
+        mic.frames.unsubscribe(sink)
+        handoff.close()
         await mic.aclose()
-        await asyncio.wait_for(asyncio.wrap_future(pump), 5)
         await stream.aclose()
         await source.aclose()
-        await audio_loop.aclose()
     sequences = [s for blocks, _ in handoffs for s in blocks]
     assert sequences == list(range(len(sequences)))  # every block, in order
-    assert all(len(blocks) == 2 for blocks, _ in handoffs[:-1])  # 20 ms per handoff
-    assert {name for _, name in handoffs} == {"bc-audio-handoff"}
+    # 20 ms per handoff: each waited for the SDK's confirmation of the one before it.
+    assert all(len(blocks) == 2 for blocks, _ in handoffs[:-1])
+    # No hop to a loop (the block left over at the end is handed on by close()).
+    assert {name for _, name in handoffs[:-1]} == {"bc-microphone-capture"}
+    assert (handoff.dropped, handoff.errors) == (0, 0)
     samples = np.concatenate(chunks)[4800:]  # past the stream's start
     spectrum = np.abs(np.fft.rfft(samples))
     assert np.argmax(spectrum) * 48_000 / samples.size == pytest.approx(1000, abs=10)
+
+
+async def test_microphone_blocks_wait_for_the_sdk_in_order_and_the_wait_is_bounded() -> None:
+    # Blocks far faster than real time: the SDK's 20 ms queue holds captures back, so later
+    # blocks wait for its confirmations here, go in order, and only the oldest are dropped.
+    source = rtc.AudioSource(48_000, 1, queue_size_ms=20)
+    handoffs: list[list[int]] = []
+    handoff = AudioHandoff(
+        source, handed=lambda blocks: handoffs.append([b.sequence for b in blocks])
+    )
+    mic = SyntheticMicrophone()
+    total = 300
+
+    def burst() -> None:
+        for n in range(total):
+            block = mic.make_block(n * 10_000)
+            handoff.put(AudioFrame(block.data, 48_000, 1, block.timestamp_us, n))
+            if n % 20 == 0:
+                time.sleep(0.005)  # let the SDK confirm now and then
+
+    thread = threading.Thread(target=burst)
+    thread.start()
+    await asyncio.to_thread(thread.join)
+    handoff.close()
+    await source.aclose()
+    sequences = [s for blocks in handoffs for s in blocks]
+    assert sequences == sorted(set(sequences)), "handed out of order or twice"
+    assert len(sequences) + handoff.dropped == total
+    assert handoff.dropped > 0  # the SDK really held captures back
+    assert max(len(blocks) for blocks in handoffs) <= MAX_WAITING_BLOCKS
+    assert any(len(blocks) > 2 for blocks in handoffs)  # waiting blocks went together
+    assert handoff.errors == 0
 
 
 def test_nv12_frames_convert_fit_and_show_as_the_same_picture() -> None:
