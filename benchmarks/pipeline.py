@@ -300,7 +300,7 @@ async def _ingest_once(ours: bool, duration_s: float) -> dict[str, float]:
         fanout.close()
     await asyncio.gather(*tasks, return_exceptions=True)
     if audio_handoff is not None:
-        audio_handoff.close()
+        await audio_handoff.aclose()
     await camera_source.aclose()
     await screen_source.aclose()
     await audio_source.aclose()
@@ -353,6 +353,7 @@ async def _ingest_once(ours: bool, duration_s: float) -> dict[str, float]:
     }
     figures["ours"] = sum(figures[k] for k in
                           ("convert", "sdk", "python", "sdk_threads", "other"))  # fmt: skip
+    figures["beyond_sdk"] = figures["ours"] - figures["sdk"] - figures["sdk_threads"]
     figures["total"] = figures["ours"] + figures["device"]
     return figures
 
@@ -378,14 +379,20 @@ async def ingest(duration_s: float, repeats: int) -> list[Row]:
     parts = {k: statistics.median(samples.ours[k]) for k in
              ("convert", "sdk", "python", "sdk_threads", "other")}  # fmt: skip
     biggest = max(parts, key=lambda k: parts[k])
+    sdk_share = parts["sdk"] + parts["sdk_threads"]
     return [
         samples.row(
             "ingest", "CPU without the device's own work, % core", "ours",
             target=f"≤ 5 % and ≥ {ratio_target:g}x cheaper",
             met=lambda o, b: o <= 5 and b / max(o, 1e-9) >= ratio_target,
             notes=f"ours {ours_cpu:.1f} % vs baseline {base_cpu:.1f} %; largest part: "
-            f"{biggest} {parts[biggest]:.1f} % (see the rows below)",
+            f"{biggest} {parts[biggest]:.1f} % (see the rows below); the SDK's own share alone "
+            f"(its capture_frame calls {parts['sdk']:.1f} % + its threads "
+            f"{parts['sdk_threads']:.1f} %) is {sdk_share:.1f} %, and ours beyond the SDK's "
+            f"{statistics.median(samples.ours['beyond_sdk']):.1f} %",
         ),  # fmt: skip
+        split("beyond_sdk", "  of it ours beyond the SDK's share, % core",
+              "conversion, Python and other threads: the part this app decides"),
         split("device", "  device stand-ins' own work, % core",
               "their waits for the next frame or block and a fresh buffer per frame, as a "
               "driver's blocking read hands it; the mic's tone; left out of both figures above"),
@@ -473,7 +480,7 @@ async def _audio_once(ours: bool, duration_s: float, busy: bool) -> dict[str, fl
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     if handoff is not None:
-        handoff.close()  # hands on the block left over
+        await handoff.aclose()  # hands on the block left over
         dropped = handoff.dropped
     else:
         dropped = queue.stats().dropped

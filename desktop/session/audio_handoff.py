@@ -57,6 +57,9 @@ MAX_WAITING_BLOCKS = 10
 CONFIRM_TIMEOUT_S = 1.0
 """Longest a missing confirmation holds the next handoff back."""
 
+CONFIRM_POLL_S = 0.002
+"""How often :meth:`AudioHandoff.aclose` looks for the last confirmation (it takes about 1 ms)."""
+
 _ASYNC_IDS = itertools.count(1 << 62)
 """Our captures' ids: the SDK numbers its own requests and handles from 1 upwards."""
 
@@ -65,8 +68,8 @@ class AudioHandoff:
     """Hands one microphone's blocks to one LiveKit ``AudioSource``, on the caller's thread.
 
     :meth:`put` is a fan-out sink's ``deliver``: called with each 10 ms block on the capture
-    thread, it hands :data:`BLOCKS_PER_HANDOFF` of them at a time. :meth:`close` (after the sink
-    is closed) hands on a block left over and stops listening for confirmations.
+    thread, it hands :data:`BLOCKS_PER_HANDOFF` of them at a time. :meth:`aclose` (after the sink
+    is closed) hands on a block left over and waits for the last confirmation.
 
     Args:
         lk_source: The SDK's audio source (its sample rate and channels are the blocks').
@@ -97,7 +100,7 @@ class AudioHandoff:
         self._buffer = np.zeros(0, np.int16)
         client = ffi_client.FfiClient.instance
         # Events never reach the queue (the filter takes what it needs and answers False), so
-        # no loop ever wakes for them; the SDK requires one to subscribe.
+        # no loop ever wakes for them; the SDK requires one to subscribe. Made on a running loop.
         self._subscription = client.queue.subscribe(
             loop=asyncio.get_running_loop(), filter_fn=self._on_ffi_event
         )
@@ -117,14 +120,18 @@ class AudioHandoff:
             blocks, self._waiting = self._waiting, []
             self._hand(blocks)
 
-    def close(self) -> None:
-        """Hand on what is left and stop listening (after the sink is closed)."""
+    async def aclose(self) -> None:
+        """Hand on what is left, wait (bounded) for the SDK to confirm the last handoff, then stop
+        listening; after the sink is closed. The source can then be closed with nothing of ours
+        still under way in the SDK."""
         with self._lock:
             blocks, self._waiting = self._waiting, []
             if self._in_flight and not self._confirm_timed_out():
                 self.dropped += len(blocks)  # the SDK still holds the last handoff back
             elif blocks:
                 self._hand(blocks)
+        while self._in_flight and time.monotonic() - self._sent_at_s < CONFIRM_TIMEOUT_S:
+            await asyncio.sleep(CONFIRM_POLL_S)
         self._client.queue.unsubscribe(self._subscription)
 
     def _confirm_timed_out(self) -> bool:

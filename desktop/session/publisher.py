@@ -23,7 +23,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +113,8 @@ class _Published:
     lk_source: rtc.VideoSource | rtc.AudioSource
     width: int = 0
     height: int = 0
+    drain: Callable[[], Awaitable[None]] | None = None
+    """Awaited after ``unsubscribe``: until what was handed over is in the SDK (audio)."""
 
 
 @dataclass
@@ -357,11 +359,9 @@ class Publisher:
         handoff = AudioHandoff(lk_source)
         sink = mic.frames.attach("publisher", handoff.put)
 
-        def unsubscribe() -> None:
-            mic.frames.unsubscribe(sink)  # no block is being handed over once this returns
-            handoff.close()
-
-        return _Published(publication, track, sink, unsubscribe, lk_source)
+        # No block is being handed over once unsubscribe returns; drain hands on the last.
+        unsubscribe = functools.partial(mic.frames.unsubscribe, sink)
+        return _Published(publication, track, sink, unsubscribe, lk_source, drain=handoff.aclose)
 
     async def switch_video(self, kind: Source, capture: VideoCaptureSource) -> None:
         """Switch the camera or screen while live; the track stays when the size is the same."""
@@ -389,6 +389,8 @@ class Publisher:
             await self.publish_microphone(mic)
             return
         current.unsubscribe()
+        if current.drain is not None:
+            await current.drain()  # the old microphone's last blocks go first
         assert isinstance(current.track, rtc.LocalAudioTrack)
         assert isinstance(current.lk_source, rtc.AudioSource)
         self._published[Source.MICROPHONE] = self._feed_audio(
@@ -418,6 +420,8 @@ class Publisher:
         if published is None:
             return
         published.unsubscribe()  # a direct sink: no frame is being handed over once this returns
+        if published.drain is not None:
+            await published.drain()
         if not unpublish:
             return
         if source is Source.SCREEN and self._park(published):

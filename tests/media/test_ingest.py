@@ -180,7 +180,7 @@ async def test_microphone_blocks_go_20_ms_at_a_time_on_the_capture_thread_and_al
         await asyncio.wait_for(reader, 20)
     finally:
         mic.frames.unsubscribe(sink)
-        handoff.close()
+        await handoff.aclose()
         await mic.aclose()
         await stream.aclose()
         await source.aclose()
@@ -217,7 +217,7 @@ async def test_microphone_blocks_wait_for_the_sdk_in_order_and_the_wait_is_bound
     thread = threading.Thread(target=burst)
     thread.start()
     await asyncio.to_thread(thread.join)
-    handoff.close()
+    await handoff.aclose()
     await source.aclose()
     sequences = [s for blocks in handoffs for s in blocks]
     assert sequences == sorted(set(sequences)), "handed out of order or twice"
