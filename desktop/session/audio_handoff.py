@@ -166,7 +166,11 @@ class AudioHandoff:
         # Set before the request: the confirmation can arrive before the request returns.
         self._in_flight = async_id
         self._sent_at_s = time.monotonic()
-        self._client.request(self._request)
+        try:
+            self._client.request(self._request)
+        except BaseException:
+            self._in_flight = 0  # no confirmation will come; the sink logs and counts it
+            raise
         if self._handed is not None:
             self._handed(blocks)
 
@@ -190,4 +194,5 @@ class AudioHandoff:
         if done.error:
             self.errors += 1
             logger.warning("LiveKit refused a microphone handoff: %s", done.error)
-        self._in_flight = 0
+        if self._in_flight == expected:  # not replaced meanwhile (after a missing confirmation)
+            self._in_flight = 0
