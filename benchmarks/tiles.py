@@ -292,7 +292,10 @@ def run(duration_s: float, repeats: int = 2) -> list[Row]:
         f"ours {median(samples.ours, 'cpu'):.1f} % (receive {median(samples.ours, 'receive'):.1f}"
         f", UI {median(samples.ours, 'ui'):.1f}) vs naive {median(samples.base, 'cpu'):.1f} % "
         f"(receive {median(samples.base, 'receive'):.1f}, UI {median(samples.base, 'ui'):.1f}); "
-        f"frames not painted {median(samples.ours, 'not_painted'):.0f} % vs "
+        f"frames handed over by the stream {median(samples.ours, 'received'):.0f} % vs "
+        f"{median(samples.base, 'received'):.0f} % of 30 fps (a side that falls behind does "
+        f"less work a second: see CPU per frame painted); frames not painted "
+        f"{median(samples.ours, 'not_painted'):.0f} % vs "
         f"{median(samples.base, 'not_painted'):.0f} %; layers {chosen.get('ours', '?')}, "
         f"{chosen.get('naive', '?')} for {chosen.get('tile', '?')}; {load_note()}"
     )
