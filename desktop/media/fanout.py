@@ -61,8 +61,6 @@ class FrameQueue(Generic[T]):
         # The async consumer's wake-up future and its loop; only touched under the lock.
         self._waiter: asyncio.Future[None] | None = None
         self._waiter_loop: asyncio.AbstractEventLoop | None = None
-        self._wake_at = 1
-        """Items queued before ``put`` wakes the async consumer (see :meth:`aget_many`)."""
 
     @property
     def closed(self) -> bool:
@@ -130,56 +128,22 @@ class FrameQueue(Generic[T]):
                     if self._waiter is waiter:
                         self._waiter = None
 
-    async def aget_many(self, count: int) -> list[T] | None:
-        """Wait in the event loop until ``count`` items are queued and take them (oldest
-        first); once the queue is closed, whatever is left, then ``None``.
-
-        The producer wakes the loop once per ``count`` items instead of once per item: the
-        microphone's pump takes two 10 ms blocks per handoff, and each wake-up of an asyncio
-        loop costs system calls on both threads.
-        """
-        if count < 1:
-            raise ValueError("count must be at least 1")
-        while True:
-            with self._cond:
-                if len(self._items) >= count or (self._closed and self._items):
-                    taken = [self._items.popleft() for _ in range(min(count, len(self._items)))]
-                    self._delivered += len(taken)
-                    return taken
-                if self._closed:
-                    return None
-                loop = asyncio.get_running_loop()
-                waiter: asyncio.Future[None] = loop.create_future()
-                self._waiter = waiter
-                self._waiter_loop = loop
-                # Never more than the queue holds: a full queue always wakes its consumer.
-                self._wake_at = min(count, self._maxsize)
-            try:
-                await waiter
-            finally:
-                with self._cond:
-                    self._wake_at = 1
-                    if self._waiter is waiter:
-                        self._waiter = None
-
     def close(self) -> None:
         """Wake every consumer; later ``put`` calls are ignored and getters return ``None``."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-            self._wake_async_locked(closing=True)
+            self._wake_async_locked()
 
     def stats(self) -> QueueStats:
         """Return the queue's counters."""
         with self._cond:
             return QueueStats(self.name, self._delivered, self._dropped, len(self._items))
 
-    def _wake_async_locked(self, closing: bool = False) -> None:
+    def _wake_async_locked(self) -> None:
         waiter, loop = self._waiter, self._waiter_loop
         if waiter is None or loop is None or waiter.done():
             return
-        if not closing and len(self._items) < self._wake_at:
-            return  # an aget_many consumer waits for more
         self._waiter = None
         try:
             loop.call_soon_threadsafe(_resolve, waiter)

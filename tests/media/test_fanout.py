@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any
 
 from desktop.media.fanout import FanOut, FrameQueue
 
@@ -80,47 +79,3 @@ async def test_close_wakes_async_waiter() -> None:
     await asyncio.sleep(0.01)
     threading.Thread(target=queue.close, name="bc-test-close").start()
     assert await asyncio.wait_for(waiter, 5) is None
-
-
-async def test_batched_consumer_is_woken_once_per_batch_and_gets_leftovers_on_close() -> None:
-    """The microphone's pump takes two blocks per handoff: the capture thread wakes its loop
-    once per two blocks, not per block, and a block left when the queue closes still comes."""
-    queue: FrameQueue[int] = FrameQueue("mic", maxsize=10)
-    loop = asyncio.get_running_loop()
-    wakes: list[object] = []
-    wake = loop.call_soon_threadsafe
-
-    def counted(callback: Any, *args: Any) -> Any:
-        wakes.append(callback)
-        return wake(callback, *args)
-
-    loop.call_soon_threadsafe = counted  # type: ignore[method-assign,assignment]
-    try:
-
-        def put_from_capture_thread(item: int) -> None:
-            thread = threading.Thread(target=queue.put, args=(item,), name="bc-test-capture")
-            thread.start()
-            thread.join(5)
-
-        batch = asyncio.create_task(queue.aget_many(2))
-        await asyncio.sleep(0.05)  # the consumer is waiting now
-        put_from_capture_thread(0)
-        await asyncio.sleep(0.05)
-        assert not batch.done() and wakes == []  # one block: nothing to hand over yet
-        put_from_capture_thread(1)
-        assert await asyncio.wait_for(batch, 5) == [0, 1]
-        assert len(wakes) == 1
-        put_from_capture_thread(2)
-        put_from_capture_thread(3)
-        put_from_capture_thread(4)
-        # Already waiting: taken without waking again.
-        assert await asyncio.wait_for(queue.aget_many(2), 5) == [2, 3]
-        assert len(wakes) == 1
-        leftover = asyncio.create_task(queue.aget_many(2))
-        await asyncio.sleep(0.05)
-        assert not leftover.done()
-        threading.Thread(target=queue.close, name="bc-test-close").start()
-        assert await asyncio.wait_for(leftover, 5) == [4]
-        assert await asyncio.wait_for(queue.aget_many(2), 5) is None
-    finally:
-        del loop.call_soon_threadsafe
