@@ -151,10 +151,7 @@ class AudioHandoff:
         size = sum(b.data.size for b in blocks)
         if self._buffer.size != size:
             self._buffer = np.zeros(size, np.int16)
-        at = 0
-        for block in blocks:
-            self._buffer[at : at + block.data.size] = block.data
-            at += block.data.size
+        np.concatenate([b.data for b in blocks], out=self._buffer)
         capture = self._request.capture_audio_frame
         capture.source_handle = handle.handle
         capture.buffer.data_ptr = self._buffer.ctypes.data

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from backend.lazy import lazy_module
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
-from desktop.media.fanout import DirectSink
 from desktop.media.frames import VideoFrame, fit_frame
 from desktop.session.audio_handoff import AudioHandoff
 from desktop.session.errors import SessionError, SessionErrorCode, answered
@@ -104,11 +103,10 @@ class PublishDefaults:
 
 @dataclass
 class _Published:
-    """A source being published: its LiveKit track and the sink feeding it."""
+    """A source being published: its LiveKit track and how to stop feeding it."""
 
     publication: rtc.LocalTrackPublication
     track: rtc.LocalVideoTrack | rtc.LocalAudioTrack
-    sink: DirectSink[Any]
     unsubscribe: Callable[[], None]
     lk_source: rtc.VideoSource | rtc.AudioSource
     width: int = 0
@@ -346,7 +344,7 @@ class Publisher:
         unsubscribe = functools.partial(capture.frames.unsubscribe, sink)
         width, height = size
         return _Published(
-            publication, track, sink, unsubscribe, lk_source, width, height,
+            publication, track, unsubscribe, lk_source, width, height,
         )  # fmt: skip
 
     def _feed_audio(
@@ -361,7 +359,7 @@ class Publisher:
 
         # No block is being handed over once unsubscribe returns; drain hands on the last.
         unsubscribe = functools.partial(mic.frames.unsubscribe, sink)
-        return _Published(publication, track, sink, unsubscribe, lk_source, drain=handoff.aclose)
+        return _Published(publication, track, unsubscribe, lk_source, drain=handoff.aclose)
 
     async def switch_video(self, kind: Source, capture: VideoCaptureSource) -> None:
         """Switch the camera or screen while live; the track stays when the size is the same."""
