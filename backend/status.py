@@ -223,6 +223,12 @@ def _joined_ms(event: api.WebhookEvent) -> int:
     return event.participant.joined_at_ms or _event_ms(event)
 
 
+LEFT_EVENTS = frozenset({"participant_left", "participant_connection_aborted"})
+"""Webhooks that say someone is gone. LiveKit sends ``participant_connection_aborted`` in place
+of ``participant_left`` when its record of the participant's connection was lost on the way
+(after a signal resume, say), so both end a stay."""
+
+
 async def handle_webhook(svc: LiveKitBackendService, event: api.WebhookEvent) -> None:
     """Apply a verified LiveKit webhook to the stream record of its room.
 
@@ -248,17 +254,27 @@ async def handle_webhook(svc: LiveKitBackendService, event: api.WebhookEvent) ->
                 if participant.identity not in stream.participants:
                     stream.participants.append(participant.identity)
                 note_joined(stream, participant.identity, _joined_ms(event))
-        elif event.event == "participant_left":
+        elif event.event in LEFT_EVENTS:
             if stream.status == "active":
                 note_left(stream, participant.identity, _event_ms(event))
             stream.participants = [i for i in stream.participants if i != participant.identity]
+            stream.published_tracks.pop(participant.identity, None)
             stream.publishers = [i for i in stream.publishers if i != participant.identity]
         elif event.event == "track_published" and not hidden:
+            tracks = stream.published_tracks.setdefault(participant.identity, [])
+            if event.track.sid not in tracks:
+                tracks.append(event.track.sid)
             if participant.identity not in stream.publishers:
                 stream.publishers.append(participant.identity)
         elif event.event == "track_unpublished":
-            remaining = [t for t in participant.tracks if t.sid != event.track.sid]
-            if not remaining:
+            # The server's track_unpublished names the participant without its tracks, so
+            # whether they still publish comes from the tracks we saw published.
+            tracks = stream.published_tracks.get(participant.identity, [])
+            remaining = [sid for sid in tracks if sid != event.track.sid]
+            if remaining:
+                stream.published_tracks[participant.identity] = remaining
+            else:
+                stream.published_tracks.pop(participant.identity, None)
                 stream.publishers = [i for i in stream.publishers if i != participant.identity]
         elif event.event == "room_finished" and stream.status == "active":
             stream.status = "finished"

@@ -78,6 +78,9 @@ class LiveStream:
     revenue: dict[str, Any] = field(default_factory=dict)
     publishers: list[str] = field(default_factory=list)
     """Identities publishing right now, as LiveKit's webhooks tell (for peak publishers)."""
+    published_tracks: dict[str, list[str]] = field(default_factory=dict)
+    """Identity → the sids of the tracks it publishes now (so unpublishing one of two keeps it a
+    publisher)."""
     participants: list[str] = field(default_factory=list)
     """Identities in the room right now, as LiveKit's webhooks tell."""
     presence: dict[str, int] = field(default_factory=dict)

@@ -16,19 +16,23 @@ from tests.fixtures.rtmp import RtmpServer, free_port
 from tests.participants import Feeder
 
 
-async def _until(check: Callable[[], bool], timeout_s: float = 20.0) -> None:
+async def _until(
+    check: Callable[[], bool], state: Callable[[], object], timeout_s: float = 20.0
+) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        assert asyncio.get_running_loop().time() < deadline, f"not met in time; now {state()}"
         await asyncio.sleep(0.1)
 
 
-async def _publish_mic(room: rtc.Room, feeder: Feeder) -> rtc.LocalTrackPublication:
+async def _publish_audio(
+    room: rtc.Room, feeder: Feeder, source_kind: rtc.TrackSource.ValueType
+) -> rtc.LocalTrackPublication:
     source = rtc.AudioSource(48_000, 1, queue_size_ms=100)
     feeder.audio(source)
     return await room.local_participant.publish_track(
-        rtc.LocalAudioTrack.create_audio_track("mic", source),
-        rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
+        rtc.LocalAudioTrack.create_audio_track("audio", source),
+        rtc.TrackPublishOptions(source=source_kind),
     )
 
 
@@ -55,6 +59,15 @@ async def test_real_webhooks_feed_final_stats_and_close_recreated_rooms(
         assert found is not None
         return found
 
+    def state() -> dict[str, object]:
+        now = stream()
+        return {
+            "participants": now.participants,
+            "publishers": now.publishers,
+            "tracks": now.published_tracks,
+            "peaks": (now.peak_participants, now.peak_publishers),
+        }
+
     try:
         status, created = await server.call("create_room", appointmentId=appointment_id)
         assert status == 200, created
@@ -65,14 +78,24 @@ async def test_real_webhooks_feed_final_stats_and_close_recreated_rooms(
         assert status == 200, joined
         await host.connect(created["room"]["url"], created["room"]["token"], options)
         await guest.connect(joined["url"], joined["token"], options)
-        host_mic = await _publish_mic(host, feeder)
-        await _publish_mic(guest, feeder)
-        await _until(lambda: stream().peak_publishers == 2 and stream().peak_participants == 2)
+        mic = rtc.TrackSource.SOURCE_MICROPHONE
+        host_mic = await _publish_audio(host, feeder, mic)
+        host_share = await _publish_audio(host, feeder, rtc.TrackSource.SOURCE_SCREENSHARE_AUDIO)
+        await _publish_audio(guest, feeder, mic)
+        await _until(
+            lambda: stream().peak_publishers == 2 and stream().peak_participants == 2, state
+        )
+
+        # The server's track_unpublished names the host without its tracks: the host still
+        # publishes its microphone.
+        await host.local_participant.unpublish_track(host_share.sid)
+        await _until(lambda: stream().published_tracks.get("host-1") == [host_mic.sid], state)
+        assert "host-1" in stream().publishers, state()
 
         # Everyone stops publishing before the end: only the webhooks saw the peak.
         await guest.disconnect()
         await host.local_participant.unpublish_track(host_mic.sid)
-        await _until(lambda: not stream().publishers and stream().participants == ["host-1"])
+        await _until(lambda: not stream().publishers and stream().participants == ["host-1"], state)
         status, ended = await server.call("end_stream", roomName=room_name)
         assert status == 200, ended
         assert ended["stats"]["peakPublishers"] == 2

@@ -1,0 +1,89 @@
+"""Who is in the room and who publishes, from webhooks shaped as livekit-server 1.13.5 sends them.
+
+Two facts of the server's webhooks are checked here with scripted events (the real server's
+webhooks run in ``test_webhooks_real.py``, which cannot choose when the server sends them):
+
+- ``track_unpublished`` carries the participant's identity and sid but not its tracks;
+- a participant whose connection record the server lost (after a signal resume) leaves with
+  ``participant_connection_aborted`` instead of ``participant_left``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from livekit import api
+
+from backend.config import BackendConfig
+from backend.service import LiveKitBackendService, open_store
+from backend.store import Appointment, LiveStream
+
+T0_MS = 1_790_000_000_000
+MINUTE_MS = 60_000
+ROOM = "appointment-presence-1"
+
+
+def _event(name: str, at_ms: int, identity: str, track_sid: str = "") -> api.WebhookEvent:
+    # As the server builds them: a joined event carries the full participant; track events a
+    # minimal one (identity and sid only) and the track.
+    track = api.TrackInfo(sid=track_sid) if track_sid else None
+    return api.WebhookEvent(
+        event=name,
+        id=f"EV_{name}_{identity}_{track_sid}_{at_ms}",
+        created_at=at_ms // 1000,
+        room=api.Room(name=ROOM),
+        participant=api.ParticipantInfo(
+            identity=identity, sid=f"PA_{identity}", joined_at_ms=at_ms
+        ),
+        track=track,
+    )
+
+
+def _service(tmp_path: Path) -> LiveKitBackendService:
+    config = BackendConfig("ws://127.0.0.1:1", "k", "s" * 32, tmp_path / "db.sqlite3")
+    store = open_store(config)
+    store.add_appointment(Appointment("presence-1", "host-1"))
+    store.save_stream(LiveStream(ROOM, "presence-1", start_time_ms=T0_MS))
+    return LiveKitBackendService(config, store)
+
+
+def _stream(svc: LiveKitBackendService) -> LiveStream:
+    found = svc.store.get_stream(ROOM)
+    assert found is not None
+    return found
+
+
+async def test_unpublishing_one_of_two_tracks_keeps_a_publisher(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    for event in (
+        _event("participant_joined", T0_MS, "host-1"),
+        _event("track_published", T0_MS + 1, "host-1", "TR_mic"),
+        _event("track_published", T0_MS + 2, "host-1", "TR_cam"),
+        _event("track_unpublished", T0_MS + 3, "host-1", "TR_cam"),
+    ):
+        await svc.handle_webhook(event)
+    assert _stream(svc).publishers == ["host-1"]
+    assert _stream(svc).published_tracks == {"host-1": ["TR_mic"]}
+
+    await svc.handle_webhook(_event("track_unpublished", T0_MS + 4, "host-1", "TR_mic"))
+    assert _stream(svc).publishers == []
+    assert _stream(svc).published_tracks == {}
+    assert _stream(svc).peak_publishers == 1
+
+
+async def test_an_aborted_connection_ends_the_stay_like_a_leave(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    for event in (
+        _event("participant_joined", T0_MS, "host-1"),
+        _event("participant_joined", T0_MS + MINUTE_MS, "guest-1"),
+        _event("track_published", T0_MS + MINUTE_MS, "guest-1", "TR_mic"),
+        _event("participant_connection_aborted", T0_MS + 3 * MINUTE_MS, "guest-1"),
+    ):
+        await svc.handle_webhook(event)
+    stream = _stream(svc)
+    assert stream.participants == ["host-1"]
+    assert stream.publishers == []
+    assert stream.published_tracks == {}
+    assert stream.participant_ms == 2 * MINUTE_MS, "the guest's two minutes are counted once"
+    assert list(stream.presence) == ["host-1"]
+    assert (stream.peak_participants, stream.peak_publishers) == (2, 1)
