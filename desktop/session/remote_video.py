@@ -128,6 +128,19 @@ class LayerWishes:
         """The layer last asked of the SFU for this video (``None``: its default)."""
         return self._asked.get(sid)
 
+    def forget(self, sid: str) -> None:
+        """The video is gone (unpublished, or its guest left): drop every wish for it.
+
+        Nothing is asked of the SFU; there is no subscription left to ask about. Without this
+        the connection's wish for a guest who left on a poor link stayed for the whole show.
+        """
+        self._wishes.pop(sid, None)
+        self._asked.pop(sid, None)
+
+    def wished(self, sid: str) -> dict[str, Layer]:
+        """Who wants which layer of this video now (a copy)."""
+        return dict(self._wishes.get(sid, {}))
+
 
 LAYER_WISHES = LayerWishes()
 """The process's one registry: publication sids are unique, so every session shares it."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from backend.lazy import LazyMapping, lazy_module
 from desktop.session import stage_control
+from desktop.session.remote_video import LAYER_WISHES
 from desktop.session.state import (
     ChatMessage,
     ConnectionState,
@@ -224,7 +225,7 @@ class RoomEvents:
             "participant_attributes_changed": lambda changed, p: self._refresh_remote(p),
             "participant_permissions_changed": self._on_permissions,
             "track_published": self._on_track_event,
-            "track_unpublished": self._on_track_event,
+            "track_unpublished": self._on_unpublished,
             "track_subscribed": self._on_track_event,
             "track_unsubscribed": self._on_track_event,
             "track_muted": self._on_mute_event,
@@ -256,6 +257,8 @@ class RoomEvents:
         stage_control.log_action(self.store, action, identity, answer.reason, actor=identity)
 
     def _on_left(self, participant: rtc.RemoteParticipant) -> None:
+        for publication in participant.track_publications.values():
+            LAYER_WISHES.forget(publication.sid)
         self.store.remove_remote(participant.identity)
         self._on_guest_left(participant.identity)
 
@@ -272,6 +275,12 @@ class RoomEvents:
             # The SDK does not expose the server's join time: note when we saw them.
             fields["joined_at_ms"] = now_ms()
         self.store.update_remote(participant.identity, **fields)
+
+    def _on_unpublished(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        LAYER_WISHES.forget(publication.sid)
+        self._refresh_remote(participant)
 
     def _on_track_event(self, *args: Any) -> None:
         participant = next(a for a in args if isinstance(a, rtc.RemoteParticipant))

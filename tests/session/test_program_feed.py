@@ -317,6 +317,15 @@ async def test_the_layer_that_arrives_follows_the_guests_region(
         assert await arrives(lambda h: h == 180, "the smallest layer for a strip tile") == (
             320, 180,
         )  # fmt: skip
+        # Ada's link turns poor, then she leaves: no wish for her camera outlives her (the
+        # connection's wish used to stay for the rest of the show).
+        session._on_guest_quality("ada", Quality.POOR)
+        assert LAYER_WISHES.wished(camera.sid) == {"connection": Wanted.LOW, "program": Wanted.LOW}
+        await guest.aclose()
+        await wait_until(lambda: "ada" not in room.remote_participants)
+        await wait_until(lambda: not LAYER_WISHES.wished(camera.sid), 5.0,
+                         lambda: f"still wished: {LAYER_WISHES.wished(camera.sid)}")  # fmt: skip
+        assert LAYER_WISHES.asked(camera.sid) is None
     finally:
         await guest.aclose()
         await feed.aclose()
