@@ -28,7 +28,7 @@ from benchmarks.common import (
     percentile,
     thread_cpu_s,
 )
-from benchmarks.tiles import LoopLateness
+from benchmarks.tiles import LoopLateness, tail_note
 from desktop.media.frames import monotonic_us
 from desktop.media.synthetic import SyntheticCamera, decode_stamp
 from desktop.session.publisher import PublishDefaults
@@ -568,7 +568,8 @@ def _remote_rows(samples: Samples, sent: dict[str, Any]) -> list[Row]:
             "own_delay_p99",
             target="< 8 ms",
             met=lambda o, b: o < 8,
-            notes="each tick's lateness less the main thread's run-queue wait over its interval",
+            notes="each tick's lateness less the main thread's run-queue wait over its "
+            f"interval; {tail_note(samples.ours)}",
         ),  # fmt: skip
         samples.row(
             "tiles (SFU)",

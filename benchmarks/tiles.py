@@ -62,8 +62,10 @@ class LoopLateness:
 
     Call :meth:`tick` on the ticking thread at every tick. A tick's lateness is its interval
     beyond the one asked for; the run-queue wait over the same interval is the part the machine
-    caused (the thread was ready and no core was free). What is left is the loop's own work and
-    waits (other callbacks on the loop, the GIL).
+    caused (the thread was ready and no core was free). What is left is split by the thread's
+    own CPU time over the interval (its work: painting, the loop's other callbacks) and the
+    rest, when it was neither running nor ready beyond the sleep it asked for (blocked: waiting
+    for the GIL or a lock).
     """
 
     def __init__(self, interval_s: float) -> None:
@@ -74,7 +76,9 @@ class LoopLateness:
         """The same, less the run-queue wait over its interval, ms."""
         self.run_queue_s = 0.0
         """Run-queue wait over all measured intervals, s."""
-        self._last: tuple[float, float] | None = None
+        self.cpu_ms: list[float] = []
+        """The thread's own CPU time over each measured interval, ms."""
+        self._last: tuple[float, float, float] | None = None
 
     def restart(self) -> None:
         """Forget the previous tick (after a pause that is not to be measured)."""
@@ -82,22 +86,40 @@ class LoopLateness:
 
     def tick(self, measure: bool = True) -> None:
         """A tick now; recorded when ``measure`` and a previous tick is known."""
-        now, waited = time.monotonic(), run_queue_wait_s()
+        now, waited, cpu_s = time.monotonic(), run_queue_wait_s(), time.thread_time()
         if measure and self._last is not None:
             late_ms = max(0.0, (now - self._last[0] - self.interval_s) * 1000)
             queued_s = waited - self._last[1]
             self.late_ms.append(late_ms)
             self.own_ms.append(max(0.0, late_ms - queued_s * 1000))
+            self.cpu_ms.append((cpu_s - self._last[2]) * 1000)
             self.run_queue_s += queued_s
-        self._last = (now, waited)
+        self._last = (now, waited, cpu_s)
 
     def figures(self, wall_s: float) -> dict[str, float]:
-        """p99 lateness, p99 lateness less the run-queue wait, and the run-queue wait in %."""
+        """p99 lateness, p99 lateness less the run-queue wait, the run-queue wait in %, and of
+        the worst 1 % of ticks (by lateness less the run-queue wait) the median of the thread's
+        own CPU and of its blocked time over their intervals (ms)."""
+        own_p99 = percentile(self.own_ms, 99)
+        worst = [(own, cpu) for own, cpu in zip(self.own_ms, self.cpu_ms, strict=True)
+                 if own >= own_p99]  # fmt: skip
         return {
             "delay_p99": percentile(self.late_ms, 99),
-            "own_delay_p99": percentile(self.own_ms, 99),
+            "own_delay_p99": own_p99,
             "run_queue": 100 * self.run_queue_s / max(1e-9, wall_s),
+            "tail_cpu_ms": percentile([cpu for _, cpu in worst], 50),
+            "tail_blocked_ms": percentile([max(0.0, own - cpu) for own, cpu in worst], 50),
         }
+
+
+def tail_note(side: dict[str, list[float]]) -> str:
+    """What the worst 1 % of a side's ticks were made of (median over its runs)."""
+    return (
+        f"in its worst 1 % of ticks the thread's own CPU was "
+        f"{statistics.median(side['tail_cpu_ms']):.1f} ms (its work: painting, the loop's "
+        f"callbacks) and it was blocked {statistics.median(side['tail_blocked_ms']):.1f} ms "
+        f"(neither running nor ready to run beyond the sleep it asked for: the GIL or a lock)"
+    )
 
 
 class _FakeRemote:
@@ -308,7 +330,8 @@ def run(duration_s: float, repeats: int = 2) -> list[Row]:
         f"worst run {max(samples.ours['delay_p99']):.1f} ms; less the time the UI thread waited "
         f"for a free core (run queue, schedstat) p99 {median(samples.ours, 'own_delay_p99'):.1f}"
         f" ms; it waited {median(samples.ours, 'run_queue'):.1f} % of the time; UI work "
-        f"{median(samples.ours, 'paint_ms'):.2f} ms a frame; {load_note()}"
+        f"{median(samples.ours, 'paint_ms'):.2f} ms a frame; {tail_note(samples.ours)}; "
+        f"{load_note()}"
     )
     return [
         samples.row(

@@ -7,6 +7,9 @@ would describe a comparison nobody makes.
 
 from __future__ import annotations
 
+import threading
+import time
+
 from pytestqt.qtbot import QtBot
 
 from benchmarks import guests, tiles
@@ -40,6 +43,42 @@ def test_loop_lateness_takes_out_only_the_wait_for_a_core() -> None:
     assert sum(lateness.late_ms) > 0
     figures = lateness.figures(wall_s=1.0)
     assert figures["own_delay_p99"] <= figures["delay_p99"]
+
+
+def test_loop_lateness_tells_work_from_being_blocked() -> None:
+    """A late tick is split into the thread's own CPU and the time it was blocked (a lock or
+    the GIL held elsewhere): here one tick is late by busy work, one by waiting on a lock."""
+    interval_s = 0.005
+    lateness = tiles.LoopLateness(interval_s)
+    lock = threading.Lock()
+
+    def hold(seconds: float) -> None:
+        with lock:
+            time.sleep(seconds)
+
+    for _ in range(50):  # punctual ticks
+        lateness.tick()
+        time.sleep(interval_s)
+    end = time.thread_time() + 0.05
+    while time.thread_time() < end:  # 50 ms of this thread's own CPU
+        pass
+    lateness.tick()
+    holder = threading.Thread(target=hold, args=(0.06,))
+    holder.start()
+    time.sleep(0.005)
+    with lock:  # blocked about 55 ms behind another thread's lock
+        pass
+    holder.join()
+    lateness.tick()
+    figures = lateness.figures(wall_s=1.0)
+    worst = sorted(zip(lateness.own_ms, lateness.cpu_ms, strict=True))[-2:]
+    by_cpu = max(worst, key=lambda pair: pair[1])
+    by_lock = min(worst, key=lambda pair: pair[1])
+    assert by_cpu[1] >= 45, worst  # the busy tick's lateness is its own CPU
+    assert by_lock[1] < 10 and by_lock[0] >= 45, worst  # the blocked one's is not
+    # The tail figures come from the worst 1 % (here the two late ticks).
+    assert 0 <= figures["tail_cpu_ms"] <= by_cpu[1]
+    assert 0 <= figures["tail_blocked_ms"] <= by_lock[0] - by_lock[1]
 
 
 def test_the_guests_report_the_median_layer_they_sent() -> None:
