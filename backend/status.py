@@ -223,6 +223,12 @@ def _joined_ms(event: api.WebhookEvent) -> int:
     return event.participant.joined_at_ms or _event_ms(event)
 
 
+def _stale(stream: LiveStream, participant: api.ParticipantInfo) -> bool:
+    """Whether this is an older session of an identity whose newer session we saw join."""
+    newest = stream.participant_sids.get(participant.identity, "")
+    return bool(newest and participant.sid and participant.sid != newest)
+
+
 LEFT_EVENTS = frozenset({"participant_left", "participant_connection_aborted"})
 """Webhooks that say someone is gone. LiveKit sends ``participant_connection_aborted`` in place
 of ``participant_left`` when its record of the participant's connection was lost on the way
@@ -253,8 +259,15 @@ async def handle_webhook(svc: LiveKitBackendService, event: api.WebhookEvent) ->
             else:
                 if participant.identity not in stream.participants:
                     stream.participants.append(participant.identity)
+                if participant.sid:
+                    stream.participant_sids[participant.identity] = participant.sid
                 note_joined(stream, participant.identity, _joined_ms(event))
+        elif event.event in LEFT_EVENTS and _stale(stream, participant):
+            # An older session of someone who has joined again (the same identity replaces
+            # it; on a cluster its leave can come from another node after the new join).
+            pass
         elif event.event in LEFT_EVENTS:
+            stream.participant_sids.pop(participant.identity, None)
             if stream.status == "active":
                 note_left(stream, participant.identity, _event_ms(event))
             stream.participants = [i for i in stream.participants if i != participant.identity]

@@ -83,6 +83,8 @@ class LiveStream:
     publisher)."""
     participants: list[str] = field(default_factory=list)
     """Identities in the room right now, as LiveKit's webhooks tell."""
+    participant_sids: dict[str, str] = field(default_factory=dict)
+    """Identity → the participant sid of its newest session (a leave of an older one is stale)."""
     presence: dict[str, int] = field(default_factory=dict)
     """Identity → when it joined (ms), for everyone in the room now (participant-minutes)."""
     participant_ms: int = 0

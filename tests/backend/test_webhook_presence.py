@@ -1,11 +1,14 @@
 """Who is in the room and who publishes, from webhooks shaped as livekit-server 1.13.5 sends them.
 
-Two facts of the server's webhooks are checked here with scripted events (the real server's
+Three facts of the server's webhooks are checked here with scripted events (the real server's
 webhooks run in ``test_webhooks_real.py``, which cannot choose when the server sends them):
 
 - ``track_unpublished`` carries the participant's identity and sid but not its tracks;
 - a participant whose connection record the server lost (after a signal resume) leaves with
-  ``participant_connection_aborted`` instead of ``participant_left``.
+  ``participant_connection_aborted`` instead of ``participant_left``;
+- joining again with the same identity replaces the older session, whose leave can come after
+  the new join when the two sessions are on different nodes of a cluster (each node sends its
+  own webhooks).
 """
 
 from __future__ import annotations
@@ -23,18 +26,20 @@ MINUTE_MS = 60_000
 ROOM = "appointment-presence-1"
 
 
-def _event(name: str, at_ms: int, identity: str, track_sid: str = "") -> api.WebhookEvent:
+def _event(
+    name: str, at_ms: int, identity: str, track_sid: str = "", session: str = "1"
+) -> api.WebhookEvent:
     # As the server builds them: a joined event carries the full participant; track events a
-    # minimal one (identity and sid only) and the track.
+    # minimal one (identity and sid only) and the track. Each session of an identity has its
+    # own participant sid.
     track = api.TrackInfo(sid=track_sid) if track_sid else None
+    sid = f"PA_{identity}_{session}"
     return api.WebhookEvent(
         event=name,
-        id=f"EV_{name}_{identity}_{track_sid}_{at_ms}",
+        id=f"EV_{name}_{sid}_{track_sid}_{at_ms}",
         created_at=at_ms // 1000,
         room=api.Room(name=ROOM),
-        participant=api.ParticipantInfo(
-            identity=identity, sid=f"PA_{identity}", joined_at_ms=at_ms
-        ),
+        participant=api.ParticipantInfo(identity=identity, sid=sid, joined_at_ms=at_ms),
         track=track,
     )
 
@@ -87,3 +92,28 @@ async def test_an_aborted_connection_ends_the_stay_like_a_leave(tmp_path: Path) 
     assert stream.participant_ms == 2 * MINUTE_MS, "the guest's two minutes are counted once"
     assert list(stream.presence) == ["host-1"]
     assert (stream.peak_participants, stream.peak_publishers) == (2, 1)
+
+
+async def test_the_leave_of_a_replaced_session_does_not_end_the_new_one(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    for event in (
+        _event("participant_joined", T0_MS, "host-1"),
+        _event("participant_joined", T0_MS + MINUTE_MS, "guest-1", session="a"),
+        # The guest's laptop rejoins through another node: its new session is announced first.
+        _event("participant_joined", T0_MS + 2 * MINUTE_MS, "guest-1", session="b"),
+        _event("track_published", T0_MS + 2 * MINUTE_MS, "guest-1", "TR_mic_b", session="b"),
+        _event("participant_left", T0_MS + 2 * MINUTE_MS, "guest-1", session="a"),
+    ):
+        await svc.handle_webhook(event)
+    stream = _stream(svc)
+    assert stream.participants == ["host-1", "guest-1"], "the guest is still in the room"
+    assert stream.publishers == ["guest-1"]
+    assert set(stream.presence) == {"host-1", "guest-1"}, "the guest's stay goes on"
+
+    await svc.handle_webhook(
+        _event("participant_left", T0_MS + 5 * MINUTE_MS, "guest-1", session="b")
+    )
+    stream = _stream(svc)
+    assert stream.participants == ["host-1"]
+    assert stream.publishers == []
+    assert stream.participant_ms == 4 * MINUTE_MS, "one stay, from the first join to the leave"
