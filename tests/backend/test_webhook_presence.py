@@ -6,9 +6,9 @@ webhooks run in ``test_webhooks_real.py``, which cannot choose when the server s
 - ``track_unpublished`` carries the participant's identity and sid but not its tracks;
 - a participant whose connection record the server lost (after a signal resume) leaves with
   ``participant_connection_aborted`` instead of ``participant_left``;
-- joining again with the same identity replaces the older session, whose leave can come after
-  the new join when the two sessions are on different nodes of a cluster (each node sends its
-  own webhooks).
+- joining again with the same identity replaces the older session; one node sends a room's
+  webhooks in order, but webhooks from different nodes of a cluster are not ordered, so the
+  older session's leave may come after the new join.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ async def test_the_leave_of_a_replaced_session_does_not_end_the_new_one(tmp_path
     for event in (
         _event("participant_joined", T0_MS, "host-1"),
         _event("participant_joined", T0_MS + MINUTE_MS, "guest-1", session="a"),
-        # The guest's laptop rejoins through another node: its new session is announced first.
+        # The guest's laptop rejoins; the new session's webhooks come first (another node).
         _event("participant_joined", T0_MS + 2 * MINUTE_MS, "guest-1", session="b"),
         _event("track_published", T0_MS + 2 * MINUTE_MS, "guest-1", "TR_mic_b", session="b"),
         _event("participant_left", T0_MS + 2 * MINUTE_MS, "guest-1", session="a"),
