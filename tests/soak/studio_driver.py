@@ -164,6 +164,8 @@ async def _scenes(
     state = studio.store.state
     report["chats_sent"] = chats_sent
     report["chat_received"] = [m.text for m in state.chat if not m.is_local]
+    report["chat_received_at"] = {m.text: m.timestamp_ms / 1000 for m in state.chat
+                                  if not m.is_local}  # fmt: skip
     report["outputs"] = [
         {"id": s.output_id, "phase": s.phase.name, "bytes": s.bytes_written, "error": s.error,
          "path": s.path}
