@@ -85,7 +85,13 @@ class Feeder:
 
 
 async def read_video_stamps(track: rtc.Track, count: int, timeout_s: float = 20.0) -> list[int]:
-    """Read ``count`` frames of a remote video track and decode their frame counters."""
+    """Read ``count`` frames of a remote video track and decode their frame counters.
+
+    A frame with the same counter as the one just before is not counted again: when the SFU
+    switches a subscriber between simulcast layers it can deliver one capture from both (CI
+    saw ``[11, 11, 12, ...]``). A stream that stops moving still times out, and a counter
+    that goes backwards is still recorded.
+    """
     stream = rtc.VideoStream(track, format=rtc.VideoBufferType.I420)
     stamps: list[int] = []
 
@@ -93,7 +99,10 @@ async def read_video_stamps(track: rtc.Track, count: int, timeout_s: float = 20.
         async for event in stream:
             frame = event.frame
             luma = np.frombuffer(frame.data, np.uint8)[: frame.width * frame.height]
-            stamps.append(decode_stamp(luma.reshape(frame.height, frame.width))[0])
+            stamp = decode_stamp(luma.reshape(frame.height, frame.width))[0]
+            if stamps and stamp == stamps[-1]:
+                continue
+            stamps.append(stamp)
             if len(stamps) >= count:
                 return
 
