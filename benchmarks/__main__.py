@@ -19,6 +19,13 @@ import time
 
 from benchmarks.common import Row
 from desktop.media.memory import limit_malloc_arenas
+from tests.fixtures import processes
+
+
+def _breach(sentence: str) -> None:
+    """Past the memory ceiling (its thread has already stopped every child): end the run."""
+    print(f"\n{sentence}\nThe benchmark run stopped there.", file=sys.stderr, flush=True)
+    os._exit(3)
 
 
 def _machine() -> dict[str, str]:
@@ -116,7 +123,18 @@ def main(argv: list[str]) -> int:
                         help="length of the studio soak (default 1800, quick 40)")  # fmt: skip
     parser.add_argument("--only", choices=("soak", "tiles", "program", "ingest"), default=None,
                         help="run just this benchmark")  # fmt: skip
+    parser.add_argument(
+        "--memory-ceiling-mib", type=int, default=None,
+        help="stop the run, with a sentence, when its whole process tree holds more than this "
+        f"(PSS; default {processes.DEFAULT_CEILING_MIB}, or {processes.CEILING_ENV})",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    # Every process the run starts carries its mark and dies with it (tests/fixtures/processes).
+    processes.ensure_run_mark()
+    ceiling_mib = args.memory_ceiling_mib or processes.ceiling_mib()
+    ceiling = processes.MemoryCeiling(
+        ceiling_mib * 2**20, "the benchmark run's processes", _breach
+    ).start()
     # The same allocator policy as the app's own entry point (desktop/cli.py).
     limit_malloc_arenas()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -143,6 +161,12 @@ def main(argv: list[str]) -> int:
     machine["load_average"] = f"{load_before[0]:.1f} at start, {load_after[0]:.1f} at end " \
                               f"(1-min; other work on the machine)"  # fmt: skip
     print(f"\n{machine}  ({time.monotonic() - started:.0f} s{', quick' if args.quick else ''})")
+    ceiling.close()
+    print(
+        f"process tree memory: peak {processes.mib(ceiling.peak.total_bytes)} PSS (RSS summed "
+        f"{processes.mib(ceiling.peak_rss_total_bytes)}), ceiling "
+        f"{processes.mib(ceiling.ceiling_bytes)}"
+    )
     with open(args.json, "w", encoding="utf-8") as out:
         json.dump({"machine": machine, "quick": args.quick,
                    "rows": [r.to_json() for r in rows]}, out, indent=2)  # fmt: skip

@@ -26,6 +26,7 @@ from pathlib import Path
 import psutil
 
 from benchmarks.common import Row, percentile
+from tests.fixtures import processes
 from tests.fixtures.livekit import LiveKitServer
 from tests.fixtures.rtmp import start_rtmp_server, stop_rtmp_server
 from tests.soak.guests import GuestCrowd
@@ -40,7 +41,7 @@ def _start_xvfb() -> tuple[str, subprocess.Popen[bytes] | None]:
     if xvfb is None:
         return "", None
     number = next(n for n in range(300, 400) if not Path(f"/tmp/.X11-unix/X{n}").exists())
-    proc = subprocess.Popen(
+    proc = processes.popen(
         [xvfb, f":{number}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -73,7 +74,8 @@ async def run(server: LiveKitServer, soak_s: float) -> list[Row]:
     try:
         await crowd.start()
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-X", "faulthandler", "-m", "tests.soak.studio_driver",
+            *processes.child_command([sys.executable]), "-X", "faulthandler",
+            "-m", "tests.soak.studio_driver",
             "--url", server.ws_url, "--token", server.token("host", room),
             "--rtmp", rtmp.url(key="soak"), "--record-dir", str(work / "recordings"),
             "--report", str(work / "report.json"), "--duration-s", str(soak_s),

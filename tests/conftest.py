@@ -15,6 +15,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("BROADCASTER_LOG_DIR", tempfile.mkdtemp(prefix="broadcaster-test-logs-"))
 
 pytest_plugins = [
+    "tests.fixtures.process_guard",
     "tests.fixtures.hygiene",
     "tests.fixtures.devices",
     "tests.fixtures.rtmp",

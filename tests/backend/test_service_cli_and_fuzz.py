@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.store import SecretBox
+from tests.fixtures import processes
 from tests.fixtures.egress import LiveKitWithEgress
 from tests.fixtures.rtmp import free_port
 
@@ -107,7 +108,7 @@ def backend_process(
     port = free_port()
     # Its log goes to a file: an unread pipe fills up and freezes the service mid-test.
     log = (folder / "backend.log").open("wb")
-    server = subprocess.Popen(
+    server = processes.popen(
         [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=log,

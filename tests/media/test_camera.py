@@ -16,6 +16,7 @@ from desktop.media.camera import CameraSource, parse_camera_device
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.file_source import FileSource
 from desktop.media.frames import PixelFormat, VideoFrame
+from tests.fixtures import processes
 from tests.fixtures.devices import CameraFile
 from tests.fixtures.rtmp import free_port
 
@@ -102,7 +103,7 @@ def test_network_camera_unplugged_mid_capture_is_reported(camera_file: CameraFil
     url = f"tcp://127.0.0.1:{free_port()}"
 
     def serve() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
+        return processes.popen(
             [
                 ffmpeg, "-v", "error", "-re", "-stream_loop", "-1", "-i", str(camera_file.path),
                 "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",

@@ -18,6 +18,7 @@ from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.output import OutputPhase, recording_path
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
+from tests.fixtures import processes
 from tests.fixtures.rtmp import ffprobe_duration_s, ffprobe_streams, ffprobe_video_times_s
 from tests.outputs.test_direct_rtmp import Recorder
 
@@ -25,7 +26,7 @@ from tests.outputs.test_direct_rtmp import Recorder
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".webm"])
 def test_recording_killed_with_sigkill_still_plays(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"crash{suffix}"
-    proc = subprocess.Popen(
+    proc = processes.popen(
         [sys.executable, "-m", "desktop", "headless", "--record", str(path),
          "--width", "640", "--height", "360", "--duration", "60"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

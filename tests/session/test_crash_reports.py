@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from desktop.session.crash_reports import CrashGuard, scrub
+from tests.fixtures import processes
 from tests.fixtures.livekit import LiveKitServer
 from tests.fixtures.rtmp import ffprobe_video_times_s
 
@@ -41,7 +42,8 @@ def test_a_clean_exit_leaves_nothing_and_offers_nothing(tmp_path: Path) -> None:
 
 async def _headless(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "desktop", "headless", *args, cwd=ROOT, env=env,
+        *processes.child_command([sys.executable]), "-m", "desktop", "headless", *args,
+        cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
 
@@ -102,7 +104,7 @@ async def test_the_studio_offers_the_last_crash_in_a_notice(tmp_path: Path) -> N
     }  # fmt: skip
     # A studio run that dies of a native abort, as the PySide6 6.12.0 refcount bug ended it.
     crashed = await asyncio.create_subprocess_exec(
-        sys.executable, "-c",
+        *processes.child_command([sys.executable]), "-c",
         "import logging, os; from desktop.session.crash_reports import CrashGuard; "
         "logging.basicConfig(level='INFO'); CrashGuard('studio').arm(); "
         "logging.getLogger('desktop.ui').info('painting the stage'); os.abort()",
@@ -112,7 +114,8 @@ async def test_the_studio_offers_the_last_crash_in_a_notice(tmp_path: Path) -> N
     assert crashed.returncode == -signal.SIGABRT
     notices = tmp_path / "notices.json"
     studio = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.ui.notices_probe", str(notices), "--synthetic-devices",
+        *processes.child_command([sys.executable]), "-m", "tests.ui.notices_probe", str(notices),
+        "--synthetic-devices",
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, err = await asyncio.wait_for(studio.communicate(), 90)

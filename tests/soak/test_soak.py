@@ -23,6 +23,7 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.fixtures import processes
 from tests.fixtures.livekit import LiveKitServer
 from tests.fixtures.rtmp import RtmpServer, ffprobe_duration_s
 from tests.soak.guests import GuestCrowd
@@ -65,7 +66,7 @@ async def _soak(crowd: GuestCrowd, *command: str, env: dict[str, str]) -> tuple[
     """
     try:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-X", "faulthandler", "-m", *command,
+            *processes.child_command([sys.executable]), "-X", "faulthandler", "-m", *command,
             cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip

@@ -13,6 +13,7 @@ from pathlib import Path
 from livekit import rtc
 from PySide6.QtGui import QImage
 
+from tests.fixtures import processes
 from tests.fixtures.livekit import LiveKitServer
 from tests.fixtures.rtmp import RtmpServer, free_port
 from tests.participants import Feeder
@@ -31,7 +32,7 @@ async def test_gallery_of_every_main_state(
     env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
            "BROADCASTER_CONFIG_DIR": str(out / "config")}  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.ui.gallery_driver",
+        *processes.child_command([sys.executable]), "-m", "tests.ui.gallery_driver",
         "--ws-url", livekit_server.ws_url,
         "--token", livekit_server.token("host", unique_room, name="Maya", room_admin=True),
         "--rtmp-url", rtmp_server.url("live", "gallery"),

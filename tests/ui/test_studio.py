@@ -27,6 +27,7 @@ from desktop.session.state import ConnectionState, Quality, Source, TrackState
 from desktop.session.studio import Studio
 from desktop.ui.panels import card_text
 from desktop.ui.studio_window import SHORTCUTS, StudioWindow
+from tests.fixtures import processes
 from tests.fixtures.backend import BackendServer
 from tests.fixtures.livekit import LiveKitServer
 from tests.participants import Feeder, accept_unmute_requests
@@ -349,7 +350,8 @@ async def test_screenshot_under_xvfb_with_two_guests(
         env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb",
                "BROADCASTER_CONFIG_DIR": str(ARTEFACTS / "config")}  # fmt: skip
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "desktop", "--synthetic-devices", "--url", livekit_server.ws_url,
+            *processes.child_command([sys.executable]), "-m", "desktop", "--synthetic-devices",
+            "--url", livekit_server.ws_url,
             "--token", livekit_server.token("host", unique_room), "--quit-after-s", "8",
             "--screenshot", str(shot), env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
