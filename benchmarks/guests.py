@@ -1,5 +1,6 @@
 """Guests for the remote-tiles benchmark, in their own process so their encoders' CPU is not
-counted as the studio's: ``python -m benchmarks.guests URL COUNT`` with tokens on stdin.
+counted as the studio's: ``python -m benchmarks.guests URL COUNT [--single-layer]`` with tokens
+on stdin.
 
 Each guest publishes what a typical guest sends from a laptop's webcam: 1280x720 at 30 fps with
 LiveKit's default simulcast, three layers — 320x180 ("q"), 640x360 ("h") and 1280x720 ("f").
@@ -49,14 +50,16 @@ async def _outbound(track: rtc.LocalVideoTrack) -> dict[str, tuple[int, int, int
     return layers
 
 
-async def _guest(url: str, token: str, stop: asyncio.Event, report: list[dict[str, Any]]) -> None:
+async def _guest(
+    url: str, token: str, stop: asyncio.Event, report: list[dict[str, Any]], simulcast: bool = True
+) -> None:
     room = rtc.Room()
     await room.connect(url, token)
     source = rtc.VideoSource(WIDTH, HEIGHT)
     track = rtc.LocalVideoTrack.create_video_track("camera", source)
     options = rtc.TrackPublishOptions(
         source=rtc.TrackSource.SOURCE_CAMERA,
-        simulcast=True,
+        simulcast=simulcast,
         video_encoding=rtc.VideoEncoding(max_bitrate=TOP_BITRATE_BPS, max_framerate=FPS),
         degradation_preference=DegradationPreference.DEGRADATION_PREFERENCE_MAINTAIN_RESOLUTION,
     )
@@ -95,10 +98,12 @@ def summary(reports: list[dict[str, Any]], cpu_percent: float) -> dict[str, Any]
     return {"layers": layers, "guests": len(reports), "cpu_percent": cpu_percent}
 
 
-async def _main(url: str, tokens: list[str]) -> None:
+async def _main(url: str, tokens: list[str], simulcast: bool = True) -> None:
     stop = asyncio.Event()
     reports: list[dict[str, Any]] = []
-    guests = [asyncio.ensure_future(_guest(url, token, stop, reports)) for token in tokens]
+    guests = [
+        asyncio.ensure_future(_guest(url, token, stop, reports, simulcast)) for token in tokens
+    ]
     print("publishing", flush=True)
     cpu_start_s, wall_start_s = time.process_time(), time.monotonic()
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until stdin closes
@@ -110,5 +115,8 @@ async def _main(url: str, tokens: list[str]) -> None:
 
 if __name__ == "__main__":
     url, count = sys.argv[1], int(sys.argv[2])
+    # --single-layer: one 1280x720 layer, no simulcast (a test that needs every guest at 720p
+    # on a loaded machine, where the top simulcast layer may be held back).
+    single_layer = "--single-layer" in sys.argv[3:]
     tokens = [sys.stdin.readline().strip() for _ in range(count)]
-    asyncio.run(_main(url, tokens))
+    asyncio.run(_main(url, tokens, simulcast=not single_layer))
