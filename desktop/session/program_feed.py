@@ -24,6 +24,8 @@ from backend.lazy import lazy_module
 from desktop.media.compositor import HOST_ID, Layout, Region, RegionKind, StageMember
 from desktop.media.frames import AudioFrame, PixelFormat, VideoFrame, monotonic_us
 from desktop.media.outputs.program import DirectBroadcast
+from desktop.session.bounded_video import BoundedVideoStream
+from desktop.session.receive_drops import RECEIVE_DROPS
 from desktop.session.receive_loop import Reader, ReceiveLoop, close_stream
 from desktop.session.remote_video import LAYER_OF, LAYER_WISHES
 from desktop.session.state import RoomState, Source, StateStore
@@ -322,7 +324,10 @@ class ProgramFeed:
 
     async def _read_video(self, feed: _GuestFeed, track: rtc.Track, reader: Reader) -> None:
         # On the receive loop: the stream is made here, so its events wake this loop only.
-        stream = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
+        # Bounded before the loop (bounded_video): a stalled receive loop holds two frames of
+        # this camera, not every frame the guest sends.
+        stream = BoundedVideoStream(track, format=rtc.VideoBufferType.I420)
+        counted = RECEIVE_DROPS.track(f"{feed.identity}'s camera (program)", stream)
         sequence = 0
         try:
             async for event in stream:
@@ -341,6 +346,7 @@ class ProgramFeed:
             # The track went away (unpublished, unsubscribed) or the guest left the program.
             self._tell_ended(feed, reader)
             await close_stream(stream, f"{feed.identity}'s stream")
+            counted()
 
     async def _read_audio(self, feed: _GuestFeed, track: rtc.Track, reader: Reader) -> None:
         stream = rtc.AudioStream(

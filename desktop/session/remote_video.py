@@ -19,6 +19,8 @@ import numpy.typing as npt
 from backend.lazy import LazyMapping, lazy_module
 from desktop.media.fanout import FrameQueue
 from desktop.session.adaptation import Layer
+from desktop.session.bounded_video import BoundedVideoStream
+from desktop.session.receive_drops import RECEIVE_DROPS
 from desktop.session.receive_loop import ReceiveLoop, close_stream
 
 if TYPE_CHECKING:
@@ -191,9 +193,12 @@ class RemoteVideo:
         LAYER_WISHES.want(self.publication, self._wish, layer)
 
     async def _read(self, track: rtc.Track) -> None:
-        # On the receive loop. capacity=1: a tile only ever wants the newest frame; I420 is
-        # what the decoder gives.
-        stream = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
+        # On the receive loop. A tile only ever wants the newest frame, and a stalled loop
+        # must not pile up the rest (bounded_video); I420 is what the decoder gives.
+        stream = BoundedVideoStream(track, format=rtc.VideoBufferType.I420)
+        screen = self.publication.source == rtc.TrackSource.SOURCE_SCREENSHARE
+        label = f"{self.identity}'s {'screen' if screen else 'camera'} (tile)"
+        counted = RECEIVE_DROPS.track(label, stream)
         try:
             async for event in stream:
                 frame = event.frame
@@ -201,6 +206,7 @@ class RemoteVideo:
                 self._frames.put(RemoteFrame(i420, frame.width, frame.height, event.timestamp_us))
         finally:
             await close_stream(stream, f"{self.identity}'s video")
+            counted()
 
     async def aclose(self) -> None:
         """Stop reading (and stop wanting a layer of this video)."""

@@ -32,6 +32,7 @@ from desktop.session.errors import (
 )
 from desktop.session.link_stats import LinkStats
 from desktop.session.publisher import PublishDefaults, Publisher
+from desktop.session.receive_drops import count_native_drops
 from desktop.session.receive_loop import ReceiveLoop
 from desktop.session.remote_video import LAYER_WISHES, RemoteVideo
 from desktop.session.room_events import CHAT_TOPIC, SOURCES, DisconnectReason, RoomEvents, now_ms
@@ -69,6 +70,8 @@ class RoomSession:
     ) -> None:
         self.store = store or StateStore()
         self.auto_subscribe = auto_subscribe
+        # The SDK's line per dropped batch of frames becomes a count (Stats) and a line a minute.
+        count_native_drops()
         self.room: rtc.Room | None = None
         self.policy = AdaptationPolicy()
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -31,6 +31,7 @@ from desktop.media.errors import MediaError
 from desktop.media.outputs.destinations import Destination, DestinationKind, mask_key
 from desktop.media.outputs.output import OutputPhase, OutputStatus
 from desktop.session.link_stats import format_bitrate
+from desktop.session.receive_drops import RECEIVE_DROPS
 from desktop.session.settings import Secrets
 from desktop.session.state import OutputState, RoomState, Source
 from desktop.session.studio import Studio
@@ -616,6 +617,7 @@ class StatsPanel(QWidget):
                 rows.append((name, f"{rate}, frames {dropped} (the network could not keep up)"))
             else:
                 rows.append((name, f"not sending; frames {dropped}"))
+        rows.append(("Received frames dropped", words.receive_drops(RECEIVE_DROPS)))
         shown, skipped = self.stage_frames()
         total = shown + skipped
         share = f" ({skipped / total:.1%})" if total else ""

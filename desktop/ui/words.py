@@ -15,6 +15,7 @@ from desktop.media.errors import MediaError
 from desktop.media.outputs.output import OutputKind, OutputPhase, OutputStatus
 from desktop.media.outputs.program import EncoderInfo
 from desktop.session.errors import SessionError
+from desktop.session.receive_drops import ReceiveDrops
 from desktop.session.room_events import DisconnectReason
 from desktop.session.state import ConnectionState, OutputState, Quality, RoomState, Source
 
@@ -270,3 +271,17 @@ def frames_lost(verb: str, lost: int, total: int) -> str:
     if not lost or not total:
         return f"{verb} {lost} of {total}"
     return f"{verb} {lost} of {total} ({lost / total:.1%})".replace("%)", " %)")
+
+
+def receive_drops(drops: ReceiveDrops) -> str:
+    """Guests' frames the studio dropped on receipt, per video, and the SDK's own count."""
+    videos = [video for video in drops.videos() if video.dropped]
+    parts = [
+        f"{video.label}: " + frames_lost("dropped", video.dropped, video.received + video.dropped)
+        for video in videos
+    ]
+    if drops.native_video_dropped:
+        parts.append(f"before reaching the studio: {drops.native_video_dropped} frames")
+    if not parts:
+        return "none"
+    return "; ".join(parts) + " (the studio fell behind; the newest frames are always shown)"

@@ -79,3 +79,23 @@ async def test_stats_show_skipped_encoder_frames_and_dropped_output_frames(
     status = direct.statuses()["recording"]
     assert status.dropped_frames >= dropped and status.video_frames >= handed
     assert direct.frames_skipped >= skipped
+
+
+def test_stats_words_for_dropped_receive_frames_name_each_video() -> None:
+    from desktop.session.receive_drops import ReceiveDrops
+    from desktop.ui import words
+
+    class Stream:
+        received, dropped = 0, 0
+
+    drops = ReceiveDrops()
+    assert words.receive_drops(drops) == "none"
+    ada, ben = Stream(), Stream()
+    drops.track("ada's camera (tile)", ada)
+    drops.track("ben's camera (program)", ben)
+    ada.received, ada.dropped = 990, 10
+    ben.received = 500
+    drops.add_native("video", 42)
+    text = words.receive_drops(drops)
+    assert text.startswith("ada's camera (tile): dropped 10 of 1000 (1.0 %)"), text
+    assert "ben" not in text and "before reaching the studio: 42 frames" in text
