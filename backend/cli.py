@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     assert config is not None
     from aiohttp import web
 
-    from backend.app import create_app
+    from backend.app import ACCESS_LOG_FORMAT, create_app
     from backend.service import LiveKitBackendService, open_store
 
     host = getattr(args, "host", "127.0.0.1")
@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         create_app(LiveKitBackendService(config, open_store(config))),
         host=host,
         port=port,
+        access_log_format=ACCESS_LOG_FORMAT,
         print=lambda text: print(f"broadcaster-backend on http://{host}:{port}"),
     )
     return 0

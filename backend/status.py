@@ -41,6 +41,10 @@ else:
     api = lazy_module("livekit.api")
 
 logger = logging.getLogger(__name__)
+LIVE_FAILED_WORDS = (
+    "the live stream stopped with an error on the egress service; start it again with start_rtmp"
+)
+"""A destination's words when the live stream's egress itself failed (not one destination)."""
 
 
 def _ended(status: api.EgressStatus) -> bool:
@@ -204,9 +208,16 @@ def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
     if _ended(info.status):
         if info.egress_id == stream.rtmp_egress_id:
             stream.rtmp_egress_id = ""
+            # An egress that died takes every destination with it: they failed, they were
+            # not stopped (a stop of ours clears rtmp_egress_id before its end arrives).
+            crashed = bool(info.error) or info.status != api.EgressStatus.EGRESS_COMPLETE
             for name, status in stream.destination_status.items():
                 if status.get("status") in ("starting", "live"):
-                    stream.destination_status[name] = {"status": "stopped", "error": ""}
+                    stream.destination_status[name] = (
+                        {"status": "failed", "error": LIVE_FAILED_WORDS}
+                        if crashed
+                        else {"status": "stopped", "error": ""}
+                    )
             stream.destinations = {}
         if info.egress_id == stream.recording_egress_id:
             stream.recording_egress_id = ""
@@ -218,9 +229,10 @@ def _event_ms(event: api.WebhookEvent) -> int:
     return event.created_at * 1000 if event.created_at else int(time.time() * 1000)
 
 
-def _joined_ms(event: api.WebhookEvent) -> int:
-    """When the participant joined: LiveKit's own ms figure, else the event's time."""
-    return event.participant.joined_at_ms or _event_ms(event)
+def _joined_ms(event: api.WebhookEvent, stream: LiveStream) -> int:
+    """When the participant joined: LiveKit's own ms figure, else the event's time; never
+    before the stream began (nobody is billed for time before the room was ours)."""
+    return max(event.participant.joined_at_ms or _event_ms(event), stream.start_time_ms)
 
 
 def _stale(stream: LiveStream, participant: api.ParticipantInfo) -> bool:
@@ -261,7 +273,7 @@ async def handle_webhook(svc: LiveKitBackendService, event: api.WebhookEvent) ->
                     stream.participants.append(participant.identity)
                 if participant.sid:
                     stream.participant_sids[participant.identity] = participant.sid
-                note_joined(stream, participant.identity, _joined_ms(event))
+                note_joined(stream, participant.identity, _joined_ms(event, stream))
         elif event.event in LEFT_EVENTS and _stale(stream, participant):
             # An older session of someone who has joined again (the same identity replaces
             # it; on a cluster its leave can come from another node after the new join).

@@ -156,6 +156,7 @@ class Store(Protocol):
     def revoke(self, user_id: str, role: Role | None = None) -> int: ...
     def revoke_credential(self, token: str) -> bool: ...
     def remember_webhook(self, event_id: str) -> bool: ...
+    def active_rooms(self) -> list[str]: ...
 
 
 def hash_token(token: str) -> str:
@@ -348,3 +349,12 @@ class SqliteStore:
                 "INSERT OR IGNORE INTO webhook_events VALUES (?, ?)", (event_id, time.time())
             )
         return cursor.rowcount == 1
+
+    def active_rooms(self) -> list[str]:
+        """Rooms whose stream is still active (for reconciling their egresses)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT room_name FROM live_streams "
+                "WHERE json_extract(record, '$.status') = 'active'"
+            ).fetchall()
+        return [row[0] for row in rows]
