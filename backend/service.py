@@ -16,11 +16,12 @@ second egress); start, stop and update of outputs hold a per-room lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -130,9 +131,18 @@ ACTIONS: dict[str, Action[Any, Any]] = {
 """Every action, by name."""
 
 
-def open_store(config: BackendConfig) -> SqliteStore:
-    """The configured database, sealing stream keys when a secret key is configured."""
+def open_store(config: BackendConfig) -> Store:
+    """The configured database (PostgreSQL when ``database_url`` names one, else the SQLite
+    file), sealing stream keys when a secret key is configured.
+
+    Raises:
+        ValueError: PostgreSQL without a secret key.
+    """
     box = SecretBox(config.secret_key) if config.secret_key else None
+    if config.database_url:
+        from backend.pgstore import PostgresStore
+
+        return PostgresStore(config.database_url, box)
     return SqliteStore(config.database_path, box)
 
 
@@ -325,13 +335,16 @@ class LiveKitBackendService:
 
     # --- who may see what -----------------------------------------------------------------------
 
-    def room_lock(self, room_name: str) -> asyncio.Lock:
-        """The lock that serialises output changes of one room (in this process)."""
+    @contextlib.asynccontextmanager
+    async def room_lock(self, room_name: str) -> AsyncIterator[None]:
+        """Serialise output changes of one room: in this process, then across instances
+        through the store (PostgreSQL's advisory lock; nothing more for SQLite)."""
         lock = self._locks.get(room_name)
         if lock is None:
             lock = asyncio.Lock()
             self._locks[room_name] = lock
-        return lock
+        async with lock, self.store.room_lock(room_name):
+            yield
 
     def appointment_of(self, principal: Principal, appointment_id: str) -> Appointment:
         """The appointment, if the caller hosts it (or is an operator); 404 otherwise."""

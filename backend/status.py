@@ -188,6 +188,14 @@ def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
     EgressInfo masks stream URLs, so results are matched to our own name → URL map by the
     unmasked prefix. When the egress ends, the URLs (and their keys) are dropped.
     """
+    # An egress that died takes every destination with it: they failed, they were not stopped
+    # (a stop of ours clears rtmp_egress_id before its end arrives).
+    crashed = (
+        bool(info.egress_id)
+        and info.egress_id == stream.rtmp_egress_id
+        and _ended(info.status)
+        and (bool(info.error) or info.status != api.EgressStatus.EGRESS_COMPLETE)
+    )
     for result in info.stream_results:
         name = _match_destination(result.url, stream.destinations)
         if name is None:
@@ -197,6 +205,8 @@ def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
             "status": state.value,
             "error": FAILED_WORDS if state is DestinationState.FAILED else "",
         }
+        if crashed and state is not DestinationState.FAILED:
+            stream.destination_status[name] = {"status": "failed", "error": LIVE_FAILED_WORDS}
     if info.egress_id == stream.recording_egress_id or (
         info.egress_id and info.egress_id == stream.recording.get("egressId")
     ):
@@ -208,9 +218,6 @@ def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
     if _ended(info.status):
         if info.egress_id == stream.rtmp_egress_id:
             stream.rtmp_egress_id = ""
-            # An egress that died takes every destination with it: they failed, they were
-            # not stopped (a stop of ours clears rtmp_egress_id before its end arrives).
-            crashed = bool(info.error) or info.status != api.EgressStatus.EGRESS_COMPLETE
             for name, status in stream.destination_status.items():
                 if status.get("status") in ("starting", "live"):
                     stream.destination_status[name] = (

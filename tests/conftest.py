@@ -22,5 +22,6 @@ pytest_plugins = [
     "tests.fixtures.netns",
     "tests.fixtures.cluster",
     "tests.fixtures.egress",
+    "tests.fixtures.postgres",
     "tests.fixtures.backend",
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from typing import Any
 
 import aiohttp
@@ -181,15 +180,11 @@ async def test_a_refused_create_room_leaves_nothing_behind(
     finally:
         await lkapi.aclose()
     assert after == before
-    database = sqlite3.connect(backend_server.config.database_path)
-    try:
-        rows = database.execute(
-            "SELECT COUNT(*) FROM live_streams WHERE appointment_id = ?",
-            (backend_server.appointment_id,),
-        ).fetchone()
-    finally:
-        database.close()
-    assert rows == (0,)
+    rows = backend_server.query(
+        "SELECT COUNT(*) FROM live_streams WHERE appointment_id = ?",
+        (backend_server.appointment_id,),
+    )
+    assert rows == [(0,)]
 
 
 async def test_create_room_honours_timeout_limit_and_metadata(
@@ -215,6 +210,10 @@ async def test_create_room_honours_timeout_limit_and_metadata(
 
 
 def _database_bytes(server: BackendServer) -> bytes:
+    if server.config.database_url:  # PostgreSQL: every stored value, as text
+        tables = ("appointments", "live_streams", "credentials", "webhook_events")
+        rows = [r for t in tables for r in server.query(f"SELECT t::text FROM {t} t")]
+        return "\n".join(str(r[0]) for r in rows).encode()
     path = server.config.database_path
     return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
 
