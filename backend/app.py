@@ -160,10 +160,9 @@ def create_app(service: LiveKitBackendService) -> web.Application:
         if not event.id:
             # Without an id a replay cannot be told from a new event: refuse it.
             return _error(ApiError(400, "missing_field", "the webhook event has no 'id'"))
-        if not service.store.remember_webhook(event.id):
-            return web.json_response({"success": True, "duplicate": True})
         try:
-            await service.handle_webhook(event)
+            if not await service.handle_webhook(event, remember=True):
+                return web.json_response({"success": True, "duplicate": True})
         except ApiError as error:
             return _error(error)
         return web.json_response({"success": True})

@@ -267,6 +267,11 @@ class PostgresStore:
         )
         return cursor.rowcount == 1
 
+    def webhook_seen(self, event_id: str) -> bool:
+        """Whether any instance recorded a webhook event id."""
+        row = self._run("SELECT 1 FROM webhook_events WHERE id = %s", (event_id,)).fetchone()
+        return row is not None
+
     def active_rooms(self) -> list[str]:
         """Rooms whose stream is still active (for reconciling their egresses)."""
         rows = self._run(

@@ -413,9 +413,10 @@ class LiveKitBackendService:
         """Wall clock in milliseconds."""
         return int(time.time() * 1000)
 
-    async def handle_webhook(self, event: api.WebhookEvent) -> None:
-        """Apply a verified LiveKit webhook to the stream records."""
-        await status.handle_webhook(self, event)
+    async def handle_webhook(self, event: api.WebhookEvent, remember: bool = False) -> bool:
+        """Apply a verified LiveKit webhook to the stream records; with ``remember``, once per
+        event id across every instance (False: seen before)."""
+        return await status.handle_webhook(self, event, remember)
 
 
 __all__ = [

@@ -254,19 +254,28 @@ of ``participant_left`` when its record of the participant's connection was lost
 (after a signal resume, say), so both end a stay."""
 
 
-async def handle_webhook(svc: LiveKitBackendService, event: api.WebhookEvent) -> None:
-    """Apply a verified LiveKit webhook to the stream record of its room.
+async def handle_webhook(
+    svc: LiveKitBackendService, event: api.WebhookEvent, remember: bool = False
+) -> bool:
+    """Apply a verified LiveKit webhook to the stream record of its room; whether it was
+    applied (False: ``remember`` and its id was seen before).
 
     Participant and track events keep who is in the room and who publishes, so the final
     statistics (peak participants, peak publishers) come from the server's own account.
+    With ``remember``, the event's id is checked and recorded under the room's lock, after the
+    change is saved: a delivery to another instance at the same time waits and is then a
+    duplicate, and an instance that dies half-way leaves the event unseen, so LiveKit's retry
+    applies it.
     """
     room_name = event.room.name or event.egress_info.room_name
     if not room_name or svc.store.get_stream(room_name) is None:
-        return
+        return svc.store.remember_webhook(event.id) if remember else True
     async with svc.room_lock(room_name):
+        if remember and svc.store.webhook_seen(event.id):
+            return False
         stream = svc.store.get_stream(room_name)
         if stream is None:
-            return
+            return svc.store.remember_webhook(event.id) if remember else True
         participant = event.participant
         hidden = participant.kind == api.ParticipantInfo.Kind.EGRESS
         if event.event.startswith("egress_"):
@@ -318,3 +327,6 @@ async def handle_webhook(svc: LiveKitBackendService, event: api.WebhookEvent) ->
             stream.peak_publishers, len(stream.publishers), event.room.num_publishers
         )
         svc.store.save_stream(stream)
+        if remember:
+            svc.store.remember_webhook(event.id)
+        return True
