@@ -13,7 +13,7 @@ import pytest
 from livekit import api
 
 from backend.store import Appointment
-from tests.fixtures.backend import BackendServer
+from tests.fixtures.backend import SQLITE_ONLY, BackendServer
 from tests.fixtures.egress import LiveKitWithEgress
 from tests.fixtures.rtmp import RtmpServer, free_port
 
@@ -38,6 +38,7 @@ async def _raw(server: BackendServer, data: bytes) -> tuple[int, dict[str, Any]]
 # --- destinations -------------------------------------------------------------------------------
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     "url",
     [
@@ -70,6 +71,7 @@ async def test_non_public_destinations_are_refused_in_the_same_words(
     assert status == 400
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("url", "words"),
     [

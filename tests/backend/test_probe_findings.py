@@ -26,7 +26,7 @@ from backend.contract import ApiError
 from backend.destinations import check_destination, is_public
 from backend.status import LIVE_FAILED_WORDS
 from tests.backend.test_webhook_presence import MINUTE_MS, T0_MS, _event, _service, _stream
-from tests.fixtures.backend import BackendServer, backend_config, seed
+from tests.fixtures.backend import SQLITE_ONLY, BackendServer, backend_config, seed
 from tests.fixtures.egress import LiveKitWithEgress
 from tests.fixtures.rtmp import RtmpServer, free_port
 
@@ -195,6 +195,7 @@ async def _raw_request(port: int, head: bytes) -> bytes:
         writer.close()
 
 
+@SQLITE_ONLY
 async def test_no_header_value_reaches_the_log(
     backend_server: BackendServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -284,6 +285,7 @@ async def test_is_recording_is_false_when_only_rtmp_runs(
 # --- 6 and 7. the smaller ones ------------------------------------------------------------------
 
 
+@SQLITE_ONLY
 async def test_whole_numbers_may_be_written_with_a_point(backend_server: BackendServer) -> None:
     status, body = await backend_server.call(
         "create_room", appointmentId=backend_server.appointment_id, maxParticipants=679.0
@@ -307,6 +309,7 @@ async def _post_raw(server: BackendServer, data: bytes) -> tuple[int, dict[str, 
         return response.status, await response.json()
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("name", ["Evil\\u202eroF", "half \\ud800 pair", "zero\\u200bwidth"])
 async def test_display_names_refuse_bidi_and_surrogates(
     backend_server: BackendServer, name: str
@@ -320,6 +323,7 @@ async def test_display_names_refuse_bidi_and_surrogates(
     assert status == 200, answer
 
 
+@SQLITE_ONLY
 async def test_too_deep_metadata_is_named(backend_server: BackendServer) -> None:
     status, body = await backend_server.call(
         "create_room", appointmentId=backend_server.appointment_id, metadata="[" * 9 + "]" * 9
@@ -328,6 +332,7 @@ async def test_too_deep_metadata_is_named(backend_server: BackendServer) -> None
     assert body["details"].startswith("'metadata' nests deeper"), body
 
 
+@SQLITE_ONLY
 async def test_a_signed_webhook_that_is_not_json_is_told_so(
     backend_server: BackendServer, real_livekit: LiveKitWithEgress
 ) -> None:
