@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 
 from backend.config import BackendConfig
-from backend.store import DEFAULT_CREDENTIAL_TTL_S, Appointment, Role, SecretBox, SqliteStore
+from backend.store import (
+    DEFAULT_CREDENTIAL_TTL_S,
+    Appointment,
+    Role,
+    SecretBox,
+    SqliteStore,
+    Store,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     if db_path is None:
         print("broadcaster-backend: give --db or set the LIVEKIT_* variables", file=sys.stderr)
         return 2
-    store = SqliteStore(db_path)
+    store: Store
+    if config is not None and config.database_url:
+        from backend.service import open_store
+
+        store = open_store(config)  # PostgreSQL (BROADCASTER_DATABASE_URL)
+    else:
+        store = SqliteStore(db_path)
     if args.command == "appointment":
         store.add_appointment(
             Appointment(args.id, args.host_user, args.tenant, args.title, args.base_price)
@@ -108,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     assert config is not None
     from aiohttp import web
 
-    from backend.app import create_app
-    from backend.service import LiveKitBackendService, open_store
+    from backend.app import ACCESS_LOG_FORMAT, create_app
+    from backend.service import LiveKitBackendService, open_store  # noqa: F811
 
     host = getattr(args, "host", "127.0.0.1")
     port = getattr(args, "port", 8787)
@@ -117,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         create_app(LiveKitBackendService(config, open_store(config))),
         host=host,
         port=port,
+        access_log_format=ACCESS_LOG_FORMAT,
         print=lambda text: print(f"broadcaster-backend on http://{host}:{port}"),
     )
     return 0

@@ -67,6 +67,10 @@ class BackendConfig:
     """BROADCASTER_RECORDING_READ_DIR: the recording folder as this backend sees it (a shared
     volume mounted elsewhere). Empty: the same path as ``recording_dir`` when that is absolute
     (egress on this machine or the same mount), else unreadable (no progress)."""
+    database_url: str = field(default="", repr=False)
+    """BROADCASTER_DATABASE_URL: a PostgreSQL URL (``postgresql://user:password@host/db``) for
+    several instances on one database; empty: the SQLite file ``database_path`` (one
+    instance)."""
     secret_key: str = field(default="", repr=False)
     """Fernet key that encrypts stream keys at rest (BROADCASTER_SECRET_KEY); without one
     they are kept in memory only, for as long as the egress runs."""
@@ -94,7 +98,8 @@ class BackendConfig:
         """Read LIVEKIT_URL (or LIVEKIT_WS_URL, or LIVEKIT_HOST), LIVEKIT_API_KEY,
         LIVEKIT_API_SECRET, LIVEKIT_EGRESS_URL, LIVEKIT_TIMEOUT_S, RECORDING_STORAGE_BUCKET,
         the platform table's URL settings (YOUTUBE_RTMP_URL…), BROADCASTER_TOKEN_TTL_S,
-        BROADCASTER_RTMP_ALLOWED_HOSTS, BROADCASTER_SECRET_KEY, the cost rates
+        BROADCASTER_RTMP_ALLOWED_HOSTS, BROADCASTER_SECRET_KEY, BROADCASTER_DATABASE_URL,
+        the cost rates
         (BROADCASTER_RATE_*, BROADCASTER_COMMISSION_RATE, BROADCASTER_CURRENCY),
         BROADCASTER_HLS_SEGMENT_S, BROADCASTER_RECORDING_PROGRESS_S and
         BROADCASTER_RECORDING_READ_DIR.
@@ -138,6 +143,7 @@ class BackendConfig:
                 if h.strip()
             ),
             secret_key=env.get("BROADCASTER_SECRET_KEY", ""),
+            database_url=_database_url(env),
             rates=rates_from_env(env),
             custom_layout_url=env.get("BROADCASTER_CUSTOM_LAYOUT_URL", ""),
             hls_segment_s=int(_positive(env, "BROADCASTER_HLS_SEGMENT_S", 6)),
@@ -207,3 +213,14 @@ def _progress_s(env: Mapping[str, str]) -> int:
     if not text.isdigit() or int(text) > 30:
         raise ValueError(f"{name} must be a whole number of seconds from 0 (off) to 30")
     return int(text)
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    """BROADCASTER_DATABASE_URL: empty, or a PostgreSQL URL."""
+    url = env.get("BROADCASTER_DATABASE_URL", "").strip()
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise ValueError(
+            "BROADCASTER_DATABASE_URL must be a postgresql:// URL (leave it unset for the "
+            "SQLite file)"
+        )
+    return url

@@ -22,6 +22,16 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+UNPRINTABLE_CHARS = (
+    "\\x00-\\x1f\\x7f-\\x9f\\xad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e"
+    "\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb\\ud800-\\udfff"
+)
+"""What a name shown to people may not hold (a regular-expression class body, for the parser
+and the schema alike): control characters, invisible and bidirectional formatting characters
+(U+202E would show the rest of a name reversed), and surrogates, which JSON's ``\\ud800``
+escapes can put alone into a string although they are not characters."""
+UNPRINTABLE_RE = re.compile(f"[{UNPRINTABLE_CHARS}]")
+
 MAX_JSON_DEPTH = 16
 """Bodies nest at most this deep (the contract needs 4); deeper is refused before parsing."""
 
@@ -101,8 +111,13 @@ def camel(name: str) -> str:
 # --- JSON depth ---------------------------------------------------------------------------------
 
 
-def check_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
+def check_depth(raw: bytes, limit: int = MAX_JSON_DEPTH, what: str = "the body") -> None:
     """Refuse JSON nested deeper than ``limit`` before the parser recurses into it.
+
+    Args:
+        raw: The JSON text.
+        limit: The deepest nesting allowed.
+        what: How to name the text in the answer (``the body``, ``'metadata'``).
 
     Raises:
         ApiError: 400 ``too_deep``.
@@ -123,7 +138,7 @@ def check_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
         elif byte in (0x5B, 0x7B):  # [ {
             depth += 1
             if depth > limit:
-                raise ApiError(400, "too_deep", f"the body nests deeper than {limit} levels")
+                raise ApiError(400, "too_deep", f"{what} nests deeper than {limit} levels")
         elif byte in (0x5D, 0x7D):
             depth -= 1
 
@@ -189,6 +204,10 @@ def _parse_value(
             raise _fail(path, "must be true or false")
         return value
     if kind is int:
+        # JSON has one number type: 679.0 is the whole number 679, as JSON Schema's
+        # ``integer`` (the OpenAPI document) says too.
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise _fail(path, "must be a whole number")
         _check_range(value, path, meta)
@@ -207,8 +226,12 @@ def _parse_value(
             raise _fail(path, f"must be at least {meta['min_length']} character(s)")
         if meta.get("max_length") is not None and len(value) > meta["max_length"]:
             raise _fail(path, f"must be at most {meta['max_length']} characters")
-        if meta.get("printable") and any(ord(c) < 32 or ord(c) == 127 for c in value):
-            raise _fail(path, "must not contain control characters")
+        if meta.get("printable") and UNPRINTABLE_RE.search(value):
+            raise _fail(
+                path,
+                "must not contain control, formatting (such as U+202E, which reverses the "
+                "text after it) or unpaired surrogate characters",
+            )
         if meta.get("pattern") is not None and not re.fullmatch(meta["pattern"], value):
             raise _fail(path, f"is not valid here ({meta.get('doc') or 'see the API schema'})")
         return value
@@ -327,7 +350,7 @@ def _value_schema(kind: Any, meta: Mapping[str, Any], defs: dict[str, Any]) -> d
             schema["maxLength"] = meta["max_length"]
         pattern = meta.get("pattern")
         if pattern is None and meta.get("printable"):
-            pattern = "[^\\x00-\\x1f\\x7f]*"  # the parser's "no control characters"
+            pattern = f"[^{UNPRINTABLE_CHARS}]*"  # the parser's "printable"
         if pattern is not None:
             schema["pattern"] = f"^(?:{pattern})$"
         return schema

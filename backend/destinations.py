@@ -2,8 +2,10 @@
 
 Only ``rtmp://`` and ``rtmps://`` URLs of bounded length, with a host and an application path,
 no user info and no control characters. The host is resolved, and every address it resolves to
-must be a public one: loopback, private, link-local, multicast, reserved and unspecified
-addresses are refused unless the host (or ``host:port``) is listed in the service's config
+must be a public one: loopback, private, link-local, site-local, multicast, reserved and
+unspecified addresses are refused (an IPv6 form that embeds an IPv4 address, such as NAT64's
+``64:ff9b::/96``, 6to4's ``2002::/16`` or ``::ffff:0:a.b.c.d``, is judged by that address)
+unless the host (or ``host:port``) is listed in the service's config
 (``BROADCASTER_RTMP_ALLOWED_HOSTS``), which is how a self-hosted ingest server is allowed.
 Refusals are worded from the URL alone, never from a connection attempt, so the answer says
 nothing about which ports of which hosts are open.
@@ -104,7 +106,47 @@ async def check_destination(
             raise _refuse(where, "its host name could not be resolved") from None
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for address in addresses:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
+        if not is_public(address):
             raise _refuse(where, REFUSED_WORDS)
+
+
+NAT64_NETWORKS = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+)
+"""NAT64 prefixes (RFC 6052 well-known, RFC 8215 local-use): the last 32 bits are an IPv4
+address the translator reaches."""
+SIIT_NETWORK = ipaddress.IPv6Network("::ffff:0:0:0/96")
+"""IPv4-translated addresses (RFC 2765, ``::ffff:0:a.b.c.d``)."""
+COMPATIBLE_NETWORK = ipaddress.IPv6Network("::/96")
+"""Deprecated IPv4-compatible addresses (``::a.b.c.d``)."""
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped, translated, NAT64, compatible, 6to4).
+
+    Python's ``is_global`` judges these by their IPv6 prefix, so ``[64:ff9b::a9fe:a9fe]`` (a
+    NAT64 path to the link-local 169.254.169.254) reads as global: the embedded address is
+    what a translator or tunnel on the egress host would reach.
+    """
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    low = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in SIIT_NETWORK or any(address in net for net in NAT64_NETWORKS):
+        return low
+    if address in COMPATIBLE_NETWORK and int(address) > 1:  # not :: and ::1 themselves
+        return low
+    return None
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether egress may push to this address without the operator allowing it."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.is_site_local:  # fec0::/10: deprecated, but routed inside some sites
+            return False
+        inner = embedded_ipv4(address)
+        if inner is not None:
+            return is_public(inner)
+    return address.is_global and not address.is_multicast

@@ -114,14 +114,15 @@ async def start_hls(svc: LiveKitBackendService, stream: LiveStream, options: Hls
     )
     if bucket:
         output.s3.CopyFrom(api.S3Upload(bucket=bucket))
-    info = await svc.livekit(
+    info = await svc.start_egress(
+        stream.room_name,
         svc.egress.start_room_composite_egress(
             api.RoomCompositeEgressRequest(
                 room_name=stream.room_name,
                 layout=options.layout.value,
                 segment_outputs=[output],
             )
-        )
+        ),
     )
     where = f"s3://{bucket}/{base}" if bucket else base
     stream.hls_egress_id = info.egress_id

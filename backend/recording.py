@@ -303,7 +303,8 @@ async def start_recording(
             file_output.s3.CopyFrom(api.S3Upload(bucket=bucket))
         # Progress needs H.264 (HLS) like the file (MP4), and a folder this backend can read.
         progress = progress_folders(svc.config, name) if req.output is OutputFormat.MP4 else None
-        info = await svc.livekit(
+        info = await svc.start_egress(
+            req.room_name,
             svc.egress.start_room_composite_egress(
                 api.RoomCompositeEgressRequest(
                     room_name=req.room_name,
@@ -315,7 +316,7 @@ async def start_recording(
                     file_outputs=[file_output],
                     segment_outputs=[progress_output(svc.config, progress[0])] if progress else [],
                 )
-            )
+            ),
         )
         stream.recording_egress_id = info.egress_id
         note_egress(stream, info, EgressKind.RECORDING)

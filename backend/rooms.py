@@ -295,7 +295,7 @@ def _revenue(values: dict[str, float]) -> Revenue:
 def _custom_metadata(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
-    check_depth(text.encode(), 8)
+    check_depth(text.encode(errors="surrogatepass"), 8, "'metadata'")
     try:
         value = json.loads(text)
     except ValueError:
@@ -464,7 +464,9 @@ async def get_room_status(
             room.name,
             len(participants),
             publishers,
-            bool(room.active_recording or stream.recording_egress_id),
+            # Our own record, not LiveKit's active_recording: that is true for any egress,
+            # a live stream to RTMP or HLS included.
+            bool(stream.recording_egress_id),
             tuple(
                 ParticipantSummary(p.identity, p.name, bool(p.tracks), p.joined_at)
                 for p in participants

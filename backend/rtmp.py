@@ -169,7 +169,8 @@ async def start_rtmp(
             if sorted(stream.destinations.values()) == sorted(destinations.values()):
                 return LiveAnswer(stream.rtmp_egress_id, _status_answer(stream.destinations))
             raise ApiError(409, "already_live", "this room is already live; use update_rtmp")
-        info = await svc.livekit(
+        info = await svc.start_egress(
+            req.room_name,
             svc.egress.start_room_composite_egress(
                 api.RoomCompositeEgressRequest(
                     room_name=req.room_name,
@@ -180,7 +181,7 @@ async def start_rtmp(
                         )
                     ],
                 )
-            )
+            ),
         )
         stream.rtmp_egress_id = info.egress_id
         note_egress(stream, info, EgressKind.RTMP)

@@ -16,11 +16,12 @@ second egress); start, stop and update of outputs hold a per-room lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -29,7 +30,7 @@ from livekit import api
 from livekit.api.egress_service import EgressService
 from livekit.api.room_service import RoomService
 
-from backend import layout, moderation, recording, rooms, rtmp, status
+from backend import layout, moderation, reconcile, recording, rooms, rtmp, status
 from backend.common import Done
 from backend.config import BackendConfig
 from backend.contract import ApiError, dump, parse
@@ -130,9 +131,18 @@ ACTIONS: dict[str, Action[Any, Any]] = {
 """Every action, by name."""
 
 
-def open_store(config: BackendConfig) -> SqliteStore:
-    """The configured database, sealing stream keys when a secret key is configured."""
+def open_store(config: BackendConfig) -> Store:
+    """The configured database (PostgreSQL when ``database_url`` names one, else the SQLite
+    file), sealing stream keys when a secret key is configured.
+
+    Raises:
+        ValueError: PostgreSQL without a secret key.
+    """
     box = SecretBox(config.secret_key) if config.secret_key else None
+    if config.database_url:
+        from backend.pgstore import PostgresStore
+
+        return PostgresStore(config.database_url, box)
     return SqliteStore(config.database_path, box)
 
 
@@ -152,6 +162,9 @@ class LiveKitBackendService:
         self._egress_api: api.LiveKitAPI | None = None
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[Any]] = set()
+        self._reconciling: set[asyncio.Task[Any]] = set()
+        """Reconciliations (they may wait minutes for LiveKit: cancelled on close, and the next
+        start of an instance reconciles again)."""
 
     @property
     def actions(self) -> list[str]:
@@ -200,6 +213,38 @@ class LiveKitBackendService:
                 "try again shortly",
             ) from None
 
+    async def start_egress(self, room_name: str, call: Awaitable[api.EgressInfo]) -> api.EgressInfo:
+        """Start an egress of a room, bounded like every call; a start that times out may still
+        happen later, so the room's egresses are then reconciled (:mod:`backend.reconcile`).
+
+        Raises:
+            ApiError: 504 ``livekit_timeout`` saying the egress may yet start.
+        """
+        try:
+            return await self.livekit(call)
+        except ApiError as error:
+            if error.status != 504:
+                raise
+            self.spawn_reconcile(room_name)
+            bound_s = self.config.livekit_timeout_s
+            raise ApiError(
+                504,
+                "livekit_timeout",
+                f"LiveKit did not answer within {bound_s:g} s{reconcile.TIMEOUT_WORDS}",
+            ) from None
+
+    def spawn_reconcile(self, room_name: str) -> None:
+        """Reconcile a room's egresses in the background until LiveKit answers."""
+        task = asyncio.ensure_future(reconcile.reconcile_until_answered(self, room_name))
+        self._reconciling.add(task)
+        task.add_done_callback(self._reconciling.discard)
+
+    def spawn_reconcile_all(self) -> None:
+        """Reconcile every active stream's egresses in the background (at start-up)."""
+        task = asyncio.ensure_future(reconcile.reconcile_all(self))
+        self._reconciling.add(task)
+        task.add_done_callback(self._reconciling.discard)
+
     async def room_snapshot(self, room_name: str) -> tuple[api.Room | None, list[Any]]:
         """The room and its participants (hidden recorders left out), or (None, [])."""
         listed = await self.livekit(self.rooms.list_rooms(api.ListRoomsRequest(names=[room_name])))
@@ -229,7 +274,11 @@ class LiveKitBackendService:
         task.add_done_callback(self._background.discard)
 
     async def aclose(self) -> None:
-        """Wait for background work, close the LiveKit clients."""
+        """Wait for background work, cancel reconciliations, close the LiveKit clients."""
+        for task in list(self._reconciling):
+            task.cancel()
+        if self._reconciling:
+            await asyncio.gather(*self._reconciling, return_exceptions=True)
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         for client in (self._room_api, self._egress_api):
@@ -286,13 +335,16 @@ class LiveKitBackendService:
 
     # --- who may see what -----------------------------------------------------------------------
 
-    def room_lock(self, room_name: str) -> asyncio.Lock:
-        """The lock that serialises output changes of one room (in this process)."""
+    @contextlib.asynccontextmanager
+    async def room_lock(self, room_name: str) -> AsyncIterator[None]:
+        """Serialise output changes of one room: in this process, then across instances
+        through the store (PostgreSQL's advisory lock; nothing more for SQLite)."""
         lock = self._locks.get(room_name)
         if lock is None:
             lock = asyncio.Lock()
             self._locks[room_name] = lock
-        return lock
+        async with lock, self.store.room_lock(room_name):
+            yield
 
     def appointment_of(self, principal: Principal, appointment_id: str) -> Appointment:
         """The appointment, if the caller hosts it (or is an operator); 404 otherwise."""
@@ -361,9 +413,10 @@ class LiveKitBackendService:
         """Wall clock in milliseconds."""
         return int(time.time() * 1000)
 
-    async def handle_webhook(self, event: api.WebhookEvent) -> None:
-        """Apply a verified LiveKit webhook to the stream records."""
-        await status.handle_webhook(self, event)
+    async def handle_webhook(self, event: api.WebhookEvent, remember: bool = False) -> bool:
+        """Apply a verified LiveKit webhook to the stream records; with ``remember``, once per
+        event id across every instance (False: seen before)."""
+        return await status.handle_webhook(self, event, remember)
 
 
 __all__ = [

@@ -41,6 +41,10 @@ else:
     api = lazy_module("livekit.api")
 
 logger = logging.getLogger(__name__)
+LIVE_FAILED_WORDS = (
+    "the live stream stopped with an error on the egress service; start it again with start_rtmp"
+)
+"""A destination's words when the live stream's egress itself failed (not one destination)."""
 
 
 def _ended(status: api.EgressStatus) -> bool:
@@ -184,6 +188,14 @@ def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
     EgressInfo masks stream URLs, so results are matched to our own name → URL map by the
     unmasked prefix. When the egress ends, the URLs (and their keys) are dropped.
     """
+    # An egress that died takes every destination with it: they failed, they were not stopped
+    # (a stop of ours clears rtmp_egress_id before its end arrives).
+    crashed = (
+        bool(info.egress_id)
+        and info.egress_id == stream.rtmp_egress_id
+        and _ended(info.status)
+        and (bool(info.error) or info.status != api.EgressStatus.EGRESS_COMPLETE)
+    )
     for result in info.stream_results:
         name = _match_destination(result.url, stream.destinations)
         if name is None:
@@ -193,6 +205,8 @@ def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
             "status": state.value,
             "error": FAILED_WORDS if state is DestinationState.FAILED else "",
         }
+        if crashed and state is not DestinationState.FAILED:
+            stream.destination_status[name] = {"status": "failed", "error": LIVE_FAILED_WORDS}
     if info.egress_id == stream.recording_egress_id or (
         info.egress_id and info.egress_id == stream.recording.get("egressId")
     ):
@@ -206,7 +220,11 @@ def apply_egress_info(stream: LiveStream, info: api.EgressInfo) -> None:
             stream.rtmp_egress_id = ""
             for name, status in stream.destination_status.items():
                 if status.get("status") in ("starting", "live"):
-                    stream.destination_status[name] = {"status": "stopped", "error": ""}
+                    stream.destination_status[name] = (
+                        {"status": "failed", "error": LIVE_FAILED_WORDS}
+                        if crashed
+                        else {"status": "stopped", "error": ""}
+                    )
             stream.destinations = {}
         if info.egress_id == stream.recording_egress_id:
             stream.recording_egress_id = ""
@@ -218,9 +236,10 @@ def _event_ms(event: api.WebhookEvent) -> int:
     return event.created_at * 1000 if event.created_at else int(time.time() * 1000)
 
 
-def _joined_ms(event: api.WebhookEvent) -> int:
-    """When the participant joined: LiveKit's own ms figure, else the event's time."""
-    return event.participant.joined_at_ms or _event_ms(event)
+def _joined_ms(event: api.WebhookEvent, stream: LiveStream) -> int:
+    """When the participant joined: LiveKit's own ms figure, else the event's time; never
+    before the stream began (nobody is billed for time before the room was ours)."""
+    return max(event.participant.joined_at_ms or _event_ms(event), stream.start_time_ms)
 
 
 def _stale(stream: LiveStream, participant: api.ParticipantInfo) -> bool:
@@ -235,19 +254,28 @@ of ``participant_left`` when its record of the participant's connection was lost
 (after a signal resume, say), so both end a stay."""
 
 
-async def handle_webhook(svc: LiveKitBackendService, event: api.WebhookEvent) -> None:
-    """Apply a verified LiveKit webhook to the stream record of its room.
+async def handle_webhook(
+    svc: LiveKitBackendService, event: api.WebhookEvent, remember: bool = False
+) -> bool:
+    """Apply a verified LiveKit webhook to the stream record of its room; whether it was
+    applied (False: ``remember`` and its id was seen before).
 
     Participant and track events keep who is in the room and who publishes, so the final
     statistics (peak participants, peak publishers) come from the server's own account.
+    With ``remember``, the event's id is checked and recorded under the room's lock, after the
+    change is saved: a delivery to another instance at the same time waits and is then a
+    duplicate, and an instance that dies half-way leaves the event unseen, so LiveKit's retry
+    applies it.
     """
     room_name = event.room.name or event.egress_info.room_name
     if not room_name or svc.store.get_stream(room_name) is None:
-        return
+        return svc.store.remember_webhook(event.id) if remember else True
     async with svc.room_lock(room_name):
+        if remember and svc.store.webhook_seen(event.id):
+            return False
         stream = svc.store.get_stream(room_name)
         if stream is None:
-            return
+            return svc.store.remember_webhook(event.id) if remember else True
         participant = event.participant
         hidden = participant.kind == api.ParticipantInfo.Kind.EGRESS
         if event.event.startswith("egress_"):
@@ -261,7 +289,7 @@ async def handle_webhook(svc: LiveKitBackendService, event: api.WebhookEvent) ->
                     stream.participants.append(participant.identity)
                 if participant.sid:
                     stream.participant_sids[participant.identity] = participant.sid
-                note_joined(stream, participant.identity, _joined_ms(event))
+                note_joined(stream, participant.identity, _joined_ms(event, stream))
         elif event.event in LEFT_EVENTS and _stale(stream, participant):
             # An older session of someone who has joined again (the same identity replaces
             # it; on a cluster its leave can come from another node after the new join).
@@ -299,3 +327,6 @@ async def handle_webhook(svc: LiveKitBackendService, event: api.WebhookEvent) ->
             stream.peak_publishers, len(stream.publishers), event.room.num_publishers
         )
         svc.store.save_stream(stream)
+        if remember:
+            svc.store.remember_webhook(event.id)
+        return True

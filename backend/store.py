@@ -1,8 +1,9 @@
 """Persistent records of the backend: appointments, live streams, credentials, webhook ids.
 
-SQLite in WAL mode is the embedded default; :class:`Store` is the small repository interface a
-PostgreSQL implementation would provide for a multi-instance deployment. Schema changes are
-versioned migrations keyed by ``PRAGMA user_version``.
+SQLite in WAL mode is the embedded default (one instance); :class:`Store` is the small
+repository interface, which :class:`backend.pgstore.PostgresStore` provides for several
+instances on one database. Schema changes are versioned migrations, keyed by
+``PRAGMA user_version`` here and by a ``schema_version`` table in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -156,6 +159,10 @@ class Store(Protocol):
     def revoke(self, user_id: str, role: Role | None = None) -> int: ...
     def revoke_credential(self, token: str) -> bool: ...
     def remember_webhook(self, event_id: str) -> bool: ...
+    def webhook_seen(self, event_id: str) -> bool: ...
+    def active_rooms(self) -> list[str]: ...
+    def room_lock(self, room_name: str) -> AbstractAsyncContextManager[None]: ...
+    def close(self) -> None: ...
 
 
 def hash_token(token: str) -> str:
@@ -219,6 +226,12 @@ class SqliteStore:
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+    @asynccontextmanager
+    async def room_lock(self, room_name: str) -> AsyncIterator[None]:
+        """Nothing beyond the service's in-process lock: one SQLite file serves one instance
+        (several instances share PostgreSQL, :mod:`backend.pgstore`)."""
+        yield
 
     def add_appointment(self, appointment: Appointment) -> None:
         """Insert or replace an appointment."""
@@ -348,3 +361,20 @@ class SqliteStore:
                 "INSERT OR IGNORE INTO webhook_events VALUES (?, ?)", (event_id, time.time())
             )
         return cursor.rowcount == 1
+
+    def webhook_seen(self, event_id: str) -> bool:
+        """Whether a webhook event id was recorded."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM webhook_events WHERE id = ?", (event_id,)
+            ).fetchone()
+        return row is not None
+
+    def active_rooms(self) -> list[str]:
+        """Rooms whose stream is still active (for reconciling their egresses)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT room_name FROM live_streams "
+                "WHERE json_extract(record, '$.status') = 'active'"
+            ).fetchall()
+        return [row[0] for row in rows]

@@ -23,5 +23,6 @@ pytest_plugins = [
     "tests.fixtures.netns",
     "tests.fixtures.cluster",
     "tests.fixtures.egress",
+    "tests.fixtures.postgres",
     "tests.fixtures.backend",
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from typing import Any
 
 import aiohttp
@@ -14,7 +13,7 @@ import pytest
 from livekit import api
 
 from backend.store import Appointment
-from tests.fixtures.backend import BackendServer
+from tests.fixtures.backend import SQLITE_ONLY, BackendServer
 from tests.fixtures.egress import LiveKitWithEgress
 from tests.fixtures.rtmp import RtmpServer, free_port
 
@@ -39,6 +38,7 @@ async def _raw(server: BackendServer, data: bytes) -> tuple[int, dict[str, Any]]
 # --- destinations -------------------------------------------------------------------------------
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     "url",
     [
@@ -71,6 +71,7 @@ async def test_non_public_destinations_are_refused_in_the_same_words(
     assert status == 400
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("url", "words"),
     [
@@ -181,15 +182,11 @@ async def test_a_refused_create_room_leaves_nothing_behind(
     finally:
         await lkapi.aclose()
     assert after == before
-    database = sqlite3.connect(backend_server.config.database_path)
-    try:
-        rows = database.execute(
-            "SELECT COUNT(*) FROM live_streams WHERE appointment_id = ?",
-            (backend_server.appointment_id,),
-        ).fetchone()
-    finally:
-        database.close()
-    assert rows == (0,)
+    rows = backend_server.query(
+        "SELECT COUNT(*) FROM live_streams WHERE appointment_id = ?",
+        (backend_server.appointment_id,),
+    )
+    assert rows == [(0,)]
 
 
 async def test_create_room_honours_timeout_limit_and_metadata(
@@ -215,6 +212,10 @@ async def test_create_room_honours_timeout_limit_and_metadata(
 
 
 def _database_bytes(server: BackendServer) -> bytes:
+    if server.config.database_url:  # PostgreSQL: every stored value, as text
+        tables = ("appointments", "live_streams", "credentials", "webhook_events")
+        rows = [r for t in tables for r in server.query(f"SELECT t::text FROM {t} t")]
+        return "\n".join(str(r[0]) for r in rows).encode()
     path = server.config.database_path
     return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
 
