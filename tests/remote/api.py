@@ -120,3 +120,12 @@ def validator() -> Any:
     import jsonschema_rs
 
     return jsonschema_rs.validator_for(schema())
+
+
+def status_validator() -> Any:
+    """A validator of ``status``'s result."""
+    import jsonschema_rs
+
+    whole = schema()
+    whole.pop("oneOf")
+    return jsonschema_rs.validator_for({**whole, "$ref": "#/$defs/status_result"})

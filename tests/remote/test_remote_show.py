@@ -23,7 +23,7 @@ from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress, livekit_
 from tests.fixtures.program import Guest, RoomGuest, decode_video, region_colour
 from tests.fixtures.rtmp import RtmpServer
 from tests.participants import wait_for
-from tests.remote.api import ApiClient, validator
+from tests.remote.api import ApiClient, status_validator, validator
 
 TOKEN = "test-token-0123456789"
 GUEST_RGB = (120, 60, 200)
@@ -113,6 +113,7 @@ async def test_a_show_driven_through_the_api(
         status = await client.ok("status")
         assert status["connection"] == "connected" and not status["is_live"]
         assert {"id": destination.id, "name": "nginx", "enabled": False} in status["destinations"]
+        status_validator().validate(status)
 
         # Live to nginx-rtmp, in a grid, with Ann put in the program.
         await client.ok("destination", id=destination.id, on=True)
