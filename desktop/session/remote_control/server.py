@@ -307,3 +307,32 @@ class RemoteControlServer:
             logger.exception("remote control: %s failed", text[:200])
             reply = response_error(request_id, "failed", f"the studio failed: {error}")
         await self._send(ws, json.dumps(reply))
+
+
+async def serve(
+    studio: Studio,
+    secrets_store: Secrets,
+    port: int,
+    lan: bool = False,
+    open_screen: Callable[[], VideoCaptureSource] | None = None,
+) -> RemoteControlServer:
+    """Start the API for a studio (``--remote-control PORT``, or Settings) and say where.
+
+    Raises:
+        SessionError: The port cannot be used, in words with the next step.
+    """
+    import sys
+
+    from desktop.session.errors import SessionError, SessionErrorCode
+
+    host = "0.0.0.0" if lan else "127.0.0.1"  # noqa: S104 (the LAN only when the host says so)
+    server = RemoteControlServer(studio, token_for(secrets_store), port, host, open_screen)
+    try:
+        await server.start()
+    except OSError as error:
+        raise SessionError(
+            SessionErrorCode.INVALID_REQUEST, str(error.strerror or error),
+            "choose another port with --remote-control PORT or in Settings ▸ Remote control",
+        ) from None  # fmt: skip
+    print(f"broadcaster: remote control listening on {host}:{server.port}", file=sys.stderr)
+    return server
