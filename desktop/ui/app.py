@@ -293,6 +293,7 @@ def _reopen_setup(
         if result != 1:
             return
         dialog.apply()
+        window.hotkeys.apply(settings.hotkeys)
         try:
             store.save(settings)
         except OSError as error:
