@@ -347,6 +347,9 @@ COMMENT_TEXT_BGR = (245, 245, 245)
 """Background of the comment's text line (near white, BGR)."""
 TICKER_BGR = (20, 200, 240)
 """Background of the ticker band (a yellow, BGR)."""
+OVERLAY_BGRS = (COMMENT_NAME_BGR, COMMENT_TEXT_BGR, TICKER_BGR)
+MAX_OVERLAY_ART = 12
+"""Comment and ticker pictures kept drawn (the latest ones; dict order is insertion order)."""
 
 
 def ticker_box(width: int, height: int) -> Region:
@@ -768,6 +771,7 @@ class Compositor:
         """A viewer's comment as a lower third: their name on a coloured line, the text under."""
         name_box, text_box = comment_boxes(self.width, self.height, banner)
         name, text = comment
+        self._forget_overlay_art()
         name_art = self._text_art(name or "Viewer", name_box.width, name_box.height,
                                   COMMENT_NAME_BGR, (255, 255, 255))  # fmt: skip
         text_art = self._text_art(text, text_box.width, text_box.height, COMMENT_TEXT_BGR,
@@ -775,12 +779,21 @@ class Compositor:
         self._blit(planes, name_art, name_box.x, name_box.y)
         self._blit(planes, text_art, text_box.x, text_box.y)
 
+    def _forget_overlay_art(self) -> None:
+        """Forget all but the latest comments' and tickers' pictures: viewers write new things
+        all show long, and each would otherwise stay cached."""
+        overlay = [k for k in self._art if k[0] == "ticker"
+                   or (k[0] == "text" and len(k) == 6 and k[4] in OVERLAY_BGRS)]  # fmt: skip
+        for stale in overlay[: max(0, len(overlay) - MAX_OVERLAY_ART)]:
+            del self._art[stale]
+
     def _draw_ticker(self, planes: I420Planes, text: str, now_s: float) -> None:
         """The ticker band, its text moved left by how long it has been showing."""
         box = ticker_box(self.width, self.height)
         key = ("ticker", text, self.width, box.height)
         cached = self._art.get(key)
         if cached is None:
+            self._forget_overlay_art()
             # The text and half a screen of gap, drawn once; shown through a moving window
             # over two copies of it so the text wraps around without a seam.
             scale = box.height / 40
