@@ -223,6 +223,18 @@ class ChatPanel(QWidget):
         on_screen.addWidget(self.on_screen_s)
         on_screen.addWidget(self.hide_on_screen)
         layout.addLayout(on_screen)
+        ticker_row = QHBoxLayout()
+        self.ticker = QLineEdit(self)
+        self.ticker.setPlaceholderText("Ticker: text to scroll along the top of the program")
+        self.ticker.setAccessibleName("Ticker text")
+        self.ticker.setToolTip("Press Enter to start it scrolling; empty it to stop")
+        self.ticker_button = _button("Scroll", "Scroll this text along the top of the program",
+                                     self)  # fmt: skip
+        ticker_row.addWidget(self.ticker, stretch=1)
+        ticker_row.addWidget(self.ticker_button)
+        layout.addLayout(ticker_row)
+        self.ticker.returnPressed.connect(self._scroll_ticker)
+        self.ticker_button.clicked.connect(self._scroll_ticker)
         self.show_on_screen.clicked.connect(self._show_selected)
         self.hide_on_screen.clicked.connect(self.studio.on_screen.hide_comment)
         self.messages.itemSelectionChanged.connect(
@@ -274,6 +286,10 @@ class ChatPanel(QWidget):
             return
         name, text = items[0].data(Qt.ItemDataRole.UserRole)
         self.studio.on_screen.show_comment(name, text, float(self.on_screen_s.value()))
+
+    def _scroll_ticker(self) -> None:
+        """Scroll the ticker's text ('' stops it)."""
+        self.studio.on_screen.set_ticker(self.ticker.text())
 
     def _send(self) -> None:
         text = self.entry.text().strip()

@@ -70,11 +70,14 @@ async def test_a_chat_message_and_a_ticker_reach_the_rtmp_program(
     await sent_more(studio, destination.id, 100_000)
 
     # The ticker scrolls along the top.
-    studio.on_screen.set_ticker("Next week: live from Lisbon, with Marta and guests")
+    chat.ticker.setText("Next week: live from Lisbon, with Marta and guests")
+    qtbot.mouseClick(chat.ticker_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
     band = ticker_box(width, height)
     await _pump(lambda: near(region_colour(program_rgb(studio), band), TICKER_RGB))
     await sent_more(studio, destination.id, 150_000)
-    studio.on_screen.set_ticker("")
+    chat.ticker.clear()
+    chat.ticker_button.click()
+    assert studio.live.direct.compositor.scene.ticker == ""
 
     # The hotkeys: next layout, the banner shown and hidden, guest 1 on and off, no guest 2.
     hotkeys = window.hotkeys
