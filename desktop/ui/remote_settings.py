@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.session.remote_control.protocol import TOKEN_SECRET_NAME
-from desktop.session.remote_control.server import generate_token, token_for
+from desktop.session.remote_control.tokens import generate_token, token_for
 from desktop.session.settings import DEFAULT_HOTKEYS, Secrets, Settings
 from desktop.ui.hotkeys import ACTION_WORDS
 

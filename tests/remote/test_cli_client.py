@@ -15,7 +15,8 @@ import pytest
 from desktop.media.compositor import Layout
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.remote_control.protocol import TOKEN_ENV
-from desktop.session.remote_control.server import RateLimit, RemoteControlServer, token_for
+from desktop.session.remote_control.server import RateLimit, RemoteControlServer
+from desktop.session.remote_control.tokens import token_for
 from desktop.session.settings import Secrets, Settings
 from desktop.session.studio import Studio
 from tests.fixtures.rtmp import free_port

@@ -13,7 +13,6 @@ import contextlib
 import hmac
 import json
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,12 +29,12 @@ from desktop.session.remote_control.protocol import (
     CLOSE_REFUSED,
     PROTOCOL_VERSION,
     TOKEN_ENV,
-    TOKEN_SECRET_NAME,
     RemoteError,
     event,
     response_error,
     response_ok,
 )
+from desktop.session.remote_control.tokens import token_for
 
 if TYPE_CHECKING:
     from desktop.session.settings import Secrets
@@ -51,29 +50,6 @@ LOCKOUT_S = 5.0
 """The first lock-out; each wrong token after it doubles the next (up to :data:`MAX_LOCKOUT_S`)."""
 MAX_LOCKOUT_S = 300.0
 """The longest lock-out."""
-TOKEN_BYTES = 24
-"""Randomness in a generated token (32 URL-safe characters)."""
-
-
-def generate_token() -> str:
-    """A new random token."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def token_for(secrets_store: Secrets, environ: dict[str, str] | None = None) -> str:
-    """The token the API asks for: ``BROADCASTER_REMOTE_TOKEN`` if set, else the one in the
-    keyring, else a new one (stored in the keyring, where Settings shows it)."""
-    import os
-
-    given = (environ if environ is not None else os.environ).get(TOKEN_ENV, "").strip()
-    if given:
-        return given
-    stored = secrets_store.get(TOKEN_SECRET_NAME)
-    if stored:
-        return stored
-    token = generate_token()
-    secrets_store.set(TOKEN_SECRET_NAME, token)
-    return token
 
 
 @dataclass
