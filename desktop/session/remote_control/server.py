@@ -16,14 +16,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import WSMsgType, web
 
 from desktop import __version__
 from desktop.media.base import VideoCaptureSource
 from desktop.session.remote_control.dispatch import Dispatcher
-from desktop.session.remote_control.events import EventWatcher
+from desktop.session.remote_control.events import Emit, EventWatcher
 from desktop.session.remote_control.protocol import (
     CLOSE_PROTOCOL,
     CLOSE_REFUSED,
@@ -50,6 +50,27 @@ LOCKOUT_S = 5.0
 """The first lock-out; each wrong token after it doubles the next (up to :data:`MAX_LOCKOUT_S`)."""
 MAX_LOCKOUT_S = 300.0
 """The longest lock-out."""
+
+
+class Commands(Protocol):
+    """What runs requests: a studio's :class:`Dispatcher`, or headless's own."""
+
+    handlers: dict[str, Any]
+    """Command name → handler (the welcome lists them)."""
+
+    async def run(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Run one command.
+
+        Raises:
+            RemoteError: It could not be done, in words.
+        """
+        ...
+
+
+def _given(studio: Studio | None) -> Studio:
+    if studio is None:
+        raise ValueError("a studio, or commands and watch, must be given")
+    return studio
 
 
 @dataclass
@@ -109,28 +130,33 @@ class RemoteControlServer:
         host: Address to listen on: 127.0.0.1 unless the host chose the LAN ("0.0.0.0").
         open_screen: Opens the screen ``screen_share`` shares (None: refused).
         rate_limit: Wrong-token counting (default: :class:`RateLimit`'s defaults).
+        commands: What runs the requests, instead of a studio's :class:`Dispatcher` (headless
+            has its own); with ``watch``, which starts its events (returns how to stop them).
     """
 
     def __init__(
         self,
-        studio: Studio,
+        studio: Studio | None,
         token: str,
         port: int = 0,
         host: str = "127.0.0.1",
         open_screen: Callable[[], VideoCaptureSource] | None = None,
         rate_limit: RateLimit | None = None,
+        commands: Commands | None = None,
+        watch: Callable[[Emit], Callable[[], None]] | None = None,
     ) -> None:
         if not token:
             raise ValueError("the remote-control token is empty: set one in Settings")
         self.studio = studio
-        self.dispatcher = Dispatcher(studio, open_screen)
+        self.dispatcher: Commands = commands or Dispatcher(_given(studio), open_screen)
+        self._watch = watch
         self.host = host
         self.port = port
         self.rate_limit = rate_limit or RateLimit()
         self._token = token
         self._clients: set[web.WebSocketResponse] = set()
         self._runner: web.AppRunner | None = None
-        self._watcher: EventWatcher | None = None
+        self._stop_events: Callable[[], None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -163,15 +189,20 @@ class RemoteControlServer:
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
         self._runner = runner
-        self._watcher = EventWatcher(self.studio, self.dispatcher, self._broadcast)
+        if self._watch is not None:
+            self._stop_events = self._watch(self._broadcast)
+        else:
+            assert isinstance(self.dispatcher, Dispatcher)
+            watcher = EventWatcher(_given(self.studio), self.dispatcher, self._broadcast)
+            self._stop_events = watcher.close
         logger.info("remote control listening on %s:%d", self.host, self.port)
         return self.port
 
     async def aclose(self) -> None:
         """Close every connection and stop listening."""
-        if self._watcher is not None:
-            self._watcher.close()
-            self._watcher = None
+        if self._stop_events is not None:
+            self._stop_events()
+            self._stop_events = None
         for ws in list(self._clients):
             await ws.close()
         if self._runner is not None:
