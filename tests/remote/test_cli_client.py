@@ -20,6 +20,7 @@ from desktop.session.remote_control.tokens import token_for
 from desktop.session.settings import Secrets, Settings
 from desktop.session.studio import Studio
 from tests.fixtures.rtmp import free_port
+from tests.participants import wait_for
 
 TOKEN = "cli-test-token"
 
@@ -61,8 +62,15 @@ async def test_the_client_prints_json_and_exits_as_scripts_expect(local_studio: 
         status, out, _ = await remote(port, "status")
         assert status == 0
         assert json.loads(out)["layout"] == "auto"
+        # Events as JSON lines, while another command changes the layout.
+        following = asyncio.ensure_future(remote(port, "events", "--seconds", "8"))
+        await wait_for(lambda: server.clients > 0, 30)
         status, out, _ = await remote(port, "layout", "grid")
         assert status == 0 and json.loads(out) == {"layout": "grid", "viewers_see": ""}
+        events_status, lines, _ = await following
+        assert events_status == 0
+        events = [json.loads(line) for line in lines.splitlines()]
+        assert any(e["event"] == "program" and e["data"]["layout"] == "grid" for e in events)
         assert local_studio.live.direct.compositor.scene.layout is Layout.GRID
         status, out, _ = await remote(port, "banner", "Back", "in", "five")
         assert status == 0 and json.loads(out)["banner"] == "Back in five"
