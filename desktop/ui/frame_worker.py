@@ -24,6 +24,7 @@ import itertools
 import logging
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,6 +100,9 @@ class PictureWorker(QObject):
         """Pictures converted so far (tests, benchmarks)."""
         self.replaced = 0
         """Jobs replaced by a newer frame before the worker took them."""
+        self.cpu_s = 0.0
+        """CPU seconds spent converting, over every thread this worker ran (benchmarks: an
+        idle worker's thread ends, and its time would go with it)."""
         self.name = f"bc-ui-{name}"
         """The worker thread's name."""
         self._thread: threading.Thread | None = None
@@ -153,12 +157,14 @@ class PictureWorker(QObject):
                     return
                 key, job = self._jobs.popitem(last=False)
                 self._working = key
+            started_s = time.thread_time()
             try:
                 converted = self._convert(converter, key, job)
             except Exception:  # a bad frame must not end the thread every widget relies on
                 logger.exception("converting a picture for the screen failed")
                 converted = None
             with self._lock:
+                self.cpu_s += time.thread_time() - started_s
                 self._working = None
                 if key in self._forgotten:
                     self._forgotten.discard(key)
@@ -210,6 +216,11 @@ class PictureWorker(QObject):
 
 
 _workers: dict[str, PictureWorker] = {}
+
+
+def workers() -> dict[str, PictureWorker]:
+    """Every worker started so far, by kind (benchmarks read their CPU)."""
+    return dict(_workers)
 
 
 def worker(kind: str) -> PictureWorker:
