@@ -72,36 +72,31 @@ class DisplayConverter:
         """Write a flat I420, NV12 or BGRA frame into ``out``, an (h, w, 4) BGRA buffer of
         the shown size (from :func:`fitted_wh`); returns ``out``.
 
-        Scaling is smooth (bilinear; area averaging when shrinking more than 2x), the quality
-        of ``Qt.SmoothTransformation``.
+        Scaling is smooth: exact halvings (area averages) while the picture is more than twice
+        the size shown, then one bilinear pass — the quality of ``Qt.SmoothTransformation``,
+        at a fraction of a general area resize's cost (a 1920x1080 screen shown at 532x300:
+        13 ms of CPU a frame with ``INTER_AREA``, measured).
         """
         out_h, out_w = out.shape[:2]
         same = (out_w, out_h) == (width, height)
-        interpolation = cv2.INTER_AREA if min(out_w / width, out_h / height) < 0.5 else (
-            cv2.INTER_LINEAR)  # fmt: skip
         if pixel_format is PixelFormat.BGRA:
             bgra = data.reshape(height, width, 4)
             if same:
                 np.copyto(out, bgra)
             else:
-                cv2.resize(bgra, (out_w, out_h), dst=out, interpolation=interpolation)
+                _resize(bgra, out)
             return out
         planes = data if same else self._scratch(out_w, out_h)
         if not same and pixel_format is PixelFormat.NV12:
             # The Y plane and the interleaved U/V plane (as one two-channel picture).
             luma, out_luma = width * height, out_w * out_h
             pairs = data[luma : luma * 3 // 2].reshape(height // 2, width // 2, 2)
-            cv2.resize(data[:luma].reshape(height, width), (out_w, out_h),
-                       dst=planes[:out_luma].reshape(out_h, out_w),
-                       interpolation=interpolation)  # fmt: skip
-            cv2.resize(pairs, (out_w // 2, out_h // 2),
-                       dst=planes[out_luma:].reshape(out_h // 2, out_w // 2, 2),
-                       interpolation=interpolation)  # fmt: skip
+            _resize(data[:luma].reshape(height, width), planes[:out_luma].reshape(out_h, out_w))
+            _resize(pairs, planes[out_luma:].reshape(out_h // 2, out_w // 2, 2))
         elif not same:
             for src, dst in zip(i420_planes(data, width, height),
                                 i420_planes(planes, out_w, out_h), strict=True):  # fmt: skip
-                cv2.resize(src, (dst.shape[1], dst.shape[0]), dst=dst,
-                           interpolation=interpolation)  # fmt: skip
+                _resize(src, dst)
         code = cv2.COLOR_YUV2BGRA_NV12 if pixel_format is PixelFormat.NV12 else (
             cv2.COLOR_YUV2BGRA_I420)  # fmt: skip
         cv2.cvtColor(planes.reshape(out_h * 3 // 2, out_w), code, dst=out)
@@ -112,3 +107,13 @@ class DisplayConverter:
             self._planes = np.empty(out_w * out_h * 3 // 2, np.uint8)
             self._planes_wh = (out_w, out_h)
         return self._planes
+
+
+def _resize(src: np.ndarray, dst: np.ndarray) -> None:
+    """Scale ``src`` into ``dst`` (both 2-D, or 3-D with the same channels): halve while more
+    than twice the target, then one bilinear pass."""
+    out_h, out_w = dst.shape[:2]
+    while src.shape[1] >= 2 * out_w and src.shape[0] >= 2 * out_h:
+        half = (src.shape[1] // 2, src.shape[0] // 2)
+        src = cv2.resize(src[: half[1] * 2, : half[0] * 2], half, interpolation=cv2.INTER_AREA)
+    cv2.resize(src, (out_w, out_h), dst=dst, interpolation=cv2.INTER_LINEAR)
