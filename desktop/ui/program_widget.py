@@ -73,6 +73,8 @@ class ProgramMonitorWidget(QWidget):
         # paint the splitter beneath it first.
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._version = 0
+        self._rect = QRect()
+        self._rect_key: tuple[int, int, int, int] = (0, 0, 0, 0)
         self._picture = FrameImage()
         self._key = new_key()
         forget_when_destroyed(self, PROGRAM_WORKER, self._key)
@@ -97,12 +99,17 @@ class ProgramMonitorWidget(QWidget):
     def picture_rect(self) -> QRect:
         """Where the program is painted inside the widget."""
         settings = self.studio.live.direct.settings
-        size = QSize(settings.width, settings.height).scaled(
-            self.size(), Qt.AspectRatioMode.KeepAspectRatio
-        )
-        rect = QRect(0, 0, size.width(), size.height())
-        rect.moveCenter(self.rect().center())
-        return rect
+        key = (self.width(), self.height(), settings.width, settings.height)
+        if key != self._rect_key:
+            # Worked out once per size: through the Qt bindings this was a few per cent of the
+            # UI thread's time during a show (it is asked on every tick and paint).
+            size = QSize(settings.width, settings.height).scaled(
+                self.size(), Qt.AspectRatioMode.KeepAspectRatio
+            )
+            rect = QRect(0, 0, size.width(), size.height())
+            rect.moveCenter(self.rect().center())
+            self._rect, self._rect_key = rect, key
+        return QRect(self._rect)
 
     def tick(self) -> None:
         """Hand the newest program picture, if there is a new one, to the monitor's worker.
@@ -140,9 +147,10 @@ class ProgramMonitorWidget(QWidget):
             painter.setPen(QColor("#9aa3b2"))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Program")
             return
-        if event.rect() != self.picture_rect():
+        picture = self.picture_rect()
+        if event.rect() != picture:
             painter.fillRect(event.rect(), QColor("#0b0d11"))
-        draw_centred(painter, self.picture_rect(), image)
+        draw_centred(painter, picture, image)
 
 
 class ProgramWidget(QWidget):
