@@ -311,6 +311,7 @@ def _figures(report: dict[str, Any]) -> dict[str, float]:
         "late_p50": percentile(report["late_ms"], 50),
         "late_p99": percentile(report["late_ms"], 99),
         "own_p99": report["lateness"]["own_delay_p99"],
+        "run_queue": report["lateness"]["run_queue"],
         "tail_cpu": report["lateness"]["tail_cpu_ms"],
         "tail_blocked": report["lateness"]["tail_blocked_ms"],
         "click_p50": percentile(clicks, 50) if clicks else float("nan"),
@@ -343,10 +344,11 @@ def _rows(ours: list[dict[str, Any]], base: list[dict[str, Any]], duration_s: fl
     top_groups = sorted(((med(f"group:{g}"), g) for g in THREAD_GROUPS), reverse=True)[:4]
     groups_note = ", ".join(f"{g} {v:.0f} %" for v, g in top_groups)
     late_note = (
-        f"UI-thread timer lateness over {duration_s:.0f} s; less the wait for a free core p99 "
-        f"{med('own_p99'):.1f} ms; in its worst 1 % of ticks the UI thread worked "
-        f"{med('tail_cpu'):.1f} ms and was blocked {med('tail_blocked'):.1f} ms (the GIL or a "
-        f"lock); the studio's largest thread groups: {groups_note}; {load_note()}"
+        f"UI-thread timer lateness over {duration_s:.0f} s; the UI thread waited for a free core "
+        f"{med('run_queue'):.0f} % of the time; less that wait p99 {med('own_p99'):.1f} ms; in "
+        f"its worst 1 % of ticks the UI thread worked {med('tail_cpu'):.1f} ms and was blocked "
+        f"{med('tail_blocked'):.1f} ms (the GIL or a lock); the studio's largest thread groups: "
+        f"{groups_note}; {load_note()}"
     )
     clicks = [c for r in ours for c in r.get("clicks_ms", [])]
     click_note = (
@@ -356,7 +358,8 @@ def _rows(ours: list[dict[str, Any]], base: list[dict[str, Any]], duration_s: fl
     )
     skipped_note = (
         f"{med('skipped'):.0f} of {med('encoded') + med('skipped'):.0f} program pictures; the "
-        f"program thread shares the studio's core with everything else in this table"
+        f"program thread shares the studio's core with everything else in this table; the whole "
+        f"studio got {med('cpu'):.0f} % of a core; {load_note()}"
     )
     cpu_note = (
         f"whole studio {med('cpu'):.0f} % less the H.264 encoder {med('group:encoder'):.0f} % "
@@ -368,6 +371,8 @@ def _rows(ours: list[dict[str, Any]], base: list[dict[str, Any]], duration_s: fl
         row("UI-thread lateness p50, ms", "late_p50", "< 2 ms", lambda v: v < 2, late_note),
         row("UI-thread lateness p99, ms", "late_p99", "< 16 ms", lambda v: v < 16, late_note),
         row("  p99 less the wait for a free core, ms", "own_p99"),
+        row("  UI thread waiting for a free core, % of time", "run_queue",
+            notes="ready to run, no core free (/proc/thread-self/schedstat)"),
         row("click → change on screen p50, ms", "click_p50", "< 50 ms", lambda v: v < 50,
             click_note),
         row("  slowest click, ms", "click_max"),
