@@ -9,6 +9,9 @@ painted or not (measured here).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -147,7 +150,12 @@ LAYER_WISHES = LayerWishes()
 
 
 class RemoteVideo:
-    """One remote video track feeding one tile.
+    """One guest's camera or screen feeding one tile, following the track as it is replaced.
+
+    A guest who unpublishes and publishes again (or whose subscription is made anew) arrives
+    on a new track; the tile keeps this object and its frame queue, and the session hands the
+    new track to :meth:`follow` (the SDK's ``VideoStream`` of the old track never ends, so a
+    reader left on it read nothing for the rest of the show).
 
     Args:
         identity: Whose video it is.
@@ -167,13 +175,20 @@ class RemoteVideo:
     ) -> None:
         self.identity = identity
         self.publication = publication
+        self.source = publication.source
+        """The SDK's track source (camera or screen)."""
+        self.track = track
+        """The track read now."""
         self.tile_height_px: int | None = None
+        self.frame_at = 0.0
+        """When the last frame arrived (``time.monotonic()``; 0 before the first)."""
         self._choose_layer = choose_layer
         self._wish = f"tile-{id(self)}"
         self._frames: FrameQueue[RemoteFrame] = FrameQueue("tile", maxsize=1)
         # Read off the studio's loop (see receive_loop): 30 events a second per tile.
         self._receive = receive
         self._reader = self._receive.start(lambda _: self._read(track))
+        self._stopping: set[asyncio.Task[None]] = set()
 
     @property
     def frames(self) -> FrameQueue[RemoteFrame]:
@@ -190,6 +205,29 @@ class RemoteVideo:
         layer = self._choose_layer(self.identity, self.tile_height_px)
         LAYER_WISHES.want(self.publication, self._wish, layer)
 
+    def follow(self, publication: rtc.RemoteTrackPublication, track: rtc.Track) -> None:
+        """Read ``track`` from now on (a new subscription of the guest's video); again is fine.
+
+        Used on the studio's loop.
+        """
+        if self._frames.closed or (track is self.track and not self._reader.done):
+            return
+        if publication is not self.publication:
+            with contextlib.suppress(Exception):  # the old one may be gone with its guest
+                LAYER_WISHES.want(self.publication, self._wish, None)
+            self.publication = publication
+        self.restart(track)
+
+    def restart(self, track: rtc.Track | None = None) -> None:
+        """Open the stream again (on ``track``, or the same one) and ask for the layer again."""
+        old, self.track = self._reader, track or self.track
+        stop = asyncio.ensure_future(self._receive.stop(old))
+        self._stopping.add(stop)
+        stop.add_done_callback(self._stopping.discard)
+        new_track = self.track
+        self._reader = self._receive.start(lambda _: self._read(new_track))
+        self.refit()
+
     async def _read(self, track: rtc.Track) -> None:
         # On the receive loop. capacity=1: a tile only ever wants the newest frame; I420 is
         # what the decoder gives.
@@ -198,12 +236,14 @@ class RemoteVideo:
             async for event in stream:
                 frame = event.frame
                 i420 = np.frombuffer(frame.data, np.uint8)
+                self.frame_at = time.monotonic()
                 self._frames.put(RemoteFrame(i420, frame.width, frame.height, event.timestamp_us))
         finally:
             await close_stream(stream, f"{self.identity}'s video")
 
     async def aclose(self) -> None:
         """Stop reading (and stop wanting a layer of this video)."""
-        LAYER_WISHES.want(self.publication, self._wish, None)
+        with contextlib.suppress(Exception):  # a guest leaving takes the track along
+            LAYER_WISHES.want(self.publication, self._wish, None)
         await self._receive.stop(self._reader)
         self._frames.close()
