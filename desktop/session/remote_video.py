@@ -22,7 +22,7 @@ import numpy.typing as npt
 from backend.lazy import LazyMapping, lazy_module
 from desktop.media.fanout import FrameQueue
 from desktop.session.adaptation import Layer
-from desktop.session.receive_loop import ReceiveLoop, close_stream
+from desktop.session.receive_loop import Reader, ReceiveLoop, close_stream
 
 if TYPE_CHECKING:
     from livekit import rtc
@@ -189,6 +189,7 @@ class RemoteVideo:
         self._receive = receive
         self._reader = self._receive.start(lambda _: self._read(track))
         self._stopping: set[asyncio.Task[None]] = set()
+        self._paused = False
 
     @property
     def frames(self) -> FrameQueue[RemoteFrame]:
@@ -210,7 +211,9 @@ class RemoteVideo:
 
         Used on the studio's loop.
         """
-        if self._frames.closed or (track is self.track and not self._reader.done):
+        if self._frames.closed or (
+            track is self.track and not self._paused and not self._reader.done
+        ):  # fmt: skip
             return
         if publication is not self.publication:
             with contextlib.suppress(Exception):  # the old one may be gone with its guest
@@ -218,12 +221,23 @@ class RemoteVideo:
             self.publication = publication
         self.restart(track)
 
+    def pause(self) -> None:
+        """The track was unsubscribed: stop reading it (the tile keeps its last frame)."""
+        if not self._paused:
+            self._paused = True
+            self._stop(self._reader)
+
+    def _stop(self, reader: Reader) -> None:
+        stop = asyncio.ensure_future(self._receive.stop(reader))
+        self._stopping.add(stop)
+        stop.add_done_callback(self._stopping.discard)
+
     def restart(self, track: rtc.Track | None = None) -> None:
         """Open the stream again (on ``track``, or the same one) and ask for the layer again."""
         old, self.track = self._reader, track or self.track
-        stop = asyncio.ensure_future(self._receive.stop(old))
-        self._stopping.add(stop)
-        stop.add_done_callback(self._stopping.discard)
+        if not self._paused:
+            self._stop(old)
+        self._paused = False
         new_track = self.track
         self._reader = self._receive.start(lambda _: self._read(new_track))
         self.refit()

@@ -115,6 +115,7 @@ class RoomSession:
         room = rtc.Room()
         self.events.wire(room)
         room.on("track_subscribed", _logged(self._follow_videos))
+        room.on("track_unsubscribed", _logged(self._pause_videos))
         # Dynacast: the SFU tells the publisher which layers anyone watches; the rest pause.
         options = rtc.RoomOptions(
             connect_timeout=timeout_s, dynacast=True, auto_subscribe=self.auto_subscribe
@@ -233,6 +234,15 @@ class RoomSession:
         for video in self._videos:
             if video.identity == participant.identity and video.source == publication.source:
                 video.follow(publication, track)
+
+    def _pause_videos(
+        self, _track: rtc.Track, publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:  # fmt: skip
+        """A guest's video was unsubscribed: their tiles stop reading it until it returns."""
+        for video in self._videos:
+            if video.identity == participant.identity and video.source == publication.source:
+                video.pause()
 
     def ask_again(self, video: RemoteVideo) -> None:
         """A tile's video stopped arriving: subscribe again, or read the current track anew."""
