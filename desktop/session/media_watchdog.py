@@ -23,8 +23,13 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from desktop.session.state import MediaAlert, Source, StateStore
+
+if TYPE_CHECKING:
+    from desktop.session.program_feed import ProgramFeed
+    from desktop.session.room_session import RoomSession
 
 logger = logging.getLogger(__name__)
 
@@ -193,3 +198,8 @@ class MediaWatchdog:
         self._watches.clear()
         if self.store.state.media_alerts:
             self.store.update(media_alerts=())
+
+
+def media_probes(program: ProgramFeed, session: RoomSession | None) -> list[MediaProbe]:
+    """The studio's probes: guests on stage in the program, and guests' tiles."""
+    return [*program.probes(), *(session.tile_probes() if session is not None else ())]
