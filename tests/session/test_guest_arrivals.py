@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 from livekit import rtc
+from livekit.rtc.participant import PublishTrackError
 
 from desktop.media.compositor import Layout
 from desktop.media.frames import AudioFrame, VideoFrame
@@ -45,6 +46,8 @@ ROUNDS = 10
 PICTURE_WAIT_S = 20.0
 """How long a case waits for the guest's picture before it counts as lost (a generous bound:
 the fix brings it within 2 s; the printed figures say how long each took)."""
+SETUP_ATTEMPTS = 3
+"""A guest whose own publish times out arrives again (at most this many arrivals per case)."""
 TILE_TICK_S = 0.016
 """Tiles look for a new frame at about the display rate (as the stage does)."""
 
@@ -242,8 +245,24 @@ def first_tile_frame(host: Host, identity: str) -> asyncio.Future[None]:
 
 
 async def run_case(host: Host, server: Any, moment: str, round_index: int) -> Outcome:
-    """One guest arrives; the host puts them on stage at ``moment``."""
-    identity = f"{moment}-{round_index}"
+    """One guest arrives; the host puts them on stage at ``moment``.
+
+    A guest whose own publish the server did not confirm in time (a loaded 2-core machine:
+    the SDK gives up after 10 s) arrives again under a new name; that is the guest's side
+    failing, not the studio's, and the retry is noted in the outcome.
+    """
+    for attempt in range(SETUP_ATTEMPTS):
+        try:
+            return await arrive(host, server, moment, round_index, attempt)
+        except PublishTrackError as exc:
+            failure = f"{moment}-{round_index}: the guest's publish failed ({exc})"
+            print(f"{failure}; arriving again")
+    raise AssertionError(failure)
+
+
+async def arrive(host: Host, server: Any, moment: str, round_index: int, attempt: int) -> Outcome:
+    """One arrival (see :func:`run_case`)."""
+    identity = f"{moment}-{round_index}" + (f"-again{attempt}" if attempt else "")
     outcome = Outcome(moment, identity)
     guest = RoomGuest(Guest(identity, identity.title(), (200, 60, 60), 900.0 + round_index * 37,
                             640, 360))  # fmt: skip
