@@ -503,6 +503,11 @@ class ProgramFeed:
         feeds, self._feeds = list(self._feeds.values()), {}
         for feed in feeds:
             await self._close(feed)
+        # Readers being stopped finish with the loop below; a pending "subscribe again" goes.
+        pending = list(self._stopping)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         receive, self._receive = self._receive, None
         if receive is not None:
             await receive.aclose()
