@@ -136,6 +136,8 @@ class Outcome:
     program_s: float | None = None
     tile_s: float | None = None
     voice_s: float | None = None
+    subscribed_s: float = 0.0
+    """When the host's SDK had the camera's track, from ``since`` (0: it had it already)."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -153,6 +155,8 @@ class Host:
         self.program = ProgramSpy(EncoderSettings(1280, 720, 30))
         self.feed = ProgramFeed(self.program, self.session.store)
         self.tiles: Tiles | None = None
+        self.subscribed_at: dict[str, float] = {}
+        """When each guest's camera track last arrived at the host's SDK."""
 
     async def start(self) -> rtc.Room:
         token = self.server.token("host", self.room_name)
@@ -160,6 +164,14 @@ class Host:
         assert self.session.room is not None
         self.feed.attach(self.session.room)
         self.feed.set_layout(Layout.GRID)
+
+        def subscribed(
+            _track: rtc.Track, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant
+        ) -> None:
+            if pub.source == rtc.TrackSource.SOURCE_CAMERA:
+                self.subscribed_at[p.identity] = time.monotonic()
+
+        self.session.room.on("track_subscribed", subscribed)
         self.tiles = Tiles(self.session)
         return self.session.room
 
@@ -227,6 +239,8 @@ async def wait_for_picture(host: Host, outcome: Outcome) -> None:
         if heard and outcome.voice_s is None:
             outcome.voice_s = now
         if outcome.ok:
+            arrived = host.subscribed_at.get(outcome.identity, 0.0)
+            outcome.subscribed_s = max(0.0, arrived - outcome.since)
             return
         await asyncio.sleep(0.02)
 
@@ -334,8 +348,15 @@ def summary(outcomes: list[Outcome]) -> str:
         mine = [o for o in outcomes if o.moment == moment]
         lost = [o for o in mine if not o.ok]
         took = [max(o.program_s or 0, o.tile_s or 0) for o in mine if o.ok]
+        # From the moment (or, when later, from the camera's track arriving at the host's SDK:
+        # what the studio can act on).
+        after = [max(o.program_s or 0, o.tile_s or 0) - o.subscribed_s for o in mine if o.ok]
         worst = (
-            f", slowest {max(took):.2f} s, median {statistics.median(took):.2f} s" if took else ""
+            f", slowest {max(took):.2f} s, median {statistics.median(took):.2f} s; "
+            f"after the track arrived: slowest {max(after):.2f} s, "
+            f"median {statistics.median(after):.2f} s"
+            if took
+            else ""
         )
         lines.append(f"{moment}: {len(mine) - len(lost)}/{len(mine)} in the picture{worst}")
         for o in lost:
