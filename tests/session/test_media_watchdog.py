@@ -111,10 +111,11 @@ async def test_a_camera_taken_away_comes_back_and_the_host_is_told_when_it_does_
                     "the program's picture of Blue to go")  # fmt: skip
         await until(lambda: host.shows("blue", gone)[:2] == (True, True),
                     "Blue's picture back in program and tile")  # fmt: skip
+        # Program and tile stall together; whichever asks first brings both back.
         watch = host.session.store.state.media_watch
-        assert watch.stalls >= 2 and watch.retries >= 2, watch  # program and tile
-        await until(lambda: host.session.store.state.media_watch.recovered >= 2,
-                    "both stalls counted as recovered")  # fmt: skip
+        assert watch.stalls >= 1 and watch.retries >= 1, watch
+        await until(lambda: host.session.store.state.media_watch.recovered >= 1,
+                    "the stall counted as recovered")  # fmt: skip
         assert not alerts(host), alerts(host)
         # Taken away each time it comes back: after 5 s + 5 s the host is told, by name.
         sabotage.keep_on = True
@@ -172,6 +173,39 @@ async def test_a_voice_taken_away_comes_back_and_the_host_is_told_when_it_does_n
         back = time.monotonic()
         await until(lambda: host.shows("blue", back)[2], "Blue's voice back after the retries")
         await until(lambda: not alerts(host), "the alert to clear")
+    finally:
+        if watchdog is not None:
+            await watchdog.aclose()
+        if guest is not None:
+            await guest.aclose()
+        await host.aclose()
+
+
+@pytest.mark.timeout(240)
+async def test_a_camera_that_sends_nothing_is_asked_again_then_named_and_comes_back(
+    livekit_server: Any, unique_room: str
+) -> None:
+    """The track stays subscribed but carries nothing (the guest's camera froze upstream): the
+    program reads it anew, then has the SFU make the subscription anew, then tells the host;
+    when pictures flow again they reach program and tile through the new subscription."""
+    host = Host(livekit_server, unique_room)
+    guest: RoomGuest | None = None
+    watchdog: MediaWatchdog | None = None
+    try:
+        guest, watchdog = await on_stage(host, livekit_server)
+        unsubscribed: list[str] = []
+        host.room.on("track_unsubscribed", lambda _t, pub, p: unsubscribed.append(p.identity))
+        guest.camera_paused = True
+        await until(lambda: any(a.key == "program:blue:camera" for a in alerts(host)),
+                    "the program's alert about Blue's camera")  # fmt: skip
+        assert host.session.store.state.media_watch.retries >= 3  # program twice, tile once
+        # The second ask (with the alert) has the SFU make the subscription anew.
+        await until(lambda: "blue" in unsubscribed, "the camera's subscription made anew")
+        guest.camera_paused = False
+        back = time.monotonic()
+        await until(lambda: host.shows("blue", back)[:2] == (True, True),
+                    "Blue's picture back in program and tile")  # fmt: skip
+        await until(lambda: not alerts(host), "the alerts to clear")
     finally:
         if watchdog is not None:
             await watchdog.aclose()
