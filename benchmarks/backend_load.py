@@ -104,13 +104,14 @@ def _cli(root: Path, env: dict[str, str], *args: str) -> str:
 
 def _serve(root: Path, env: dict[str, str], db: str, tmp: Path, count: int) -> list[Any]:
     """Start ``count`` instances of the backend on one database; wait until each answers."""
+    from tests.fixtures import processes as children
     from tests.fixtures.rtmp import free_port
 
     processes = []
     for number in range(count):
         port = free_port()
         with (tmp / f"backend-{count}-{number}.log").open("wb") as log:
-            process = subprocess.Popen(
+            process = children.popen(
                 [sys.executable, "-m", "backend", "--db", db, "serve", "--port", str(port)],
                 cwd=root,
                 env={**env, "PYTHONPATH": str(root)},

@@ -19,6 +19,7 @@ from desktop.session.remote_control.server import RateLimit, RemoteControlServer
 from desktop.session.remote_control.tokens import token_for
 from desktop.session.settings import Secrets, Settings
 from desktop.session.studio import Studio
+from tests.fixtures import processes
 from tests.fixtures.rtmp import free_port
 from tests.participants import wait_for
 
@@ -31,7 +32,8 @@ async def remote(port: int, *words: str, token: str | None = TOKEN) -> tuple[int
     if token is not None:
         env[TOKEN_ENV] = token
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "desktop", "remote", "--port", str(port), *words, env=env,
+        *processes.child_command([sys.executable]), "-m", "desktop", "remote",
+        "--port", str(port), *words, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), 60)

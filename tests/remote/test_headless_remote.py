@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.media.compositor import comment_boxes
+from tests.fixtures import processes
 from tests.fixtures.headless import ROOT
 from tests.fixtures.program import decode_video, region_colour
 from tests.fixtures.rtmp import RtmpServer, free_port
@@ -31,7 +32,8 @@ async def test_headless_serves_the_api_for_its_program(
            "BROADCASTER_LOG_DIR": tempfile.mkdtemp(prefix="headless-logs-")}  # fmt: skip
     with log.open("wb") as err:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "desktop", "headless", "--width", "640", "--height", "360",
+            *processes.child_command([sys.executable]), "-m", "desktop", "headless",
+            "--width", "640", "--height", "360",
             "--rtmp", rtmp_server.url("live", "show"), "--remote-control", str(port),
             cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=err,
         )  # fmt: skip

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.fixtures import processes
 from tests.fixtures.rtmp import free_port
 
 START_TIMEOUT_S = 60.0
@@ -22,7 +23,7 @@ def test_the_studio_serves_the_api_when_asked(tmp_path: Path) -> None:
            "XDG_DATA_HOME": str(tmp_path / "data")}  # fmt: skip
     log = tmp_path / "studio.log"
     with log.open("w") as err:
-        studio = subprocess.Popen(
+        studio = processes.popen(
             [sys.executable, "-m", "desktop", "--synthetic-devices", "--no-setup",
              "--remote-control", str(port), "--quit-after-s", "120"],
             env=env, stdout=subprocess.DEVNULL, stderr=err,

@@ -7,7 +7,9 @@ import json
 import os
 import signal
 import stat
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from desktop.session.crash_reports import CrashGuard, scrub
@@ -40,6 +42,17 @@ def test_a_clean_exit_leaves_nothing_and_offers_nothing(tmp_path: Path) -> None:
     assert CrashGuard("studio", tmp_path).collect() == []
 
 
+async def _recorded_s(recording: Path) -> float:
+    """Seconds of pictures the recording holds now (0 while it has none)."""
+    if not recording.exists():
+        return 0.0
+    try:
+        times = await asyncio.to_thread(ffprobe_video_times_s, recording)
+    except subprocess.CalledProcessError:  # no readable header yet
+        return 0.0
+    return times[-1] if times else 0.0
+
+
 async def _headless(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         *processes.child_command([sys.executable]), "-m", "desktop", "headless", *args,
@@ -67,7 +80,12 @@ async def test_a_crash_leaves_a_report_without_secrets_offered_once_and_a_playab
         event = json.loads(line)
         if event.get("event") == "state" and event.get("connection") == "connected":
             break
-    await asyncio.sleep(4)
+    # Until the recording holds 2.5 s of pictures (on disk, as ffprobe reads it), however long
+    # a loaded machine takes to write them: what is checked below is what was written.
+    deadline = time.monotonic() + 60
+    while await _recorded_s(recording) < 2.5:
+        assert time.monotonic() < deadline, "the recording never held 2.5 s of pictures"
+        await asyncio.sleep(0.5)
     # A native crash, as a binding's refcount bug or an FFI panic would end it.
     proc.send_signal(signal.SIGSEGV)
     _, err = await asyncio.wait_for(proc.communicate(), 30)
