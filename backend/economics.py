@@ -125,7 +125,9 @@ class Economics:
             "revenueMultiplier": str(self.revenue_multiplier.quantize(CENT, ROUND_HALF_UP)),
             "durationBonus": str(self.duration_bonus),
             "totalRevenue": money_text(self.total_revenue),
-            "commissionRate": str(self.commission_rate),
+            # A percentage, as the revenue block's (the platform's guide: 20.0), written
+            # exactly like every figure here: the two blocks of one answer must agree.
+            "commissionRate": str((self.commission_rate * 100).quantize(CENT, ROUND_HALF_UP)),
             "platformCommission": money_text(self.platform_commission),
             "creatorRevenue": money_text(self.creator_revenue),
             "net": money_text(self.net),

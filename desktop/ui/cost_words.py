@@ -32,7 +32,7 @@ def cost_lines(costs: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[tup
         return amount(figures.get(key, "0"), currency)
 
     try:
-        rate = f"{Decimal(figures.get('commissionRate', '0.20')) * 100:.0f} %"
+        rate = f"{Decimal(figures.get('commissionRate', '20')):.0f} %"  # a percentage
     except InvalidOperation:
         rate = "20 %"
     minutes = figures.get("participantMinutes", "0")

@@ -132,3 +132,15 @@ def test_the_guides_example_and_configured_rates() -> None:
         rates_from_env({"BROADCASTER_RATE_STORAGE_GB": "two cents"})
     with pytest.raises(ValueError, match="non-negative"):
         rates_from_env({"BROADCASTER_RATE_EGRESS_GB": "-1"})
+
+
+def test_the_commission_rate_reads_alike_in_the_economics_and_the_revenue() -> None:
+    """The outside probe found ``revenue.commissionRate`` 20.0 beside ``economics``' "0.20":
+    one answer, two units. Both are now a percentage (the guide's 20.0)."""
+    from backend.rooms import COMMISSION_RATE
+
+    figures = economics(Usage(participant_ms=MINUTE_MS), Decimal(100), Rates())
+    assert figures.as_json()["commissionRate"] == "20.00"
+    assert Decimal(figures.as_json()["commissionRate"]) == Decimal(str(COMMISSION_RATE * 100))
+    custom = economics(Usage(), Decimal(100), Rates(commission_rate=Decimal("0.15")))
+    assert custom.as_json()["commissionRate"] == "15.00"
