@@ -30,7 +30,6 @@ from desktop.session.backend_client import Backend, HttpBackend, LocalBackend
 from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import REHEARSAL_ID, LiveOutputs, cloud_recording, local_recording
-from desktop.session.media_watchdog import MediaWatchdog, media_probes
 from desktop.session.moderation import Moderator
 from desktop.session.node_urls import connect_first
 from desktop.session.on_screen import OnScreen
@@ -159,8 +158,6 @@ class Studio:
         """The program's stage, layout and the guests' media in it."""
         self.on_screen = OnScreen(self.live.direct.compositor, self.set_banner)
         """A viewer's comment, the ticker and the banner over the program."""
-        self.watchdog = MediaWatchdog(self.store, lambda: media_probes(self.program, self.session))
-        """Asks again for guests' cameras and voices that stop arriving, then tells the host."""
         self._peak_participants = 1
         self._peak_publishers = 0
         self._started_s = time.monotonic()
@@ -305,7 +302,6 @@ class Studio:
         if session.room is not None:
             # The program follows the room joined now (a rejoin is a new room object).
             self.program.attach(session.room)
-            self.watchdog.start()
         self._start_playback(session)
         if self.camera is not None:
             await session.publish_camera(self.camera)
@@ -892,7 +888,6 @@ class Studio:
             self._stop_live_clock()
         if self.guard is not None:
             await self.guard.disarm()
-        await self.watchdog.aclose()
         await self.program.aclose()
         await self.live.aclose()
         self._stop_live_clock()
@@ -962,7 +957,6 @@ class Studio:
             self.costs = None
         if self.guard is not None:
             await self.guard.disarm()
-        await self.watchdog.aclose()
         if not self.store.state.ended:  # End stream closed the program feed already
             await self.program.aclose()
         await self.live.aclose()
