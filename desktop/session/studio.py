@@ -32,7 +32,6 @@ from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import REHEARSAL_ID, LiveOutputs, cloud_recording, local_recording
 from desktop.session.moderation import Moderator
 from desktop.session.node_urls import connect_first
-from desktop.session.on_screen import OnScreen
 from desktop.session.program_feed import ProgramFeed
 from desktop.session.publisher import PublishDefaults
 from desktop.session.recording_guard import RecordingGuard
@@ -156,8 +155,6 @@ class Studio:
         )  # fmt: skip
         self.program = ProgramFeed(self.live.direct, self.store)
         """The program's stage, layout and the guests' media in it."""
-        self.on_screen = OnScreen(self.live.direct.compositor, self.set_banner)
-        """A viewer's comment, the ticker and the banner over the program."""
         self._peak_participants = 1
         self._peak_publishers = 0
         self._started_s = time.monotonic()
