@@ -88,8 +88,14 @@ async def test_a_stalled_studio_holds_a_bounded_backlog_and_recovers(
                 if pub.track is not None
             )
 
-        await _wait_until(lambda: cameras_subscribed() >= GUESTS, 90, cameras_subscribed)
-        for identity in sorted(room.remote_participants):
+        # Nine 720p encoders share two cores with the server and this studio: on a busy CI
+        # machine a guest can take minutes to publish. Seven are enough to measure the stall.
+        await _wait_until(
+            lambda: cameras_subscribed() >= LIVE_GUESTS_NEEDED, 90, cameras_subscribed
+        )
+        for identity, participant in sorted(room.remote_participants.items()):
+            if not any(pub.track is not None for pub in participant.track_publications.values()):
+                continue
             video = session.open_remote_video(identity, tile_height_px=720)
             assert video is not None
             videos.append(video)
@@ -102,7 +108,7 @@ async def test_a_stalled_studio_holds_a_bounded_backlog_and_recovers(
         # and its tile left on the old track (issue #32's race, fixed on its own branch); that
         # guest then sends nothing here, which takes nothing from what this test measures.
         await _wait_until(
-            lambda: len(on_top_layer()) <= GUESTS - LIVE_GUESTS_NEEDED,
+            lambda: len(videos) - len(on_top_layer()) >= LIVE_GUESTS_NEEDED,
             90,
             lambda: f"not at 720p: {on_top_layer()}; heights {heights}",
         )
