@@ -59,8 +59,10 @@ async def test_livekit_mode_moderates_and_records_through_the_local_backend(
         # host sees it before clicking (right after publish_track returns, the server may not
         # list the track yet, and the backend answers "ann publishes no microphone").
         await wait_for(
-            lambda: (ann := state.state.remotes.get("ann")) is not None
-            and ann.track(Source.MICROPHONE) is not None,
+            lambda: (
+                (ann := state.state.remotes.get("ann")) is not None
+                and ann.track(Source.MICROPHONE) is not None
+            ),
             20,
         )
         muted = asyncio.Event()
