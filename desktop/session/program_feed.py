@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from desktop.media.compositor import HOST_ID, Layout, Region, RegionKind, StageM
 from desktop.media.frames import AudioFrame, PixelFormat, VideoFrame, monotonic_us
 from desktop.media.outputs.program import DirectBroadcast
 from desktop.session.bounded_video import BoundedVideoStream
+from desktop.session.media_watchdog import MediaProbe
 from desktop.session.receive_drops import RECEIVE_DROPS
 from desktop.session.receive_loop import Reader, ReceiveLoop, close_stream
 from desktop.session.remote_video import LAYER_OF, LAYER_WISHES
@@ -46,6 +48,10 @@ MEDIUM_LAYER_MAX_H = 400
 """Regions up to this tall get the middle layer (about 640×360); taller ones the top layer."""
 
 
+RESUBSCRIBE_AFTER_S = 1.0
+"""Asking for a stalled camera anew: subscribe again this long after unsubscribing (at once,
+the SFU would keep the subscription it has)."""
+
 PROGRAM_WISH = "program"
 """The program's name in :data:`~desktop.session.remote_video.LAYER_WISHES`."""
 
@@ -57,6 +63,14 @@ def layer_for(region_height_px: int) -> rtc.VideoQuality.ValueType:
     if region_height_px <= MEDIUM_LAYER_MAX_H:
         return rtc.VideoQuality.VIDEO_QUALITY_MEDIUM
     return rtc.VideoQuality.VIDEO_QUALITY_HIGH
+
+
+def _subscribed(
+    participant: rtc.RemoteParticipant, source: rtc.TrackSource.ValueType
+) -> rtc.RemoteTrackPublication | None:
+    """The guest's publication of ``source`` that has a subscribed track (``None``: none)."""
+    return next((p for p in participant.track_publications.values()
+                 if p.source == source and p.track is not None), None)  # fmt: skip
 
 
 def program_warning(state: RoomState, program_stage: tuple[str, ...]) -> str:
@@ -94,9 +108,18 @@ class _GuestFeed:
         self.video: Reader | None = None
         """Reads the camera on the receive loop (``None``: no camera stream open)."""
         self.video_publication: rtc.RemoteTrackPublication | None = None
+        self.video_track: rtc.Track | None = None
+        """The camera track read now (a new subscription brings a new one)."""
         self.audio: Reader | None = None
         """Reads the microphone on the receive loop."""
+        self.audio_track: rtc.Track | None = None
         self.quality: rtc.VideoQuality.ValueType | None = None
+        self.video_at = 0.0
+        """When the last picture reached the program (``time.monotonic()``; 0: never)."""
+        self.audio_at = 0.0
+        """When the last sound reached the mix."""
+        self.asked = 0
+        """Times the watchdog asked for the camera again."""
 
 
 class ProgramFeed:
@@ -118,6 +141,7 @@ class ProgramFeed:
         self._receive: ReceiveLoop | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._stopping: set[asyncio.Task[None]] = set()
         self.host_name = "Host"
         self._unsubscribe = store.subscribe(self._on_state)
 
@@ -284,15 +308,110 @@ class ProgramFeed:
             return
         if feed is None:
             feed = self._feeds[identity] = _GuestFeed(identity)
-        for publication in participant.track_publications.values():
-            track = publication.track
-            if track is None:
+        camera = _subscribed(participant, rtc.TrackSource.SOURCE_CAMERA)
+        microphone = _subscribed(participant, rtc.TrackSource.SOURCE_MICROPHONE)
+        # A reader left on a track that went away reads nothing for the rest of the show (the
+        # SDK's VideoStream never ends when its track does), and the new subscription's track
+        # was never read: the guest showed as initials while their voice was mixed (#32).
+        if feed.video is not None and (camera is None or camera.track is not feed.video_track):
+            self._stop_video(feed, keep_picture=camera is not None)
+        if feed.audio is not None and (
+            microphone is None or microphone.track is not feed.audio_track
+        ):  # fmt: skip
+            self._stop_reader(feed.audio)
+            feed.audio, feed.audio_track = None, None
+        for publication in (camera, microphone):
+            if publication is None or publication.track is None:
                 continue
             try:
-                self._open(feed, publication, track)
+                self._open(feed, publication, publication.track)
             except Exception as exc:  # noqa: BLE001 - a track going away as we open it
                 logger.info("could not read %s's %s: %r", identity, publication.source, exc)
         self._fit_layers()
+
+    def _stop_reader(self, reader: Reader) -> None:
+        if self._receive is not None:
+            task = asyncio.ensure_future(self._receive.stop(reader))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+
+    def _stop_video(self, feed: _GuestFeed, keep_picture: bool) -> None:
+        """Stop reading a guest's camera (``keep_picture``: a new track follows at once)."""
+        if feed.video is not None:
+            self._stop_reader(feed.video)
+        feed.video, feed.video_track = None, None
+        if not keep_picture:
+            self.broadcast.compositor.set_frame(feed.identity, None)  # initials meanwhile
+
+    def ask_again(self, identity: str, source: Source) -> None:
+        """The watchdog saw no picture (or sound) of a guest on stage: ask for it again.
+
+        No track: subscribe again. A track: read it anew and ask for the layer again; every
+        second time, also have the SFU make the subscription anew (unsubscribe, and subscribe
+        again a second later; the new track is then followed).
+        """
+        participant = self.room.remote_participants.get(identity) if self.room else None
+        feed = self._feeds.get(identity)
+        if participant is None or feed is None or identity not in self._stage:
+            return
+        sdk_source = (rtc.TrackSource.SOURCE_CAMERA if source is Source.CAMERA
+                      else rtc.TrackSource.SOURCE_MICROPHONE)  # fmt: skip
+        publication = next((p for p in participant.track_publications.values()
+                            if p.source == sdk_source), None)  # fmt: skip
+        if publication is None:
+            return
+        if publication.track is None:
+            publication.set_subscribed(True)
+            return
+        if source is Source.CAMERA:
+            feed.asked += 1
+            self._stop_video(feed, keep_picture=True)
+            if feed.asked % 2 == 0:
+                publication.set_subscribed(False)
+                self._spawn_later(RESUBSCRIBE_AFTER_S, lambda: publication.set_subscribed(True))
+                return
+        elif feed.audio is not None:
+            self._stop_reader(feed.audio)
+            feed.audio, feed.audio_track = None, None
+        self._refresh(identity)
+
+    def _spawn_later(self, delay_s: float, action: Callable[[], None]) -> None:
+        async def later() -> None:
+            await asyncio.sleep(delay_s)
+            if not self._closed:
+                try:
+                    action()
+                except Exception as exc:  # noqa: BLE001 - the guest may have left meanwhile
+                    logger.info("asking again: %r", exc)
+
+        task = asyncio.ensure_future(later())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    def probes(self) -> list[MediaProbe]:
+        """What the media watchdog looks at: each guest on stage's camera and voice."""
+        probes = []
+        for identity in self._stage:
+            if identity == HOST_ID:
+                continue
+            for source in (Source.CAMERA, Source.MICROPHONE):
+
+                def expected(i: str = identity, s: Source = source) -> bool:
+                    guest = self.store.state.remotes.get(i)
+                    track = guest.track(s) if guest is not None else None
+                    return i in self._stage and track is not None and not track.muted
+
+                def last_at(i: str = identity, s: Source = source) -> float:
+                    feed = self._feeds.get(i)
+                    if feed is None:
+                        return 0.0
+                    return feed.video_at if s is Source.CAMERA else feed.audio_at
+
+                def ask(i: str = identity, s: Source = source) -> None:
+                    self.ask_again(i, s)
+
+                probes.append(MediaProbe(identity, source, "program", expected, last_at, ask))
+        return probes
 
     def _open(
         self, feed: _GuestFeed, publication: rtc.RemoteTrackPublication, track: rtc.Track
@@ -302,20 +421,24 @@ class ProgramFeed:
             self._loop = asyncio.get_running_loop()
         if publication.source == rtc.TrackSource.SOURCE_CAMERA and feed.video is None:
             feed.video_publication = publication
+            feed.video_track = track
             feed.quality = None
             feed.video = self._receive.start(lambda reader: self._read_video(feed, track, reader))
         elif publication.source == rtc.TrackSource.SOURCE_MICROPHONE and feed.audio is None:
+            feed.audio_track = track
             feed.audio = self._receive.start(lambda reader: self._read_audio(feed, track, reader))
 
     def _ended(self, feed: _GuestFeed, reader: Reader) -> None:
         """A stream's reader ended (on the studio's loop): the next subscription opens anew."""
         if feed.video is reader:
             feed.video = None
+            feed.video_track = None
             feed.video_publication = None
             # Initials until the camera is back.
             self.broadcast.compositor.set_frame(feed.identity, None)
         elif feed.audio is reader:
             feed.audio = None
+            feed.audio_track = None
 
     def _tell_ended(self, feed: _GuestFeed, reader: Reader) -> None:
         """From the receive loop: hand the bookkeeping to the studio's loop."""
@@ -335,6 +458,7 @@ class ProgramFeed:
                 if frame.type != rtc.VideoBufferType.I420:
                     frame = frame.convert(rtc.VideoBufferType.I420)
                 data = np.frombuffer(frame.data, np.uint8).copy()
+                feed.video_at = time.monotonic()
                 self.broadcast.push_video(
                     feed.identity,
                     VideoFrame(
@@ -357,6 +481,7 @@ class ProgramFeed:
             async for event in stream:
                 frame = event.frame
                 samples = np.frombuffer(frame.data, np.int16).copy()
+                feed.audio_at = time.monotonic()
                 self.broadcast.push_audio(
                     feed.identity,
                     AudioFrame(
@@ -384,6 +509,11 @@ class ProgramFeed:
         feeds, self._feeds = list(self._feeds.values()), {}
         for feed in feeds:
             await self._close(feed)
+        # Readers being stopped finish with the loop below; a pending "subscribe again" goes.
+        pending = list(self._stopping)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         receive, self._receive = self._receive, None
         if receive is not None:
             await receive.aclose()

@@ -9,6 +9,9 @@ painted or not (measured here).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -21,7 +24,7 @@ from desktop.media.fanout import FrameQueue
 from desktop.session.adaptation import Layer
 from desktop.session.bounded_video import BoundedVideoStream
 from desktop.session.receive_drops import RECEIVE_DROPS
-from desktop.session.receive_loop import ReceiveLoop, close_stream
+from desktop.session.receive_loop import Reader, ReceiveLoop, close_stream
 
 if TYPE_CHECKING:
     from livekit import rtc
@@ -149,7 +152,12 @@ LAYER_WISHES = LayerWishes()
 
 
 class RemoteVideo:
-    """One remote video track feeding one tile.
+    """One guest's camera or screen feeding one tile, following the track as it is replaced.
+
+    A guest who unpublishes and publishes again (or whose subscription is made anew) arrives
+    on a new track; the tile keeps this object and its frame queue, and the session hands the
+    new track to :meth:`follow` (the SDK's ``VideoStream`` of the old track never ends, so a
+    reader left on it read nothing for the rest of the show).
 
     Args:
         identity: Whose video it is.
@@ -169,13 +177,21 @@ class RemoteVideo:
     ) -> None:
         self.identity = identity
         self.publication = publication
+        self.source = publication.source
+        """The SDK's track source (camera or screen)."""
+        self.track = track
+        """The track read now."""
         self.tile_height_px: int | None = None
+        self.frame_at = 0.0
+        """When the last frame arrived (``time.monotonic()``; 0 before the first)."""
         self._choose_layer = choose_layer
         self._wish = f"tile-{id(self)}"
         self._frames: FrameQueue[RemoteFrame] = FrameQueue("tile", maxsize=1)
         # Read off the studio's loop (see receive_loop): 30 events a second per tile.
         self._receive = receive
         self._reader = self._receive.start(lambda _: self._read(track))
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._paused = False
 
     @property
     def frames(self) -> FrameQueue[RemoteFrame]:
@@ -192,6 +208,42 @@ class RemoteVideo:
         layer = self._choose_layer(self.identity, self.tile_height_px)
         LAYER_WISHES.want(self.publication, self._wish, layer)
 
+    def follow(self, publication: rtc.RemoteTrackPublication, track: rtc.Track) -> None:
+        """Read ``track`` from now on (a new subscription of the guest's video); again is fine.
+
+        Used on the studio's loop.
+        """
+        if self._frames.closed or (
+            track is self.track and not self._paused and not self._reader.done
+        ):  # fmt: skip
+            return
+        if publication is not self.publication:
+            with contextlib.suppress(Exception):  # the old one may be gone with its guest
+                LAYER_WISHES.want(self.publication, self._wish, None)
+            self.publication = publication
+        self.restart(track)
+
+    def pause(self) -> None:
+        """The track was unsubscribed: stop reading it (the tile keeps its last frame)."""
+        if not self._paused:
+            self._paused = True
+            self._stop(self._reader)
+
+    def _stop(self, reader: Reader) -> None:
+        stop = asyncio.ensure_future(self._receive.stop(reader))
+        self._stopping.add(stop)
+        stop.add_done_callback(self._stopping.discard)
+
+    def restart(self, track: rtc.Track | None = None) -> None:
+        """Open the stream again (on ``track``, or the same one) and ask for the layer again."""
+        old, self.track = self._reader, track or self.track
+        if not self._paused:
+            self._stop(old)
+        self._paused = False
+        new_track = self.track
+        self._reader = self._receive.start(lambda _: self._read(new_track))
+        self.refit()
+
     async def _read(self, track: rtc.Track) -> None:
         # On the receive loop. A tile only ever wants the newest frame, and a stalled loop
         # must not pile up the rest (bounded_video); I420 is what the decoder gives.
@@ -203,6 +255,7 @@ class RemoteVideo:
             async for event in stream:
                 frame = event.frame
                 i420 = np.frombuffer(frame.data, np.uint8)
+                self.frame_at = time.monotonic()
                 self._frames.put(RemoteFrame(i420, frame.width, frame.height, event.timestamp_us))
         finally:
             await close_stream(stream, f"{self.identity}'s video")
@@ -210,6 +263,7 @@ class RemoteVideo:
 
     async def aclose(self) -> None:
         """Stop reading (and stop wanting a layer of this video)."""
-        LAYER_WISHES.want(self.publication, self._wish, None)
+        with contextlib.suppress(Exception):  # a guest leaving takes the track along
+            LAYER_WISHES.want(self.publication, self._wish, None)
         await self._receive.stop(self._reader)
         self._frames.close()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from backend.lazy import lazy_module
@@ -31,6 +31,7 @@ from desktop.session.errors import (
     connect_error,
 )
 from desktop.session.link_stats import LinkStats
+from desktop.session.media_watchdog import MediaProbe
 from desktop.session.publisher import PublishDefaults, Publisher
 from desktop.session.receive_drops import count_native_drops
 from desktop.session.receive_loop import ReceiveLoop
@@ -116,6 +117,8 @@ class RoomSession:
         self.store.update(connection=ConnectionState.CONNECTING, error="", disconnect_reason=None)
         room = rtc.Room()
         self.events.wire(room)
+        room.on("track_subscribed", _logged(self._follow_videos))
+        room.on("track_unsubscribed", _logged(self._pause_videos))
         # Dynacast: the SFU tells the publisher which layers anyone watches; the rest pause.
         options = rtc.RoomOptions(
             connect_timeout=timeout_s, dynacast=True, auto_subscribe=self.auto_subscribe
@@ -226,6 +229,62 @@ class RoomSession:
                 return video
         return None
 
+    def _follow_videos(
+        self, track: rtc.Track, publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:  # fmt: skip
+        """A guest's video was subscribed (again): their tiles read the new track."""
+        for video in self._videos:
+            if video.identity == participant.identity and video.source == publication.source:
+                video.follow(publication, track)
+
+    def _pause_videos(
+        self, _track: rtc.Track, publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:  # fmt: skip
+        """A guest's video was unsubscribed: their tiles stop reading it until it returns."""
+        for video in self._videos:
+            if video.identity == participant.identity and video.source == publication.source:
+                video.pause()
+
+    def ask_again(self, video: RemoteVideo) -> None:
+        """A tile's video stopped arriving: subscribe again, or read the current track anew."""
+        participant = self.room.remote_participants.get(video.identity) if self.room else None
+        if participant is None:
+            return
+        for publication in participant.track_publications.values():
+            if publication.source != video.source:
+                continue
+            if publication.track is None:
+                publication.set_subscribed(True)
+            else:
+                video.publication = publication
+                video.restart(publication.track)
+            return
+
+    def tile_probes(self) -> list[MediaProbe]:
+        """What the media watchdog looks at for tiles: each open guest camera."""
+        self._videos = [v for v in self._videos if not v.frames.closed]
+        probes = []
+        for video in self._videos:
+            source = SOURCES.get(video.source)
+            if source is not Source.CAMERA:
+                continue
+
+            def expected(v: RemoteVideo = video) -> bool:
+                guest = self.store.state.remotes.get(v.identity)
+                camera = guest.track(Source.CAMERA) if guest else None
+                return camera is not None and not camera.muted and not v.frames.closed
+
+            def last_at(v: RemoteVideo = video) -> float:
+                return v.frame_at
+
+            def ask(v: RemoteVideo = video) -> None:
+                self.ask_again(v)
+
+            probes.append(MediaProbe(video.identity, Source.CAMERA, "tile", expected, last_at, ask))
+        return probes
+
     def _adapt(self, description: str) -> None:
         logger.info("quality adaptation: %s", description)
         change = QualityChange(now_ms(), description)
@@ -310,6 +369,18 @@ class RoomSession:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _logged(handler: Callable[..., None]) -> Callable[..., None]:
+    """An SDK event handler whose exceptions are logged (the SDK's emitter would swallow them)."""
+
+    def wrapper(*args: Any) -> None:
+        try:
+            handler(*args)
+        except Exception:
+            logger.exception("session handler failed")
+
+    return wrapper
 
 
 def _subscribe_audio(publication: rtc.RemoteTrackPublication, _: rtc.RemoteParticipant) -> None:

@@ -233,6 +233,49 @@ class RecordingGap:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaAlert:
+    """A guest on stage whose camera or voice has not reached the program (or their tile) for
+    a while, although they publish it unmuted; the studio keeps asking for it again."""
+
+    identity: str
+    """The guest."""
+    name: str
+    """Their display name (the identity when they have none)."""
+    source: Source
+    """CAMERA or MICROPHONE."""
+    where: str
+    """"program" or "tile"."""
+    since_ms: int
+    """When the last picture or sound arrived, or when it was first expected (wall clock ms)."""
+
+    @property
+    def key(self) -> str:
+        """One alert per guest, source and place."""
+        return f"{self.where}:{self.identity}:{self.source.name.lower()}"
+
+    @property
+    def text(self) -> str:
+        """The host's sentence."""
+        what = "camera" if self.source is Source.CAMERA else "voice"
+        place = "the program" if self.where == "program" else "their tile"
+        return f"{self.name}'s {what} is not reaching {place} — we are retrying"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaWatch:
+    """How often guests' media stalled and what the studio did (the Stats panel's counts)."""
+
+    stalls: int = 0
+    """Times a guest's expected camera or voice had not arrived for the stall time."""
+    retries: int = 0
+    """Times the studio asked for it again (resubscribed, re-requested the layer)."""
+    alerts: int = 0
+    """Times the host was told (the retry did not bring it back in time)."""
+    recovered: int = 0
+    """Stalls that ended with the media arriving again."""
+
+
+@dataclass(frozen=True, slots=True)
 class RoomState:
     """Everything the UI shows about the room."""
 
@@ -281,6 +324,10 @@ class RoomState:
     """Each guest's connection grades so far, oldest first (kept after they leave)."""
     recording_gaps: tuple[RecordingGap, ...] = ()
     """Stretches the cloud recording missed (the last may still be open)."""
+    media_alerts: tuple[MediaAlert, ...] = ()
+    """Guests on stage whose camera or voice is not arriving although published (a notice each)."""
+    media_watch: MediaWatch = MediaWatch()
+    """Counts of stalled guest media and the studio's retries (for Stats)."""
 
     @property
     def participant_count(self) -> int:

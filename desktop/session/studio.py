@@ -30,6 +30,7 @@ from desktop.session.backend_client import Backend, HttpBackend, LocalBackend
 from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import REHEARSAL_ID, LiveOutputs, cloud_recording, local_recording
+from desktop.session.media_watchdog import MediaWatchdog, media_probes
 from desktop.session.moderation import Moderator
 from desktop.session.node_urls import connect_first
 from desktop.session.program_feed import ProgramFeed
@@ -155,6 +156,8 @@ class Studio:
         )  # fmt: skip
         self.program = ProgramFeed(self.live.direct, self.store)
         """The program's stage, layout and the guests' media in it."""
+        self.watchdog = MediaWatchdog(self.store, lambda: media_probes(self.program, self.session))
+        """Asks again for guests' cameras and voices that stop arriving, then tells the host."""
         self._peak_participants = 1
         self._peak_publishers = 0
         self._started_s = time.monotonic()
@@ -299,6 +302,7 @@ class Studio:
         if session.room is not None:
             # The program follows the room joined now (a rejoin is a new room object).
             self.program.attach(session.room)
+            self.watchdog.start()
         self._start_playback(session)
         if self.camera is not None:
             await session.publish_camera(self.camera)
@@ -885,6 +889,7 @@ class Studio:
             self._stop_live_clock()
         if self.guard is not None:
             await self.guard.disarm()
+        await self.watchdog.aclose()
         await self.program.aclose()
         await self.live.aclose()
         self._stop_live_clock()
@@ -954,6 +959,7 @@ class Studio:
             self.costs = None
         if self.guard is not None:
             await self.guard.disarm()
+        await self.watchdog.aclose()
         if not self.store.state.ended:  # End stream closed the program feed already
             await self.program.aclose()
         await self.live.aclose()

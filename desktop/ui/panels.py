@@ -626,6 +626,11 @@ class StatsPanel(QWidget):
         if state.local is not None:
             rows.append(("Your connection", words.quality(state.local.quality)))
         rows += cost_lines(state.costs)
+        watch = state.media_watch
+        if watch.stalls:
+            rows.append(("Guests' media", f"{watch.stalls} stalled, asked again "
+                         f"{watch.retries} times, {watch.recovered} recovered, "
+                         f"{watch.alerts} told you"))  # fmt: skip
         for change in state.adaptations[-3:]:
             rows.append(("Adapted", change.description))
         for label, value in rows:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from desktop import __version__
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.outputs.output import OutputKind, OutputPhase
-from desktop.session.state import ConnectionState, ProblemCode, RoomState
+from desktop.session.state import ConnectionState, ProblemCode, RoomState, Source
 from desktop.session.studio import StreamSummary, Studio
 from desktop.ui.bridge import StateBridge
 from desktop.ui.confirm import ask
@@ -277,6 +277,15 @@ class StudioWindow(QMainWindow):
                 self.notices.post(Notice(f"problem:{code.name}", severity, text, step))
             else:
                 self.notices.clear(f"problem:{code.name}")
+        shown = set()
+        for alert in state.media_alerts:  # a guest's camera or voice is not arriving (#32)
+            key = f"media:{alert.key}"
+            shown.add(key)
+            what = "camera off and on" if alert.source is Source.CAMERA else "microphone off and on"
+            self.notices.post(Notice(key, Severity.WARNING, alert.text,
+                                     f"If it stays, ask {alert.name} to turn their {what}, or "
+                                     "take them off stage and add them again."))  # fmt: skip
+        self.notices.clear_prefix("media:", shown)
         names = {d.id: d.name for d in self.studio.settings.destinations}
         egress = {o.name: o for o in state.outputs}
         direct = {s.output_id: s for s in state.direct_outputs}
