@@ -3,7 +3,8 @@
 ``--quick`` only proves each benchmark still runs and produces its figures (CI); the full run
 takes about 45 minutes (the studio soak, which gives the memory figures, is 30 of them);
 ``--only soak`` runs just the soak, ``--only tiles`` just the tiles (local and SFU),
-``--only program`` just the compositing benchmark, ``--only ingest`` just benchmark 1 (ingest).
+``--only program`` just the compositing benchmark, ``--only ingest`` just benchmark 1 (ingest),
+``--only show`` just the studio live with four guests (the "show" rows).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def _table(rows: list[Row]) -> str:
 
 
 async def _run(quick: bool, soak_s: float | None) -> list[Row]:
-    from benchmarks import pipeline, program, room, soak, tiles
+    from benchmarks import pipeline, program, room, show, soak, tiles
 
     short = 2.0 if quick else 10.0
     repeats = 1 if quick else 5  # quick: one run of each side, only to prove it runs
@@ -88,6 +89,7 @@ async def _run(quick: bool, soak_s: float | None) -> list[Row]:
         rows += await soak.run(server, soak_s or (40.0 if quick else 1800.0))
     finally:
         room.stop_livekit(server)
+    rows += await show.measure(quick)  # its own server: the equipment is pinned to one core
     return rows
 
 
@@ -121,8 +123,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", default="benchmarks/results.json", help="where to write JSON")
     parser.add_argument("--soak-s", type=float, default=None,
                         help="length of the studio soak (default 1800, quick 40)")  # fmt: skip
-    parser.add_argument("--only", choices=("soak", "tiles", "program", "ingest"), default=None,
-                        help="run just this benchmark")  # fmt: skip
+    parser.add_argument("--only", choices=("soak", "tiles", "program", "ingest", "show"),
+                        default=None, help="run just this benchmark")  # fmt: skip
     parser.add_argument(
         "--memory-ceiling-mib", type=int, default=None,
         help="stop the run, with a sentence, when its whole process tree holds more than this "
@@ -149,6 +151,10 @@ def main(argv: list[str]) -> int:
 
         quick = args.quick
         rows = asyncio.run(pipeline.ingest(2.0 if quick else 10.0, 1 if quick else 5))
+    elif args.only == "show":
+        from benchmarks import show
+
+        rows = asyncio.run(show.measure(args.quick))
     elif args.only == "program":
         from benchmarks import program
 

@@ -1,21 +1,22 @@
 """The Program monitor: what viewers see, with the controls that change it while live.
 
-The monitor paints the program picture the encoder gets — the same I420 buffer, scaled down
-plane by plane to the monitor's size and converted once — so what the host sees is what goes
-out. Beside it: a button per layout, a banner line, and a row per guest with "Add to stage" /
-"Send backstage" and "Pin". A warning shows when the stream is live but the program leaves the
-guests out, and a note when the cloud path (egress) cannot show the chosen layout.
+The monitor paints the program picture the encoder gets, so what the host sees is what goes
+out: the same I420 buffer, copied, scaled down plane by plane to the monitor's size and
+converted once, all on the monitor's worker thread (:mod:`desktop.ui.frame_worker`); the UI
+thread only draws the finished picture. Beside it: a button per layout, a banner line, and a
+row per guest with "Add to stage" / "Send backstage" and "Pin". A warning shows when the
+stream is live but the program leaves the guests out, and a note when the cloud path (egress)
+cannot show the chosen layout.
 """
 
 from __future__ import annotations
 
 import logging
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QRect, QSize, Qt, QTimer
-from PySide6.QtGui import QColor, QHideEvent, QImage, QPainter, QPaintEvent, QShowEvent
+from PySide6.QtGui import QColor, QHideEvent, QPainter, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGridLayout,
@@ -29,10 +30,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.media.compositor import Layout, split_planes
+from desktop.media.compositor import Layout
+from desktop.media.frames import PixelFormat
 from desktop.session.state import RoomState
 from desktop.session.studio import Studio
 from desktop.ui.bridge import StateBridge
+from desktop.ui.frame_worker import Converted, forget_when_destroyed, new_key, worker
+from desktop.ui.preview_widget import FrameImage, draw_centred
 
 logger = logging.getLogger(__name__)
 
@@ -47,24 +51,8 @@ LAYOUT_TIPS = {
 }
 REFRESH_INTERVAL_MS = 66
 """The monitor repaints at about 15 fps: enough to judge a layout, cheap on a laptop."""
-
-
-def program_to_rgb(
-    picture: npt.NDArray[np.uint8], width: int, height: int, target: QSize
-) -> npt.NDArray[np.uint8]:
-    """An I420 program picture as RGB at most ``target`` in size (aspect kept, even sides)."""
-    scale = min(target.width() / width, target.height() / height, 1.0)
-    out_w, out_h = max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
-    y, u, v = split_planes(picture, width, height)
-    if (out_w, out_h) != (width, height):
-        # Scale the planes (1.5 bytes a pixel) before converting, not the RGB after (3 bytes).
-        area = cv2.INTER_AREA
-        y = np.asarray(cv2.resize(y, (out_w, out_h), interpolation=area), np.uint8)
-        u = np.asarray(cv2.resize(u, (out_w // 2, out_h // 2), interpolation=area), np.uint8)
-        v = np.asarray(cv2.resize(v, (out_w // 2, out_h // 2), interpolation=area), np.uint8)
-    i420 = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)])
-    rgb = cv2.cvtColor(i420.reshape(out_h * 3 // 2, out_w), cv2.COLOR_YUV2RGB_I420)
-    return np.ascontiguousarray(rgb, np.uint8)
+PROGRAM_WORKER = "program"
+"""The worker thread the monitor's pictures are made on."""
 
 
 class ProgramMonitorWidget(QWidget):
@@ -81,9 +69,15 @@ class ProgramMonitorWidget(QWidget):
         self.setAccessibleName("Program monitor")
         self.setMinimumSize(240, 135)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        # Painted whole every time (the background around the picture included): Qt need not
+        # paint the splitter beneath it first.
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._version = 0
-        self._image: QImage | None = None
-        self._rgb: npt.NDArray[np.uint8] | None = None
+        self._rect = QRect()
+        self._rect_key: tuple[int, int, int, int] = (0, 0, 0, 0)
+        self._picture = FrameImage()
+        self._key = new_key()
+        forget_when_destroyed(self, PROGRAM_WORKER, self._key)
         self.pictures_shown = 0
         """Program pictures painted so far."""
         self._timer = QTimer(self)
@@ -105,39 +99,58 @@ class ProgramMonitorWidget(QWidget):
     def picture_rect(self) -> QRect:
         """Where the program is painted inside the widget."""
         settings = self.studio.live.direct.settings
-        size = QSize(settings.width, settings.height).scaled(
-            self.size(), Qt.AspectRatioMode.KeepAspectRatio
-        )
-        rect = QRect(0, 0, size.width(), size.height())
-        rect.moveCenter(self.rect().center())
-        return rect
+        key = (self.width(), self.height(), settings.width, settings.height)
+        if key != self._rect_key:
+            # Worked out once per size: through the Qt bindings this was a few per cent of the
+            # UI thread's time during a show (it is asked on every tick and paint).
+            size = QSize(settings.width, settings.height).scaled(
+                self.size(), Qt.AspectRatioMode.KeepAspectRatio
+            )
+            rect = QRect(0, 0, size.width(), size.height())
+            rect.moveCenter(self.rect().center())
+            self._rect, self._rect_key = rect, key
+        return QRect(self._rect)
 
     def tick(self) -> None:
-        """Take the newest program picture if there is a new one."""
+        """Hand the newest program picture, if there is a new one, to the monitor's worker.
+
+        The worker copies it out of the compositor (under the compositor's lock, off this
+        thread) and scales and converts it to the picture's size here; the newest wins.
+        """
         compositor = self.studio.live.direct.compositor
         if compositor.version == self._version:
             return
         self._version = compositor.version
-        picture = compositor.latest()
-        if picture is None:
-            return
         settings = self.studio.live.direct.settings
-        target = self.picture_rect().size()
-        self._rgb = program_to_rgb(picture, settings.width, settings.height, target)
-        h, w = self._rgb.shape[:2]
-        self._image = QImage(self._rgb.data, w, h, w * 3, QImage.Format.Format_RGB888)
+        width, height = settings.width, settings.height
+
+        def fetch() -> tuple[npt.NDArray[np.uint8], PixelFormat, int, int] | None:
+            picture = compositor.latest()
+            return None if picture is None else (picture, PixelFormat.I420, width, height)
+
+        area = self.picture_rect().size()
+        worker(PROGRAM_WORKER).submit(self._key, fetch, (area.width(), area.height()),
+                                      self._show)  # fmt: skip
+
+    def _show(self, converted: Converted) -> None:
+        """A picture is ready (on the UI thread): paint it, and only where it goes."""
+        self._picture.show(converted)
         self.pictures_shown += 1
-        self.update()
+        self.update(self.picture_rect())
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt naming)
         """The program, or a placeholder before the first picture."""
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#0b0d11"))
-        if self._image is None:
+        image = self._picture.image
+        if image is None:
+            painter.fillRect(self.rect(), QColor("#0b0d11"))
             painter.setPen(QColor("#9aa3b2"))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Program")
             return
-        painter.drawImage(self.picture_rect(), self._image)
+        picture = self.picture_rect()
+        if event.rect() != picture:
+            painter.fillRect(event.rect(), QColor("#0b0d11"))
+        draw_centred(painter, picture, image)
 
 
 class ProgramWidget(QWidget):

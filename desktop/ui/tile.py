@@ -1,23 +1,22 @@
 """A participant tile: video (or initials), name, mic state, speaking ring, quality bars.
 
-Painting costs what it must and no more (each figure measured, see ``docs/benchmarks.md``):
+Painting costs what it must and no more, and none of it on the UI thread but the drawing
+(each figure measured, see ``docs/benchmarks.md``):
 
 - the session hands I420 frames as decoded, at the simulcast layer that fits the tile (the
   tile says its height whenever it is resized);
-- on each stage tick (the display rate) the tile takes only the newest frame and asks Qt to
-  repaint itself — only itself: it is opaque (``WA_OpaquePaintEvent``), so neither its parent
-  nor a sibling is painted with it;
-- the frame is converted lazily, in ``paintEvent``: a frame replaced before the paint, or
-  taken by a tile that is hidden and never painted, is never converted;
-- the conversion scales the planes to the tile's exact size and converts them into a reused
-  buffer painted as ``Format_RGB32`` (see :class:`~desktop.ui.preview_widget.FrameImage`), so
-  the paint is a plain row copy; only the letterbox bars are filled, and the name strip is a
+- on each stage tick (the display rate) a visible tile takes only the newest frame and hands
+  it to the tiles' worker thread (:mod:`desktop.ui.frame_worker`), which scales the planes to
+  the tile's exact size and converts them into a buffer painted as ``Format_RGB32``; a frame
+  replaced before the worker took it, or taken by a hidden tile, is never converted;
+- when the picture is ready the tile asks Qt to repaint itself — only itself: it is opaque
+  (``WA_OpaquePaintEvent``), so neither its parent nor a sibling is painted with it — and the
+  paint is a plain row copy; only the letterbox bars are filled, and the name strip is a
   pixmap drawn once per change of what it shows.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import QEvent, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
@@ -28,6 +27,7 @@ from desktop.media.frames import PixelFormat, VideoFrame
 from desktop.session.remote_video import RemoteVideoFeed
 from desktop.session.state import ParticipantState, Quality, Source
 from desktop.ui import words
+from desktop.ui.frame_worker import Converted, Fetch, forget_when_destroyed, new_key, worker
 from desktop.ui.preview_widget import FrameImage, draw_centred, fitted_wh
 
 QUALITY_BARS = {Quality.EXCELLENT: 3, Quality.GOOD: 2, Quality.POOR: 1, Quality.LOST: 0}
@@ -39,6 +39,8 @@ SPEAKING_COLOUR = "#35c46a"
 STRIP_HEIGHT_PX = 24
 """Height of the name strip at the bottom of a tile."""
 BACKDROP = "#101318"
+TILE_WORKER = "tiles"
+"""The worker thread every tile's pictures are made on."""
 _BACKDROP_COLOUR = QColor(BACKDROP)
 
 
@@ -74,14 +76,14 @@ class VideoTile(QWidget):
         self._local_queue: FrameQueue[VideoFrame] | None = None
         self._local_source: VideoCaptureSource | None = None
         self._picture = FrameImage()
-        self._pending: tuple[np.ndarray, PixelFormat, int, int] | None = None
-        """The newest frame taken, converted by the next paint (flat data, format, w, h)."""
+        self._key = new_key()
+        forget_when_destroyed(self, TILE_WORKER, self._key)
         self._camera_on = False
         self._strip_content: tuple[str, str, Quality] = ("", "", Quality.UNKNOWN)
         self._strip: QPixmap | None = None
         self._strip_key: tuple[object, ...] = ()
         self.frames_shown = 0
-        """Frames painted (stats, tests)."""
+        """Frames converted and painted (stats, tests)."""
         self._skipped_before = 0
         self.set_participant(participant)
 
@@ -102,7 +104,7 @@ class VideoTile(QWidget):
         self._strip_content = (name, mic, participant.quality)
         if not self._camera_on:
             self._picture.clear()
-            self._drop_pending()
+            worker(TILE_WORKER).forget(self._key)
         self.update()
 
     def set_remote_video(self, video: RemoteVideoFeed | None) -> None:
@@ -158,10 +160,11 @@ class VideoTile(QWidget):
     # -- painting ----------------------------------------------------------------------------
 
     def tick(self) -> bool:
-        """Take the newest frame if one arrived; returns whether a repaint was asked for.
+        """Take the newest frame if one arrived and hand it to the tiles' worker thread;
+        returns whether one was handed over (the tile repaints when its picture is ready).
 
-        The frame is converted by the paint that shows it, not here: if another tick takes a
-        newer one first (or the tile is hidden and never painted), it is never converted.
+        A hidden tile, or one whose camera is off, converts nothing: the frame counts as
+        skipped. So does a frame replaced by a newer one before the worker took it.
         """
         if self._remote is not None:
             frame = self._remote.frames.take_latest()
@@ -175,18 +178,22 @@ class VideoTile(QWidget):
             taken = (local.data, local.format, local.width, local.height)
         else:
             return False
-        self._drop_pending()
-        self._pending = taken
-        self.frames_shown += 1
-        self.update()
+        if not self._camera_on or not self.isVisible():
+            self._skipped_before += 1
+            return False
+        fetch: Fetch = lambda: taken  # noqa: E731 (the frame, handed over as it is)
+        area = (self.width(), self.height())
+        if worker(TILE_WORKER).submit(self._key, fetch, area, self._show):
+            self._skipped_before += 1
         return True
 
-    def _drop_pending(self) -> None:
-        """A frame taken but not painted is replaced: it counts as skipped, not shown."""
-        if self._pending is not None:
-            self._pending = None
-            self.frames_shown -= 1
-            self._skipped_before += 1
+    def _show(self, converted: Converted) -> None:
+        """A picture is ready (on the UI thread): paint it."""
+        if not self._camera_on:
+            return  # turned off while the picture was being made
+        self._picture.show(converted)
+        self.frames_shown += 1
+        self.update()
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt naming)
         """Ask for the simulcast layer that fits the new size."""
@@ -202,11 +209,7 @@ class VideoTile(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt naming)
         """Video letterboxed or initials; name, mic state, quality bars, speaking ring."""
-        pending, self._pending = self._pending, None
         width, height = self.width(), self.height()
-        if pending is not None and self._camera_on:
-            data, pixel_format, frame_w, frame_h = pending
-            self._picture.set_frame(data, pixel_format, frame_w, frame_h, (width, height))
         painter = QPainter(self)
         rect = self.rect()
         p = self.participant

@@ -1,7 +1,9 @@
-"""Tiles paint only when a new frame arrived, convert only the newest, at their exact size."""
+"""Tiles paint only when a new frame arrived, convert only the newest (on the tiles' worker
+thread, not the UI thread), at their exact size."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -12,7 +14,8 @@ from pytestqt.qtbot import QtBot
 from desktop.media.fanout import FrameQueue
 from desktop.session.remote_video import RemoteFrame
 from desktop.session.state import ParticipantState, Source, TrackState
-from desktop.ui.tile import VideoTile
+from desktop.ui.frame_worker import new_key, worker
+from desktop.ui.tile import TILE_WORKER, VideoTile
 
 W, H = 640, 360
 ORANGE_YUV = (151, 44, 201)  # BT.601 limited range for RGB (255, 128, 0), roughly
@@ -105,7 +108,7 @@ def test_tile_rescales_the_next_frame_after_a_resize(qtbot: QtBot) -> None:
         image: Any = tile._picture.image
         return None if image is None else (image.width(), image.height())
 
-    qtbot.waitUntil(lambda: image_size() == (320, 180), timeout=3000)  # made by the paint
+    qtbot.waitUntil(lambda: image_size() == (320, 180), timeout=3000)  # made by the worker
     tile.resize(160, 90)
     qtbot.waitUntil(lambda: tile.height() == 90, timeout=3000)
     assert feed.heights[-1] == 90  # the layer that fits is asked for
@@ -114,22 +117,21 @@ def test_tile_rescales_the_next_frame_after_a_resize(qtbot: QtBot) -> None:
     qtbot.waitUntil(lambda: image_size() == (160, 90), timeout=3000)
 
 
-class Conversions:
-    """Counts the frames a tile converts into pixels (and says which), by wrapping its real
-    ``FrameImage.set_frame``."""
+def _hold_the_worker() -> threading.Event:
+    """Keep the tiles' worker thread busy until the returned event is set (a worker that is
+    still converting another tile's frame)."""
+    started, release = threading.Event(), threading.Event()
 
-    def __init__(self, tile: VideoTile) -> None:
-        self.first_lumas: list[int] = []
-        convert = tile._picture.set_frame
+    def busy() -> None:
+        started.set()
+        release.wait(10)
 
-        def counted(data: Any, *args: Any) -> Any:
-            self.first_lumas.append(int(data[0]))
-            return convert(data, *args)
-
-        tile._picture.set_frame = counted  # type: ignore[method-assign,assignment]
+    worker(TILE_WORKER).submit(new_key(), busy, (16, 16), lambda _: None)
+    assert started.wait(5)
+    return release
 
 
-def test_frames_replaced_before_the_paint_are_never_converted(qtbot: QtBot) -> None:
+def test_frames_replaced_before_the_worker_takes_them_are_never_converted(qtbot: QtBot) -> None:
     camera = TrackState("TR", Source.CAMERA, True)
     tile = VideoTile(ParticipantState("ann", "Ann", tracks=(camera,)))
     qtbot.addWidget(tile)
@@ -138,17 +140,20 @@ def test_frames_replaced_before_the_paint_are_never_converted(qtbot: QtBot) -> N
     tile.set_remote_video(feed)
     tile.show()
     qtbot.waitExposed(tile)
-    conversions = Conversions(tile)
-    # Two stage ticks take a frame each before Qt gets to paint (a busy event loop): the
-    # first one is replaced unseen, so only the second is converted, by the paint showing it.
+    tiles_worker = worker(TILE_WORKER)
+    converted_before = tiles_worker.converted
+    # Two stage ticks hand over a frame each while the worker is busy: the first one is
+    # replaced unseen, so only the second is converted, off the UI thread, and painted.
+    release = _hold_the_worker()
     feed.frames.put(_solid((81, 90, 240)))  # red
     assert tile.tick() is True
     feed.frames.put(_solid(ORANGE_YUV))
     assert tile.tick() is True
-    assert conversions.first_lumas == []  # nothing converted before the paint
-    qtbot.waitUntil(lambda: len(conversions.first_lumas) == 1, timeout=3000)
+    assert tile.frames_shown == 0  # nothing shown before the worker made it
+    release.set()
+    qtbot.waitUntil(lambda: tile.frames_shown == 1, timeout=3000)
     qtbot.wait(50)
-    assert conversions.first_lumas == [ORANGE_YUV[0]]
+    assert tiles_worker.converted - converted_before == 1
     assert tile.frames_shown == 1 and tile.frames_skipped == 1
     colour = tile.grab().toImage().pixelColor(165, 100)
     assert abs(colour.red() - 255) < 12 and abs(colour.green() - 128) < 12
@@ -159,7 +164,7 @@ def test_frames_replaced_before_the_paint_are_never_converted(qtbot: QtBot) -> N
         feed.frames.put(_solid((81, 90, 240)))
         tile.tick()
         qtbot.wait(20)
-    assert len(conversions.first_lumas) == 1
+    assert tiles_worker.converted - converted_before == 1
 
 
 def test_a_new_frame_repaints_its_tile_only(qtbot: QtBot) -> None:
