@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "studio": ("desktop.ui.app", "open the studio window (the default)"),
     "devices": ("desktop.media.devices", "list cameras, microphones and screens"),
     "headless": ("desktop.session.headless", "publish to a room and/or RTMP with no window"),
+    "remote": ("desktop.session.remote_control.client", "drive a running studio (its API)"),
 }
 
 

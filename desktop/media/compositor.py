@@ -21,6 +21,7 @@ import enum
 import logging
 import math
 import threading
+import time
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -148,6 +149,12 @@ class Scene:
     """Text of the banner along the bottom ('' = none)."""
     name_plates: bool = True
     """Lower-third name plates on people."""
+    comment: tuple[str, str] | None = None
+    """A viewer's comment shown as a lower third: (sender's name, text); None = none."""
+    comment_until_s: float = 0.0
+    """When the comment goes away by itself (``time.monotonic()`` seconds; 0 = until hidden)."""
+    ticker: str = ""
+    """Text scrolling right to left along the top of the picture ('' = no ticker)."""
     background_rgb: tuple[int, int, int] = (16, 18, 24)
     """Colour behind and between the regions."""
     logo_bgra: npt.NDArray[np.uint8] | None = field(default=None, compare=False)
@@ -332,6 +339,45 @@ def banner_height(height: int) -> int:
     return even(height / 10)
 
 
+TICKER_SPEED_PER_S = 0.12
+"""How fast the ticker scrolls, in program widths per second (a word stays ~8 s on screen)."""
+COMMENT_NAME_BGR = (40, 140, 230)
+"""Background of the comment's name line (an orange, BGR)."""
+COMMENT_TEXT_BGR = (245, 245, 245)
+"""Background of the comment's text line (near white, BGR)."""
+TICKER_BGR = (20, 200, 240)
+"""Background of the ticker band (a yellow, BGR)."""
+OVERLAY_BGRS = (COMMENT_NAME_BGR, COMMENT_TEXT_BGR, TICKER_BGR)
+MAX_OVERLAY_ART = 12
+"""Comment and ticker pictures kept drawn (the latest ones; dict order is insertion order)."""
+
+
+def ticker_box(width: int, height: int) -> Region:
+    """Where the ticker band goes: along the top, the whole width."""
+    return Region("ticker", RegionKind.PERSON, 0, 0, width, even(height / 14))
+
+
+def comment_boxes(width: int, height: int, banner: bool) -> tuple[Region, Region]:
+    """Where a comment's lower third goes: its name line and, under it, its text line.
+
+    Bottom left, above the banner band when there is one, over the people (as on television).
+    """
+    bottom = height - (banner_height(height) if banner else 0) - even(height / 24)
+    name_h, text_h = even(height / 18), even(height / 12)
+    x = even(width / 32)
+    text_w = even(width * 0.7)
+    text = Region("comment-text", RegionKind.PERSON, x, bottom - text_h, text_w, text_h)
+    name = Region("comment-name", RegionKind.PERSON, x, text.y - name_h, even(text_w / 2), name_h)
+    return name, text
+
+
+def comment_visible(scene: Scene, now_s: float) -> bool:
+    """Whether the scene's comment shows at ``now_s`` (monotonic seconds)."""
+    return scene.comment is not None and (
+        scene.comment_until_s <= 0 or now_s < scene.comment_until_s
+    )
+
+
 def _crop_to(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[int, int, int, int]:
     """The centred part of a source with the destination's aspect (cover), even coordinates."""
     scale = max(dst_w / src_w, dst_h / src_h)
@@ -462,6 +508,8 @@ class Compositor:
         self._camera_i420: npt.NDArray[np.uint8] | None = None
         """Where an NV12 camera frame is converted (once per new frame drawn), kept."""
         self.pictures = 0
+        self._ticker_start_s = 0.0
+        """When the current ticker text started scrolling (monotonic seconds)."""
         """Pictures composed so far."""
 
     # -- what the program shows ----------------------------------------------------------------
@@ -531,6 +579,8 @@ class Compositor:
             scene = self._scene
             frames = dict(self._frames)
         regions = self._layout(scene, SCREEN_ID in frames)
+        now_s = time.monotonic()
+        comment = scene.comment if comment_visible(scene, now_s) else None
         members = {m.source_id: m for m in scene.stage}
         content = [
             self._content_key(r, frames.get(r.source_id), members.get(r.source_id)) for r in regions
@@ -538,9 +588,11 @@ class Compositor:
         # Who speaks or is pinned matters only through the regions: a new speaker in a grid
         # redraws nothing.
         static = (tuple(regions), scene.stage, scene.banner, scene.name_plates,
-                  scene.background_rgb, id(scene.logo_bgra))  # fmt: skip
+                  scene.background_rgb, id(scene.logo_bgra), comment,
+                  scene.ticker)  # fmt: skip
         drawn, planes = self._drawn, self._planes
-        if drawn.static == static and drawn.content == content:
+        # A ticker moves: every picture redraws its band, even when nothing else changed.
+        if drawn.static == static and drawn.content == content and not scene.ticker:
             self._regions = tuple(regions)
             self.pictures += 1
             return self._canvas  # nothing moved: the same picture again, no work
@@ -567,6 +619,11 @@ class Compositor:
                     self._draw_logo(planes, scene.logo_bgra, clip=region)
             if scene.logo_bgra is not None and whole:
                 self._draw_logo(planes, scene.logo_bgra)
+            # Overlays go on last, over whatever was redrawn under them.
+            if comment is not None:
+                self._draw_comment(planes, comment, bool(scene.banner))
+            if scene.ticker:
+                self._draw_ticker(planes, scene.ticker, now_s)
             self._canvas.flags.writeable = False
             self._version += 1
         self._regions = tuple(regions)
@@ -709,6 +766,53 @@ class Compositor:
         art = self._plate_art(name, region.width, plate_h)
         margin = even(plate_h / 3)
         self._blit(planes, art, region.x + margin, region.y + region.height - plate_h - margin)
+
+    def _draw_comment(self, planes: I420Planes, comment: tuple[str, str], banner: bool) -> None:
+        """A viewer's comment as a lower third: their name on a coloured line, the text under."""
+        name_box, text_box = comment_boxes(self.width, self.height, banner)
+        name, text = comment
+        self._forget_overlay_art()
+        name_art = self._text_art(name or "Viewer", name_box.width, name_box.height,
+                                  COMMENT_NAME_BGR, (255, 255, 255))  # fmt: skip
+        text_art = self._text_art(text, text_box.width, text_box.height, COMMENT_TEXT_BGR,
+                                  (20, 20, 20))  # fmt: skip
+        self._blit(planes, name_art, name_box.x, name_box.y)
+        self._blit(planes, text_art, text_box.x, text_box.y)
+
+    def _forget_overlay_art(self) -> None:
+        """Forget all but the latest comments' and tickers' pictures: viewers write new things
+        all show long, and each would otherwise stay cached."""
+        overlay = [k for k in self._art if k[0] == "ticker"
+                   or (k[0] == "text" and len(k) == 6 and k[4] in OVERLAY_BGRS)]  # fmt: skip
+        for stale in overlay[: max(0, len(overlay) - MAX_OVERLAY_ART)]:
+            del self._art[stale]
+
+    def _draw_ticker(self, planes: I420Planes, text: str, now_s: float) -> None:
+        """The ticker band, its text moved left by how long it has been showing."""
+        box = ticker_box(self.width, self.height)
+        key = ("ticker", text, self.width, box.height)
+        cached = self._art.get(key)
+        if cached is None:
+            self._forget_overlay_art()
+            # The text and half a screen of gap, drawn once; shown through a moving window
+            # over two copies of it so the text wraps around without a seam.
+            scale = box.height / 40
+            (text_w, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+            one = max(self.width, even(text_w + self.width / 2))
+            y, u, v = self._text_art(text, one, box.height, TICKER_BGR, (20, 20, 20))
+            cached = (np.hstack((y, y)), np.hstack((u, u)), np.hstack((v, v)))
+            self._art[key] = cached
+            self._ticker_start_s = now_s
+        strip = cached
+        one = strip[0].shape[1] // 2
+        offset = even((now_s - self._ticker_start_s) * TICKER_SPEED_PER_S * self.width) % one
+        visible = min(self.width, one)
+        window = (
+            strip[0][:, offset : offset + visible],
+            strip[1][:, offset // 2 : (offset + visible) // 2],
+            strip[2][:, offset // 2 : (offset + visible) // 2],
+        )
+        self._blit(planes, window, box.x, box.y)
 
     def _plate_art(self, name: str, max_w: int, plate_h: int) -> I420Planes:
         key = ("plate", name, max_w, plate_h)

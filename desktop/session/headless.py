@@ -27,6 +27,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
@@ -109,6 +110,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--reconnect-window", type=float, default=60.0, metavar="SECONDS",
                         help="after losing the room, keep trying to get back for this long, "
                         "then exit 7 (default: 60)")  # fmt: skip
+    parser.add_argument("--remote-control", type=int, default=None, metavar="PORT",
+                        help="serve the remote-control API on this port (127.0.0.1; token from "
+                        "$BROADCASTER_REMOTE_TOKEN; see docs/remote-control.md)")  # fmt: skip
+    parser.add_argument(
+        "--remote-control-lan",
+        action="store_true",
+        help="let other computers on the LAN use the remote-control API",
+    )
     return parser
 
 
@@ -352,6 +361,8 @@ async def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     direct: DirectBroadcast | None = None
+    output_hooks: list[Callable[[OutputStatus], None]] = []
+    remote: Any = None
     in_room = bool(args.url or args.backend)
     try:
         try:
@@ -386,16 +397,32 @@ async def run(args: argparse.Namespace) -> int:
                 await session.aclose()
         if targets or args.record:
             last: dict[str, tuple[object, ...]] = {}
+
+            def listener(status: OutputStatus) -> None:
+                _log_output(status, last)
+                for hook in output_hooks:
+                    hook(status)
+
             direct = DirectBroadcast(
-                settings, OutputOptions(max_retries=args.max_retries),
-                listener=lambda status: _log_output(status, last),
-            )  # fmt: skip
+                settings, OutputOptions(max_retries=args.max_retries), listener=listener
+            )
             direct.set_sources(camera=camera, screen=screen, microphone=mic)
             for output_id, target in targets:
                 direct.add_rtmp(output_id, target)
             if args.record:
                 quality = RecordingQuality(args.record_quality) if args.record_quality else None
                 direct.start_recording(args.record, quality=quality)
+        if args.remote_control is not None:
+            from desktop.session.remote_control.headless_control import serve_headless
+
+            try:
+                remote = await serve_headless(
+                    args.remote_control, args.remote_control_lan, session, direct,
+                    (camera, mic, screen), stop, output_hooks,
+                )  # fmt: skip
+            except SessionError as error:
+                print(f"broadcaster headless: {error}", file=sys.stderr)
+                return EXIT_USAGE
         deadline = None if args.duration is None else loop.time() + args.duration
         outage = _Outage(args.reconnect_window)
         if outage_error:
@@ -416,6 +443,8 @@ async def run(args: argparse.Namespace) -> int:
                 return EXIT_OUTPUTS_FAILED
         return 0
     finally:
+        if remote is not None:
+            await remote.aclose()
         if direct is not None:
             await asyncio.get_running_loop().run_in_executor(None, direct.close)
         await session.aclose()

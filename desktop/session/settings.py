@@ -45,6 +45,16 @@ def config_dir() -> Path:
     return Path(override) if override else Path(platformdirs.user_config_dir(APP_NAME))
 
 
+DEFAULT_HOTKEYS: dict[str, str] = {
+    "next_layout": "Ctrl+L",
+    "banner_toggle": "Ctrl+B",
+    **{f"stage_guest_{n}": f"Ctrl+{n}" for n in range(1, 10)},
+}
+"""The producer's hotkeys: next layout, the banner shown or hidden, guest N on or off stage
+(the same actions as the remote-control API's ``layout next``, ``banner_toggle`` and
+``stage guest=N``)."""
+
+
 @dataclass
 class Settings:
     """Everything the studio remembers (no secrets)."""
@@ -108,6 +118,14 @@ class Settings:
     rehearsal_url: str = ""
     """Private RTMP URL a rehearsal streams to ('' = a file in the recording folder); its
     stream key is in the keyring as ``stream-key:rehearsal``."""
+    remote_control: bool = False
+    """Serve the remote-control API (docs/remote-control.md); its token is in the keyring."""
+    remote_control_port: int = 4456
+    """The API's TCP port."""
+    remote_control_lan: bool = False
+    """Let other computers on the LAN connect (otherwise only this one, 127.0.0.1)."""
+    hotkeys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HOTKEYS))
+    """Action → key sequence ("Ctrl+L"); actions are those of :data:`DEFAULT_HOTKEYS`."""
     destinations: list[Destination] = field(default_factory=lambda: default_destinations())
     """Saved RTMP destinations, keys excluded (YouTube and Twitch presets to begin with)."""
 

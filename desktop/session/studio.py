@@ -33,6 +33,7 @@ from desktop.session.live import REHEARSAL_ID, LiveOutputs, cloud_recording, loc
 from desktop.session.media_watchdog import MediaWatchdog, media_probes
 from desktop.session.moderation import Moderator
 from desktop.session.node_urls import connect_first
+from desktop.session.on_screen import OnScreen
 from desktop.session.program_feed import ProgramFeed
 from desktop.session.publisher import PublishDefaults
 from desktop.session.recording_guard import RecordingGuard
@@ -156,6 +157,8 @@ class Studio:
         )  # fmt: skip
         self.program = ProgramFeed(self.live.direct, self.store)
         """The program's stage, layout and the guests' media in it."""
+        self.on_screen = OnScreen(self.live.direct.compositor, self.set_banner)
+        """A viewer's comment, the ticker and the banner over the program."""
         self.watchdog = MediaWatchdog(self.store, lambda: media_probes(self.program, self.session))
         """Asks again for guests' cameras and voices that stop arriving, then tells the host."""
         self._peak_participants = 1

@@ -57,6 +57,15 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quit-after-first-frame", action="store_true",
                         help="print 'first-frame' on stdout once the preview has painted its "
                         "first video frame, then close (start-up benchmarks)")  # fmt: skip
+    parser.add_argument(
+        "--remote-control", type=int, default=None, metavar="PORT",
+        help="serve the remote-control API on this port (127.0.0.1; token from "
+        "$BROADCASTER_REMOTE_TOKEN, else the keyring's; see docs/remote-control.md)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--remote-control-lan", action="store_true",
+        help="let other computers on the LAN use the remote-control API",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -284,6 +293,7 @@ def _reopen_setup(
         if result != 1:
             return
         dialog.apply()
+        window.hotkeys.apply(settings.hotkeys)
         try:
             store.save(settings)
         except OSError as error:
@@ -393,6 +403,40 @@ def _describe_tiles(window: Any, path: str) -> None:
         })  # fmt: skip
     with open(path, "w", encoding="utf-8") as out:
         json.dump(described, out, indent=2)
+
+
+def _start_remote_control(
+    args: argparse.Namespace,
+    window: Any,
+    studio: Any,
+    secrets: Any,
+    list_screens: Callable[[], dict[str, Callable[[], VideoCaptureSource]]],
+) -> list[Any]:
+    """Serve the remote-control API when asked (``--remote-control``, or Settings); returns a
+    list that holds the server once it listens (for closing)."""
+    settings = studio.settings
+    port = args.remote_control
+    if port is None and settings.remote_control:
+        port = settings.remote_control_port
+    servers: list[Any] = []
+    if port is None:
+        return servers
+
+    def open_screen() -> VideoCaptureSource:
+        found = list_screens()
+        factory = found.get(settings.screen) or next(iter(found.values()), None)
+        if factory is None:
+            raise ValueError("there is no screen to share on this computer")
+        return factory()
+
+    async def start() -> None:
+        from desktop.session.remote_control.server import serve
+
+        lan = bool(args.remote_control_lan or settings.remote_control_lan)
+        servers.append(await serve(studio, secrets, port, lan, open_screen))
+
+    window.bridge.run(start(), "start the remote control")
+    return servers
 
 
 def main(
@@ -519,6 +563,7 @@ def main(
     )  # fmt: skip
     window.controls.mic_label = mic_label
     _install_hooks(window.show_error)
+    remote = _start_remote_control(args, window, studio, secrets, list_screens)
 
     def start_session() -> None:
         # What start-up made lives as long as the app: moved out of the collector's sight, a
@@ -552,6 +597,8 @@ def main(
 
     async def run_until_closed() -> None:
         await closed.wait()
+        for server in remote:
+            await server.aclose()
         # Closed inside the same run of the loop: stopping and restarting qasync's loop between
         # the two leaves the SDK's queues without a running loop for a moment.
         await studio.aclose()

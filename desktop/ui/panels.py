@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QScrollArea,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -185,6 +186,10 @@ class ParticipantsPanel(QWidget):
         self._enable()
 
 
+DEFAULT_ON_SCREEN_S = 15
+"""How long "Show on screen" keeps a message in the program unless the host chooses."""
+
+
 class ChatPanel(QWidget):
     """The room's chat on ``lk.chat``, with senders' names and an unread count."""
 
@@ -201,6 +206,42 @@ class ChatPanel(QWidget):
         self.messages.setToolTip("Messages in the room")
         self.messages.setWordWrap(True)
         layout.addWidget(self.messages, stretch=1)
+        # A viewer's message in the program, as a lower third with their name.
+        on_screen = QHBoxLayout()
+        self.show_on_screen = _button("Show on screen", "Put the selected message in the "
+                                      "program with the sender's name", self)  # fmt: skip
+        self.show_on_screen.setEnabled(False)
+        self.on_screen_s = QSpinBox(self)
+        self.on_screen_s.setRange(0, 600)
+        self.on_screen_s.setValue(DEFAULT_ON_SCREEN_S)
+        self.on_screen_s.setSuffix(" s")
+        self.on_screen_s.setSpecialValueText("until hidden")
+        self.on_screen_s.setAccessibleName("How long the message shows")
+        self.on_screen_s.setToolTip("How long the message stays in the program (0: until "
+                                    "you press Hide)")  # fmt: skip
+        self.hide_on_screen = _button("Hide", "Take the message off the program", self)
+        on_screen.addWidget(self.show_on_screen, stretch=1)
+        on_screen.addWidget(self.on_screen_s)
+        on_screen.addWidget(self.hide_on_screen)
+        layout.addLayout(on_screen)
+        ticker_row = QHBoxLayout()
+        self.ticker = QLineEdit(self)
+        self.ticker.setPlaceholderText("Ticker: text to scroll along the top of the program")
+        self.ticker.setAccessibleName("Ticker text")
+        self.ticker.setToolTip("Press Enter to start it scrolling; empty it to stop")
+        self.ticker_button = _button("Scroll", "Scroll this text along the top of the program",
+                                     self)  # fmt: skip
+        ticker_row.addWidget(self.ticker, stretch=1)
+        ticker_row.addWidget(self.ticker_button)
+        layout.addLayout(ticker_row)
+        self.ticker.returnPressed.connect(self._scroll_ticker)
+        self.ticker_button.clicked.connect(self._scroll_ticker)
+        self.show_on_screen.clicked.connect(self._show_selected)
+        self.hide_on_screen.clicked.connect(self.studio.on_screen.hide_comment)
+        self.messages.itemSelectionChanged.connect(
+            lambda: self.show_on_screen.setEnabled(bool(self.messages.selectedItems()))
+        )
+        self.messages.itemDoubleClicked.connect(lambda _: self._show_selected())
         self.reason = QLabel("", self)
         self.reason.setAccessibleName("Why chat is off")
         self.reason.setProperty("role", "muted")
@@ -239,6 +280,18 @@ class ChatPanel(QWidget):
             self.unread = 0
             self.unread_changed.emit(0)
 
+    def _show_selected(self) -> None:
+        """The selected message in the program, with its sender's name, for the chosen time."""
+        items = self.messages.selectedItems()
+        if not items:
+            return
+        name, text = items[0].data(Qt.ItemDataRole.UserRole)
+        self.studio.on_screen.show_comment(name, text, float(self.on_screen_s.value()))
+
+    def _scroll_ticker(self) -> None:
+        """Scroll the ticker's text ('' stops it)."""
+        self.studio.on_screen.set_ticker(self.ticker.text())
+
     def _send(self) -> None:
         text = self.entry.text().strip()
         if not text or not self.entry.isEnabled():
@@ -264,7 +317,10 @@ class ChatPanel(QWidget):
                 person = state.remotes.get(message.sender_identity)
                 who = person.name if person and person.name else message.sender_identity
             stamp = time.strftime("%H:%M", time.localtime(message.timestamp_ms / 1000))
-            self.messages.addItem(f"{stamp}  {who}: {message.text}")
+            item = QListWidgetItem(f"{stamp}  {who}: {message.text}")
+            shown_name = (state.local.name if state.local else "") if message.is_local else who
+            item.setData(Qt.ItemDataRole.UserRole, (shown_name or "Host", message.text))
+            self.messages.addItem(item)
         self._shown = len(state.chat)
         if new:
             self.messages.scrollToBottom()

@@ -35,6 +35,7 @@ from desktop.session.studio import check_connection
 from desktop.ui import words
 from desktop.ui.meter_widget import MeterWidget
 from desktop.ui.preview_widget import PreviewWidget
+from desktop.ui.remote_settings import RemoteControlSettings
 
 MODES = {"local": "Local studio (no server)", "livekit": "LiveKit server",
          "platform": "Platform backend"}  # fmt: skip
@@ -197,6 +198,8 @@ class SetupDialog(QDialog):
         self.simulcast.setToolTip("Publish the camera at three sizes")
         form.addRow(self.simulcast)
         layout.addLayout(form)
+        self.remote_control = RemoteControlSettings(settings, secrets, self)
+        layout.addWidget(self.remote_control)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -476,6 +479,7 @@ class SetupDialog(QDialog):
         s.video_codec = str(self.codec.currentData())
         s.simulcast = self.simulcast.isChecked()
         self._apply_publish_choices(s)
+        self.remote_control.apply()
         if self._cameras:
             s.camera = self.camera_label
         if self._microphones:

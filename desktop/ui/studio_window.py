@@ -31,6 +31,7 @@ from desktop.ui.bridge import StateBridge
 from desktop.ui.confirm import ask
 from desktop.ui.control_bar_widget import SHORTCUTS, SYSTEM_DEFAULT_MIC, ControlBarWidget
 from desktop.ui.header_widget import HeaderWidget
+from desktop.ui.hotkeys import Hotkeys
 from desktop.ui.moderation_log_widget import ModerationLogWidget
 from desktop.ui.notice_widget import Notice, NoticeStackWidget, Severity
 from desktop.ui.panels import ChatPanel, OutputsPanel, ParticipantsPanel, StatsPanel
@@ -149,6 +150,8 @@ class StudioWindow(QMainWindow):
         self.side.setAccessibleName("Side panels")
         self.participants = ParticipantsPanel(studio, self.bridge)
         self.chat = ChatPanel(studio, self.bridge)
+        self.hotkeys = Hotkeys(self, studio)
+        """Next layout, guest N on or off stage, the banner (Settings ▸ Remote control)."""
         self.outputs = OutputsPanel(studio, self.bridge)
         self.stats = StatsPanel(studio, self.bridge)
         self.moderation_log = ModerationLogWidget(studio, self.bridge)
