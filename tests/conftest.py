@@ -16,6 +16,7 @@ os.environ.setdefault("BROADCASTER_LOG_DIR", tempfile.mkdtemp(prefix="broadcaste
 
 pytest_plugins = [
     "tests.fixtures.process_guard",
+    "tests.fixtures.hang_report",
     "tests.fixtures.hygiene",
     "tests.fixtures.devices",
     "tests.fixtures.rtmp",

@@ -16,6 +16,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from desktop.media import portaudio
 from desktop.media.errors import MediaError
 
 logger = logging.getLogger(__name__)
@@ -129,9 +130,9 @@ def _sounddevice(refresh: bool) -> object:
 
     sd = import_sounddevice()
     if refresh:
-        # PortAudio enumerates only at initialisation; restart it to see hot-plugged devices.
-        sd._terminate()
-        sd._initialize()
+        # PortAudio enumerates only at initialisation; restart it to see hot-plugged devices,
+        # unless a stream is open (restarting would free it under its own thread).
+        portaudio.restart(sd)
     return sd
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from backend.lazy import lazy_module
+from desktop.media import portaudio
 from desktop.media.base import SourceKind
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.frames import AudioFrame, monotonic_us
@@ -194,6 +195,7 @@ class MicrophoneSource(ThreadedSource[AudioFrame]):
         last_error: Exception | None = None
         self._blocks = queue.Queue(_CALLBACK_QUEUE_BLOCKS)
         for rate in rates:
+            stream = None
             try:
                 stream = sd.InputStream(
                     device=self.device,
@@ -204,8 +206,11 @@ class MicrophoneSource(ThreadedSource[AudioFrame]):
                     latency="low",
                     callback=self._on_block,
                 )
+                portaudio.register(stream, f"microphone {self.name}")
                 stream.start()
             except sd.PortAudioError as exc:
+                if stream is not None:
+                    portaudio.close(stream)
                 last_error = exc
                 logger.info("%s cannot open at %d Hz: %s", self.name, rate, exc)
                 continue
@@ -289,8 +294,4 @@ class MicrophoneSource(ThreadedSource[AudioFrame]):
     def _close(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
-            try:
-                stream.stop()
-                stream.close()
-            except Exception:  # the device may already be gone
-                logger.debug("closing %s failed", self.name, exc_info=True)
+            portaudio.close(stream)  # the device may already be gone: logged, not raised

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from backend.lazy import lazy_module
+from desktop.media import portaudio
 from desktop.media.audio_mix import BLOCK_SAMPLES as MIX_BLOCK_SAMPLES
 from desktop.media.audio_mix import MIX_RATE_HZ, AudioMixer
 from desktop.media.errors import MediaError, MediaErrorCode
@@ -135,6 +136,7 @@ class GuestAudioPlayer:
         if isinstance(device, str) and (found := sink_named(device)) is not None:
             # A speaker the sound server lists (PortAudio does not see it): route "pulse".
             device, sink = PULSE_DEVICE, found
+        output = None
         try:
             with routed_to(sink=sink):
                 output = sd.OutputStream(
@@ -146,8 +148,11 @@ class GuestAudioPlayer:
                     latency="low",
                     callback=self._on_speaker,
                 )
+                portaudio.register(output, f"speaker {self.device}")
                 output.start()
         except (ValueError, sd.PortAudioError) as exc:
+            if output is not None:
+                portaudio.close(output)
             raise MediaError(
                 MediaErrorCode.DEVICE_NOT_FOUND,
                 f"speaker {self.device}",
@@ -168,8 +173,7 @@ class GuestAudioPlayer:
             self._output = old
             raise
         if old is not None:
-            old.stop()
-            old.close()
+            portaudio.close(old)
 
     def _on_speaker(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
         # PortAudio's real-time thread: the next block of the mix, silence where nobody spoke.
@@ -190,8 +194,7 @@ class GuestAudioPlayer:
     async def aclose(self) -> None:
         """Stop playing and release the device."""
         if self._output is not None:
-            self._output.stop()
-            self._output.close()
+            portaudio.close(self._output)
             self._output = None
         readers, self._readers = list(self._readers.items()), {}
         for sid, _ in readers:
