@@ -1,5 +1,5 @@
-"""Re-reading the audio devices while the microphone and the speaker are open (the device
-pickers do this to see a headset plugged in mid-show) leaves both streams running.
+"""Re-reading the audio devices while the microphone and the speaker are open (to see a headset
+plugged in mid-show) leaves both streams running.
 
 PortAudio lists devices only when it starts; restarting it under an open stream frees the
 stream beneath its real-time thread, which crashed the test run with a segmentation fault.
