@@ -393,6 +393,45 @@ class LocalBackend(TypedActions):
         self._service = LiveKitBackendService(config, self._store)
         self._principal = Principal(host_user_id, Role.HOST)
 
+    @classmethod
+    def for_server(
+        cls,
+        livekit_url: str,
+        api_key: str,
+        api_secret: str,
+        *,
+        database_path: Path,
+        egress_url: str = "",
+        recording_read_dir: str = "",
+        host_user_id: str = "host",
+    ) -> LocalBackend:
+        """The in-process backend of the studio's own LiveKit server, configured from the
+        studio's settings rather than from the environment.
+
+        Args:
+            livekit_url: The LiveKit server's URL.
+            api_key: Its API key.
+            api_secret: Its API secret.
+            database_path: Where to keep stream records.
+            egress_url: Where the egress service answers ("" = the server's URL).
+            recording_read_dir: Where this computer reads the egress's recording folder when
+                not at the path egress writes to ("" = at that path, if it is absolute).
+            host_user_id: Who the host is.
+        """
+        # Here, not in the studio: this module is the desktop's only importer of the backend.
+        from backend.config import BackendConfig
+
+        config = BackendConfig(
+            livekit_url=livekit_url,
+            api_key=api_key,
+            api_secret=api_secret,
+            database_path=database_path,
+            embedded=True,
+            egress_url=egress_url,
+            recording_read_dir=recording_read_dir,
+        )
+        return cls(host_user_id, config=config)
+
     async def call(self, action: str, **fields: Any) -> dict[str, Any]:
         """Run the action in-process."""
         try:

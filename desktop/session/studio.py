@@ -357,20 +357,16 @@ class Studio:
 
         import platformdirs
 
-        from backend.config import BackendConfig
-
-        config = BackendConfig(
-            livekit_url=self.settings.livekit_url,
-            api_key=self.settings.livekit_api_key,
-            api_secret=secret,
+        return LocalBackend.for_server(
+            self.settings.livekit_url,
+            self.settings.livekit_api_key,
+            secret,
             database_path=Path(platformdirs.user_data_dir("spaces-broadcaster"))
             / "studio-backend.sqlite3",
-            embedded=True,
             egress_url=os.environ.get("LIVEKIT_EGRESS_URL", ""),
             # Where this computer sees the egress's recording folder, if it does (progress).
             recording_read_dir=os.environ.get("BROADCASTER_RECORDING_READ_DIR", ""),
         )
-        return LocalBackend("host", config=config)
 
     async def reconnect_now(self) -> None:
         """Leave and join the SAME room again ("Reconnect now").
