@@ -16,9 +16,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 from google.protobuf import json_format
 from livekit import api
 
-from backend.contract import check_depth
 from backend.service import ApiError, LiveKitBackendService, Principal
 from backend.store import Role, Store
+from spaces_contract.codec import check_depth
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import platformdirs
 
-from backend.economics import Rates
-from backend.platforms import PLATFORMS
+from spaces_contract.money import Rates
+from spaces_contract.platforms import PLATFORMS
 
 DEFAULT_LIVEKIT_TIMEOUT_S = 10.0
 DEFAULT_TOKEN_TTL_S = 600

@@ -19,12 +19,9 @@ import socket
 import urllib.parse
 from collections.abc import Iterable
 
-from backend.contract import ApiError
+from spaces_contract.codec import ApiError
+from spaces_contract.outputs import MAX_URL_CHARS
 
-MAX_URL_CHARS = 1024
-"""No ingest URL is longer (YouTube's and Twitch's are under 120 characters with the key)."""
-URL_PATTERN = r"rtmps?://[A-Za-z0-9.:\[\]-]+/[!-~]+"
-"""The shape of a custom destination URL (the schema's pattern; the policy checks more)."""
 RESOLVE_TIMEOUT_S = 3.0
 DEFAULT_PORTS = {"rtmp": 1935, "rtmps": 443}
 REFUSED_WORDS = (

@@ -7,22 +7,21 @@ the show ends) and a live playlist of the newest few (for players that join late
 segments go to the recording folder on the egress host, or to the bucket of
 ``RECORDING_STORAGE_BUCKET``, in a folder named after the room; ``get_broadcast_status`` reports
 where the playlist is and how many segments it has so far, and the stream record keeps it.
+The options and the report are the contract's (:mod:`spaces_contract.outputs`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from backend.common import Layout
-from backend.contract import spec
-from backend.lazy import lazy_module
-from backend.recording import RecordingState, playlist_segments, readable_path, state_of_egress
-from backend.rtmp import Destination
+from backend.recording import playlist_segments, readable_path, state_of_egress
 from backend.store import LiveStream
 from backend.usage import EgressKind, note_egress
+from spaces_common.lazy import lazy_module
+from spaces_contract.outputs import HlsInfo, HlsOptions
+from spaces_contract.recording import RecordingState
 
 if TYPE_CHECKING:
     from livekit import api
@@ -32,63 +31,9 @@ if TYPE_CHECKING:
 else:
     api = lazy_module("livekit.api")
 
-PLAYLIST_PATTERN = r"[A-Za-z0-9_.-]{1,64}\.m3u8"
-"""A playlist's file name: no folders (the backend picks the folder), ends in .m3u8."""
 DEFAULT_PLAYLIST = "index.m3u8"
 LIVE_PLAYLIST = "live.m3u8"
 """The sliding-window playlist beside the full one."""
-
-
-@dataclass(frozen=True)
-class HlsOptions:
-    """The guide's ``egress.hls`` room option."""
-
-    enabled: bool = field(default=False, metadata=spec(doc="publish the show as HLS"))
-    playlist_name: str | None = field(
-        default=None,
-        metadata=spec(
-            doc="the playlist's file name (default index.m3u8)", pattern=PLAYLIST_PATTERN
-        ),
-    )
-    segment_duration_s: int | None = field(
-        default=None,
-        metadata=spec(doc="seconds per segment (default: the backend's)", minimum=1, maximum=30),
-    )
-    layout: Layout = field(default=Layout.SPEAKER, metadata=spec(doc="composition"))
-
-
-@dataclass(frozen=True)
-class RtmpOptions:
-    """The guide's ``egress.rtmp`` room option (the same as ``rtmpDestinations``)."""
-
-    urls: tuple[Destination, ...] = field(
-        default=(), metadata=spec(doc="where to go live from the start", max_items=10)
-    )
-
-
-@dataclass(frozen=True)
-class EgressOptions:
-    """The guide's ``egress`` room options."""
-
-    hls: HlsOptions | None = None
-    rtmp: RtmpOptions | None = None
-
-
-@dataclass(frozen=True)
-class HlsInfo:
-    """The HLS output as get_broadcast_status reports it."""
-
-    status: RecordingState
-    playlist_name: str
-    location: str
-    """Where the playlist is: a path on the egress host, or ``s3://bucket/key``."""
-    live_playlist_name: str
-    live_location: str
-    segment_duration_s: int
-    segment_count: int = 0
-    duration_s: float = 0.0
-    size_bytes: int = 0
-    error: str | None = None
 
 
 def _folder(room_name: str) -> str:

@@ -4,16 +4,15 @@ The studio's producer switches layouts while live; the composite LiveKit egress 
 outputs and recording are never restarted) and changes its composition through LiveKit's
 ``UpdateLayout``. Both egresses a room may have — the live stream and the cloud recording —
 follow. Setting the layout a room already has is harmless, so the action is safe to retry.
+The request and answer are the contract's (:mod:`spaces_contract.outputs`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from backend.common import ROOM_SPEC, Layout
-from backend.contract import spec
-from backend.lazy import lazy_module
+from spaces_common.lazy import lazy_module
+from spaces_contract.outputs import LayoutAnswer, UpdateLayoutRequest
 
 if TYPE_CHECKING:
     from livekit import api
@@ -21,24 +20,6 @@ if TYPE_CHECKING:
     from backend.service import LiveKitBackendService, Principal
 else:
     api = lazy_module("livekit.api")
-
-
-@dataclass(frozen=True)
-class UpdateLayoutRequest:
-    """Change how the room's running egresses compose it."""
-
-    room_name: str = field(metadata=ROOM_SPEC)
-    layout: Layout = field(metadata=spec(doc="composition from now on"))
-
-
-@dataclass(frozen=True)
-class LayoutAnswer:
-    """Answer of update_layout: the layout, and the egresses now composing in it."""
-
-    layout: Layout
-    egress_ids: tuple[str, ...]
-    """The live stream's and the recording's egress, those that run ([] = none runs)."""
-    success: bool = True
 
 
 async def update_layout(

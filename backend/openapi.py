@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from backend.contract import object_schema
 from backend.service import ACTIONS
+from spaces_contract.codec import object_schema
 
 PATH = Path(__file__).with_name("openapi.json")
 ERRORS = {

@@ -24,7 +24,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from backend.lazy import lazy_module
 from backend.store import (
     DEFAULT_CREDENTIAL_TTL_S,
     MIGRATIONS,
@@ -35,6 +34,7 @@ from backend.store import (
     SecretBox,
     hash_token,
 )
+from spaces_common.lazy import lazy_module
 
 if TYPE_CHECKING:
     import psycopg

@@ -20,10 +20,11 @@ import logging
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from backend.contract import ApiError
-from backend.lazy import lazy_module
-from backend.recording import PROGRESS_SUFFIX, RecordingState, readable_path
+from backend.recording import PROGRESS_SUFFIX, readable_path
 from backend.usage import EgressKind, note_egress
+from spaces_common.lazy import lazy_module
+from spaces_contract.codec import ApiError
+from spaces_contract.recording import RecordingState
 
 if TYPE_CHECKING:
     from livekit import api

@@ -13,22 +13,32 @@ so the number of segments written so far (the live playlist's media sequence plu
 is a progress counter that stops when the writer stops; ``get_broadcast_status`` reports it as
 ``progressSegments``. The segments are scratch: they are deleted when the recording ends and
 are not counted as stored bytes.
+
+The requests and answers are the contract's (:mod:`spaces_contract.recording`).
 """
 
 from __future__ import annotations
 
-import enum
 import functools
 import shutil
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from backend.common import ROOM_SPEC, Layout
-from backend.contract import ApiError, spec
-from backend.lazy import lazy_module
 from backend.usage import EgressKind, note_egress
+from spaces_common.lazy import lazy_module
+from spaces_contract.codec import ApiError
+from spaces_contract.common import Layout
+from spaces_contract.recording import (
+    OutputFormat,
+    Quality,
+    RecordingAnswer,
+    RecordingInfo,
+    RecordingState,
+    StartRecordingRequest,
+    StopRecordingRequest,
+)
 
 if TYPE_CHECKING:
     from livekit import api
@@ -42,32 +52,6 @@ PROGRESS_SUFFIX = ".progress"
 """The progress segments' folder is the recording's name plus this."""
 PROGRESS_PLAYLIST = "live.m3u8"
 """The progress folder's live playlist (rewritten after every segment)."""
-
-
-class OutputFormat(enum.Enum):
-    """Recording container."""
-
-    MP4 = "mp4"
-    WEBM = "webm"
-
-
-class Quality(enum.Enum):
-    """Recording quality (an egress preset)."""
-
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-
-
-class RecordingState(enum.Enum):
-    """Where a recording is."""
-
-    STARTING = "starting"
-    ACTIVE = "active"
-    ENDING = "ending"
-    COMPLETE = "complete"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
 
 
 @functools.cache
@@ -96,77 +80,28 @@ def state_of_egress() -> dict[api.EgressStatus, RecordingState]:
 FAILED_WORDS = "the recording stopped with an error on the egress service; start it again"
 
 
-@dataclass(frozen=True)
-class StartRecordingRequest:
-    """Record the room."""
-
-    room_name: str = field(metadata=ROOM_SPEC)
-    output: OutputFormat = field(default=OutputFormat.MP4, metadata=spec(doc="container"))
-    layout: Layout = field(default=Layout.SPEAKER, metadata=spec(doc="composition"))
-    quality: Quality = field(default=Quality.HIGH, metadata=spec(doc="egress preset"))
-
-
-@dataclass(frozen=True)
-class RecordingOptions:
-    """The guide's ``recording`` room option of create_room."""
-
-    enabled: bool = field(default=False, metadata=spec(doc="record from the start"))
-    output: OutputFormat = field(default=OutputFormat.MP4, metadata=spec(doc="container"))
-    layout: Layout = field(default=Layout.SPEAKER, metadata=spec(doc="composition"))
-    quality: Quality = field(default=Quality.HIGH, metadata=spec(doc="egress preset"))
+def info_from_record(record: dict[str, Any], active: bool | None = None) -> RecordingInfo:
+    """The API's view of a stored recording record (``active``: whether it records now)."""
+    words = {state.value: state for state in RecordingState}
+    return RecordingInfo(
+        words.get(str(record.get("status")), RecordingState.UNKNOWN),
+        record.get("egressId"),
+        record.get("name"),
+        record.get("output"),
+        record.get("layout"),
+        record.get("quality"),
+        record.get("sizeBytes"),
+        record.get("durationS"),
+        record.get("error"),
+        active,
+    )
 
 
-@dataclass(frozen=True)
-class StopRecordingRequest:
-    """Stop recording the room."""
-
-    room_name: str = field(metadata=ROOM_SPEC)
-
-
-@dataclass(frozen=True)
-class RecordingInfo:
-    """A recording: its state and, once it ends, the file's name, size and duration."""
-
-    status: RecordingState
-    egress_id: str | None = None
-    name: str | None = None
-    """The file's name (never the path it was written to)."""
-    output: str | None = None
-    layout: str | None = None
-    quality: str | None = None
-    size_bytes: int | None = None
-    duration_s: float | None = None
-    error: str | None = None
-    active: bool | None = None
-    """In get_broadcast_status: whether it is recording now."""
-    progress_segments: int | None = None
-    """In get_broadcast_status, while recording: how many progress segments the egress has
-    written so far. It grows every few seconds while the recording is written; a count that
-    stops growing while the status says active is a stalled recording. None when progress
-    cannot be seen (WebM, a bucket, progress turned off, or no segment written yet)."""
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any], active: bool | None = None) -> RecordingInfo:
-        """From the stored record."""
-        words = {state.value: state for state in RecordingState}
-        return cls(
-            words.get(str(record.get("status")), RecordingState.UNKNOWN),
-            record.get("egressId"),
-            record.get("name"),
-            record.get("output"),
-            record.get("layout"),
-            record.get("quality"),
-            record.get("sizeBytes"),
-            record.get("durationS"),
-            record.get("error"),
-            active,
-        )
-
-    def with_progress(self, record: dict[str, Any]) -> RecordingInfo:
-        """This info with the progress counter read from the recording's progress folder."""
-        if not self.active:
-            return self
-        return replace(self, progress_segments=progress_segments(record))
+def with_progress(info: RecordingInfo, record: dict[str, Any]) -> RecordingInfo:
+    """``info`` with the progress counter read from the recording's progress folder."""
+    if not info.active:
+        return info
+    return replace(info, progress_segments=progress_segments(record))
 
 
 def progress_segments(record: dict[str, Any]) -> int | None:
@@ -256,14 +191,6 @@ def progress_output(config: BackendConfig, folder: str) -> api.SegmentedFileOutp
     )
 
 
-@dataclass(frozen=True)
-class RecordingAnswer:
-    """Answer of start_recording and stop_recording."""
-
-    recording: RecordingInfo
-    success: bool = True
-
-
 def recording_info(info: api.EgressInfo) -> dict[str, Any]:
     """The stored record's fields from an EgressInfo (names only, words not raw errors)."""
     result: dict[str, Any] = {
@@ -290,7 +217,7 @@ async def start_recording(
         stream = svc.hosted_stream(principal, req.room_name)
         svc.require_active(stream)
         if stream.recording_egress_id:
-            return RecordingAnswer(RecordingInfo.from_record(stream.recording))
+            return RecordingAnswer(info_from_record(stream.recording))
         name = f"{req.room_name}-{time.strftime('%Y%m%d-%H%M%S')}.{req.output.value}"
         bucket = svc.config.recording_bucket
         file_output = api.EncodedFileOutput(
@@ -331,7 +258,7 @@ async def start_recording(
         if progress:
             stream.recording["progressFolder"] = progress[1]
         svc.store.save_stream(stream)
-        return RecordingAnswer(RecordingInfo.from_record(stream.recording))
+        return RecordingAnswer(info_from_record(stream.recording))
 
 
 async def stop_recording(
@@ -343,7 +270,7 @@ async def stop_recording(
         stream = svc.hosted_stream(principal, req.room_name)
         if not stream.recording_egress_id:
             if stream.recording.get("egressId"):
-                return RecordingAnswer(RecordingInfo.from_record(stream.recording))  # a retry
+                return RecordingAnswer(info_from_record(stream.recording))  # a retry
             raise ApiError(409, "not_recording", "this room is not being recorded")
         try:
             info = await svc.livekit(
@@ -361,4 +288,4 @@ async def stop_recording(
         note_egress(stream, info, EgressKind.RECORDING, svc.now_ms())
         stream.recording_egress_id = ""
         svc.store.save_stream(stream)
-        return RecordingAnswer(RecordingInfo.from_record(stream.recording))
+        return RecordingAnswer(info_from_record(stream.recording))

@@ -3,29 +3,42 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import re
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from backend.common import ID_PATTERN, MAX_NAME_CHARS, ROOM_PATTERN, ROOM_SPEC, id_spec
-from backend.contract import ApiError, camel, check_depth, spec
-from backend.economics import Economics, Rates
-from backend.hls import EgressOptions, apply_hls_info, start_hls
-from backend.lazy import lazy_module
+from backend.hls import apply_hls_info, start_hls
 from backend.recording import (
-    RecordingInfo,
-    RecordingOptions,
-    StartRecordingRequest,
     drop_progress,
+    info_from_record,
     recording_info,
     start_recording,
 )
-from backend.rtmp import Destination, StartRtmpRequest, parse_destinations, start_rtmp
+from backend.rtmp import parse_destinations, start_rtmp
 from backend.store import LiveStream, Role
 from backend.usage import EgressKind, close_presence, economics_of, note_egress, usage_of
+from spaces_common.lazy import lazy_module
+from spaces_contract.codec import ApiError, check_depth
+from spaces_contract.common import ROOM_PATTERN
+from spaces_contract.money import Economics, Rates, ShowEconomics, Usage, economics
+from spaces_contract.outputs import StartRtmpRequest
+from spaces_contract.recording import RecordingOptions, StartRecordingRequest
+from spaces_contract.rooms import (
+    CreatedRoom,
+    CreateRoomRequest,
+    EndStreamRequest,
+    JoinedRoom,
+    JoinRoomRequest,
+    ParticipantSummary,
+    Revenue,
+    RoomAccess,
+    RoomStatus,
+    RoomStatusRequest,
+    RoomSummary,
+    StreamEnded,
+    StreamStats,
+)
 
 if TYPE_CHECKING:
     from livekit import api
@@ -34,218 +47,8 @@ if TYPE_CHECKING:
 else:
     api = lazy_module("livekit.api")
 
-MAX_METADATA_CHARS = 4096
 PLATFORM_METADATA_KEYS = ("appointmentId", "hostUserId", "productType", "tenantId")
 COMMISSION_RATE = 0.20
-
-
-# --- contract ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CreateRoomRequest:
-    """Create the room of an appointment; the answer carries the host's token."""
-
-    appointment_id: str = field(metadata=id_spec("the appointment whose room this is"))
-    host_user_id: str | None = field(
-        default=None, metadata=spec(doc="the appointment's host (default: you)", pattern=ID_PATTERN)
-    )
-    max_participants: int = field(
-        default=100, metadata=spec(doc="participant limit", minimum=1, maximum=10_000)
-    )
-    empty_timeout: int = field(
-        default=1800,
-        metadata=spec(doc="seconds an empty room lives on", minimum=10, maximum=86_400),
-    )
-    metadata: str | None = field(
-        default=None,
-        metadata=spec(
-            doc="a JSON object merged into the room's metadata (the platform's keys win)",
-            max_length=MAX_METADATA_CHARS,
-        ),
-    )
-    recording_enabled: bool = field(default=False, metadata=spec(doc="record from the start"))
-    rtmp_destinations: tuple[Destination, ...] = field(
-        default=(), metadata=spec(doc="go live to these from the start", max_items=10)
-    )
-    recording: RecordingOptions | None = field(
-        default=None, metadata=spec(doc="the guide's recording options (enabled, output, ...)")
-    )
-    egress: EgressOptions | None = field(
-        default=None, metadata=spec(doc="the guide's egress options: hls, rtmp")
-    )
-
-
-@dataclass(frozen=True)
-class RoomAccess:
-    """Where and how the host joins."""
-
-    name: str
-    url: str
-    token: str
-    max_participants: int
-    empty_timeout: int
-
-
-@dataclass(frozen=True)
-class CreatedRoom:
-    """The created room."""
-
-    room: RoomAccess
-    success: bool = True
-
-
-@dataclass(frozen=True)
-class JoinPermissions:
-    """What a participant's token allows."""
-
-    can_publish: bool = False
-    can_subscribe: bool = True
-    can_publish_data: bool = False
-
-
-@dataclass(frozen=True)
-class JoinRoomRequest:
-    """A token to join a live room (viewers for themselves; the host for guests)."""
-
-    room_name: str = field(metadata=ROOM_SPEC)
-    user_id: str = field(metadata=id_spec("who joins"))
-    user_name: str = field(
-        default="",
-        metadata=spec(doc="display name", max_length=MAX_NAME_CHARS, printable=True),
-    )
-    permissions: JoinPermissions = field(default_factory=JoinPermissions)
-
-
-@dataclass(frozen=True)
-class JoinedRoom:
-    """A short-lived join token."""
-
-    token: str
-    url: str
-    success: bool = True
-
-
-@dataclass(frozen=True)
-class RoomStatusRequest:
-    """Who is in the room."""
-
-    room_name: str = field(metadata=ROOM_SPEC)
-
-
-@dataclass(frozen=True)
-class ParticipantSummary:
-    """One participant."""
-
-    identity: str
-    name: str
-    is_publishing: bool
-    joined_at: int
-
-
-@dataclass(frozen=True)
-class RoomSummary:
-    """The room right now."""
-
-    name: str
-    participant_count: int
-    publisher_count: int
-    is_recording: bool
-    participants: tuple[ParticipantSummary, ...]
-
-
-@dataclass(frozen=True)
-class RoomStatus:
-    """Answer of get_room_status."""
-
-    room: RoomSummary
-    success: bool = True
-
-
-@dataclass(frozen=True)
-class EndStreamRequest:
-    """Stop every output, close the room, compute the revenue split."""
-
-    room_name: str = field(metadata=ROOM_SPEC)
-    appointment_id: str | None = field(
-        default=None, metadata=spec(doc="must match the room's appointment", pattern=ID_PATTERN)
-    )
-
-
-@dataclass(frozen=True)
-class StreamStats:
-    """Final statistics."""
-
-    total_participants: int
-    peak_publishers: int
-    duration: int
-    """Milliseconds."""
-
-
-@dataclass(frozen=True)
-class Revenue:
-    """The platform's revenue split of a finished stream."""
-
-    base_price: float
-    revenue_multiplier: float
-    duration_bonus: float
-    total_revenue: float
-    commission_rate: float
-    platform_commission: float
-    creator_revenue: float
-
-
-@dataclass(frozen=True)
-class ShowEconomics:
-    """Cost, revenue, commission and net of a show, to the cent (two-place decimal strings:
-    money is never a float). Participant time is counted from LiveKit's join and leave
-    webhooks, bytes from egress results; see ``backend/economics.py`` for the rules."""
-
-    currency: str
-    participant_minutes: str
-    stored_gb: str
-    egress_gb: str
-    participant_cost: str
-    storage_cost: str
-    egress_cost: str
-    infrastructure_cost: str
-    base_price: str
-    revenue_multiplier: str
-    duration_bonus: str
-    total_revenue: str
-    commission_rate: str
-    """A fraction: "0.20" is 20 %."""
-    platform_commission: str
-    creator_revenue: str
-    net: str
-    """The platform's net: commission minus infrastructure cost."""
-    live_duration_s: float = 0.0
-    """Time on air the duration bonus was judged on."""
-
-    @classmethod
-    def of(cls, values: dict[str, str], live_duration_s: float = 0.0) -> ShowEconomics:
-        """From :meth:`Economics.as_json` (or the stored copy of it)."""
-        return cls(
-            **{f: values.get(camel(f), "") for f in _ECONOMICS_FIELDS},
-            live_duration_s=live_duration_s,
-        )
-
-
-_ECONOMICS_FIELDS = [
-    f.name for f in dataclasses.fields(ShowEconomics) if f.name != "live_duration_s"
-]
-
-
-@dataclass(frozen=True)
-class StreamEnded:
-    """Answer of end_stream."""
-
-    stats: StreamStats
-    revenue: Revenue
-    message: str = "Stream ended successfully"
-    recording: RecordingInfo | None = None
-    economics: ShowEconomics | None = None
-    success: bool = True
 
 
 def revenue_split(
@@ -255,8 +58,6 @@ def revenue_split(
 
     multiplier = min(participants / 10, 3); 1.2 bonus over 60 minutes; 20 % commission.
     """
-    from backend.economics import Usage, economics
-
     figures = economics(
         Usage(live_ms=round(duration_min * 60_000), participants=participants),
         Decimal(str(base_price)),
@@ -541,6 +342,6 @@ def _ended(stream: LiveStream) -> StreamEnded:
     return StreamEnded(
         StreamStats(stats["totalParticipants"], stats["peakPublishers"], stats["duration"]),
         _revenue(stream.revenue),
-        recording=RecordingInfo.from_record(stream.recording) if stream.recording else None,
+        recording=info_from_record(stream.recording) if stream.recording else None,
         economics=ShowEconomics.of(stream.economics, live_s) if stream.economics else None,
     )

@@ -2,20 +2,30 @@
 
 Serialised per room and idempotent: a retried start with the same destinations answers the
 egress already running; a retried stop answers that it is stopped. Every custom URL passes the
-destination policy (:mod:`backend.destinations`) before anything is started.
+destination policy (:mod:`backend.destinations`) before anything is started. The requests and
+answers are the contract's (:mod:`spaces_contract.outputs`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from backend.common import ROOM_SPEC, Done, Layout
-from backend.contract import ApiError, spec
-from backend.destinations import MAX_URL_CHARS, URL_PATTERN, check_destination
-from backend.lazy import lazy_module
-from backend.platforms import PLATFORMS, platform
+from backend.destinations import check_destination
 from backend.usage import EgressKind, note_egress
+from spaces_common.lazy import lazy_module
+from spaces_contract.codec import ApiError
+from spaces_contract.common import Done
+from spaces_contract.outputs import (
+    MAX_DESTINATIONS,
+    Destination,
+    DestinationsAnswer,
+    DestinationSpec,
+    LiveAnswer,
+    StartRtmpRequest,
+    StopRtmpRequest,
+    UpdateRtmpRequest,
+)
+from spaces_contract.platforms import platform
 
 if TYPE_CHECKING:
     from livekit import api
@@ -23,88 +33,6 @@ if TYPE_CHECKING:
     from backend.service import LiveKitBackendService, Principal
 else:
     api = lazy_module("livekit.api")
-
-MAX_DESTINATIONS = 10
-NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,31}"
-STREAM_KEY_PATTERN = r"[!-.0-~]{1,256}"
-"""Printable ASCII without spaces or ``/`` (the key is the URL's last segment)."""
-PLATFORM_PATTERN = "|".join([p.id for p in PLATFORMS] + ["custom"])
-
-
-@dataclass(frozen=True)
-class DestinationSpec:
-    """A destination by platform and key, or a custom URL with an optional name."""
-
-    platform: str | None = field(
-        default=None, metadata=spec(doc="a platform id, or custom", pattern=PLATFORM_PATTERN)
-    )
-    stream_key: str | None = field(
-        default=None, metadata=spec(doc="the platform's stream key", pattern=STREAM_KEY_PATTERN)
-    )
-    url: str | None = field(
-        default=None,
-        metadata=spec(doc="rtmp(s)://host/app/key", pattern=URL_PATTERN, max_length=MAX_URL_CHARS),
-    )
-    name: str | None = field(
-        default=None, metadata=spec(doc="what to call it in status", pattern=NAME_PATTERN)
-    )
-
-
-Destination = (
-    Annotated[
-        str, spec(doc="rtmp(s)://host/app/key", pattern=URL_PATTERN, max_length=MAX_URL_CHARS)
-    ]
-    | DestinationSpec
-)
-DestinationName = Annotated[str, spec(doc="a destination's name", pattern=NAME_PATTERN)]
-
-
-@dataclass(frozen=True)
-class StartRtmpRequest:
-    """Go live to one or more destinations."""
-
-    room_name: str = field(metadata=ROOM_SPEC)
-    destinations: tuple[Destination, ...] = field(
-        metadata=spec(doc="where to stream", min_items=1, max_items=MAX_DESTINATIONS)
-    )
-    layout: Layout = field(default=Layout.SPEAKER, metadata=spec(doc="composition"))
-
-
-@dataclass(frozen=True)
-class UpdateRtmpRequest:
-    """Add and remove destinations while live; the others keep going."""
-
-    room_name: str = field(metadata=ROOM_SPEC)
-    add: tuple[Destination, ...] = field(
-        default=(), metadata=spec(doc="destinations to add", max_items=MAX_DESTINATIONS)
-    )
-    remove: tuple[DestinationName, ...] = field(
-        default=(), metadata=spec(doc="names to remove", max_items=MAX_DESTINATIONS)
-    )
-
-
-@dataclass(frozen=True)
-class StopRtmpRequest:
-    """End the live stream to every destination."""
-
-    room_name: str = field(metadata=ROOM_SPEC)
-
-
-@dataclass(frozen=True)
-class LiveAnswer:
-    """Answer of start_rtmp."""
-
-    egress_id: str
-    destinations: tuple[str, ...]
-    success: bool = True
-
-
-@dataclass(frozen=True)
-class DestinationsAnswer:
-    """Answer of update_rtmp: the destinations now live."""
-
-    destinations: tuple[str, ...]
-    success: bool = True
 
 
 async def parse_destinations(

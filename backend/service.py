@@ -3,10 +3,11 @@
 :meth:`LiveKitBackendService.dispatch` takes the caller and the JSON body and returns exactly
 the JSON the HTTP route returns, or raises :class:`ApiError` with the status and
 ``{"error", "details"}`` body. The actions themselves live in one module per group
-(:mod:`backend.rooms`, :mod:`backend.recording`, :mod:`backend.rtmp`, :mod:`backend.moderation`,
-:mod:`backend.status`), each with frozen request and response dataclasses; :data:`ACTIONS`
-lists them and drives both dispatch and the OpenAPI document. The same object runs in-process
-in the desktop app and behind :mod:`backend.app` as a service.
+(:mod:`backend.rooms`, :mod:`backend.recording`, :mod:`backend.rtmp`, :mod:`backend.layout`,
+:mod:`backend.moderation`, :mod:`backend.status`); their frozen request and response
+dataclasses are the contract's (:mod:`spaces_contract`), which the desktop app imports too.
+:data:`ACTIONS` lists them and drives both dispatch and the OpenAPI document. The same object
+runs in-process in the desktop app and behind :mod:`backend.app` as a service.
 
 Every call to LiveKit (RoomService on the server, Egress on ``LIVEKIT_EGRESS_URL``) is bounded
 by ``config.livekit_timeout_s`` and never retried by the SDK (a retried start would start a
@@ -31,13 +32,41 @@ from livekit.api.egress_service import EgressService
 from livekit.api.room_service import RoomService
 
 from backend import layout, moderation, reconcile, recording, rooms, rtmp, status
-from backend.common import Done
 from backend.config import BackendConfig
-from backend.contract import ApiError, dump, parse
 from backend.destinations import normalise_allowed
-from backend.platforms import platform
 from backend.rooms import revenue_split
 from backend.store import Appointment, LiveStream, Role, SecretBox, SqliteStore, Store
+from spaces_contract.codec import ApiError, dump, parse
+from spaces_contract.common import Done
+from spaces_contract.moderation import (
+    Muted,
+    MuteRequest,
+    PermissionsUpdated,
+    RemoveRequest,
+    UpdatePermissionsRequest,
+)
+from spaces_contract.outputs import (
+    DestinationsAnswer,
+    LayoutAnswer,
+    LiveAnswer,
+    StartRtmpRequest,
+    StopRtmpRequest,
+    UpdateLayoutRequest,
+    UpdateRtmpRequest,
+)
+from spaces_contract.platforms import platform
+from spaces_contract.recording import RecordingAnswer, StartRecordingRequest, StopRecordingRequest
+from spaces_contract.rooms import (
+    CreatedRoom,
+    CreateRoomRequest,
+    EndStreamRequest,
+    JoinedRoom,
+    JoinRoomRequest,
+    RoomStatus,
+    RoomStatusRequest,
+    StreamEnded,
+)
+from spaces_contract.status import BroadcastStatus, BroadcastStatusRequest
 
 logger = logging.getLogger(__name__)
 
@@ -78,52 +107,30 @@ def _action(
 ACTIONS: dict[str, Action[Any, Any]] = {
     a.name: a
     for a in (
-        _action("create_room", rooms.CreateRoomRequest, rooms.CreatedRoom, rooms.create_room),
-        _action("join_room", rooms.JoinRoomRequest, rooms.JoinedRoom, rooms.join_room),
+        _action("create_room", CreateRoomRequest, CreatedRoom, rooms.create_room),
+        _action("join_room", JoinRoomRequest, JoinedRoom, rooms.join_room),
+        _action("get_room_status", RoomStatusRequest, RoomStatus, rooms.get_room_status),
+        _action("end_stream", EndStreamRequest, StreamEnded, rooms.end_stream),
         _action(
-            "get_room_status", rooms.RoomStatusRequest, rooms.RoomStatus, rooms.get_room_status
+            "start_recording", StartRecordingRequest, RecordingAnswer, recording.start_recording
         ),
-        _action("end_stream", rooms.EndStreamRequest, rooms.StreamEnded, rooms.end_stream),
-        _action(
-            "start_recording",
-            recording.StartRecordingRequest,
-            recording.RecordingAnswer,
-            recording.start_recording,
-        ),
-        _action(
-            "stop_recording",
-            recording.StopRecordingRequest,
-            recording.RecordingAnswer,
-            recording.stop_recording,
-        ),
-        _action("start_rtmp", rtmp.StartRtmpRequest, rtmp.LiveAnswer, rtmp.start_rtmp),
-        _action("update_rtmp", rtmp.UpdateRtmpRequest, rtmp.DestinationsAnswer, rtmp.update_rtmp),
-        _action("stop_rtmp", rtmp.StopRtmpRequest, Done, rtmp.stop_rtmp),
-        _action(
-            "update_layout", layout.UpdateLayoutRequest, layout.LayoutAnswer, layout.update_layout
-        ),
+        _action("stop_recording", StopRecordingRequest, RecordingAnswer, recording.stop_recording),
+        _action("start_rtmp", StartRtmpRequest, LiveAnswer, rtmp.start_rtmp),
+        _action("update_rtmp", UpdateRtmpRequest, DestinationsAnswer, rtmp.update_rtmp),
+        _action("stop_rtmp", StopRtmpRequest, Done, rtmp.stop_rtmp),
+        _action("update_layout", UpdateLayoutRequest, LayoutAnswer, layout.update_layout),
         _action(
             "get_broadcast_status",
-            status.BroadcastStatusRequest,
-            status.BroadcastStatus,
+            BroadcastStatusRequest,
+            BroadcastStatus,
             status.get_broadcast_status,
         ),
-        _action(
-            "mute_participant",
-            moderation.MuteRequest,
-            moderation.Muted,
-            moderation.mute_participant,
-        ),
-        _action(
-            "remove_participant",
-            moderation.RemoveRequest,
-            Done,
-            moderation.remove_participant,
-        ),
+        _action("mute_participant", MuteRequest, Muted, moderation.mute_participant),
+        _action("remove_participant", RemoveRequest, Done, moderation.remove_participant),
         _action(
             "update_participant_permissions",
-            moderation.UpdatePermissionsRequest,
-            moderation.PermissionsUpdated,
+            UpdatePermissionsRequest,
+            PermissionsUpdated,
             moderation.update_participant_permissions,
         ),
     )

@@ -2,26 +2,22 @@
 
 Destination errors reach callers only as fixed words (:data:`FAILED_WORDS`): the egress's own
 error text tells a refused connection from an open port that speaks something else, which would
-turn the API into a port scanner.
+turn the API into a port scanner. The request and answer are the contract's
+(:mod:`spaces_contract.status`).
 """
 
 from __future__ import annotations
 
-import enum
 import functools
 import logging
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from backend.common import ROOM_SPEC
 from backend.destinations import FAILED_WORDS
-from backend.hls import HlsInfo, apply_hls_info, hls_status
-from backend.lazy import lazy_module
-from backend.recording import RecordingInfo, drop_progress, recording_info
-from backend.rooms import ShowEconomics
+from backend.hls import apply_hls_info, hls_status
+from backend.recording import drop_progress, info_from_record, recording_info, with_progress
 from backend.store import LiveStream
 from backend.usage import (
     close_presence,
@@ -31,6 +27,15 @@ from backend.usage import (
     note_joined,
     note_left,
     usage_of,
+)
+from spaces_common.lazy import lazy_module
+from spaces_contract.money import ShowEconomics
+from spaces_contract.recording import RecordingInfo
+from spaces_contract.status import (
+    BroadcastStatus,
+    BroadcastStatusRequest,
+    DestinationState,
+    DestinationStatus,
 )
 
 if TYPE_CHECKING:
@@ -56,15 +61,6 @@ def _ended(status: api.EgressStatus) -> bool:
     )
 
 
-class DestinationState(enum.Enum):
-    """Where one destination is."""
-
-    STARTING = "starting"
-    LIVE = "live"
-    FAILED = "failed"
-    STOPPED = "stopped"
-
-
 @functools.cache
 def _state_of_stream() -> dict[api.StreamInfo.Status, DestinationState]:
     """Our state for each egress stream status (built on first use: LiveKit loads lazily)."""
@@ -73,38 +69,6 @@ def _state_of_stream() -> dict[api.StreamInfo.Status, DestinationState]:
         api.StreamInfo.Status.FINISHED: DestinationState.STOPPED,
         api.StreamInfo.Status.FAILED: DestinationState.FAILED,
     }
-
-
-@dataclass(frozen=True)
-class BroadcastStatusRequest:
-    """Recording and each destination's state."""
-
-    room_name: str = field(metadata=ROOM_SPEC)
-
-
-@dataclass(frozen=True)
-class DestinationStatus:
-    """One destination."""
-
-    name: str
-    status: DestinationState
-    error: str
-
-
-@dataclass(frozen=True)
-class BroadcastStatus:
-    """Answer of get_broadcast_status."""
-
-    recording: RecordingInfo
-    live: bool
-    destinations: tuple[DestinationStatus, ...]
-    hls: HlsInfo | None = None
-    """The HLS output, when the room asked for one: where its playlist is, segments so far."""
-    economics: ShowEconomics | None = None
-    """Cost, revenue, commission and net so far."""
-    region: str = ""
-    """The deployment region (LIVEKIT_REGION)."""
-    success: bool = True
 
 
 async def get_broadcast_status(
@@ -131,11 +95,12 @@ async def get_broadcast_status(
         )
         live_s = usage_of(stream, now_ms).live_ms / 1000
         recording = (
-            RecordingInfo.from_record(
-                stream.recording, bool(stream.recording_egress_id)
-            ).with_progress(stream.recording)
+            with_progress(
+                info_from_record(stream.recording, bool(stream.recording_egress_id)),
+                stream.recording,
+            )
             if stream.recording
-            else RecordingInfo(RecordingInfo.from_record({}).status, active=False)
+            else RecordingInfo(info_from_record({}).status, active=False)
         )
         return BroadcastStatus(
             recording,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from backend.lazy import lazy_module
+from spaces_common.lazy import lazy_module
 
 if TYPE_CHECKING:
     from cryptography import fernet

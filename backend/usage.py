@@ -4,7 +4,7 @@ Participant time comes from LiveKit's ``participant_joined``/``participant_left`
 server's own account; hidden recorders are not counted); bytes stored and sent come from egress
 results (file and HLS segment sizes, as EgressInfo reports them); live time is the union of the
 time live outputs (RTMP and HLS egress) ran. :func:`economics_of` turns it into money with
-:mod:`backend.economics`.
+:mod:`spaces_contract.money`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from backend.economics import Economics, Rates, Usage, economics, participant_ms, union_ms
-from backend.lazy import lazy_module
 from backend.store import LiveStream
+from spaces_common.lazy import lazy_module
+from spaces_contract.money import Economics, Rates, Usage, economics, participant_ms, union_ms
 
 if TYPE_CHECKING:
     from livekit import api

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from backend.lazy import lazy_module
+from spaces_common.lazy import lazy_module
 
 if TYPE_CHECKING:
     from livekit import rtc

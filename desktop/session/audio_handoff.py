@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from backend.lazy import lazy_module
 from desktop.media.frames import AudioFrame
+from spaces_common.lazy import lazy_module
 
 if TYPE_CHECKING:
     from livekit import rtc

@@ -5,8 +5,9 @@
 server" mode, and the embedded default when ``LIVEKIT_URL``/``LIVEKIT_API_KEY``/
 ``LIVEKIT_API_SECRET`` are set). Both offer the same typed methods (``create_room(...) ->
 CreatedRoom``…), whose requests and answers are the contract's own frozen dataclasses
-(:mod:`backend.rooms` and its siblings), and raise the same typed
-:class:`~desktop.session.errors.SessionError` values.
+(:mod:`spaces_contract.rooms` and its siblings), and raise the same typed
+:class:`~desktop.session.errors.SessionError` values. This module is the desktop's one door into
+the backend's implementation: only :class:`LocalBackend` imports it, on first use.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from backend.common import Done, Layout
-from backend.contract import ApiError, dump, parse
-from backend.layout import LayoutAnswer, UpdateLayoutRequest
-from backend.lazy import lazy_module
-from backend.moderation import (
+from desktop.session.errors import SessionError, SessionErrorCode
+from spaces_common.lazy import lazy_module
+from spaces_contract.codec import ApiError, dump, parse
+from spaces_contract.common import Done, Layout
+from spaces_contract.moderation import (
     Muted,
     MuteRequest,
     PermissionChange,
@@ -31,14 +32,25 @@ from backend.moderation import (
     SourceName,
     UpdatePermissionsRequest,
 )
-from backend.recording import (
+from spaces_contract.outputs import (
+    Destination,
+    DestinationsAnswer,
+    DestinationSpec,
+    LayoutAnswer,
+    LiveAnswer,
+    StartRtmpRequest,
+    StopRtmpRequest,
+    UpdateLayoutRequest,
+    UpdateRtmpRequest,
+)
+from spaces_contract.recording import (
     OutputFormat,
     Quality,
     RecordingAnswer,
     StartRecordingRequest,
     StopRecordingRequest,
 )
-from backend.rooms import (
+from spaces_contract.rooms import (
     CreatedRoom,
     CreateRoomRequest,
     EndStreamRequest,
@@ -49,17 +61,7 @@ from backend.rooms import (
     RoomStatusRequest,
     StreamEnded,
 )
-from backend.rtmp import (
-    Destination,
-    DestinationsAnswer,
-    DestinationSpec,
-    LiveAnswer,
-    StartRtmpRequest,
-    StopRtmpRequest,
-    UpdateRtmpRequest,
-)
-from backend.status import BroadcastStatus, BroadcastStatusRequest
-from desktop.session.errors import SessionError, SessionErrorCode
+from spaces_contract.status import BroadcastStatus, BroadcastStatusRequest
 
 if TYPE_CHECKING:
     import aiohttp

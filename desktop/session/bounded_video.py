@@ -23,7 +23,7 @@ import queue
 import threading
 from typing import TYPE_CHECKING, Any
 
-from backend.lazy import lazy_module
+from spaces_common.lazy import lazy_module
 
 if TYPE_CHECKING:
     from livekit import rtc

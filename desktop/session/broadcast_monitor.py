@@ -6,11 +6,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from backend.recording import RecordingState
-from backend.status import BroadcastStatus
 from desktop.session.backend_client import Backend
 from desktop.session.errors import SessionError
 from desktop.session.state import OutputState, StateStore
+from spaces_contract.recording import RecordingState
+from spaces_contract.status import BroadcastStatus
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from backend.common import Layout as EgressLayout
-from backend.recording import OutputFormat, Quality
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError
@@ -39,6 +37,8 @@ from desktop.session.backend_client import Backend, named_url
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.settings import Secrets, Settings
 from desktop.session.state import StateStore
+from spaces_contract.common import Layout as EgressLayout
+from spaces_contract.recording import OutputFormat, Quality
 
 logger = logging.getLogger(__name__)
 

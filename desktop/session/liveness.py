@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from backend.lazy import lazy_module
 from desktop.session.state import ConnectionState, StateStore
+from spaces_common.lazy import lazy_module
 
 if TYPE_CHECKING:
     from livekit import rtc

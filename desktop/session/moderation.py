@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from backend.moderation import SourceName
 from desktop.session.backend_client import Backend
 from desktop.session.errors import SessionError
 from desktop.session.stage_control import log_action
 from desktop.session.state import Source, StateStore
+from spaces_contract.moderation import SourceName
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from backend.lazy import lazy_module
 from desktop.media import portaudio
 from desktop.media.audio_mix import BLOCK_SAMPLES as MIX_BLOCK_SAMPLES
 from desktop.media.audio_mix import MIX_RATE_HZ, AudioMixer
@@ -23,6 +22,7 @@ from desktop.media.frames import AudioFrame, monotonic_us
 from desktop.media.microphone import import_sounddevice
 from desktop.media.pulse import PULSE_DEVICE, routed_to, sink_named
 from desktop.session.receive_loop import Reader, ReceiveLoop, close_stream
+from spaces_common.lazy import lazy_module
 
 if TYPE_CHECKING:
     from livekit import rtc

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from backend.lazy import lazy_module
 from desktop.media.compositor import HOST_ID, Layout, Region, RegionKind, StageMember
 from desktop.media.frames import AudioFrame, PixelFormat, VideoFrame, monotonic_us
 from desktop.media.outputs.program import DirectBroadcast
@@ -31,6 +30,7 @@ from desktop.session.receive_drops import RECEIVE_DROPS
 from desktop.session.receive_loop import Reader, ReceiveLoop, close_stream
 from desktop.session.remote_video import LAYER_OF, LAYER_WISHES
 from desktop.session.state import RoomState, Source, StateStore
+from spaces_common.lazy import lazy_module
 
 if TYPE_CHECKING:
     from livekit import rtc

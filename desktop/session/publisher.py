@@ -27,13 +27,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from backend.lazy import lazy_module
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.frames import VideoFrame, fit_frame
 from desktop.session.audio_handoff import AudioHandoff
 from desktop.session.errors import SessionError, SessionErrorCode, answered
 from desktop.session.link_stats import LinkSampler, LinkStats
 from desktop.session.state import Source
+from spaces_common.lazy import lazy_module
 
 if TYPE_CHECKING:
     from livekit import rtc

@@ -25,10 +25,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from backend.recording import RecordingState
 from desktop.session.backend_client import Backend
 from desktop.session.errors import SessionError
 from desktop.session.state import Problem, ProblemCode, RecordingGap, StateStore
+from spaces_contract.recording import RecordingState
 
 logger = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from backend.lazy import LazyMapping, lazy_module
 from desktop.media.fanout import FrameQueue
 from desktop.session.adaptation import Layer
 from desktop.session.bounded_video import BoundedVideoStream
 from desktop.session.receive_drops import RECEIVE_DROPS
 from desktop.session.receive_loop import Reader, ReceiveLoop, close_stream
+from spaces_common.lazy import LazyMapping, lazy_module
 
 if TYPE_CHECKING:
     from livekit import rtc

@@ -16,7 +16,6 @@ from collections.abc import Callable, Coroutine
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from backend.lazy import LazyMapping, lazy_module
 from desktop.session import stage_control
 from desktop.session.remote_video import LAYER_WISHES
 from desktop.session.state import (
@@ -28,6 +27,7 @@ from desktop.session.state import (
     StateStore,
     TrackState,
 )
+from spaces_common.lazy import LazyMapping, lazy_module
 
 if TYPE_CHECKING:
     from livekit import rtc

@@ -19,7 +19,6 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from backend.lazy import lazy_module
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.session import liveness, stage_control
 from desktop.session.adaptation import AdaptationPolicy, Layer
@@ -38,6 +37,7 @@ from desktop.session.receive_loop import ReceiveLoop
 from desktop.session.remote_video import LAYER_WISHES, RemoteVideo
 from desktop.session.room_events import CHAT_TOPIC, SOURCES, DisconnectReason, RoomEvents, now_ms
 from desktop.session.state import ConnectionState, Quality, QualityChange, Source, StateStore
+from spaces_common.lazy import lazy_module
 
 if TYPE_CHECKING:
     from livekit import rtc

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
-from backend.lazy import lazy_module
-from backend.platforms import PLATFORMS
 from desktop.media.outputs.destinations import Destination, DestinationKind
+from spaces_common.lazy import lazy_module
+from spaces_contract.platforms import PLATFORMS
 
 if TYPE_CHECKING:
     import keyring

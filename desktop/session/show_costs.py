@@ -6,7 +6,7 @@ Otherwise (the local studio's room, or the studio's own LiveKit server, whose in
 gets no webhooks) the studio counts participant time itself from the room events it sees —
 everyone in the room, the host included, from the moment they appear until they leave — takes
 the bytes stored and sent from the backend's egress results when there is one, and applies the
-same rules with the same code (:mod:`backend.economics`).
+same rules with the same code (:mod:`spaces_contract.money`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-from backend.economics import Economics, Rates, Usage, economics, participant_ms
-from backend.rooms import ShowEconomics
 from desktop.session.state import ConnectionState, RoomState, StateStore
+from spaces_contract.money import Economics, Rates, ShowEconomics, Usage, economics, participant_ms
 
 REFRESH_S = 5.0
 """How often the figures in the state move on while nothing else changes."""
@@ -137,7 +136,7 @@ class CostMeter:
 
 
 def _economics_json(figures: ShowEconomics) -> dict[str, str]:
-    from backend.contract import camel
+    from spaces_contract.codec import camel
 
     return {
         camel(name): str(value)

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.economics import Rates
-from backend.status import BroadcastStatus
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
@@ -54,6 +52,8 @@ from desktop.session.state import (
     StateStore,
     TrackState,
 )
+from spaces_contract.money import Rates
+from spaces_contract.status import BroadcastStatus
 
 logger = logging.getLogger(__name__)
 

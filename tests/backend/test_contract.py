@@ -1,6 +1,7 @@
 """The typed contract: the checked-in OpenAPI document is the one the dataclasses generate, every
-action has frozen request/response types in its group's module and a typed client method, and
-the desktop and the backend read the one platform table."""
+action has frozen request/response types in the contract package, a handler in its group's
+backend module and a typed client method, and the desktop and the backend read the one platform
+table."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import pytest
 
 from backend import openapi
 from backend.config import BackendConfig
-from backend.platforms import PLATFORMS
 from backend.service import ACTIONS, LiveKitBackendService
 from desktop.media.outputs.destinations import DestinationKind
 from desktop.session.backend_client import TypedActions
 from desktop.session.settings import default_destinations
+from spaces_contract.platforms import PLATFORMS
 
 GROUPS = {"backend.rooms", "backend.recording", "backend.rtmp", "backend.moderation",
           "backend.layout"}  # fmt: skip
@@ -33,6 +34,8 @@ def test_every_action_is_typed_in_its_group_and_on_the_client() -> None:
         for kind in (action.request, action.response):
             assert dataclasses.is_dataclass(kind), kind
             assert kind.__dataclass_params__.frozen, kind  # type: ignore[attr-defined]
+            # The desktop imports these without importing the backend.
+            assert kind.__module__.startswith("spaces_contract."), kind
         modules.add(inspect.getmodule(action.run).__name__)  # type: ignore[union-attr]
         method = getattr(TypedActions, name)
         assert inspect.iscoroutinefunction(method), name

@@ -22,9 +22,9 @@ import aiohttp
 import pytest
 from livekit import api
 
-from backend.contract import ApiError
 from backend.destinations import check_destination, is_public
 from backend.status import LIVE_FAILED_WORDS
+from spaces_contract.codec import ApiError
 from tests.backend.test_webhook_presence import MINUTE_MS, T0_MS, _event, _service, _stream
 from tests.fixtures.backend import SQLITE_ONLY, BackendServer, backend_config, seed
 from tests.fixtures.egress import LiveKitWithEgress

@@ -15,10 +15,10 @@ import pytest
 from livekit import api
 
 from backend.config import BackendConfig, rates_from_env
-from backend.economics import Rates, Usage, economics
 from backend.service import LiveKitBackendService, open_store
 from backend.store import Appointment, LiveStream
 from backend.usage import economics_of
+from spaces_contract.money import Rates, Usage, economics
 
 T0_MS = 1_790_000_000_000
 MINUTE_MS = 60_000

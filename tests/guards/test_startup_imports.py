@@ -2,7 +2,7 @@
 
 LiveKit, PyAV, aiohttp, the keyring (and cryptography, which it and the backend's key store
 pull in) cost the first window about a second when imported up front; they load on first use
-instead (``backend/lazy.py``). This test runs the real studio as a user starts it and fails
+instead (``spaces_common/lazy.py``). This test runs the real studio as a user starts it and fails
 when any of them is loaded by the time the preview has painted its first camera frame, e.g.
 when someone adds a module-level ``from livekit import rtc`` to a module the window imports.
 """
@@ -71,5 +71,5 @@ def test_first_preview_paints_before_livekit_pyav_aiohttp_and_keyring_load(
     assert reports[0]["frames"] >= 1
     assert reports[0]["loaded"] == [], (
         f"{reports[0]['loaded']} loaded before the first preview frame painted; import them "
-        "where first used (see backend/lazy.py)"
+        "where first used (see spaces_common/lazy.py)"
     )

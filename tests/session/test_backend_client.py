@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from backend.recording import RecordingState
-from backend.rooms import CreatedRoom, StreamEnded
 from desktop.session.backend_client import HttpBackend, LocalBackend
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.room_session import RoomSession
 from desktop.session.state import ConnectionState
+from spaces_contract.recording import RecordingState
+from spaces_contract.rooms import CreatedRoom, StreamEnded
 from tests.fixtures.backend import BackendServer
 from tests.fixtures.egress import LiveKitWithEgress
 from tests.fixtures.rtmp import free_port

@@ -17,10 +17,10 @@ import av
 import pytest
 from livekit import api
 
-from backend.recording import RecordingState
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.state import ProblemCode
 from desktop.session.studio import RecordingPlace, Studio
+from spaces_contract.recording import RecordingState
 from tests.fixtures.egress import LiveKitWithEgress, livekit_mode_studio
 from tests.participants import wait_for
 

@@ -12,7 +12,6 @@ import keyring.backends.fail
 from livekit import rtc
 from pytestqt.qtbot import QtBot
 
-from backend.economics import Rates
 from desktop.media.synthetic import SyntheticCamera
 from desktop.session.settings import Secrets, Settings
 from desktop.session.show_costs import CostMeter
@@ -21,6 +20,7 @@ from desktop.session.studio import StreamSummary, Studio
 from desktop.ui.cost_words import cost_lines
 from desktop.ui.header_widget import HeaderWidget
 from desktop.ui.summary_widget import summary_lines
+from spaces_contract.money import Rates
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitServer
 from tests.participants import wait_for
 

@@ -15,8 +15,8 @@ import ssl
 import urllib.parse
 from dataclasses import dataclass
 
-from backend.platforms import YOUTUBE, platform
 from desktop.media.errors import MediaError, MediaErrorCode
+from spaces_contract.platforms import YOUTUBE, platform
 
 DEFAULT_PORTS = {"rtmp": 1935, "rtmps": 443}
 PREFLIGHT_TIMEOUT_S = 5.0
@@ -40,9 +40,9 @@ class DestinationKind(enum.Enum):
     def preset_url(self) -> str:
         """The ingest URL of the preset: from the environment if set, else the platform's own.
 
-        Both come from the one platform table (:mod:`backend.platforms`) the backend uses too:
-        ``YOUTUBE_RTMP_URL`` and ``TWITCH_RTMP_URL`` point the presets elsewhere (a regional
-        ingest, or a local server in tests). Custom destinations have no preset.
+        Both come from the one platform table (:mod:`spaces_contract.platforms`) the backend
+        uses too: ``YOUTUBE_RTMP_URL`` and ``TWITCH_RTMP_URL`` point the presets elsewhere (a
+        regional ingest, or a local server in tests). Custom destinations have no preset.
         """
         known = platform(self.value)
         return known.ingest_url() if known is not None else ""

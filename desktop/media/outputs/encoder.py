@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from backend.lazy import lazy_module
 from desktop.media.errors import MediaError, MediaErrorCode
+from spaces_common.lazy import lazy_module
 
 if TYPE_CHECKING:
     import av

@@ -20,7 +20,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backend.lazy import lazy_module
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.encoder import EncodedPacket, ProgramEncoder
 from desktop.media.outputs.sinks import (
@@ -34,6 +33,7 @@ from desktop.media.outputs.sinks import (
     Sink,
     words,
 )
+from spaces_common.lazy import lazy_module
 
 if TYPE_CHECKING:
     import av

@@ -18,11 +18,11 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from backend.lazy import lazy_module
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import RtmpTarget, preflight
 from desktop.media.outputs.encoder import ProgramEncoder
 from desktop.media.outputs.watchdog import Watchdog
+from spaces_common.lazy import lazy_module
 
 if TYPE_CHECKING:
     import av

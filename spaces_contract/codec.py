@@ -1,11 +1,12 @@
 """The typed contract's machinery: frozen dataclasses in and out, one codec, one schema.
 
 Every request and response of ``/api/livekit`` is a frozen dataclass in its group's module
-(:mod:`backend.rooms`, :mod:`backend.recording`, :mod:`backend.rtmp`, :mod:`backend.moderation`,
-:mod:`backend.status`). Field limits live beside the field (:func:`spec`), and the same limits
-drive both :func:`parse` (the service's validation: everything is checked before anything is
-created) and :func:`json_schema` (the OpenAPI document), so the schema says exactly what the
-API accepts. JSON names are the camelCase of the Python names.
+(:mod:`spaces_contract.rooms`, :mod:`spaces_contract.recording`, :mod:`spaces_contract.outputs`,
+:mod:`spaces_contract.moderation`, :mod:`spaces_contract.status`). Field limits live beside the
+field (:func:`spec`), and the same limits drive :func:`parse` (the service's validation:
+everything is checked before anything is created; the client reads answers with it too) and
+:func:`object_schema` (the OpenAPI document), so the schema says exactly what the API accepts.
+JSON names are the camelCase of the Python names.
 """
 
 from __future__ import annotations

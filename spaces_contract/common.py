@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from backend.contract import Spec, spec
+from spaces_contract.codec import Spec, spec
 
 ID_PATTERN = r"[A-Za-z0-9_.@:+-]{1,128}"
 """Appointment, user and participant ids."""

@@ -9,7 +9,7 @@ up front cost about a second of its start-up. A module written as
         api = lazy_module("livekit.api")
 
 is type-checked as the real module and imported the first time one of its names is read. The
-desktop app (which may import the backend, never the reverse) uses the same helper.
+desktop app and the backend both use it; it lives in neither, so neither imports the other for it.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Pure arithmetic on :class:`~decimal.Decimal` (no floats touch money, no I/O), so the backend
 (live status, the stored stream record, ``end_stream``) and the desktop studio (its own view in
-local mode) compute the same figures with the same rounding. The desktop may import this
-module: the import contracts only forbid the backend to import the desktop.
+local mode) compute the same figures with the same rounding; :class:`ShowEconomics` is how the
+API sends them.
 
 The rules are the platform guide's:
 
@@ -19,9 +19,12 @@ parts always add up to the totals shown.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+
+from spaces_contract.codec import camel
 
 CENT = Decimal("0.01")
 BYTES_PER_GB = Decimal(1_000_000_000)
@@ -132,6 +135,47 @@ class Economics:
             "creatorRevenue": money_text(self.creator_revenue),
             "net": money_text(self.net),
         }
+
+
+@dataclass(frozen=True)
+class ShowEconomics:
+    """Cost, revenue, commission and net of a show, to the cent (two-place decimal strings:
+    money is never a float). Participant time is counted from LiveKit's join and leave
+    webhooks, bytes from egress results; see ``spaces_contract/money.py`` for the rules."""
+
+    currency: str
+    participant_minutes: str
+    stored_gb: str
+    egress_gb: str
+    participant_cost: str
+    storage_cost: str
+    egress_cost: str
+    infrastructure_cost: str
+    base_price: str
+    revenue_multiplier: str
+    duration_bonus: str
+    total_revenue: str
+    commission_rate: str
+    """A percentage: "20.00" is 20 % (as the revenue block's ``commissionRate``)."""
+    platform_commission: str
+    creator_revenue: str
+    net: str
+    """The platform's net: commission minus infrastructure cost."""
+    live_duration_s: float = 0.0
+    """Time on air the duration bonus was judged on."""
+
+    @classmethod
+    def of(cls, values: dict[str, str], live_duration_s: float = 0.0) -> ShowEconomics:
+        """From :meth:`Economics.as_json` (or the stored copy of it)."""
+        return cls(
+            **{f: values.get(camel(f), "") for f in _ECONOMICS_FIELDS},
+            live_duration_s=live_duration_s,
+        )
+
+
+_ECONOMICS_FIELDS = [
+    f.name for f in dataclasses.fields(ShowEconomics) if f.name != "live_duration_s"
+]
 
 
 def revenue_multiplier(participants: int) -> Decimal:
