@@ -180,8 +180,11 @@ def startup(server: LiveKitServer, repeats: int = 3) -> list[Row]:
 
     import backend
     import desktop
+    import spaces_common
+    import spaces_contract
 
-    sources = [str(Path(str(package.__file__)).parent) for package in (desktop, backend)]
+    packages = (desktop, backend, spaces_contract, spaces_common)
+    sources = [str(Path(str(package.__file__)).parent) for package in packages]
     subprocess.run([sys.executable, "-m", "compileall", "-q", *sources], check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
