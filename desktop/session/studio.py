@@ -40,7 +40,7 @@ from desktop.session.recording_guard import RecordingGuard
 from desktop.session.remote_video import RemoteVideo
 from desktop.session.room_events import DisconnectReason
 from desktop.session.room_session import RoomSession
-from desktop.session.settings import Secrets, Settings, SettingsStore, preset_values
+from desktop.session.settings import ConnectMode, Secrets, Settings, SettingsStore, preset_values
 from desktop.session.show_costs import CostMeter
 from desktop.session.state import (
     ConnectionState,
@@ -223,12 +223,12 @@ class Studio:
         Raises:
             SessionError: The connection failed (the state says so too).
         """
-        mode = "livekit" if url else self.settings.connect_mode
-        if mode == "local":
+        mode = ConnectMode.LIVEKIT if url else self.settings.connect_mode
+        if mode is ConnectMode.LOCAL:
             self._local_participant()
             return
         session = self._new_session()
-        if mode == "platform":
+        if mode is ConnectMode.PLATFORM:
             backend: Backend = HttpBackend(
                 self.settings.backend_url, self.secrets.get("platform-credential")
             )
@@ -265,7 +265,7 @@ class Studio:
             self.monitor.start()
             self.live.backend = self.backend
             self.live.room_name = room_name
-            self.live.rtmp_via_egress = mode == "platform"
+            self.live.rtmp_via_egress = mode is ConnectMode.PLATFORM
 
     def _new_session(self) -> RoomSession:
         """A room session publishing as the settings say (preset or custom values, codec,
@@ -278,7 +278,7 @@ class Studio:
         )  # fmt: skip
         return RoomSession(self.store, defaults, auto_subscribe=self.settings.auto_subscribe)
 
-    def _start_costs(self, mode: str) -> None:
+    def _start_costs(self, mode: ConnectMode) -> None:
         """Count the show's cost from now on (the platform's figures win where it counts)."""
         if self.costs is None:
             self.costs = CostMeter(
@@ -286,7 +286,7 @@ class Studio:
                 live_ms=lambda: int(self.live_duration_s() * 1000),
             )  # fmt: skip
             self.costs.start()
-        self._costs_from_backend = mode == "platform"
+        self._costs_from_backend = mode is ConnectMode.PLATFORM
 
     def _status_costs(self, status: BroadcastStatus) -> None:
         if self.costs is not None:
@@ -990,7 +990,7 @@ CONNECTION_TEST_TIMEOUT_S = 8.0
 
 
 async def check_connection(
-    mode: str,
+    mode: ConnectMode,
     *,
     livekit_url: str = "",
     api_key: str = "",
@@ -1010,9 +1010,9 @@ async def check_connection(
     Raises:
         SessionError: What failed, in words, with the next step.
     """
-    if mode == "local":
+    if mode is ConnectMode.LOCAL:
         return "The local studio needs no server."
-    if mode == "livekit":
+    if mode is ConnectMode.LIVEKIT:
         from desktop.session.errors import check_url
 
         check_url(livekit_url)
@@ -1050,7 +1050,7 @@ async def check_connection(
             await client.aclose()
         count = len(rooms.rooms)
         return f"Connected: the LiveKit server accepted your key ({count} rooms open now)."
-    if mode == "platform":
+    if mode is ConnectMode.PLATFORM:
         backend = HttpBackend(backend_url, credential, timeout_s=CONNECTION_TEST_TIMEOUT_S,
                               retry_delays_s=())  # fmt: skip
         try:
