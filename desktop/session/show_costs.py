@@ -12,20 +12,16 @@ same rules with the same code (:mod:`backend.economics`).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from decimal import Decimal
 
 from backend.economics import Economics, Rates, Usage, economics, participant_ms
 from backend.rooms import ShowEconomics
+from desktop.media.frames import wall_clock_ms
 from desktop.session.state import ConnectionState, RoomState, StateStore
 
 REFRESH_S = 5.0
 """How often the figures in the state move on while nothing else changes."""
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class CostMeter:
@@ -45,7 +41,7 @@ class CostMeter:
         rates: Rates | None = None,
         base_price: Decimal = Decimal(0),
         live_ms: Callable[[], int] = lambda: 0,
-        clock_ms: Callable[[], int] = _now_ms,
+        clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self.store = store
         self.rates = rates or Rates()

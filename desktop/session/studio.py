@@ -21,6 +21,7 @@ from backend.status import BroadcastStatus
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
+from desktop.media.frames import wall_clock_ms
 from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.output import OutputPhase
@@ -905,7 +906,7 @@ class Studio:
             room_duration_s=time.monotonic() - self._started_s,
             quality_history=dict(self.store.state.quality_history),
             recording_gaps=list(self.store.state.recording_gaps),
-            ended_ms=stage_control.now_ms(),
+            ended_ms=wall_clock_ms(),
         )
         if self.backend is not None and self.store.state.room_name:
             try:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.media.errors import MediaError
+from desktop.media.frames import wall_clock_ms
 from desktop.media.outputs.destinations import Destination, DestinationKind, mask_key
 from desktop.media.outputs.output import OutputPhase, OutputStatus
 from desktop.session.link_stats import format_bitrate
@@ -175,7 +176,7 @@ class ParticipantsPanel(QWidget):
                 flags.append("speaking")
             flags.append(f"connection {words.quality(person.quality)}")
             history = state.quality_history.get(identity, ())
-            line = quality_sparkline(history, int(time.time() * 1000), width=8)
+            line = quality_sparkline(history, wall_clock_ms(), width=8)
             item = QListWidgetItem(f"{name} — {', '.join(flags)}" + (f"  {line}" if line else ""))
             item.setToolTip(f"Connection over time: {quality_trend(history)}")
             item.setData(Qt.ItemDataRole.UserRole, identity)
