@@ -35,7 +35,7 @@ from desktop.media.outputs.output import OutputPhase, OutputStatus
 from desktop.session.link_stats import format_bitrate
 from desktop.session.receive_drops import RECEIVE_DROPS
 from desktop.session.settings import Secrets
-from desktop.session.state import OutputState, RoomState, Source
+from desktop.session.state import EgressOutputStatus, RoomState, Source
 from desktop.session.studio import Studio
 from desktop.ui import words
 from desktop.ui.bridge import StateBridge
@@ -56,7 +56,7 @@ def card_text(status: OutputStatus, now_us: int | None = None) -> str:
     return words.output_card(status, now_us)
 
 
-def egress_card_text(output: OutputState) -> str:
+def egress_card_text(output: EgressOutputStatus) -> str:
     """An egress output's state in words (see :func:`words.egress_card`)."""
     return words.egress_card(output)
 

@@ -299,8 +299,8 @@ class StudioWindow(QMainWindow):
             running = False
             if destination_id in egress:
                 output = egress[destination_id]
-                failed = output.error or "it failed" if output.status == "failed" else ""
-                running = output.status in ("active", "live")
+                failed = output.error or "it failed" if output.phase is OutputPhase.FAILED else ""
+                running = output.phase is OutputPhase.LIVE
             elif destination_id in direct:
                 status = direct[destination_id]
                 failed = status.error if status.phase is OutputPhase.FAILED else ""

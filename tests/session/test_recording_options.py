@@ -15,6 +15,7 @@ from typing import Any
 import keyring.backends.fail
 import pytest
 
+from desktop.media.outputs.output import OutputPhase
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.settings import ConnectMode, Secrets, Settings
 from desktop.session.studio import RecordingPlace, Studio
@@ -64,7 +65,7 @@ async def test_the_studios_recording_choices_reach_the_cloud_recording(
         await asyncio.sleep(3)
         await studio.stop_recording()
         await wait_for(
-            lambda: any(o.name == "recording" and o.status == "complete"
+            lambda: any(o.name == "recording" and o.phase is OutputPhase.FINISHED
                         for o in state.state.outputs),
             60,
         )  # fmt: skip

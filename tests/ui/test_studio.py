@@ -414,13 +414,14 @@ def test_outputs_cards_follow_egress_and_direct_states(
     studio_window: tuple[Studio, StudioWindow],
 ) -> None:
     from desktop.media.outputs.output import OutputKind, OutputPhase, OutputStatus
-    from desktop.session.state import OutputState
+    from desktop.session.state import EgressOutputStatus
 
     studio, window = studio_window
     store = studio.store
-    store.update(outputs=(OutputState("youtube", "failed", "connection refused"),))
+    store.update(outputs=(EgressOutputStatus("youtube", OutputKind.RTMP, OutputPhase.FAILED,
+                                             "connection refused"),))  # fmt: skip
     assert window.outputs.cards["youtube"].status.text() == "Failed — connection refused"
-    store.update(outputs=(OutputState("youtube", "active"),))
+    store.update(outputs=(EgressOutputStatus("youtube", OutputKind.RTMP, OutputPhase.LIVE),))
     assert window.outputs.cards["youtube"].status.text() == "Live"
     retrying = OutputStatus("twitch", "rtmp://host/app/••••", OutputKind.RTMP,
                             OutputPhase.RETRYING, error="the server refused the connection",

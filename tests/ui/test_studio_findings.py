@@ -18,7 +18,7 @@ from pytestqt.qtbot import QtBot
 from desktop.media.outputs.output import OutputKind, OutputPhase, OutputStatus
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.settings import ConnectMode, Secrets, Settings
-from desktop.session.state import ConnectionState, OutputState, ProblemCode
+from desktop.session.state import ConnectionState, EgressOutputStatus, ProblemCode
 from desktop.session.studio import Studio
 from desktop.ui.studio_window import StudioWindow
 from tests.fixtures.backend import BackendServer
@@ -244,7 +244,8 @@ def test_header_shows_live_time_and_each_destinations_health(
                             retry_in_s=2.0)  # fmt: skip
     studio.store.update(is_live=True, live_since_ms=int(time.time() * 1000) - 5_000,
                         direct_outputs=(retrying,),
-                        outputs=(OutputState("youtube", "active"),))  # fmt: skip
+                        outputs=(EgressOutputStatus("youtube", OutputKind.RTMP,
+                                                    OutputPhase.LIVE),))  # fmt: skip
     header = window.header
     assert header.live_badge.isVisible() and header.live_badge.text().startswith("LIVE 0:00:0")
     assert "Twitch retrying (4 of 6)" in header.health.text()
