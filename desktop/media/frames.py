@@ -32,6 +32,14 @@ def monotonic_us() -> int:
     return time.monotonic_ns() // 1000
 
 
+def wall_clock_ms() -> int:
+    """Return the wall clock (Unix epoch) in milliseconds, what the room state stamps events with.
+
+    It jumps when the system clock is set, so durations are measured with :func:`monotonic_us`.
+    """
+    return int(time.time() * 1000)
+
+
 class PixelFormat(enum.Enum):
     """Pixel layouts the capture pipeline produces."""
 

@@ -6,15 +6,46 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from desktop.media.outputs.output import OutputKind, OutputPhase
 from desktop.session.backend_client import Backend
 from desktop.session.errors import SessionError
-from desktop.session.state import OutputState, StateStore
+from desktop.session.state import EgressOutputStatus, StateStore
 from spaces_contract.recording import RecordingState
 from spaces_contract.status import BroadcastStatus
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 3.0
+
+PHASE_OF_EGRESS_WORD: dict[str, OutputPhase] = {
+    "starting": OutputPhase.CONNECTING,
+    "active": OutputPhase.LIVE,  # the recording is being written
+    "live": OutputPhase.LIVE,  # a destination is being sent
+    "ending": OutputPhase.ENDING,
+    "complete": OutputPhase.FINISHED,
+    "failed": OutputPhase.FAILED,
+    "stopped": OutputPhase.STOPPED,
+}
+"""The backend's word for a recording's or a destination's state → the shared phase."""
+_WORD_OF_PHASE = {phase: word for word, phase in PHASE_OF_EGRESS_WORD.items() if word != "active"}
+
+
+def egress_phase(word: str) -> OutputPhase:
+    """The phase of an egress output the backend reports as ``word`` (OFF for a word this
+    version does not know)."""
+    phase = PHASE_OF_EGRESS_WORD.get(word)
+    if phase is None:
+        logger.warning("unknown egress state %r from the backend", word)
+        return OutputPhase.OFF
+    return phase
+
+
+def egress_word(output: EgressOutputStatus) -> str:
+    """The backend's own word for ``output``'s phase, as the remote-control API passes it on
+    (a recording being written is "active", a destination being sent "live")."""
+    if output.phase is OutputPhase.LIVE and output.kind is OutputKind.FILE:
+        return "active"
+    return _WORD_OF_PHASE.get(output.phase, output.phase.value)
 
 
 class BroadcastMonitor:
@@ -57,16 +88,22 @@ class BroadcastMonitor:
         outputs = []
         if recording.status is not RecordingState.UNKNOWN:
             outputs.append(
-                OutputState(
+                EgressOutputStatus(
                     "recording",
-                    recording.status.value,
+                    OutputKind.FILE,
+                    egress_phase(recording.status.value),
                     recording.error or "",
                     recording.name or "",
                 )
             )
         for destination in status.destinations:
             outputs.append(
-                OutputState(destination.name, destination.status.value, destination.error)
+                EgressOutputStatus(
+                    destination.name,
+                    OutputKind.RTMP,
+                    egress_phase(destination.status.value),
+                    destination.error,
+                )
             )
         live = {"is_live": status.live} if self._live_via_egress() else {}
         self.store.update(is_recording=bool(recording.active), outputs=tuple(outputs), **live)

@@ -22,6 +22,7 @@ from typing import Protocol
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError
+from desktop.media.frames import wall_clock_ms
 from desktop.media.outputs.destinations import (
     Destination,
     RtmpTarget,
@@ -502,7 +503,7 @@ class LiveOutputs:
         else:
             await self.path.start(started)
         self._live = True
-        self.store.update(is_live=True, live_since_ms=int(time.time() * 1000), rehearsal="")
+        self.store.update(is_live=True, live_since_ms=wall_clock_ms(), rehearsal="")
         return problems
 
     async def set_enabled(self, destination: Destination, enabled: bool) -> None:

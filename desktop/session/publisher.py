@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
-from desktop.media.frames import VideoFrame, fit_frame
+from desktop.media.frames import VideoFrame, fit_frame, wall_clock_ms
 from desktop.session.audio_handoff import AudioHandoff
 from desktop.session.errors import SessionError, SessionErrorCode, answered
 from desktop.session.link_stats import LinkSampler, LinkStats
@@ -532,4 +532,4 @@ class Publisher:
                 except Exception as exc:  # noqa: BLE001 - a track closing mid-sample is normal
                     logger.debug("stats of %s: %r", source.name, exc)
             if reports:
-                report(sampler.sample(reports, int(time.time() * 1000)))
+                report(sampler.sample(reports, wall_clock_ms()))

@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from desktop.media.frames import wall_clock_ms
 from desktop.session.backend_client import Backend
 from desktop.session.errors import SessionError
 from desktop.session.state import Problem, ProblemCode, RecordingGap, StateStore
@@ -40,11 +41,6 @@ an active recording may take to write its first progress segment."""
 DEFAULT_STALL_AFTER_S = 5.0
 """An active recording whose progress counter has not grown for this long has stalled (the
 backend's progress segments are 2 s long: two and a half missing, never one slow one)."""
-
-
-def now_ms() -> int:
-    """Wall clock in milliseconds."""
-    return int(time.time() * 1000)
 
 
 class RecordingGuard:
@@ -105,7 +101,7 @@ class RecordingGuard:
 
     def arm(self) -> None:
         """Start watching (the host just started a cloud recording)."""
-        self._last_running_ms = now_ms()
+        self._last_running_ms = wall_clock_ms()
         self._starting_since_s = time.monotonic()
         self._progress_egress_id = ""
         if self._task is None:
@@ -118,11 +114,11 @@ class RecordingGuard:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        self._close_gap(now_ms())
+        self._close_gap(wall_clock_ms())
 
     async def check(self) -> None:
         """Ask once and act on the answer."""
-        asked_ms, previous_ms = now_ms(), self._asked_ms
+        asked_ms, previous_ms = wall_clock_ms(), self._asked_ms
         self._asked_ms = asked_ms
         status = await self.backend.get_broadcast_status(self.room_name)
         recording = status.recording
@@ -135,7 +131,7 @@ class RecordingGuard:
         if running and recording.status is RecordingState.ACTIVE:
             stalled = self._stalled(egress_id, recording.progress_segments, previous_ms, now_s)
             if not stalled:
-                self._last_running_ms = now_ms()
+                self._last_running_ms = wall_clock_ms()
                 self._starting_since_s = now_s
                 self._close_gap(self._last_running_ms)
                 return
@@ -185,11 +181,11 @@ class RecordingGuard:
             self._progress_egress_id = egress_id
             self._progress_count = None
             self._progress_grew_s = now_s
-            self._progress_before_ms = previous_ms or now_ms()
+            self._progress_before_ms = previous_ms or wall_clock_ms()
         if count is not None and (self._progress_count is None or count > self._progress_count):
             self._progress_count = count
             self._progress_grew_s = now_s
-            self._progress_before_ms = previous_ms or now_ms()
+            self._progress_before_ms = previous_ms or wall_clock_ms()
             self.watching_progress = True
             return False
         if self._progress_count is None:

@@ -11,11 +11,11 @@ import asyncio
 import dataclasses
 import functools
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from desktop.media.frames import wall_clock_ms
 from desktop.session import stage_control
 from desktop.session.remote_video import LAYER_WISHES
 from desktop.session.state import (
@@ -108,11 +108,6 @@ def disconnect_reason(sdk_reason: int) -> DisconnectReason:
     return found
 
 
-def now_ms() -> int:
-    """Wall-clock milliseconds (what the state stamps events with)."""
-    return int(time.time() * 1000)
-
-
 def track_state(pub: rtc.TrackPublication) -> TrackState:
     """A publication as state."""
     # A local track knows it is muted at once; its publication learns it from an event later.
@@ -180,7 +175,7 @@ class RoomEvents:
         """Record the room just joined, and start taking chat."""
         self.room = room
         local = room.local_participant
-        joined_at_ms = now_ms()
+        joined_at_ms = wall_clock_ms()
         self.store.update(
             connection=ConnectionState.CONNECTED,
             room_name=room.name,
@@ -206,7 +201,7 @@ class RoomEvents:
 
     def add_chat(self, sender: str, text: str, is_local: bool = False) -> None:
         """Append a chat line to the state."""
-        message = ChatMessage(sender, text, now_ms(), is_local=is_local)
+        message = ChatMessage(sender, text, wall_clock_ms(), is_local=is_local)
         self.store.update(chat=(*self.store.state.chat, message))
 
     def _on_chat_stream(self, reader: rtc.TextStreamReader, sender: str) -> None:
@@ -273,7 +268,7 @@ class RoomEvents:
         fields = {name: getattr(state, name) for name in _REMOTE_FIELDS}
         if participant.identity not in self.store.state.remotes:
             # The SDK does not expose the server's join time: note when we saw them.
-            fields["joined_at_ms"] = now_ms()
+            fields["joined_at_ms"] = wall_clock_ms()
         self.store.update_remote(participant.identity, **fields)
 
     def _on_unpublished(

@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
+from desktop.media.frames import wall_clock_ms
 from desktop.session import liveness, stage_control
 from desktop.session.adaptation import AdaptationPolicy, Layer
 from desktop.session.errors import (
@@ -35,7 +36,7 @@ from desktop.session.publisher import PublishDefaults, Publisher
 from desktop.session.receive_drops import count_native_drops
 from desktop.session.receive_loop import ReceiveLoop
 from desktop.session.remote_video import LAYER_WISHES, RemoteVideo
-from desktop.session.room_events import CHAT_TOPIC, SOURCES, DisconnectReason, RoomEvents, now_ms
+from desktop.session.room_events import CHAT_TOPIC, SOURCES, DisconnectReason, RoomEvents
 from desktop.session.state import ConnectionState, Quality, QualityChange, Source, StateStore
 from spaces_common.lazy import lazy_module
 
@@ -287,7 +288,7 @@ class RoomSession:
 
     def _adapt(self, description: str) -> None:
         logger.info("quality adaptation: %s", description)
-        change = QualityChange(now_ms(), description)
+        change = QualityChange(wall_clock_ms(), description)
         self.store.update(adaptations=(*self.store.state.adaptations, change))
 
     def _on_own_quality(self, quality: Quality) -> None:

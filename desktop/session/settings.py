@@ -10,6 +10,7 @@ the host that they will be asked again next time.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import json
 import logging
@@ -55,6 +56,17 @@ DEFAULT_HOTKEYS: dict[str, str] = {
 ``stage guest=N``)."""
 
 
+class ConnectMode(enum.StrEnum):
+    """Where the studio connects; the values are the words saved in the settings file."""
+
+    LOCAL = "local"
+    """No server: the studio streams and records directly."""
+    LIVEKIT = "livekit"
+    """A LiveKit server (URL, API key and secret); the reference backend runs in-process."""
+    PLATFORM = "platform"
+    """The platform backend (URL and sign-in token)."""
+
+
 @dataclass
 class Settings:
     """Everything the studio remembers (no secrets)."""
@@ -67,8 +79,8 @@ class Settings:
     """Output device for guests' audio ('' = system default)."""
     screen: str = "1"
     """Monitor to share."""
-    connect_mode: str = "local"
-    """'local' (no server), 'livekit' (URL + key/secret) or 'platform' (backend + sign-in)."""
+    connect_mode: ConnectMode = ConnectMode.LOCAL
+    """No server, a LiveKit server (URL + key/secret) or the platform (backend + sign-in)."""
     livekit_url: str = ""
     """LiveKit server URL."""
     livekit_api_key: str = ""
@@ -128,6 +140,10 @@ class Settings:
     """Action → key sequence ("Ctrl+L"); actions are those of :data:`DEFAULT_HOTKEYS`."""
     destinations: list[Destination] = field(default_factory=lambda: default_destinations())
     """Saved RTMP destinations, keys excluded (YouTube and Twitch presets to begin with)."""
+
+    def __post_init__(self) -> None:
+        # The settings file gives the mode as its saved word.
+        self.connect_mode = _connect_mode(self.connect_mode)
 
     def recording_dir(self) -> Path:
         """The folder recordings go to."""
@@ -206,6 +222,7 @@ class SettingsStore:
     def save(self, settings: Settings) -> None:
         """Write atomically (a crash mid-save leaves the previous file)."""
         data: dict[str, Any] = dataclasses.asdict(settings)
+        data["connect_mode"] = settings.connect_mode.value
         data["destinations"] = [
             {"id": d.id, "name": d.name, "kind": d.kind.value, "url": d.url, "enabled": d.enabled}
             for d in settings.destinations
@@ -214,6 +231,16 @@ class SettingsStore:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
         tmp.replace(self.path)
+
+
+def _connect_mode(saved: str) -> ConnectMode:
+    """The saved mode word as a :class:`ConnectMode`; one this version does not know is local
+    (what Setup already showed for it)."""
+    try:
+        return ConnectMode(saved)
+    except ValueError:
+        logger.warning("unknown connect_mode %r in the settings; using local", saved)
+        return ConnectMode.LOCAL
 
 
 class Secrets:

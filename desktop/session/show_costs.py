@@ -12,19 +12,15 @@ same rules with the same code (:mod:`spaces_contract.money`).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from decimal import Decimal
 
+from desktop.media.frames import wall_clock_ms
 from desktop.session.state import ConnectionState, RoomState, StateStore
 from spaces_contract.money import Economics, Rates, ShowEconomics, Usage, economics, participant_ms
 
 REFRESH_S = 5.0
 """How often the figures in the state move on while nothing else changes."""
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class CostMeter:
@@ -44,7 +40,7 @@ class CostMeter:
         rates: Rates | None = None,
         base_price: Decimal = Decimal(0),
         live_ms: Callable[[], int] = lambda: 0,
-        clock_ms: Callable[[], int] = _now_ms,
+        clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self.store = store
         self.rates = rates or Rates()

@@ -14,12 +14,12 @@ import datetime
 import io
 import json
 import secrets
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from desktop.media.frames import wall_clock_ms
 from desktop.session.state import AuditEntry, Quality, QualitySample, StateStore
 
 UNMUTE_REQUEST_TOPIC = "spaces.stage.unmute-request"
@@ -30,11 +30,6 @@ PROTOCOL_VERSION = 1
 MAX_HISTORY = 500
 """Quality grades kept per guest (the SFU grades every few seconds at most on a change)."""
 CSV_COLUMNS = ("time_utc", "actor", "action", "target", "detail")
-
-
-def now_ms() -> int:
-    """Wall clock in milliseconds."""
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True)
@@ -143,7 +138,7 @@ def log_action(
     if not actor:
         local = store.state.local
         actor = local.identity if local is not None else "host"
-    entry = AuditEntry(now_ms(), actor, action, target, detail)
+    entry = AuditEntry(wall_clock_ms(), actor, action, target, detail)
     store.update(moderation_log=(*store.state.moderation_log, entry))
 
 
@@ -192,7 +187,7 @@ def add_quality_sample(store: StateStore, identity: str, quality: Quality) -> No
     samples = history.get(identity, ())
     if samples and samples[-1].quality is quality:
         return
-    history[identity] = (*samples, QualitySample(now_ms(), quality))[-MAX_HISTORY:]
+    history[identity] = (*samples, QualitySample(wall_clock_ms(), quality))[-MAX_HISTORY:]
     store.update(quality_history=history)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from desktop.media.outputs.output import OutputStatus
+from desktop.media.outputs.output import OutputKind, OutputPhase, OutputStatus
 
 if TYPE_CHECKING:
     from desktop.session.link_stats import LinkStats
@@ -155,13 +155,18 @@ class QualityChange:
 
 
 @dataclass(frozen=True, slots=True)
-class OutputState:
-    """Recording or one RTMP destination, as the backend reports it."""
+class EgressOutputStatus:
+    """The platform's recording or one of its RTMP destinations, as the backend reports it.
+
+    The egress counterpart of the studio's own :class:`OutputStatus`, in the same phases.
+    """
 
     name: str
     """"recording", or the destination's name (youtube, twitch, custom-1)."""
-    status: str
-    """starting / active / live / failed / stopped / complete."""
+    kind: OutputKind
+    """FILE for the recording, RTMP for a destination."""
+    phase: OutputPhase
+    """Where it stands (CONNECTING, LIVE, ENDING, FINISHED, FAILED or STOPPED)."""
     error: str = ""
     """Why it failed, in words (never a stream key)."""
     detail: str = ""
@@ -301,7 +306,7 @@ class RoomState:
     """Cloud recording runs."""
     is_live: bool = False
     """The room goes out to RTMP destinations."""
-    outputs: tuple[OutputState, ...] = ()
+    outputs: tuple[EgressOutputStatus, ...] = ()
     """Cloud recording and each egress destination, with status and error (from the backend)."""
     direct_outputs: tuple[OutputStatus, ...] = ()
     """The studio's own outputs (direct RTMP destinations, local recording)."""

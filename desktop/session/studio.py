@@ -19,6 +19,7 @@ from typing import Any
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
+from desktop.media.frames import wall_clock_ms
 from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.output import OutputPhase
@@ -38,7 +39,7 @@ from desktop.session.recording_guard import RecordingGuard
 from desktop.session.remote_video import RemoteVideo
 from desktop.session.room_events import DisconnectReason
 from desktop.session.room_session import RoomSession
-from desktop.session.settings import Secrets, Settings, SettingsStore, preset_values
+from desktop.session.settings import ConnectMode, Secrets, Settings, SettingsStore, preset_values
 from desktop.session.show_costs import CostMeter
 from desktop.session.state import (
     ConnectionState,
@@ -223,12 +224,12 @@ class Studio:
         Raises:
             SessionError: The connection failed (the state says so too).
         """
-        mode = "livekit" if url else self.settings.connect_mode
-        if mode == "local":
+        mode = ConnectMode.LIVEKIT if url else self.settings.connect_mode
+        if mode is ConnectMode.LOCAL:
             self._local_participant()
             return
         session = self._new_session()
-        if mode == "platform":
+        if mode is ConnectMode.PLATFORM:
             backend: Backend = HttpBackend(
                 self.settings.backend_url, self.secrets.get("platform-credential")
             )
@@ -265,7 +266,7 @@ class Studio:
             self.monitor.start()
             self.live.backend = self.backend
             self.live.room_name = room_name
-            self.live.rtmp_via_egress = mode == "platform"
+            self.live.rtmp_via_egress = mode is ConnectMode.PLATFORM
 
     def _new_session(self) -> RoomSession:
         """A room session publishing as the settings say (preset or custom values, codec,
@@ -278,7 +279,7 @@ class Studio:
         )  # fmt: skip
         return RoomSession(self.store, defaults, auto_subscribe=self.settings.auto_subscribe)
 
-    def _start_costs(self, mode: str) -> None:
+    def _start_costs(self, mode: ConnectMode) -> None:
         """Count the show's cost from now on (the platform's figures win where it counts)."""
         if self.costs is None:
             self.costs = CostMeter(
@@ -286,7 +287,7 @@ class Studio:
                 live_ms=lambda: int(self.live_duration_s() * 1000),
             )  # fmt: skip
             self.costs.start()
-        self._costs_from_backend = mode == "platform"
+        self._costs_from_backend = mode is ConnectMode.PLATFORM
 
     def _status_costs(self, status: BroadcastStatus) -> None:
         if self.costs is not None:
@@ -901,7 +902,7 @@ class Studio:
             room_duration_s=time.monotonic() - self._started_s,
             quality_history=dict(self.store.state.quality_history),
             recording_gaps=list(self.store.state.recording_gaps),
-            ended_ms=stage_control.now_ms(),
+            ended_ms=wall_clock_ms(),
         )
         if self.backend is not None and self.store.state.room_name:
             try:
@@ -986,7 +987,7 @@ CONNECTION_TEST_TIMEOUT_S = 8.0
 
 
 async def check_connection(
-    mode: str,
+    mode: ConnectMode,
     *,
     livekit_url: str = "",
     api_key: str = "",
@@ -1006,9 +1007,9 @@ async def check_connection(
     Raises:
         SessionError: What failed, in words, with the next step.
     """
-    if mode == "local":
+    if mode is ConnectMode.LOCAL:
         return "The local studio needs no server."
-    if mode == "livekit":
+    if mode is ConnectMode.LIVEKIT:
         from desktop.session.errors import check_url
 
         check_url(livekit_url)
@@ -1046,7 +1047,7 @@ async def check_connection(
             await client.aclose()
         count = len(rooms.rooms)
         return f"Connected: the LiveKit server accepted your key ({count} rooms open now)."
-    if mode == "platform":
+    if mode is ConnectMode.PLATFORM:
         backend = HttpBackend(backend_url, credential, timeout_s=CONNECTION_TEST_TIMEOUT_S,
                               retry_delays_s=())  # fmt: skip
         try:

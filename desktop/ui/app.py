@@ -477,7 +477,7 @@ def main(
     import desktop.media.pulse
     import desktop.media.synthetic  # noqa: F401 (the device menus' modules: see above)
     from desktop.media.windows import windows_supported
-    from desktop.session.settings import Secrets, SettingsStore
+    from desktop.session.settings import ConnectMode, Secrets, SettingsStore
     from desktop.session.state import ProblemCode
     from desktop.session.studio import Studio
 
@@ -539,7 +539,7 @@ def main(
         except OSError as error:
             notes.append(f"Settings could not be saved ({error}); they apply to this run only.")
     if args.synthetic_devices and not args.url:
-        settings.connect_mode = "local"
+        settings.connect_mode = ConnectMode.LOCAL
     notes = crash_notes + notes
     studio = Studio(settings, secrets, settings_store=store)
     studio.use_devices(camera, mic)

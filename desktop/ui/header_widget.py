@@ -8,6 +8,7 @@ import time
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
+from desktop.media.outputs.output import OutputPhase
 from desktop.session.state import ConnectionState, RoomState
 from desktop.ui import theme, words
 from desktop.ui.cost_words import cost_tooltip
@@ -75,7 +76,8 @@ class HeaderWidget(QWidget):
         self.rec_badge.setVisible(
             state.is_recording
             or any(
-                s.output_id == "recording" and s.phase.value == "live" for s in state.direct_outputs
+                s.output_id == "recording" and s.phase is OutputPhase.LIVE
+                for s in state.direct_outputs
             )  # fmt: skip
         )
         self.counts.setText(

@@ -29,12 +29,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.media.errors import MediaError
+from desktop.media.frames import wall_clock_ms
 from desktop.media.outputs.destinations import Destination, DestinationKind, mask_key
 from desktop.media.outputs.output import OutputPhase, OutputStatus
 from desktop.session.link_stats import format_bitrate
 from desktop.session.receive_drops import RECEIVE_DROPS
 from desktop.session.settings import Secrets
-from desktop.session.state import OutputState, RoomState, Source
+from desktop.session.state import EgressOutputStatus, RoomState, Source
 from desktop.session.studio import Studio
 from desktop.ui import words
 from desktop.ui.bridge import StateBridge
@@ -55,7 +56,7 @@ def card_text(status: OutputStatus, now_us: int | None = None) -> str:
     return words.output_card(status, now_us)
 
 
-def egress_card_text(output: OutputState) -> str:
+def egress_card_text(output: EgressOutputStatus) -> str:
     """An egress output's state in words (see :func:`words.egress_card`)."""
     return words.egress_card(output)
 
@@ -175,7 +176,7 @@ class ParticipantsPanel(QWidget):
                 flags.append("speaking")
             flags.append(f"connection {words.quality(person.quality)}")
             history = state.quality_history.get(identity, ())
-            line = quality_sparkline(history, int(time.time() * 1000), width=8)
+            line = quality_sparkline(history, wall_clock_ms(), width=8)
             item = QListWidgetItem(f"{name} — {', '.join(flags)}" + (f"  {line}" if line else ""))
             item.setToolTip(f"Connection over time: {quality_trend(history)}")
             item.setData(Qt.ItemDataRole.UserRole, identity)

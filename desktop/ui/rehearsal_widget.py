@@ -35,7 +35,7 @@ def sink_problem(state: RoomState) -> str:
     if direct is not None and direct.phase in (OutputPhase.FAILED, OutputPhase.RETRYING):
         return direct.error or "it stopped"
     egress = next((o for o in state.outputs if o.name == REHEARSAL_ID), None)
-    if egress is not None and egress.status == "failed":
+    if egress is not None and egress.phase is OutputPhase.FAILED:
         return egress.error or "it failed"
     return ""
 

@@ -30,15 +30,15 @@ from PySide6.QtWidgets import (
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.session.errors import SessionError
-from desktop.session.settings import CUSTOM_PRESET, PRESETS, Secrets, Settings
+from desktop.session.settings import CUSTOM_PRESET, PRESETS, ConnectMode, Secrets, Settings
 from desktop.session.studio import check_connection
 from desktop.ui import words
 from desktop.ui.meter_widget import MeterWidget
 from desktop.ui.preview_widget import PreviewWidget
 from desktop.ui.remote_settings import RemoteControlSettings
 
-MODES = {"local": "Local studio (no server)", "livekit": "LiveKit server",
-         "platform": "Platform backend"}  # fmt: skip
+MODES = {ConnectMode.LOCAL: "Local studio (no server)", ConnectMode.LIVEKIT: "LiveKit server",
+         ConnectMode.PLATFORM: "Platform backend"}  # fmt: skip
 
 
 class _ListingCombo(QComboBox):
@@ -155,8 +155,10 @@ class SetupDialog(QDialog):
         self.camera_pick.currentTextChanged.connect(self._pick_camera)
         self.mic_pick.currentTextChanged.connect(self._pick_mic)
         self.screen_pick.currentTextChanged.connect(self._pick_screen)
-        self.mode = self._combo(form, "Connect to", "Where the studio connects", MODES,
-                                settings.connect_mode)  # fmt: skip
+        # The combo carries each mode's saved word: Qt hands item data back as a plain str.
+        self.mode = self._combo(form, "Connect to", "Where the studio connects",
+                                {mode.value: text for mode, text in MODES.items()},
+                                settings.connect_mode.value)  # fmt: skip
         self.name = self._line(form, "Your name", "Shown to guests", settings.display_name)
         self.url = self._line(form, "LiveKit URL", "wss://… of your LiveKit server",
                               settings.livekit_url)  # fmt: skip
@@ -365,12 +367,12 @@ class SetupDialog(QDialog):
 
     def _show_fields(self) -> None:
         """Only the chosen connection mode's fields are shown."""
-        mode = self.mode.currentData()
+        mode = ConnectMode(self.mode.currentData())
         for widget in (self.url, self.api_key, self.api_secret, self.room):
-            self.form.setRowVisible(widget, mode == "livekit")
+            self.form.setRowVisible(widget, mode is ConnectMode.LIVEKIT)
         for widget in (self.backend, self.credential, self.appointment):
-            self.form.setRowVisible(widget, mode == "platform")
-        self.form.setRowVisible(self.test_row, mode != "local")
+            self.form.setRowVisible(widget, mode is ConnectMode.PLATFORM)
+        self.form.setRowVisible(self.test_row, mode is not ConnectMode.LOCAL)
         self.test_result.setText("")
         self.adjustSize()
 
@@ -416,7 +418,7 @@ class SetupDialog(QDialog):
 
     def test_connection(self) -> None:
         """Reach the chosen server with the details typed now (on a worker thread)."""
-        mode = str(self.mode.currentData())
+        mode = ConnectMode(self.mode.currentData())
         details = {
             "livekit_url": self.url.text().strip(), "api_key": self.api_key.text().strip(),
             "api_secret": self.api_secret.text().strip(),
@@ -468,7 +470,7 @@ class SetupDialog(QDialog):
     def apply(self) -> None:
         """Write the choices into the settings and the keyring."""
         s = self.settings
-        s.connect_mode = str(self.mode.currentData())
+        s.connect_mode = ConnectMode(self.mode.currentData())
         s.display_name = self.name.text().strip() or "Host"
         s.livekit_url = self.url.text().strip()
         s.livekit_api_key = self.api_key.text().strip()

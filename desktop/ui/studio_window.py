@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from desktop import __version__
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.outputs.output import OutputKind, OutputPhase
+from desktop.session.settings import ConnectMode
 from desktop.session.state import ConnectionState, ProblemCode, RoomState, Source
 from desktop.session.studio import StreamSummary, Studio
 from desktop.ui.bridge import StateBridge
@@ -134,7 +135,7 @@ class StudioWindow(QMainWindow):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
         self.header = HeaderWidget(central)
-        self.header.local_mode = studio.settings.connect_mode == "local"
+        self.header.local_mode = studio.settings.connect_mode is ConnectMode.LOCAL
         self.header.reconnect_requested.connect(
             lambda: self.bridge.run(self.studio.reconnect_now(), "reconnect")
         )
@@ -298,8 +299,8 @@ class StudioWindow(QMainWindow):
             running = False
             if destination_id in egress:
                 output = egress[destination_id]
-                failed = output.error or "it failed" if output.status == "failed" else ""
-                running = output.status in ("active", "live")
+                failed = output.error or "it failed" if output.phase is OutputPhase.FAILED else ""
+                running = output.phase is OutputPhase.LIVE
             elif destination_id in direct:
                 status = direct[destination_id]
                 failed = status.error if status.phase is OutputPhase.FAILED else ""

@@ -17,7 +17,7 @@ from desktop.media.outputs.program import EncoderInfo
 from desktop.session.errors import SessionError
 from desktop.session.receive_drops import ReceiveDrops
 from desktop.session.room_events import DisconnectReason
-from desktop.session.state import ConnectionState, OutputState, Quality, RoomState, Source
+from desktop.session.state import ConnectionState, EgressOutputStatus, Quality, RoomState, Source
 
 QUALITY_WORDS = {
     Quality.UNKNOWN: "not measured yet",
@@ -129,14 +129,14 @@ def output_card(status: OutputStatus, now_us: int | None = None) -> str:
 
 
 EGRESS_WORDS = {
-    "starting": "Connecting…", "active": "Live", "live": "Live", "failed": "Failed",
-    "stopped": "Off", "complete": "Finished",
+    OutputPhase.CONNECTING: "Connecting…", OutputPhase.LIVE: "Live",
+    OutputPhase.FAILED: "Failed", OutputPhase.STOPPED: "Off", OutputPhase.FINISHED: "Finished",
 }  # fmt: skip
 
 
-def egress_card(output: OutputState) -> str:
+def egress_card(output: EgressOutputStatus) -> str:
     """An egress output's state in words."""
-    text = EGRESS_WORDS.get(output.status, output.status.capitalize())
+    text = EGRESS_WORDS.get(output.phase, output.phase.value.capitalize())
     if output.error:
         text += f" — {output.error}"
     if output.detail:
@@ -159,24 +159,18 @@ def destination_health(state: RoomState, names: dict[str, str]) -> list[tuple[st
     egress = {o.name: o for o in state.outputs}
     direct = {s.output_id: s for s in state.direct_outputs if s.kind is OutputKind.RTMP}
     for destination_id, name in names.items():
-        if destination_id in egress:
-            status = egress[destination_id].status
-            if status in ("active", "live"):
-                out.append((f"{name} live", "ok"))
-            elif status == "starting":
-                out.append((f"{name} connecting", "warn"))
-            elif status == "failed":
-                out.append((f"{name} failed", "error"))
-        elif destination_id in direct:
-            s = direct[destination_id]
-            if s.phase is OutputPhase.LIVE:
-                out.append((f"{name} live", "ok"))
-            elif s.phase is OutputPhase.CONNECTING:
-                out.append((f"{name} connecting", "warn"))
-            elif s.phase is OutputPhase.RETRYING:
-                out.append((f"{name} retrying ({s.attempt + 1} of {s.max_attempts})", "warn"))
-            elif s.phase is OutputPhase.FAILED:
-                out.append((f"{name} failed", "error"))
+        # The platform's word wins over the studio's own for the same destination.
+        s = egress[destination_id] if destination_id in egress else direct.get(destination_id)
+        if s is None:
+            continue
+        if s.phase is OutputPhase.LIVE:
+            out.append((f"{name} live", "ok"))
+        elif s.phase is OutputPhase.CONNECTING:
+            out.append((f"{name} connecting", "warn"))
+        elif s.phase is OutputPhase.RETRYING and isinstance(s, OutputStatus):
+            out.append((f"{name} retrying ({s.attempt + 1} of {s.max_attempts})", "warn"))
+        elif s.phase is OutputPhase.FAILED:
+            out.append((f"{name} failed", "error"))
     return out
 
 

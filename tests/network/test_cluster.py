@@ -23,7 +23,7 @@ from desktop.session.node_urls import connect_first
 from desktop.session.publisher import PublishDefaults
 from desktop.session.remote_video import RemoteVideo
 from desktop.session.room_session import RoomSession
-from desktop.session.settings import Secrets, Settings
+from desktop.session.settings import ConnectMode, Secrets, Settings
 from desktop.session.state import ChatMessage, ConnectionState, Source
 from desktop.session.studio import Studio
 from desktop.ui.studio_window import StudioWindow
@@ -228,7 +228,7 @@ async def test_the_studio_says_the_rooms_node_is_gone_and_reconnects_through_the
     camera.start()
     mic.start()
     # Settings as a host would enter them: the node list as the server URL.
-    settings = Settings(connect_mode="livekit", livekit_url=livekit_cluster.urls)
+    settings = Settings(connect_mode=ConnectMode.LIVEKIT, livekit_url=livekit_cluster.urls)
     studio = Studio(settings, Secrets(keyring.backends.fail.Keyring()))  # type: ignore[no-untyped-call]
     studio.use_devices(camera, mic)
     window = StudioWindow(studio)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from desktop.media.outputs.output import OutputPhase
 from desktop.session.backend_client import HttpBackend, LocalBackend
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.room_session import RoomSession
@@ -158,7 +159,7 @@ async def test_broadcast_status_reaches_the_state(backend_server: BackendServer)
                 break
             await asyncio.sleep(0.1)
         recording = session.store.state.outputs[0]
-        assert recording.status == "complete" and recording.detail.endswith(".mp4")
+        assert recording.phase is OutputPhase.FINISHED and recording.detail.endswith(".mp4")
         await monitor.aclose()
     finally:
         await session.aclose()

@@ -132,16 +132,18 @@ async def test_egress_go_live_cards_follow_egress_states(
     try:
         assert await live.go_live([good, dead]) == {}
 
-        def status(name: str) -> str:
+        def phase(name: str) -> OutputPhase | None:
             found = [o for o in session.store.state.outputs if o.name == name]
-            return found[0].status if found else ""
+            return found[0].phase if found else None
 
-        await _wait(lambda: status("good") == "live" and status("dead") == "failed", 30)
+        await _wait(
+            lambda: phase("good") is OutputPhase.LIVE and phase("dead") is OutputPhase.FAILED, 30
+        )
         failed = [o for o in session.store.state.outputs if o.name == "dead"][0]
         assert failed.error and "dead-key" not in failed.error
         await asyncio.sleep(2.0)
         await live.set_enabled(good, False)
-        await _wait(lambda: status("good") == "stopped", 15)
+        await _wait(lambda: phase("good") is OutputPhase.STOPPED, 15)
         await live.end()
         assert not session.store.state.is_live
     finally:

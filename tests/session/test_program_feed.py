@@ -190,13 +190,13 @@ async def test_add_to_stage_and_send_backstage_change_program_and_permission(
 ) -> None:
     import keyring.backends.fail
 
-    from desktop.session.settings import Secrets, Settings
+    from desktop.session.settings import ConnectMode, Secrets, Settings
     from desktop.session.state import ParticipantState
     from desktop.session.studio import Studio
 
     secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
     secrets.set("platform-credential", backend_server.host_credential)
-    settings = Settings(connect_mode="platform", backend_url=backend_server.url,
+    settings = Settings(connect_mode=ConnectMode.PLATFORM, backend_url=backend_server.url,
                         appointment_id=backend_server.appointment_id)  # fmt: skip
     studio = Studio(settings, secrets)
     guest = RoomGuest(Guest("ann", "Ann", (220, 40, 40), 1000.0, 640, 360))

@@ -15,8 +15,9 @@ from typing import Any
 import keyring.backends.fail
 import pytest
 
+from desktop.media.outputs.output import OutputPhase
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
-from desktop.session.settings import Secrets, Settings
+from desktop.session.settings import ConnectMode, Secrets, Settings
 from desktop.session.studio import RecordingPlace, Studio
 from tests.fixtures.egress import LiveKitWithEgress
 from tests.participants import wait_for
@@ -45,7 +46,8 @@ async def test_the_studios_recording_choices_reach_the_cloud_recording(
     secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
     secrets.set("livekit-api-secret", livekit.api_secret)
     settings = Settings(
-        connect_mode="livekit", livekit_url=livekit.ws_url, livekit_api_key=livekit.api_key,
+        connect_mode=ConnectMode.LIVEKIT, livekit_url=livekit.ws_url,
+        livekit_api_key=livekit.api_key,
         room_name=unique_room.replace("[", "-").replace("]", ""), preset="custom",
         custom_width=320, custom_height=180, custom_fps=15,
         recording_output="webm", recording_layout="grid", recording_quality="low",
@@ -63,7 +65,7 @@ async def test_the_studios_recording_choices_reach_the_cloud_recording(
         await asyncio.sleep(3)
         await studio.stop_recording()
         await wait_for(
-            lambda: any(o.name == "recording" and o.status == "complete"
+            lambda: any(o.name == "recording" and o.phase is OutputPhase.FINISHED
                         for o in state.state.outputs),
             60,
         )  # fmt: skip

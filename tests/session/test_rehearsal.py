@@ -121,9 +121,9 @@ async def test_egress_rehearsal_goes_live_on_the_same_egress(
     assert backend_server.store is not None
     store = backend_server.store
 
-    def output(name: str) -> str:
-        found = [o.status for o in session.store.state.outputs if o.name == name]
-        return found[0] if found else ""
+    def output(name: str) -> OutputPhase | None:
+        found = [o.phase for o in session.store.state.outputs if o.name == name]
+        return found[0] if found else None
 
     async def egress(egress_id: str) -> api.EgressInfo:
         listed = await egress_api.egress.list_egress(api.ListEgressRequest(egress_id=egress_id))
@@ -135,7 +135,7 @@ async def test_egress_rehearsal_goes_live_on_the_same_egress(
             await live.rehearse(Path("/nonexistent"))
         said = await live.rehearse(private_url=rtmp_server.url("live2", "private-key"))
         assert "private-key" not in said and session.store.state.rehearsal
-        await wait_for(lambda: output(REHEARSAL_ID) == "live", 30)
+        await wait_for(lambda: output(REHEARSAL_ID) is OutputPhase.LIVE, 30)
         stream = store.get_stream(room["name"])
         assert stream is not None and stream.rtmp_egress_id
         egress_id = stream.rtmp_egress_id
@@ -143,7 +143,12 @@ async def test_egress_rehearsal_goes_live_on_the_same_egress(
         rtmp_server.wait_for_recording("live2", min_bytes=10_000, timeout_s=20)
 
         assert await live.go_live([show]) == {}
-        await wait_for(lambda: output("show") == "live" and output(REHEARSAL_ID) == "stopped", 30)
+        await wait_for(
+            lambda: (
+                output("show") is OutputPhase.LIVE and output(REHEARSAL_ID) is OutputPhase.STOPPED
+            ),
+            30,
+        )
         stream = store.get_stream(room["name"])
         assert stream is not None and stream.rtmp_egress_id == egress_id  # the same egress
         info = await egress(egress_id)

@@ -11,6 +11,7 @@ import jwt
 import pytest
 from livekit import rtc
 
+from desktop.media.outputs.output import OutputPhase
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.backend_client import LocalBackend
 from desktop.session.studio import Studio
@@ -66,7 +67,8 @@ async def test_livekit_mode_moderates_and_records_through_the_local_backend(
         await studio.stop_recording()
         await wait_for(
             lambda: any(
-                o.name == "recording" and o.status == "complete" for o in state.state.outputs
+                o.name == "recording" and o.phase is OutputPhase.FINISHED
+                for o in state.state.outputs
             ),
             20,
         )

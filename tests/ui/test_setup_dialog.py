@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from desktop.media.base import SourceState
 from desktop.media.camera import CameraSource, parse_camera_device
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone, SyntheticScreen
-from desktop.session.settings import Secrets, SettingsStore
+from desktop.session.settings import ConnectMode, Secrets, SettingsStore
 from desktop.ui.setup_dialog import SetupDialog
 from tests.fixtures.keyrings import FileKeyring
 
@@ -110,7 +110,7 @@ def test_pick_devices_with_live_preview_and_meter_and_keep_the_choice(
         "Wide camera", "Loud mic", "Synthetic screen",
     )  # fmt: skip
     assert (again.connect_mode, again.livekit_url, again.livekit_api_key) == (
-        "livekit", "wss://live.example.com", "APIkey",
+        ConnectMode.LIVEKIT, "wss://live.example.com", "APIkey",
     )  # fmt: skip
     assert "very-secret-value" not in "".join(
         p.read_text() for p in (tmp_path / "config").rglob("*") if p.is_file()
@@ -157,7 +157,7 @@ async def test_test_connection_really_reaches_the_backend_and_says_what_failed(
     from tests.fixtures.rtmp import free_port
     from tests.ui.test_studio import _pump, click, type_text
 
-    dialog, _ = _setup(tmp_path, connect_mode="platform")
+    dialog, _ = _setup(tmp_path, connect_mode=ConnectMode.PLATFORM)
     qtbot.addWidget(dialog)
     dialog.show()
     type_text(qtbot, dialog.backend, backend_server.url)

@@ -22,7 +22,7 @@ from desktop.media.base import VideoCaptureSource
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.link_stats import LayerStats, LinkStats
 from desktop.session.room_events import DisconnectReason
-from desktop.session.settings import Secrets, Settings
+from desktop.session.settings import ConnectMode, Secrets, Settings
 from desktop.session.state import ConnectionState, Quality, Source, TrackState
 from desktop.session.studio import Studio
 from desktop.ui.panels import card_text
@@ -218,7 +218,7 @@ async def test_clicks_reach_the_room_through_the_backend(
     secrets = _secrets()
     secrets.set("platform-credential", backend_server.host_credential)
     # A custom publish size equal to the camera's: the track is sent as the host set it.
-    settings = Settings(connect_mode="platform", backend_url=backend_server.url,
+    settings = Settings(connect_mode=ConnectMode.PLATFORM, backend_url=backend_server.url,
                         appointment_id=backend_server.appointment_id, preset="custom",
                         custom_width=320, custom_height=180, custom_fps=15)  # fmt: skip
     camera, mic = SyntheticCamera(320, 180, 15), SyntheticMicrophone()
@@ -414,13 +414,14 @@ def test_outputs_cards_follow_egress_and_direct_states(
     studio_window: tuple[Studio, StudioWindow],
 ) -> None:
     from desktop.media.outputs.output import OutputKind, OutputPhase, OutputStatus
-    from desktop.session.state import OutputState
+    from desktop.session.state import EgressOutputStatus
 
     studio, window = studio_window
     store = studio.store
-    store.update(outputs=(OutputState("youtube", "failed", "connection refused"),))
+    store.update(outputs=(EgressOutputStatus("youtube", OutputKind.RTMP, OutputPhase.FAILED,
+                                             "connection refused"),))  # fmt: skip
     assert window.outputs.cards["youtube"].status.text() == "Failed — connection refused"
-    store.update(outputs=(OutputState("youtube", "active"),))
+    store.update(outputs=(EgressOutputStatus("youtube", OutputKind.RTMP, OutputPhase.LIVE),))
     assert window.outputs.cards["youtube"].status.text() == "Live"
     retrying = OutputStatus("twitch", "rtmp://host/app/••••", OutputKind.RTMP,
                             OutputPhase.RETRYING, error="the server refused the connection",

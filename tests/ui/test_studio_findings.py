@@ -17,8 +17,8 @@ from pytestqt.qtbot import QtBot
 
 from desktop.media.outputs.output import OutputKind, OutputPhase, OutputStatus
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
-from desktop.session.settings import Secrets, Settings
-from desktop.session.state import ConnectionState, OutputState, ProblemCode
+from desktop.session.settings import ConnectMode, Secrets, Settings
+from desktop.session.state import ConnectionState, EgressOutputStatus, ProblemCode
 from desktop.session.studio import Studio
 from desktop.ui.studio_window import StudioWindow
 from tests.fixtures.backend import BackendServer
@@ -244,7 +244,8 @@ def test_header_shows_live_time_and_each_destinations_health(
                             retry_in_s=2.0)  # fmt: skip
     studio.store.update(is_live=True, live_since_ms=int(time.time() * 1000) - 5_000,
                         direct_outputs=(retrying,),
-                        outputs=(OutputState("youtube", "active"),))  # fmt: skip
+                        outputs=(EgressOutputStatus("youtube", OutputKind.RTMP,
+                                                    OutputPhase.LIVE),))  # fmt: skip
     header = window.header
     assert header.live_badge.isVisible() and header.live_badge.text().startswith("LIVE 0:00:0")
     assert "Twitch retrying (4 of 6)" in header.health.text()
@@ -400,7 +401,7 @@ async def test_reconnect_now_rejoins_the_same_platform_room_and_end_leaves_it(
 ) -> None:
     secrets = _secrets()
     secrets.set("platform-credential", backend_server.host_credential)
-    settings = Settings(connect_mode="platform", backend_url=backend_server.url,
+    settings = Settings(connect_mode=ConnectMode.PLATFORM, backend_url=backend_server.url,
                         appointment_id=backend_server.appointment_id)  # fmt: skip
     camera, mic = SyntheticCamera(320, 180, 15), SyntheticMicrophone()
     camera.start()
@@ -461,7 +462,7 @@ async def test_end_stream_in_livekit_mode_leaves_the_room(
     camera, mic = SyntheticCamera(320, 180, 15), SyntheticMicrophone()
     camera.start()
     mic.start()
-    studio = Studio(Settings(connect_mode="livekit"), _secrets())
+    studio = Studio(Settings(connect_mode=ConnectMode.LIVEKIT), _secrets())
     studio.use_devices(camera, mic)
     window = StudioWindow(studio)
     qtbot.addWidget(window)
@@ -496,7 +497,7 @@ async def test_record_in_the_cloud_from_the_record_menu(
     backend = backend_server
     secrets = _secrets()
     secrets.set("platform-credential", backend.host_credential)
-    settings = Settings(connect_mode="platform", backend_url=backend.url,
+    settings = Settings(connect_mode=ConnectMode.PLATFORM, backend_url=backend.url,
                         appointment_id=backend.appointment_id,
                         recording_folder=str(tmp_path / "rec"))  # fmt: skip
     camera, mic = SyntheticCamera(320, 180, 15), SyntheticMicrophone()

@@ -62,7 +62,12 @@ class OutputKind(enum.Enum):
 
 
 class OutputPhase(enum.Enum):
-    """Where an output stands; the card shows exactly this."""
+    """Where an output stands; its card shows exactly this.
+
+    One vocabulary for the studio's own outputs (:class:`OutputStatus`) and the platform's
+    egress outputs as the backend reports them (``desktop.session.state.EgressOutputStatus``),
+    so the UI asks the same question of both.
+    """
 
     OFF = "off"
     """Not started."""
@@ -76,6 +81,10 @@ class OutputPhase(enum.Enum):
     """Gave up, or cannot go on (disk full, bad path); ``error`` says why."""
     STOPPED = "stopped"
     """Switched off by the producer; what was sent or recorded is complete."""
+    ENDING = "ending"
+    """Platform recording only: asked to stop, the file is being finished."""
+    FINISHED = "finished"
+    """Platform recording only: the file is complete (the card says "Finished")."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from desktop import __version__
 from desktop.media.base import VideoCaptureSource
 from desktop.media.compositor import HOST_ID, Layout
 from desktop.media.errors import MediaError
+from desktop.session.broadcast_monitor import egress_word
 from desktop.session.errors import SessionError
 from desktop.session.remote_control.protocol import (
     PROTOCOL_VERSION,
@@ -373,7 +374,7 @@ def outputs_json(state: RoomState) -> list[dict[str, Any]]:
     """Every output's health: the studio's own (RTMP, recording, HLS) and the platform's."""
     own = [{**status.to_json(), "via": "studio"} for status in state.direct_outputs]
     egress = [
-        {"output": o.name, "state": o.status, "via": "platform",
+        {"output": o.name, "state": egress_word(o), "via": "platform",
          **({"error": o.error} if o.error else {})}
         for o in state.outputs
     ]  # fmt: skip
