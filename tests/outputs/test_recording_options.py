@@ -23,7 +23,7 @@ from desktop.media.outputs.profiles import RecordingQuality
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from tests.fixtures.rtmp import RtmpServer, ffprobe_streams, ffprobe_video_times_s, rtmp_server
-from tests.outputs.test_direct_rtmp import Recorder
+from tests.outputs.recorder import Recorder
 
 __all__ = ["rtmp_server"]
 
