@@ -4,7 +4,8 @@
 waits) call ``predicate`` until it returns something true, and return that value. After
 ``timeout_s`` they raise ``AssertionError`` with one sentence naming what was awaited (``what``,
 or the file and line of the predicate) and the last value seen: the predicate's own last value, or
-``state()`` when given, since a bare ``False`` says little about why.
+``state()`` when given, since a bare ``False`` says little about why. A predicate that answers
+``None`` for "not yet" gives back its value's type without ``None``.
 
 The predicate is plain code: a condition that must itself await (a request to a server) keeps its
 own loop in its test, paced for the server.
@@ -52,7 +53,7 @@ def _timed_out(
 
 
 def wait_until(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     timeout_s: float,
     what: str | None = None,
     *,
@@ -75,7 +76,7 @@ def wait_until(
 
 
 async def wait_for(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     timeout_s: float = DEFAULT_WAIT_S,
     what: str | None = None,
     *,

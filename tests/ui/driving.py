@@ -20,7 +20,7 @@ PUMP_INTERVAL_S = 0.02
 
 
 async def pump(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     timeout_s: float = PUMP_S,
     what: str | None = None,
     *,
