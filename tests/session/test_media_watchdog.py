@@ -20,7 +20,7 @@ from desktop.session.media_watchdog import MediaWatchdog, WatchdogTimings
 from desktop.session.state import MediaAlert, Source
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S
 from tests.fixtures.program import Guest, RoomGuest
-from tests.session.test_guest_arrivals import Host
+from tests.session.stage_host import Host
 from tests.waiting import wait_for
 
 BLUE = Guest("blue", "Blue", (40, 60, 220), 1200.0, 640, 360)
