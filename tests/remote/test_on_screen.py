@@ -15,12 +15,10 @@ from desktop.session.studio import Studio
 from desktop.ui.studio_window import StudioWindow
 from tests.fixtures.program import decode_video, region_colour
 from tests.fixtures.rtmp import RtmpServer
-from tests.remote.test_remote_show import COMMENT_NAME_RGB, near, program_rgb, sent_more
+from tests.remote.show import COMMENT_NAME_RGB, TICKER_RGB, near, program_rgb, sent_more
 from tests.ui.conftest import studio_window  # noqa: F401 (the window fixture)
 from tests.ui.driving import pump
 
-TICKER_RGB = (240, 200, 20)
-"""The ticker band (the compositor's TICKER_BGR, as RGB)."""
 SHOW_WAIT_S = 30.0
 """How long a change may take to reach the window or the program."""
 
