@@ -12,6 +12,7 @@ from livekit import rtc
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone, decode_stamp
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S
+from tests.waiting import wait_for as wait_for  # most tests import it from here
 
 
 class TokenIssuer(Protocol):
@@ -37,15 +38,6 @@ async def join(server: TokenIssuer, identity: str, room_name: str, **grants: Any
         rtc.RoomOptions(connect_timeout=CONNECT_TIMEOUT_S),
     )
     return room
-
-
-async def wait_for(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    """Poll until ``predicate`` holds, failing after ``timeout_s``."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 class Feeder:

@@ -14,15 +14,7 @@ from tests.fixtures.backend import BackendServer, backend_config, seed
 from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress
 from tests.fixtures.rtmp import RtmpServer, free_port
 from tests.participants import Feeder
-
-
-async def _until(
-    check: Callable[[], bool], state: Callable[[], object], timeout_s: float = 20.0
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, f"not met in time; now {state()}"
-        await asyncio.sleep(0.1)
+from tests.waiting import wait_for
 
 
 async def _publish_audio(
@@ -82,14 +74,18 @@ async def test_real_webhooks_feed_final_stats_and_close_recreated_rooms(
         host_mic = await _publish_audio(host, feeder, mic)
         host_share = await _publish_audio(host, feeder, rtc.TrackSource.SOURCE_SCREENSHARE_AUDIO)
         await _publish_audio(guest, feeder, mic)
-        await _until(
-            lambda: stream().peak_publishers == 2 and stream().peak_participants == 2, state
+        await wait_for(
+            lambda: stream().peak_publishers == 2 and stream().peak_participants == 2,
+            20.0,
+            state=state,
         )
 
         # The server's track_unpublished names the host without its tracks: the host still
         # publishes its microphone.
         await host.local_participant.unpublish_track(host_share.sid)
-        await _until(lambda: stream().published_tracks.get("host-1") == [host_mic.sid], state)
+        await wait_for(
+            lambda: stream().published_tracks.get("host-1") == [host_mic.sid], 20.0, state=state
+        )
         assert "host-1" in stream().publishers, state()
 
         # Everyone stops publishing before the end: only the webhooks saw the peak. A guest's
@@ -97,8 +93,10 @@ async def test_real_webhooks_feed_final_stats_and_close_recreated_rooms(
         # peer connection gone (tens of seconds), hence the longer wait.
         await guest.disconnect()
         await host.local_participant.unpublish_track(host_mic.sid)
-        await _until(
-            lambda: not stream().publishers and stream().participants == ["host-1"], state, 60.0
+        await wait_for(
+            lambda: not stream().publishers and stream().participants == ["host-1"],
+            60.0,
+            state=state,
         )
         status, ended = await server.call("end_stream", roomName=room_name)
         assert status == 200, ended

@@ -16,6 +16,7 @@ from desktop.media.fanout import FrameQueue
 from desktop.media.frames import PixelFormat, VideoFrame, monotonic_us
 from desktop.media.screen import STATIC_REPEAT_S, ChangeGate, Region, ScreenSource, same_bytes
 from tests.fixtures.devices import ORANGE_RGB, SCREEN_QUADRANTS_RGB, SCREEN_SIZE
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -49,12 +50,11 @@ def test_captures_the_pictures_pixels(on_xvfb: str) -> None:
 
 
 def _frame_after(queue: FrameQueue[VideoFrame], after_us: int, timeout_s: float) -> VideoFrame:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        frame = queue.get(timeout_s=0.1)
-        if frame is not None and frame.timestamp_us > after_us:
-            return frame
-    raise AssertionError(f"no frame within {timeout_s} s")
+    def newer() -> VideoFrame | None:
+        frame = queue.get(timeout_s=0.1)  # waits for the next frame itself: no pause between
+        return frame if frame is not None and frame.timestamp_us > after_us else None
+
+    return wait_until(newer, timeout_s, f"a frame stamped after {after_us} µs", interval_s=0.0)
 
 
 def test_still_screen_is_sent_once_a_second_and_a_change_at_the_next_grab(

@@ -14,6 +14,7 @@ from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.screen import Region
 from desktop.media.windows import WindowSource, clip_to, list_windows
 from tests.fixtures.devices import ORANGE_RGB, SCREEN_SIZE
+from tests.waiting import wait_until
 
 
 def _rgb_at(frame: Any, x: int, y: int) -> tuple[int, int, int]:
@@ -22,13 +23,7 @@ def _rgb_at(frame: Any, x: int, y: int) -> tuple[int, int, int]:
 
 
 def _latest(queue: Any, timeout_s: float = 3.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        frame = queue.take_latest()
-        if frame is not None:
-            return frame
-        time.sleep(0.05)
-    raise AssertionError("no frame")
+    return wait_until(queue.take_latest, timeout_s, "a frame of the window")
 
 
 def test_lists_the_window_with_its_place_and_title(x_window: tuple[Any, Any]) -> None:

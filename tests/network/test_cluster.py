@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 import keyring.backends.fail
 from livekit import api, rtc
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
@@ -31,6 +29,7 @@ from tests.fixtures.cluster import Cluster
 from tests.fixtures.headless import HeadlessProcess
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S, LiveKitServer, stop_server
 from tests.participants import Feeder, join, read_video_stamps, wait_for
+from tests.ui.driving import pump
 
 
 def _camera_track(room: rtc.Room, identity: str) -> rtc.Track | None:
@@ -241,27 +240,29 @@ async def test_the_studio_says_the_rooms_node_is_gone_and_reconnects_through_the
             state.local and len(state.local.tracks) >= 2
         )
 
-    async def pump(predicate: Callable[[], bool], timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            assert time.monotonic() < deadline, (
-                f"not met in time; window says {window.header.connection.text()!r}, "
-                f"state {studio.store.state.connection}"
-            )
-            QApplication.processEvents()
-            await asyncio.sleep(0.02)
+    def on_screen() -> str:
+        return (
+            f"window says {window.header.connection.text()!r}, "
+            f"state {studio.store.state.connection}"
+        )
 
     try:
         await studio.connect(livekit_cluster.urls, node_a.token("host", unique_room))
-        await pump(publishing, 30)
-        await pump(lambda: window.header.connection.text().startswith("Connected"), 10)
+        await pump(publishing, 30, state=on_screen)
+        await pump(
+            lambda: window.header.connection.text().startswith("Connected"), 10, state=on_screen
+        )
         stop_server(node_a)
         # The window says the connection is gone and offers to reconnect; the host clicks it.
-        await pump(lambda: not window.header.connection.text().startswith("Connected"), 30)
-        await pump(lambda: window.header.reconnect.isVisibleTo(window), 30)
+        await pump(
+            lambda: not window.header.connection.text().startswith("Connected"), 30, state=on_screen
+        )
+        await pump(lambda: window.header.reconnect.isVisibleTo(window), 30, state=on_screen)
         qtbot.mouseClick(window.header.reconnect, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
-        await pump(publishing, 30)
-        await pump(lambda: window.header.connection.text().startswith("Connected"), 10)
+        await pump(publishing, 30, state=on_screen)
+        await pump(
+            lambda: window.header.connection.text().startswith("Connected"), 10, state=on_screen
+        )
         guest = await join(node_b, "guest", unique_room)
         try:
             await wait_for(lambda: _camera_track(guest, "host") is not None, 30)

@@ -28,6 +28,7 @@ from desktop.ui.studio_window import StudioWindow
 from tests.fixtures.headless import HeadlessProcess
 from tests.fixtures.livekit import LiveKitServer, freeze_process
 from tests.participants import join, read_video_stamps, wait_for
+from tests.ui.driving import pump
 
 FREEZE_S = 10.0
 NOTICE_WITHIN_S = 7.0
@@ -60,16 +61,6 @@ def frozen_servers() -> Iterator[list[Frozen]]:
     yield frozen
     for item in frozen:
         item.thaw()
-
-
-async def _pump(predicate: Callable[[], bool], timeout_s: float) -> None:
-    """Let Qt and asyncio both run until ``predicate`` holds."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        QApplication.processEvents()
-        await asyncio.sleep(0.02)
 
 
 async def _guest_sees_host_camera(server: LiveKitServer, room: str) -> list[int]:
@@ -122,11 +113,11 @@ async def test_the_studio_says_reconnecting_while_the_server_is_frozen(
 
     try:
         await studio.connect(server.ws_url, server.token("host", unique_room))
-        await _pump(lambda: publishing(studio.store.state), 30)
-        await _pump(lambda: window.header.connection.text().startswith("Connected"), 10)
+        await pump(lambda: publishing(studio.store.state), 30)
+        await pump(lambda: window.header.connection.text().startswith("Connected"), 10)
         freeze = Frozen(server)
         frozen_servers.append(freeze)
-        await _pump(lambda: "Reconnecting" in window.header.connection.text(), NOTICE_WITHIN_S)
+        await pump(lambda: "Reconnecting" in window.header.connection.text(), NOTICE_WITHIN_S)
         assert studio.store.state.connection is ConnectionState.RECONNECTING
         # Still frozen: the window keeps saying so.
         while time.monotonic() < freeze.at_s + FREEZE_S:
@@ -136,8 +127,8 @@ async def test_the_studio_says_reconnecting_while_the_server_is_frozen(
             QApplication.processEvents()
             await asyncio.sleep(0.1)
         freeze.thaw()
-        await _pump(lambda: publishing(studio.store.state), 30)
-        await _pump(lambda: window.header.connection.text().startswith("Connected"), 10)
+        await pump(lambda: publishing(studio.store.state), 30)
+        await pump(lambda: window.header.connection.text().startswith("Connected"), 10)
         assert freeze.thawed_at_s is not None
         # Never "connected" between the first sign of the freeze and the thaw.
         during = [c for t, c in timeline if freeze.at_s <= t <= freeze.thawed_at_s]

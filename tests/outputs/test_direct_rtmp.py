@@ -10,7 +10,7 @@ import pytest
 from desktop.media.errors import MediaErrorCode
 from desktop.media.outputs.destinations import rtmp_target
 from desktop.media.outputs.encoder import EncoderSettings
-from desktop.media.outputs.output import OutputPhase, OutputStatus
+from desktop.media.outputs.output import OutputPhase
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from tests.fixtures.rtmp import (
@@ -21,34 +21,9 @@ from tests.fixtures.rtmp import (
     ffprobe_video_times_s,
     free_port,
 )
+from tests.outputs.recorder import Recorder
 
 WIDTH, HEIGHT, FPS = 640, 360, 30
-
-
-class Recorder:
-    """Collects every status change per output, thread-safely enough for CPython lists."""
-
-    def __init__(self) -> None:
-        self.history: dict[str, list[OutputStatus]] = {}
-
-    def __call__(self, status: OutputStatus) -> None:
-        self.history.setdefault(status.output_id, []).append(status)
-
-    def phases(self, output_id: str) -> list[OutputPhase]:
-        """Distinct consecutive phases an output went through."""
-        phases: list[OutputPhase] = []
-        for status in self.history.get(output_id, []):
-            if not phases or phases[-1] is not status.phase:
-                phases.append(status.phase)
-        return phases
-
-    def wait_for(self, output_id: str, phase: OutputPhase, timeout_s: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if phase in self.phases(output_id):
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"{output_id} never reached {phase}: {self.phases(output_id)}")
 
 
 @pytest.fixture

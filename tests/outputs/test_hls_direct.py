@@ -3,9 +3,7 @@ that grows while live, played back with ffprobe during and after (duration, code
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from pathlib import Path
 
 import keyring.backends.fail
@@ -14,6 +12,7 @@ from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.settings import Secrets, Settings
 from desktop.session.studio import Studio
 from tests.fixtures.rtmp import ffprobe_duration_s, ffprobe_streams
+from tests.waiting import wait_for
 
 SEGMENT_S = 2
 
@@ -24,11 +23,17 @@ def _segments(playlist: Path) -> list[float]:
 
 
 async def _until_segments(playlist: Path, count: int, timeout_s: float = 90) -> list[float]:
-    deadline = time.monotonic() + timeout_s
-    while len(found := _segments(playlist)) < count:
-        assert time.monotonic() < deadline, f"only {len(found)} segments in {timeout_s} s"
-        await asyncio.sleep(0.25)
-    return found
+    def enough() -> list[float] | None:
+        found = _segments(playlist)
+        return found if len(found) >= count else None
+
+    return await wait_for(
+        enough,
+        timeout_s,
+        f"{count} HLS segments",
+        state=lambda: _segments(playlist),
+        interval_s=0.25,
+    )
 
 
 async def test_the_program_is_written_as_hls_that_plays_while_live_and_after(

@@ -20,7 +20,7 @@ from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from tests.fixtures import processes
 from tests.fixtures.rtmp import ffprobe_duration_s, ffprobe_streams, ffprobe_video_times_s
-from tests.outputs.test_direct_rtmp import Recorder
+from tests.outputs.recorder import Recorder
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".webm"])

@@ -18,12 +18,13 @@ from desktop.media.compositor import Layout, StageMember
 from desktop.media.frames import PixelFormat, VideoFrame
 from desktop.media.outputs.destinations import rtmp_target
 from desktop.media.outputs.encoder import AudioCodec, EncoderSettings, VideoCodec
-from desktop.media.outputs.output import OutputPhase
+from desktop.media.outputs.output import OutputPhase, OutputStatus
 from desktop.media.outputs.profiles import RecordingQuality
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from tests.fixtures.rtmp import RtmpServer, ffprobe_streams, ffprobe_video_times_s, rtmp_server
-from tests.outputs.test_direct_rtmp import Recorder
+from tests.outputs.recorder import Recorder
+from tests.waiting import wait_until
 
 __all__ = ["rtmp_server"]
 
@@ -52,13 +53,18 @@ def _video_bitrate_bps(path: Path) -> float:
 
 def _wait_frames(broadcast: DirectBroadcast, output_ids: list[str], frames: int) -> None:
     """Wait until every output has been handed ``frames`` pictures (generous on a slow CI)."""
-    deadline = time.monotonic() + 90.0
-    while True:
-        statuses = broadcast.statuses()
-        if all(statuses[i].video_frames >= frames for i in output_ids):
-            return
-        assert time.monotonic() < deadline, {i: statuses[i] for i in output_ids}
-        time.sleep(0.1)
+
+    def statuses() -> dict[str, OutputStatus]:
+        every = broadcast.statuses()
+        return {i: every[i] for i in output_ids}
+
+    wait_until(
+        lambda: all(s.video_frames >= frames for s in statuses().values()),
+        90.0,
+        f"{frames} pictures handed to each of {output_ids}",
+        state=statuses,
+        interval_s=0.1,
+    )
 
 
 @pytest.fixture

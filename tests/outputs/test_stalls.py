@@ -26,7 +26,7 @@ from desktop.media.outputs.output import OutputPhase
 from desktop.media.outputs.program import DirectBroadcast, OutputOptions
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from tests.fixtures.rtmp import RtmpServer
-from tests.outputs.test_direct_rtmp import Recorder
+from tests.outputs.recorder import Recorder
 
 
 class SilentServer:

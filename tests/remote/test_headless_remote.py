@@ -18,7 +18,7 @@ from tests.fixtures.program import decode_video, region_colour
 from tests.fixtures.rtmp import RtmpServer, free_port
 from tests.participants import wait_for
 from tests.remote.api import ApiClient, validator
-from tests.remote.test_remote_show import COMMENT_NAME_RGB, near
+from tests.remote.show import COMMENT_NAME_RGB, near
 
 TOKEN = "headless-token"
 

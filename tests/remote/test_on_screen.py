@@ -5,13 +5,8 @@ band."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
-
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.media.compositor import Layout, comment_boxes, ticker_box
@@ -20,20 +15,12 @@ from desktop.session.studio import Studio
 from desktop.ui.studio_window import StudioWindow
 from tests.fixtures.program import decode_video, region_colour
 from tests.fixtures.rtmp import RtmpServer
-from tests.remote.test_remote_show import COMMENT_NAME_RGB, near, program_rgb, sent_more
+from tests.remote.show import COMMENT_NAME_RGB, TICKER_RGB, near, program_rgb, sent_more
 from tests.ui.conftest import studio_window  # noqa: F401 (the window fixture)
+from tests.ui.driving import pump
 
-TICKER_RGB = (240, 200, 20)
-"""The ticker band (the compositor's TICKER_BGR, as RGB)."""
-
-
-async def _pump(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        QApplication.processEvents()
-        await asyncio.sleep(0.02)
+SHOW_WAIT_S = 30.0
+"""How long a change may take to reach the window or the program."""
 
 
 async def test_a_chat_message_and_a_ticker_reach_the_rtmp_program(
@@ -44,7 +31,7 @@ async def test_a_chat_message_and_a_ticker_reach_the_rtmp_program(
     studio, window = studio_window
     destination = studio.add_destination("Show", rtmp_server.url("live"), "show-key")
     assert await studio.go_live() == {}
-    await _pump(lambda: studio.store.state.is_live)
+    await pump(lambda: studio.store.state.is_live, SHOW_WAIT_S)
     width, height = studio.live.direct.settings.width, studio.live.direct.settings.height
     name_box, _ = comment_boxes(width, height, banner=False)
 
@@ -52,7 +39,7 @@ async def test_a_chat_message_and_a_ticker_reach_the_rtmp_program(
     studio.store.update_remote("viewer-7", name="Marta")
     studio.store.update(chat=(ChatMessage("viewer-7", "Greetings from Lisbon", 1),))
     chat = window.chat
-    await _pump(lambda: chat.messages.count() == 1)
+    await pump(lambda: chat.messages.count() == 1, SHOW_WAIT_S)
     assert not chat.show_on_screen.isEnabled()
     chat.messages.setCurrentRow(0)
     assert chat.show_on_screen.isEnabled()
@@ -62,10 +49,15 @@ async def test_a_chat_message_and_a_ticker_reach_the_rtmp_program(
         "name": "Marta",
         "text": "Greetings from Lisbon",
     }
-    await _pump(lambda: near(region_colour(program_rgb(studio), name_box), COMMENT_NAME_RGB))
+    await pump(
+        lambda: near(region_colour(program_rgb(studio), name_box), COMMENT_NAME_RGB), SHOW_WAIT_S
+    )
     await sent_more(studio, destination.id, 100_000)
     # Gone by itself after its seconds.
-    await _pump(lambda: not near(region_colour(program_rgb(studio), name_box), COMMENT_NAME_RGB))
+    await pump(
+        lambda: not near(region_colour(program_rgb(studio), name_box), COMMENT_NAME_RGB),
+        SHOW_WAIT_S,
+    )
     assert studio.on_screen.status()["comment"] is None
     await sent_more(studio, destination.id, 100_000)
 
@@ -73,7 +65,7 @@ async def test_a_chat_message_and_a_ticker_reach_the_rtmp_program(
     chat.ticker.setText("Next week: live from Lisbon, with Marta and guests")
     qtbot.mouseClick(chat.ticker_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
     band = ticker_box(width, height)
-    await _pump(lambda: near(region_colour(program_rgb(studio), band), TICKER_RGB))
+    await pump(lambda: near(region_colour(program_rgb(studio), band), TICKER_RGB), SHOW_WAIT_S)
     await sent_more(studio, destination.id, 150_000)
     chat.ticker.clear()
     chat.ticker_button.click()
@@ -91,11 +83,13 @@ async def test_a_chat_message_and_a_ticker_reach_the_rtmp_program(
     hotkeys.shortcuts["banner_toggle"].activated.emit()
     assert studio.live.direct.compositor.scene.banner == "Back in five"
     hotkeys.shortcuts["stage_guest_1"].activated.emit()  # Marta, the only guest
-    await _pump(lambda: "viewer-7" in studio.program.stage)
+    await pump(lambda: "viewer-7" in studio.program.stage, SHOW_WAIT_S)
     hotkeys.shortcuts["stage_guest_1"].activated.emit()
-    await _pump(lambda: "viewer-7" not in studio.program.stage)
+    await pump(lambda: "viewer-7" not in studio.program.stage, SHOW_WAIT_S)
     hotkeys.shortcuts["stage_guest_2"].activated.emit()
-    await _pump(lambda: any("there is no guest 2" in n.text for n in window.notices.notices()))
+    await pump(
+        lambda: any("there is no guest 2" in n.text for n in window.notices.notices()), SHOW_WAIT_S
+    )
     hotkeys.apply({**studio.settings.hotkeys, "next_layout": "Ctrl+Shift+N"})
     assert hotkeys.shortcuts["next_layout"].key().toString() == "Ctrl+Shift+N"
 

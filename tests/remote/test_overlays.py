@@ -18,8 +18,7 @@ from desktop.media.compositor import (
     ticker_box,
 )
 from tests.fixtures.program import region_colour
-from tests.remote.test_on_screen import TICKER_RGB
-from tests.remote.test_remote_show import COMMENT_NAME_RGB, near
+from tests.remote.show import COMMENT_NAME_RGB, TICKER_RGB, near
 
 W, H = 640, 360
 

@@ -24,12 +24,11 @@ from tests.fixtures.program import Guest, RoomGuest, decode_video, region_colour
 from tests.fixtures.rtmp import RtmpServer
 from tests.participants import wait_for
 from tests.remote.api import ApiClient, status_validator, validator
+from tests.remote.show import COMMENT_NAME_RGB, near, program_rgb, sent_more
 
 TOKEN = "test-token-0123456789"
 GUEST_RGB = (120, 60, 200)
 """Ann's camera: a purple none of the synthetic camera's bars is."""
-COMMENT_NAME_RGB = (230, 140, 40)
-"""The comment's name line (the compositor's COMMENT_NAME_BGR, as RGB)."""
 
 
 def share_of(
@@ -38,35 +37,6 @@ def share_of(
     """The share of a picture's pixels within ``tolerance`` of ``colour`` on every channel."""
     near = np.all(np.abs(rgb.astype(np.int16) - np.array(colour, np.int16)) <= tolerance, axis=2)
     return float(near.mean())
-
-
-def near(a: tuple[int, int, int], b: tuple[int, int, int], tolerance: int = 30) -> bool:
-    """Two colours within ``tolerance`` on every channel."""
-    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
-
-
-def program_rgb(studio: Studio) -> npt.NDArray[np.uint8]:
-    """The program's latest picture (before encoding) as RGB."""
-    import cv2
-
-    compositor = studio.live.direct.compositor
-    latest = compositor.latest()
-    assert latest is not None
-    bgr = cv2.cvtColor(latest.reshape(compositor.height * 3 // 2, compositor.width),
-                       cv2.COLOR_YUV2RGB_I420)  # fmt: skip
-    return np.asarray(bgr, np.uint8)
-
-
-async def sent_more(studio: Studio, output_id: str, more_bytes: int) -> None:
-    """Wait until the RTMP output has sent ``more_bytes`` more than now (the encoder has shipped
-    what the program shows)."""
-
-    def sent() -> int:
-        return next((o.bytes_written for o in studio.store.state.direct_outputs
-                     if o.output_id == output_id), 0)  # fmt: skip
-
-    start = sent()
-    await wait_for(lambda: sent() >= start + more_bytes, 30)
 
 
 async def test_a_show_driven_through_the_api(

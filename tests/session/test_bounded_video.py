@@ -28,6 +28,7 @@ from desktop.session.remote_video import RemoteVideo
 from desktop.session.room_session import RoomSession
 from tests.fixtures import processes
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 GUESTS = 9
@@ -41,15 +42,6 @@ well over a gigabyte (every frame decoded meanwhile)."""
 NO_BANDWIDTH_LIMIT = {"rtc": {"congestion_control": {"enabled": False}}}
 """Forwarding is not held back by what a loaded machine's delays do to the SFU's bandwidth
 estimate."""
-
-
-async def _wait_until(
-    predicate: Callable[[], bool], timeout_s: float, what: Callable[[], object]
-) -> None:  # noqa: E501
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out: {what()}"
-        await asyncio.sleep(0.1)
 
 
 def _newest_height(video: RemoteVideo, heights: dict[str, int]) -> int:
@@ -88,7 +80,7 @@ async def test_a_stalled_studio_holds_a_bounded_backlog_and_recovers(
                 if pub.track is not None
             )
 
-        await _wait_until(lambda: cameras_subscribed() >= GUESTS, 90, cameras_subscribed)
+        await wait_for(lambda: cameras_subscribed() >= GUESTS, 90, state=cameras_subscribed)
         for identity in sorted(room.remote_participants):
             video = session.open_remote_video(identity, tile_height_px=720)
             assert video is not None
@@ -101,10 +93,10 @@ async def test_a_stalled_studio_holds_a_bounded_backlog_and_recovers(
         # Most guests at 720p: on a loaded machine a guest's first subscription can be replaced
         # and its tile left on the old track (issue #32's race, fixed on its own branch); that
         # guest then sends nothing here, which takes nothing from what this test measures.
-        await _wait_until(
+        await wait_for(
             lambda: len(on_top_layer()) <= GUESTS - LIVE_GUESTS_NEEDED,
             90,
-            lambda: f"not at 720p: {on_top_layer()}; heights {heights}",
+            state=lambda: f"not at 720p: {on_top_layer()}; heights {heights}",
         )
         live = [v for v in videos if v.identity not in on_top_layer()]
 
@@ -131,10 +123,10 @@ async def test_a_stalled_studio_holds_a_bounded_backlog_and_recovers(
         await asyncio.wrap_future(blocker.finished)
         # Recovery: every tile gets frames decoded after the stall.
         stall_end_s = time.monotonic()
-        await _wait_until(
+        await wait_for(
             lambda: all(_received(v) > received_before[v.identity] + 5 for v in live),
             30,
-            lambda: {v.identity: _received(v) - received_before[v.identity] for v in live},
+            state=lambda: {v.identity: _received(v) - received_before[v.identity] for v in live},
         )
         recovered_s = time.monotonic() - stall_end_s
         sampling.set()

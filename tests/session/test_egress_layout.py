@@ -29,6 +29,7 @@ from tests.fixtures.egress import LiveKitWithEgress
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S
 from tests.fixtures.program import Guest, RoomGuest, decode_video
 from tests.fixtures.rtmp import RtmpServer
+from tests.waiting import wait_for
 
 ADA = Guest("ada", "Ada", (220, 40, 40), 1000.0, 640, 360)
 GRACE = Guest("grace", "Grace", (40, 200, 60), 1700.0, 640, 360)
@@ -41,13 +42,6 @@ def test_every_layout_has_an_egress_layout_and_differences_are_said() -> None:
     assert egress_layout(Layout.SPEAKER) == ("speaker", "")
     assert "corner" in egress_layout(Layout.SCREEN_PIP)[1]
     assert "strip" in egress_layout(Layout.SOLO)[1]
-
-
-async def _wait(predicate: Any, timeout_s: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.1)
 
 
 def _shares(rgb: npt.NDArray[np.uint8]) -> tuple[float, float]:
@@ -85,13 +79,13 @@ async def test_the_chosen_layout_reaches_the_egress_and_a_change_reaches_it_whil
             files = rtmp_server.recordings("live")
             return files[0].stat().st_size if files else 0
 
-        await _wait(lambda: recorded_bytes() > 150_000, 60)
+        await wait_for(lambda: recorded_bytes() > 150_000, 60)
         await asyncio.sleep(2.0)
         # While live, the running egress takes the new layout; its stream never restarts.
         assert live.set_layout(Layout.SPEAKER) == ""
         switched_at_bytes = recorded_bytes()
         await live.follow_layout()
-        await _wait(lambda: recorded_bytes() > switched_at_bytes + 150_000, 60)
+        await wait_for(lambda: recorded_bytes() > switched_at_bytes + 150_000, 60)
         await asyncio.sleep(2.0)
         # A layout egress cannot draw: the studio says in words what viewers get instead.
         note = live.set_layout(Layout.SCREEN_PIP)

@@ -22,6 +22,7 @@ from desktop.session.state import StateStore
 from tests.fixtures.backend import BackendServer
 from tests.fixtures.keyrings import FileKeyring
 from tests.fixtures.rtmp import RtmpServer, ffprobe_streams, free_port
+from tests.waiting import wait_for
 
 
 def test_settings_persist_without_secrets_and_keys_go_to_the_keyring(tmp_path: Path) -> None:
@@ -60,14 +61,6 @@ def test_no_system_keyring_keeps_secrets_for_this_run_only() -> None:
     assert secrets.get("stream-key:twitch") == "tw-key"
 
 
-async def _wait(predicate: object, timeout_s: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not predicate():  # type: ignore[operator]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
 async def test_direct_go_live_switch_while_live_and_end(rtmp_server: RtmpServer) -> None:
     store = StateStore()
     secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
@@ -90,9 +83,9 @@ async def test_direct_go_live_switch_while_live_and_end(rtmp_server: RtmpServer)
             found = [s for s in store.state.direct_outputs if s.output_id == output_id]
             return found[0].phase if found else None
 
-        await _wait(lambda: phase("a") is OutputPhase.LIVE)
+        await wait_for(lambda: phase("a") is OutputPhase.LIVE, 20.0)
         await live.set_enabled(b, True)
-        await _wait(lambda: phase("b") is OutputPhase.LIVE)
+        await wait_for(lambda: phase("b") is OutputPhase.LIVE, 20.0)
         await live.set_enabled(a, False)
         assert phase("a") is OutputPhase.STOPPED and phase("b") is OutputPhase.LIVE
         await live.end()
@@ -136,14 +129,14 @@ async def test_egress_go_live_cards_follow_egress_states(
             found = [o for o in session.store.state.outputs if o.name == name]
             return found[0].phase if found else None
 
-        await _wait(
+        await wait_for(
             lambda: phase("good") is OutputPhase.LIVE and phase("dead") is OutputPhase.FAILED, 30
         )
         failed = [o for o in session.store.state.outputs if o.name == "dead"][0]
         assert failed.error and "dead-key" not in failed.error
         await asyncio.sleep(2.0)
         await live.set_enabled(good, False)
-        await _wait(lambda: phase("good") is OutputPhase.STOPPED, 15)
+        await wait_for(lambda: phase("good") is OutputPhase.STOPPED, 15)
         await live.end()
         assert not session.store.state.is_live
     finally:

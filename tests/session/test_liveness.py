@@ -4,7 +4,6 @@ watcher keeps going when a read of the counter never answers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from types import SimpleNamespace
 
 from livekit import rtc
@@ -12,6 +11,7 @@ from livekit.rtc._proto import stats_pb2 as proto_stats
 
 from desktop.session.liveness import Liveness, SilenceDetector, watch
 from desktop.session.state import ConnectionState, StateStore
+from tests.waiting import wait_for
 
 
 def test_a_counter_that_stops_moving_is_silence_and_moving_again_is_answering() -> None:
@@ -72,22 +72,19 @@ async def test_a_stats_read_that_never_answers_does_not_freeze_reconnecting_on_s
     loop = asyncio.get_running_loop()
     watching = asyncio.ensure_future(watch(room, store, loop.time))  # type: ignore[arg-type]
 
-    async def until(predicate: Callable[[], bool], timeout_s: float) -> None:
-        deadline = loop.time() + timeout_s
-        while not predicate():
-            assert loop.time() < deadline, store.state.connection
-            await asyncio.sleep(0.05)
+    def connection() -> ConnectionState:
+        return store.state.connection
 
     try:
         # The server goes quiet (the counter stops): "reconnecting", as it should.
         room.packets = 10
-        await until(lambda: store.state.connection is ConnectionState.RECONNECTING, 15)
+        await wait_for(lambda: connection() is ConnectionState.RECONNECTING, 15, state=connection)
         # Then the stats read stops answering for a while.
         room.stalled = True
-        await until(lambda: room.reads_abandoned >= 1, 10)
+        await wait_for(lambda: room.reads_abandoned >= 1, 10, state=connection)
         # The server answers again and the reads come back: the studio says so.
         room.stalled = False
         room.packets = 20
-        await until(lambda: store.state.connection is ConnectionState.CONNECTED, 10)
+        await wait_for(lambda: connection() is ConnectionState.CONNECTED, 10, state=connection)
     finally:
         watching.cancel()

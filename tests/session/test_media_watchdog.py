@@ -9,7 +9,6 @@ the guest, and the Stats counts must say what happened.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +20,8 @@ from desktop.session.media_watchdog import MediaWatchdog, WatchdogTimings
 from desktop.session.state import MediaAlert, Source
 from tests.fixtures.livekit import CONNECT_TIMEOUT_S
 from tests.fixtures.program import Guest, RoomGuest
-from tests.session.test_guest_arrivals import Host
+from tests.session.stage_host import Host
+from tests.waiting import wait_for
 
 BLUE = Guest("blue", "Blue", (40, 60, 220), 1200.0, 640, 360)
 TIMINGS = WatchdogTimings()
@@ -31,10 +31,8 @@ EVENT_WAIT_S = 40.0
 
 
 async def until(predicate: Callable[[], bool], what: str, timeout_s: float = EVENT_WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for: {what}"
-        await asyncio.sleep(0.05)
+    """``wait_for`` with this file's bound; ``what`` comes second, as each step reads."""
+    await wait_for(predicate, timeout_s, what)
 
 
 class Sabotage:

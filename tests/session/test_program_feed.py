@@ -37,9 +37,12 @@ from tests.fixtures.program import (
     region_colour,
     tone_strength,
 )
+from tests.waiting import wait_for
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 HOST_HZ = 440.0
+WAIT_S = 30.0
+"""How long a wait lasts unless it says otherwise (generous: a loaded machine)."""
 # 720p guests publish three simulcast layers (320x180, 640x360, 1280x720).
 ADA = Guest("ada", "Ada Lovelace", (220, 40, 40), 1000.0, 1280, 720)
 GRACE = Guest("grace", "Grace Hopper", (40, 200, 60), 1700.0, 1280, 720)
@@ -53,15 +56,6 @@ class SizeSpy(DirectBroadcast):
     def push_video(self, source_id: str, frame: VideoFrame) -> None:
         self.sizes[source_id] = (frame.width, frame.height)
         super().push_video(source_id, frame)
-
-
-async def wait_until(
-    predicate: Callable[[], bool], timeout_s: float = 30.0, what: Callable[[], object] = str
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, f"timed out: {what()}"
-        await asyncio.sleep(0.05)
 
 
 def test_warning_when_live_with_guests_on_stage_but_not_in_the_program() -> None:
@@ -106,13 +100,13 @@ async def test_guests_in_the_room_are_composed_into_the_recorded_program(
                 for p in people
             )
 
-        await wait_until(everyone_subscribed)
+        await wait_for(everyone_subscribed, WAIT_S)
         feed.set_in_program("ada", True)
         feed.set_in_program("grace", True)
         feed.set_layout(Layout.GRID)
         broadcast.start_recording(tmp_path / "program.mkv")
-        await wait_until(lambda: broadcast.compositor.has_frame("ada")
-                         and broadcast.compositor.has_frame("grace"))  # fmt: skip
+        await wait_for(lambda: broadcast.compositor.has_frame("ada")
+                       and broadcast.compositor.has_frame("grace"), WAIT_S)  # fmt: skip
         await asyncio.sleep(3.0)
         grid = broadcast.compositor.regions()
         # Grid cells of a 720p program are about 340 px tall: the middle layer fills them.
@@ -131,12 +125,12 @@ async def test_guests_in_the_room_are_composed_into_the_recorded_program(
         high = rtc.VideoQuality.VIDEO_QUALITY_HIGH
         assert feed.layers() == {"ada": low, "grace": high}
         broadcast.sizes.clear()
-        await wait_until(lambda: set(broadcast.sizes) == {"ada", "grace"})
+        await wait_for(lambda: set(broadcast.sizes) == {"ada", "grace"}, WAIT_S)
         feed.set_in_program("ada", False)  # sent backstage: out of the picture and the mix
         mixed_at = broadcast.audio_blocks
         await asyncio.sleep(2.0)
         # A starved machine mixes late: record until 2 s of sound after the change are mixed.
-        await wait_until(lambda: broadcast.audio_blocks >= mixed_at + 200, 30)
+        await wait_for(lambda: broadcast.audio_blocks >= mixed_at + 200, 30)
         backstage = broadcast.compositor.regions()
         assert "ada" not in {r.source_id for r in backstage}
         await asyncio.get_running_loop().run_in_executor(None, broadcast.remove, "recording")
@@ -212,7 +206,7 @@ async def test_add_to_stage_and_send_backstage_change_program_and_permission(
         def remotes() -> dict[str, ParticipantState]:
             return studio.store.state.remotes
 
-        await wait_until(lambda: "ann" in remotes() and remotes()["ann"].is_publisher)
+        await wait_for(lambda: "ann" in remotes() and remotes()["ann"].is_publisher, WAIT_S)
         # Add to stage: in the program (picture and mix) and allowed to publish.
         assert await studio.set_in_program("ann", True) == ""
         assert list(studio.program.stage) == [HOST_ID, "ann"]
@@ -221,9 +215,9 @@ async def test_add_to_stage_and_send_backstage_change_program_and_permission(
         assert await studio.set_in_program("ann", False) == ""
         assert list(studio.program.stage) == [HOST_ID]
         assert "ann" not in studio.live.direct.mixer.inputs()
-        await wait_until(lambda: not remotes()["ann"].can_publish)
+        await wait_for(lambda: not remotes()["ann"].can_publish, WAIT_S)
         await studio.set_in_program("ann", True)
-        await wait_until(lambda: remotes()["ann"].can_publish)
+        await wait_for(lambda: remotes()["ann"].can_publish, WAIT_S)
     finally:
         await guest.aclose()
         await studio.aclose()
@@ -265,9 +259,9 @@ async def test_the_layer_that_arrives_follows_the_guests_region(
         assert room is not None
         feed.attach(room)
         await guest.join(server.ws_url, server.token("ada", unique_room), CONNECT_TIMEOUT_S)
-        await wait_until(lambda: "ada" in room.remote_participants and all(
+        await wait_for(lambda: "ada" in room.remote_participants and all(
             p.track is not None for p in room.remote_participants["ada"].track_publications.values()
-        ) and len(room.remote_participants["ada"].track_publications) == 2)  # fmt: skip
+        ) and len(room.remote_participants["ada"].track_publications) == 2, WAIT_S)  # fmt: skip
         # A grid of four (two people with their cameras off, who are not in the room): Ada's
         # cell is about 340 px tall in a 720p program.
         feed.set_layout(Layout.GRID)
@@ -278,7 +272,7 @@ async def test_the_layer_that_arrives_follows_the_guests_region(
         assert feed.layers() == {"ada": medium}
 
         async def arrives(
-            fits: Callable[[int], bool], what: str, timeout_s: float = 30.0
+            fits: Callable[[int], bool], what: str, timeout_s: float = WAIT_S
         ) -> tuple[int, int]:
             """Wait for a picture of a fitting height asked after now; returns its size."""
             asked = time.monotonic()
@@ -290,7 +284,7 @@ async def test_the_layer_that_arrives_follows_the_guests_region(
             def sizes() -> str:
                 return f"{what}: {sorted({(w, h) for _, w, h in broadcast.arrivals[seen:]})}"
 
-            await wait_until(found, timeout_s, sizes)
+            await wait_for(found, timeout_s, what, state=sizes)
             return next((w, h) for t, w, h in broadcast.arrivals[seen:] if t > asked and fits(h))
 
         assert await arrives(lambda h: h == 360, "the middle layer for a grid cell") == (640, 360)
@@ -324,9 +318,9 @@ async def test_the_layer_that_arrives_follows_the_guests_region(
         session._on_guest_quality("ada", Quality.POOR)
         assert LAYER_WISHES.wished(camera.sid) == {"connection": Wanted.LOW, "program": Wanted.LOW}
         await guest.aclose()
-        await wait_until(lambda: "ada" not in room.remote_participants)
-        await wait_until(lambda: not LAYER_WISHES.wished(camera.sid), 5.0,
-                         lambda: f"still wished: {LAYER_WISHES.wished(camera.sid)}")  # fmt: skip
+        await wait_for(lambda: "ada" not in room.remote_participants, WAIT_S)
+        await wait_for(lambda: not LAYER_WISHES.wished(camera.sid), 5.0, "the wish forgotten",
+                       state=lambda: LAYER_WISHES.wished(camera.sid))  # fmt: skip
         assert LAYER_WISHES.asked(camera.sid) is None
     finally:
         await guest.aclose()

@@ -12,23 +12,16 @@ import asyncio
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import QApplication, QWidget
 
+from tests.waiting import wait_for
+
 
 def _visible(widget: QWidget) -> bool:
     return widget.isVisible() and widget.width() > 0 and widget.height() > 0
-
-
-async def _wait(predicate: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gallery: {what} did not happen in {timeout_s:.0f} s")
-        await asyncio.sleep(0.05)
 
 
 async def run(args: argparse.Namespace, app: QApplication) -> dict[str, Any]:
@@ -101,7 +94,7 @@ async def run(args: argparse.Namespace, app: QApplication) -> dict[str, Any]:
     print("READY", flush=True)  # the test now brings three guests in
 
     # 3. Three guests.
-    await _wait(lambda: len(window.tiles) == 3 and all(
+    await wait_for(lambda: len(window.tiles) == 3 and all(
         t.frames_shown > 2 for t in window.tiles.values()), 90, "three guests' video")  # fmt: skip
     await asyncio.sleep(0.5)
     shot("studio-three-guests")
@@ -113,8 +106,8 @@ async def run(args: argparse.Namespace, app: QApplication) -> dict[str, Any]:
 
     # 4. Share.
     window.controls.share_action.trigger()
-    await _wait(lambda: window.screen_tile is not None and window.screen_tile.frames_shown > 2,
-                20, "the screen share")  # fmt: skip
+    await wait_for(lambda: window.screen_tile is not None and window.screen_tile.frames_shown > 2,
+                   20, "the screen share")  # fmt: skip
     await asyncio.sleep(0.5)
     shot("studio-share")
     share = window.screen_tile
@@ -128,10 +121,10 @@ async def run(args: argparse.Namespace, app: QApplication) -> dict[str, Any]:
     # 5. Live with a failing destination (and recording).
     window.controls.record_action.trigger()
     window.controls.live_action.trigger()
-    await _wait(lambda: studio.store.state.is_live, 40, "going live")
-    await _wait(lambda: "Studio B live" in window.header.health.text(), 40, "Studio B live")
-    await _wait(lambda: any("Twitch did not start" in t for t in window.notices.texts()), 40,
-                "the Twitch notice")  # fmt: skip
+    await wait_for(lambda: studio.store.state.is_live, 40, "going live")
+    await wait_for(lambda: "Studio B live" in window.header.health.text(), 40, "Studio B live")
+    await wait_for(lambda: any("Twitch did not start" in t for t in window.notices.texts()), 40,
+                   "the Twitch notice")  # fmt: skip
     window.side.setCurrentWidget(window.outputs)
     await asyncio.sleep(2.5)
     shot("studio-live-failing-destination")
@@ -146,7 +139,7 @@ async def run(args: argparse.Namespace, app: QApplication) -> dict[str, Any]:
 
     # 6. Summary.
     window.controls.end_stream()
-    await _wait(lambda: window.summary_widget is not None, 60, "the summary")
+    await wait_for(lambda: window.summary_widget is not None, 60, "the summary")
     summary = window.summary_widget
     assert summary is not None
     summary.resize(420, 320)

@@ -14,20 +14,13 @@ import asyncio
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QApplication
 
-
-async def _wait(predicate: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"program driver: {what} did not happen in {timeout_s:.0f} s")
-        await asyncio.sleep(0.05)
+from tests.waiting import wait_for
 
 
 async def run(out: Path, app: QApplication) -> dict[str, Any]:
@@ -67,7 +60,7 @@ async def run(out: Path, app: QApplication) -> dict[str, Any]:
     try:
         for guest in guests:
             widget.stage_buttons[guest.identity].click()
-        await _wait(lambda: studio.program.stage == ("host", "ada", "grace"), 10, "stage")
+        await wait_for(lambda: studio.program.stage == ("host", "ada", "grace"), 10, "stage")
         widget.layout_buttons[Layout.GRID].click()
         compositor = studio.live.direct.compositor
 
@@ -79,9 +72,13 @@ async def run(out: Path, app: QApplication) -> dict[str, Any]:
                 widget.layout_buttons[Layout.SPEAKER].click()
                 widget.pin_buttons["grace"].click()
             assert compositor.scene.layout is layout
-            await _wait(both_drawn, 10, name)
+            await wait_for(both_drawn, 10, name)
             shown = widget.monitor.pictures_shown
-            await _wait(lambda s=shown: widget.monitor.pictures_shown > s + 5, 10, "repaints")
+
+            def repainted(since: int = shown) -> bool:
+                return widget.monitor.pictures_shown > since + 5
+
+            await wait_for(repainted, 10, "repaints")
             await asyncio.sleep(0.3)
             screen = app.primaryScreen()
             grab = screen.grabWindow(0)

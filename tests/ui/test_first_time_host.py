@@ -30,7 +30,7 @@ from desktop.ui.studio_window import StudioWindow
 from tests.fixtures.livekit import LiveKitServer
 from tests.fixtures.rtmp import RtmpServer, ffprobe_duration_s, ffprobe_streams
 from tests.participants import Feeder
-from tests.ui.test_studio import _pump, answer, click, press, type_text
+from tests.ui.driving import answer, click, press, pump, type_text
 
 LIVE_WAIT_S = 40.0
 """Preflight checks and three RTMP handshakes on a loaded two-core machine."""
@@ -94,13 +94,13 @@ async def test_a_first_time_host_sets_up_goes_live_records_moderates_and_ends_th
     type_text(qtbot, setup.api_secret, livekit_server.api_secret)
     _set_text(qtbot, setup.room, unique_room)
     click(qtbot, setup.test_button)
-    await _pump(lambda: setup.test_result.text() != "" and "Testing" not in
-                setup.test_result.text(), 20)  # fmt: skip
+    await pump(lambda: setup.test_result.text() != "" and "Testing" not in
+               setup.test_result.text(), 20)  # fmt: skip
     assert setup.test_result.text().startswith("✓"), setup.test_result.text()
     box = setup.findChild(QDialogButtonBox)
     assert box is not None
     click(qtbot, box.button(QDialogButtonBox.StandardButton.Ok))
-    await _pump(lambda: not setup.isVisible())
+    await pump(lambda: not setup.isVisible())
     setup.apply()
     camera, mic = setup.camera or camera, setup.mic or mic
 
@@ -114,7 +114,7 @@ async def test_a_first_time_host_sets_up_goes_live_records_moderates_and_ends_th
     guest = rtc.Room()
     try:
         window.bridge.run(studio.connect(), "connect")
-        await _pump(lambda: window.header.connection.text().startswith("Connected"), 30)
+        await pump(lambda: window.header.connection.text().startswith("Connected"), 30)
         await guest.connect(livekit_server.ws_url,
                             livekit_server.token("ann", unique_room, name="Ann Lee"))  # fmt: skip
         source = rtc.AudioSource(48_000, 1, queue_size_ms=100)
@@ -123,7 +123,7 @@ async def test_a_first_time_host_sets_up_goes_live_records_moderates_and_ends_th
             rtc.LocalAudioTrack.create_audio_track("mic", source),
             rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
         )
-        await _pump(lambda: "ann" in window.tiles, 30)
+        await pump(lambda: "ann" in window.tiles, 30)
 
         # -- Destinations: YouTube and Twitch get their keys, a custom server is added. ----
         outputs = window.outputs
@@ -136,7 +136,7 @@ async def test_a_first_time_host_sets_up_goes_live_records_moderates_and_ends_th
             _set_text(qtbot, editor.url, rtmp_server.url(app))
             type_text(qtbot, editor.key, key)
             click(qtbot, editor.save)
-            await _pump(lambda: outputs.editor is None or not outputs.editor.isVisible())
+            await pump(lambda: outputs.editor is None or not outputs.editor.isVisible())
             click(qtbot, outputs.cards[destination_id].switch)
         click(qtbot, outputs.add)
         editor = outputs.editor
@@ -145,10 +145,10 @@ async def test_a_first_time_host_sets_up_goes_live_records_moderates_and_ends_th
         type_text(qtbot, editor.url, rtmp_server.url("live2"))
         type_text(qtbot, editor.key, "custom-key-3333")
         click(qtbot, editor.save)
-        await _pump(lambda: "custom-1" in outputs.cards)
+        await pump(lambda: "custom-1" in outputs.cards)
         assert "••••3333" in outputs.cards["custom-1"].where.text()
-        await _pump(lambda: all(studio.destination(d).enabled
-                                for d in ("youtube", "twitch", "custom-1")))  # fmt: skip
+        await pump(lambda: all(studio.destination(d).enabled
+                               for d in ("youtube", "twitch", "custom-1")))  # fmt: skip
 
         # -- Recording goes to a folder chosen in the folder picker. ------------------------
         chosen = tmp_path / "My shows"
@@ -161,17 +161,17 @@ async def test_a_first_time_host_sets_up_goes_live_records_moderates_and_ends_th
         picker.selectFile(str(chosen))
         picker.accept()
         click(qtbot, controls.record_button)
-        await _pump(lambda: window.header.rec_badge.isVisible(), 20)
+        await pump(lambda: window.header.rec_badge.isVisible(), 20)
 
         # -- Go live: all three destinations receive the program. ---------------------------
         click(qtbot, controls.live_button)
-        await _pump(lambda: all(f"{name} live" in window.header.health.text()
-                                for name in ("YouTube", "Twitch", "Studio B")),
-                    LIVE_WAIT_S)  # fmt: skip
+        await pump(lambda: all(f"{name} live" in window.header.health.text()
+                               for name in ("YouTube", "Twitch", "Studio B")),
+                   LIVE_WAIT_S)  # fmt: skip
         assert window.header.live_badge.text().startswith("LIVE")
         for key, app in (("yt-key-1111", "live"), ("tw-key-2222", "live"),
                          ("custom-key-3333", "live2")):  # fmt: skip
-            await _pump(functools.partial(_received, rtmp_server, app, key), 30)
+            await pump(functools.partial(_received, rtmp_server, app, key), 30)
         # The room's broadcast status (the backend's egress) knows nothing of the studio's
         # own program: asking it again must not switch LIVE off while all three stream.
         assert studio.monitor is not None
@@ -186,20 +186,20 @@ async def test_a_first_time_host_sets_up_goes_live_records_moderates_and_ends_th
         window.participants.select("ann")
         click(qtbot, window.participants.mute_mic)
         await asyncio.wait_for(muted.wait(), 15)
-        await _pump(lambda: window.tiles["ann"].participant.mic_muted)
+        await pump(lambda: window.tiles["ann"].participant.mic_muted)
         removed = asyncio.Event()
         guest.on("disconnected", lambda *_: removed.set())
         window.participants.select("ann")
         click(qtbot, window.participants.remove)
         await answer(qtbot, window, yes=True)
         await asyncio.wait_for(removed.wait(), 15)
-        await _pump(lambda: "ann" not in window.tiles)
+        await pump(lambda: "ann" not in window.tiles)
 
         # -- End the show: it asks, then the summary. ----------------------------------------
         click(qtbot, controls.end_button)
         await answer(qtbot, window, yes=True)
-        await _pump(lambda: window.summary_widget is not None
-                    and window.summary_widget.isVisible(), 30)  # fmt: skip
+        await pump(lambda: window.summary_widget is not None
+                   and window.summary_widget.isVisible(), 30)  # fmt: skip
         assert window.summary_widget is not None
         assert "Time live: 0:00:" in window.summary_widget.text()
         assert not studio.store.state.is_live

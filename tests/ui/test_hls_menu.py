@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import keyring.backends.fail
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.settings import Secrets, Settings
 from desktop.session.studio import Studio
 from desktop.ui.studio_window import StudioWindow
-
-
-async def _pump(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        QApplication.processEvents()
-        await asyncio.sleep(0.05)
+from tests.ui.driving import pump
 
 
 def _menu_action(window: StudioWindow, text: str) -> None:
@@ -44,13 +33,13 @@ async def test_hls_from_the_record_menu(qtbot: QtBot, tmp_path: Path) -> None:
     window.show()
     try:
         _menu_action(window, "Write HLS to the folder")
-        await _pump(lambda: any(tmp_path.glob("HLS */segment_00000.ts")))
+        await pump(lambda: any(tmp_path.glob("HLS */segment_00000.ts")), 30.0)
         playlist = next(tmp_path.glob("HLS */index.m3u8"))
-        await _pump(lambda: "#EXTINF" in playlist.read_text())
+        await pump(lambda: "#EXTINF" in playlist.read_text(), 30.0)
         window.outputs.refresh(studio.store.state)
         assert "HLS: " in window.outputs.recording.text()
         _menu_action(window, "Stop HLS")
-        await _pump(lambda: "#EXT-X-ENDLIST" in playlist.read_text())
+        await pump(lambda: "#EXT-X-ENDLIST" in playlist.read_text(), 30.0)
     finally:
         window._close_confirmed = True
         window.close()

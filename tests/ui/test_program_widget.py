@@ -7,19 +7,16 @@ layouts. Offscreen, the buttons, the warning and the egress note are checked on 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import keyring.backends.fail
 import pytest
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.media.compositor import HOST_ID, Layout
@@ -30,6 +27,7 @@ from desktop.session.studio import Studio
 from desktop.ui.bridge import StateBridge
 from desktop.ui.program_widget import ProgramWidget
 from tests.fixtures.program import Guest, GuestFeeder, close_to
+from tests.ui.driving import pump
 
 ROOT = Path(__file__).resolve().parents[2]
 COLOURS = {"ada": (220, 40, 40), "grace": (40, 200, 60)}
@@ -77,15 +75,6 @@ def test_the_monitor_on_a_real_display_shows_each_guest_in_their_region(
     assert seen["speaker"]["pin_checked"] and seen["grid"]["stage_text"] == "Send backstage"
 
 
-async def _pump(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    """Let Qt and asyncio both run until ``predicate`` holds."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        QApplication.processEvents()
-        await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 def program_widget(qtbot: QtBot) -> Iterator[tuple[Studio, ProgramWidget]]:
     secrets = Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
@@ -112,10 +101,10 @@ async def test_buttons_change_the_program_and_the_warning_says_who_is_left_out(
     assert not widget.warning.isVisible()
     # Live with a guest on stage in the room but only the host in the program: a warning.
     studio.store.update(is_live=True)
-    await _pump(lambda: widget.warning.isVisible())
+    await pump(lambda: widget.warning.isVisible(), 10.0)
     assert "only you" in widget.warning.text() and "Ada" in widget.warning.text()
     widget.stage_buttons["ada"].click()
-    await _pump(lambda: studio.program.stage == (HOST_ID, "ada") and widget.note.isVisible())
+    await pump(lambda: studio.program.stage == (HOST_ID, "ada") and widget.note.isVisible(), 10.0)
     assert not widget.warning.isVisible()
     assert widget.stage_buttons["ada"].text() == "Send backstage"
     # Without the platform backend the permission cannot change: the widget says so.
@@ -132,11 +121,11 @@ async def test_buttons_change_the_program_and_the_warning_says_who_is_left_out(
     feeder = GuestFeeder(studio.live.direct, [Guest("ada", "Ada", (220, 40, 40), 1000.0)])
     feeder.start()
     try:
-        await _pump(lambda: widget.monitor.pictures_shown > 3)
+        await pump(lambda: widget.monitor.pictures_shown > 3, 10.0)
     finally:
         feeder.stop()
     widget.stage_buttons["ada"].click()
-    await _pump(lambda: studio.program.stage == (HOST_ID,))
+    await pump(lambda: studio.program.stage == (HOST_ID,), 10.0)
     assert widget.warning.isVisible()
 
 
@@ -175,6 +164,6 @@ async def test_a_layout_change_reaches_a_running_cloud_egress(
     assert calls == []  # nothing runs in the cloud: the next start takes the layout
     studio.store.update(is_recording=True)  # a cloud recording runs
     widget.layout_buttons[Layout.GRID].click()
-    await _pump(lambda: bool(calls))
+    await pump(lambda: bool(calls), 10.0)
     await widget.bridge.drain()
     assert [(action, body["layout"]) for action, body in calls] == [("update_layout", "grid")]

@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from desktop.media.outputs.output import OutputPhase
@@ -20,14 +17,7 @@ from desktop.session.studio import Studio
 from desktop.ui.app import _reopen_setup
 from desktop.ui.setup_dialog import SetupDialog
 from desktop.ui.studio_window import StudioWindow
-
-
-async def _pump(predicate: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        QApplication.processEvents()
-        await asyncio.sleep(0.05)
+from tests.ui.driving import pump
 
 
 async def test_webm_and_low_quality_chosen_in_settings_make_the_local_recording(
@@ -50,12 +40,12 @@ async def test_webm_and_low_quality_chosen_in_settings_make_the_local_recording(
     assert buttons is not None
     ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
-    await _pump(lambda: not dialog.isVisible(), 10)
+    await pump(lambda: not dialog.isVisible(), 10)
 
     window.controls.record_action.trigger()
     direct = studio.live.direct
-    await _pump(lambda: direct.statuses().get("recording") is not None
-                and direct.statuses()["recording"].video_frames >= 60)  # fmt: skip
+    await pump(lambda: direct.statuses().get("recording") is not None
+               and direct.statuses()["recording"].video_frames >= 60, 60.0)  # fmt: skip
     status = direct.statuses()["recording"]
     assert status.phase is OutputPhase.LIVE, status
     assert Path(status.path).suffix == ".webm"
@@ -64,15 +54,15 @@ async def test_webm_and_low_quality_chosen_in_settings_make_the_local_recording(
     assert "3.0 Mb/s" in status.encoding  # low, not the preset's bitrate
     # Stats says which encoder runs and what it feeds.
     window.side.setCurrentWidget(window.stats)
-    await _pump(lambda: "Encoders" in window.stats.rows
-                and "libvpx" in window.stats.rows["Encoders"].text())  # fmt: skip
+    await pump(lambda: "Encoders" in window.stats.rows
+               and "libvpx" in window.stats.rows["Encoders"].text(), 60.0)  # fmt: skip
     assert "for the recording" in window.stats.rows["Encoders"].text()
     window.outputs.refresh(studio.store.state)
     assert "VP8 + Opus" in window.outputs.recording.text()
     assert "its own encoder" in window.outputs.recording.text()
 
     window.controls.record_action.trigger()
-    await _pump(lambda: "recording" not in direct.statuses())
+    await pump(lambda: "recording" not in direct.statuses(), 60.0)
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "format=format_name,size:stream=codec_name",
          "-of", "json", status.path],

@@ -155,7 +155,7 @@ async def test_test_connection_really_reaches_the_backend_and_says_what_failed(
     qtbot: QtBot, tmp_path: Path, backend_server: Any, livekit_server: Any
 ) -> None:
     from tests.fixtures.rtmp import free_port
-    from tests.ui.test_studio import _pump, click, type_text
+    from tests.ui.driving import click, pump, type_text
 
     dialog, _ = _setup(tmp_path, connect_mode=ConnectMode.PLATFORM)
     qtbot.addWidget(dialog)
@@ -163,28 +163,28 @@ async def test_test_connection_really_reaches_the_backend_and_says_what_failed(
     type_text(qtbot, dialog.backend, backend_server.url)
     type_text(qtbot, dialog.credential, "wrong-token")
     click(qtbot, dialog.test_button)
-    await _pump(lambda: dialog.test_result.text().startswith("✗"), 30)
+    await pump(lambda: dialog.test_result.text().startswith("✗"), 30)
     assert "Could not connect" in dialog.test_result.text()
     dialog.credential.setText(backend_server.host_credential)
     click(qtbot, dialog.test_button)
-    await _pump(lambda: dialog.test_result.text().startswith("✓"), 30)
+    await pump(lambda: dialog.test_result.text().startswith("✓"), 30)
     assert "accepted" in dialog.test_result.text()
     dialog.mode.setCurrentIndex(dialog.mode.findData("livekit"))
     dialog.url.setText(f"ws://127.0.0.1:{free_port()}")
     dialog.api_key.setText("devkey")
     dialog.api_secret.setText("secret")
     click(qtbot, dialog.test_button)
-    await _pump(lambda: dialog.test_result.text().startswith("✗"), 30)
+    await pump(lambda: dialog.test_result.text().startswith("✗"), 30)
     assert "nothing answered" in dialog.test_result.text()
     dialog.url.setText(livekit_server.ws_url)
     dialog.api_key.setText(livekit_server.api_key)
     dialog.api_secret.setText("not-the-secret")
     click(qtbot, dialog.test_button)
-    await _pump(lambda: dialog.test_result.text().startswith("✗"), 30)
+    await pump(lambda: dialog.test_result.text().startswith("✗"), 30)
     assert "refused the API key or secret" in dialog.test_result.text()
     dialog.api_secret.setText(livekit_server.api_secret)
     click(qtbot, dialog.test_button)
-    await _pump(lambda: dialog.test_result.text().startswith("✓"), 30)
+    await pump(lambda: dialog.test_result.text().startswith("✓"), 30)
     assert "accepted your key" in dialog.test_result.text()
 
 

@@ -3,14 +3,11 @@ summary's gaps and sparklines: real state, real widgets, real clicks (and a real
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.session import stage_control
@@ -25,15 +22,7 @@ from desktop.session.studio import StreamSummary, Studio
 from desktop.ui.studio_window import StudioWindow
 from desktop.ui.summary_widget import summary_lines
 from tests.fixtures.rtmp import RtmpServer
-
-
-async def _pump(predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        QApplication.processEvents()
-        await asyncio.sleep(0.02)
+from tests.ui.driving import pump
 
 
 async def test_rehearse_then_go_live_from_the_window(
@@ -46,19 +35,19 @@ async def test_rehearse_then_go_live_from_the_window(
     bar = window.rehearsal
     assert "private file" in bar.words.text() and bar.button.text() == "Rehearse"
     qtbot.mouseClick(bar.button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
-    await _pump(lambda: bar.button.text() == "End rehearsal")
+    await pump(lambda: bar.button.text() == "End rehearsal")
     assert bar.words.text().startswith("REHEARSING — only you see this")
     assert "Rehearsal " in bar.words.text() and not bar.sink.isEnabled()
     rehearsal_file = next(studio.settings.recording_dir().glob("Rehearsal *.mp4"))
-    await _pump(lambda: rehearsal_file.stat().st_size > 20_000)
+    await pump(lambda: rehearsal_file.stat().st_size > 20_000)
 
     qtbot.mouseClick(window.controls.live_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
-    await _pump(lambda: studio.store.state.is_live)
-    await _pump(lambda: bar.words.text() == "On air.")
+    await pump(lambda: studio.store.state.is_live)
+    await pump(lambda: bar.words.text() == "On air.")
     assert not bar.button.isEnabled() and studio.store.state.rehearsal == ""
     rtmp_server.wait_for_recording("live", min_bytes=10_000, timeout_s=20)
     await studio.end_live()
-    await _pump(lambda: bar.button.isEnabled() and bar.button.text() == "Rehearse")
+    await pump(lambda: bar.button.isEnabled() and bar.button.text() == "Rehearse")
 
     # A private stream instead of a file: the URL is checked; the key never shows.
     dialog = bar.open_sink_dialog()
@@ -74,10 +63,10 @@ async def test_rehearse_then_go_live_from_the_window(
     # A private sink that refuses the stream is said, not hidden behind "REHEARSING".
     studio.set_rehearsal_url(rtmp_server.url("locked"), "secret-key")
     qtbot.mouseClick(bar.button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
-    await _pump(lambda: "not receiving" in bar.words.text(), 30)
+    await pump(lambda: "not receiving" in bar.words.text(), 30)
     assert "secret-key" not in bar.words.text()
     await studio.end_rehearsal()
-    await _pump(lambda: bar.button.text() == "Rehearse")
+    await pump(lambda: bar.button.text() == "Rehearse")
 
 
 def test_log_sparklines_gap_notice_and_summary(

@@ -14,8 +14,7 @@ from typing import Any
 
 import keyring.backends.fail
 from livekit import rtc
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractButton, QApplication, QLineEdit, QMessageBox, QWidget
+from PySide6.QtWidgets import QAbstractButton, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
 from desktop.media.base import VideoCaptureSource
@@ -31,52 +30,13 @@ from tests.fixtures import processes
 from tests.fixtures.backend import BackendServer
 from tests.fixtures.livekit import LiveKitServer
 from tests.participants import Feeder, accept_unmute_requests
+from tests.ui.driving import answer, click, pump
 
 ARTEFACTS = Path(os.environ.get("BROADCASTER_ARTEFACTS", "test-artefacts"))
 
 
 def _secrets() -> Secrets:
     return Secrets(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
-
-
-def click(qtbot: QtBot, widget: QWidget) -> None:
-    """A left click in the middle of ``widget``, as the host's mouse makes it."""
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
-
-
-def type_text(qtbot: QtBot, widget: QWidget, text: str) -> None:
-    """Type ``text`` into ``widget`` key by key."""
-    qtbot.keyClicks(widget, text)  # type: ignore[no-untyped-call]
-
-
-def press(qtbot: QtBot, widget: QWidget, key: Qt.Key, modifiers: Qt.KeyboardModifier) -> None:
-    """Press a key with modifiers (a hotkey)."""
-    qtbot.keyClick(widget, key, modifiers)  # type: ignore[no-untyped-call]
-
-
-def confirmation(window: QWidget) -> QMessageBox | None:
-    """The "are you sure?" question on screen, if any."""
-    for box in window.findChildren(QMessageBox, "Confirm"):
-        if box.isVisible():
-            return box
-    return None
-
-
-async def answer(qtbot: QtBot, window: QWidget, yes: bool) -> str:
-    """Click Yes or Cancel on the question on screen, as the host would; returns its text."""
-    await _pump(lambda: confirmation(window) is not None)
-    box = confirmation(window)
-    assert box is not None
-    # The safe answer is the default: Enter and Escape both mean Cancel.
-    assert box.defaultButton().objectName() == "ConfirmNo"
-    escape = box.escapeButton()
-    assert escape is not None and escape.objectName() == "ConfirmNo"
-    button = box.findChild(QAbstractButton, "ConfirmYes" if yes else "ConfirmNo")
-    assert button is not None
-    text = box.text()
-    click(qtbot, button)
-    await _pump(lambda: confirmation(window) is None)
-    return text
 
 
 def test_state_changes_show_in_the_window(
@@ -142,7 +102,7 @@ async def test_local_chat_is_off_with_its_reason_and_go_live_without_destination
     assert not window.chat.entry.isEnabled() and not window.chat.send.isEnabled()
     assert "Chat needs a room" in window.chat.reason.text()
     click(qtbot, window.controls.live_button)
-    await _pump(lambda: any("No destination is switched on" in t for t in window.notices.texts()))
+    await pump(lambda: any("No destination is switched on" in t for t in window.notices.texts()))
     assert any("Switch one on in the Outputs tab" in t for t in window.notices.texts())
     assert not studio.store.state.is_live
     assert window.controls.live_button.text() == "Go Live"
@@ -159,8 +119,8 @@ async def test_a_chat_line_that_could_not_go_out_is_given_back_to_the_entry(
     window.chat.entry.setText("we start in five minutes")
     window.chat.send.click()
     assert window.chat.entry.text() == ""  # cleared at once, as a sent line is
-    await _pump(lambda: any("Could not send the message" in t for t in window.notices.texts()))
-    await _pump(lambda: window.chat.entry.text() == "we start in five minutes")
+    await pump(lambda: any("Could not send the message" in t for t in window.notices.texts()))
+    await pump(lambda: window.chat.entry.text() == "we start in five minutes")
 
 
 def test_every_control_has_an_accessible_name_and_a_tooltip(
@@ -189,27 +149,17 @@ async def test_record_button_writes_a_file_and_the_card_follows(
     studio, window = studio_window
     studio.settings.recording_folder = str(tmp_path)
     window.controls.record_button.click()
-    await _pump(lambda: "local: Live" in window.outputs.recording.text())
-    await _pump(lambda: window.header.rec_badge.isVisible())
+    await pump(lambda: "local: Live" in window.outputs.recording.text())
+    await pump(lambda: window.header.rec_badge.isVisible())
     assert window.controls.record_button.text() == "Stop recording"
     await asyncio.sleep(1.5)
     window.controls.record_button.click()
-    await _pump(lambda: "saved to" in window.outputs.recording.text())
+    await pump(lambda: "saved to" in window.outputs.recording.text())
     assert window.controls.record_button.text() == "Record"
     files = list(tmp_path.glob("Broadcast *.mp4"))
     assert len(files) == 1 and files[0].stat().st_size > 10_000
     status = next(s for s in studio.store.state.direct_outputs if s.output_id == "recording")
     assert card_text(status).startswith("Off — saved to")
-
-
-async def _pump(predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    """Let Qt and asyncio both run until ``predicate`` holds."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        QApplication.processEvents()
-        await asyncio.sleep(0.02)
 
 
 async def test_clicks_reach_the_room_through_the_backend(
@@ -252,23 +202,23 @@ async def test_clicks_reach_the_room_through_the_backend(
             rtc.LocalVideoTrack.create_video_track("cam", video),
             rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA),
         )
-        await _pump(lambda: "ann" in window.tiles
-                    and not window.tiles["ann"].participant.mic_muted)  # fmt: skip
-        await _pump(lambda: window.tiles["ann"].frames_shown >= 3)
+        await pump(lambda: "ann" in window.tiles
+                   and not window.tiles["ann"].participant.mic_muted)  # fmt: skip
+        await pump(lambda: window.tiles["ann"].frames_shown >= 3)
         # The title is the appointment, never the raw room id.
         assert window.header.title.text() == f"Appointment {backend_server.appointment_id}"
         assert room_name not in window.header.title.text()
         player = studio.player
         assert player is not None  # guests' voices play (or a notice says why not)
-        await _pump(lambda: player.blocks_played > 0 or bool(studio.store.state.problems))
+        await pump(lambda: player.blocks_played > 0 or bool(studio.store.state.problems))
         if studio.store.state.problems:
             texts = " ".join(window.notices.texts())
             assert "Guests cannot be heard" in texts and "Speaker menu" in texts
             assert "None" not in texts and "-1" not in texts
         assert window.header.connection.text().startswith("Connected")
         # The stats panel shows the uplink as WebRTC measures it through the double.
-        await _pump(lambda: studio.store.state.link is not None
-                    and any(layer.active for layer in studio.store.state.link.layers))  # fmt: skip
+        await pump(lambda: studio.store.state.link is not None
+                   and any(layer.active for layer in studio.store.state.link.layers))  # fmt: skip
         window.stats.refresh()
         assert "Round trip to the server: " in window.stats.text.text()
         assert "Sending camera: 320x180" in window.stats.text.text()
@@ -278,13 +228,13 @@ async def test_clicks_reach_the_room_through_the_backend(
         window.participants.select("ann")
         window.participants.mute_mic.click()
         await asyncio.wait_for(muted.wait(), 10)
-        await _pump(lambda: window.tiles["ann"].participant.mic_muted)
+        await pump(lambda: window.tiles["ann"].participant.mic_muted)
         # Ask to unmute: Ann's client accepts, her mic is live again, the Log tab shows it all.
         accept_unmute_requests(guest)
         window.participants.select("ann")
         click(qtbot, window.participants.ask_unmute)
-        await _pump(lambda: not window.tiles["ann"].participant.mic_muted)
-        await _pump(lambda: window.moderation_log.table.rowCount() == 3)
+        await pump(lambda: not window.tiles["ann"].participant.mic_muted)
+        await pump(lambda: window.moderation_log.table.rowCount() == 3)
         actions = [window.moderation_log.table.item(r, 2) for r in range(3)]
         assert [a.text() if a else "" for a in actions] == [
             "muted", "asked to unmute", "accepted and unmuted",
@@ -299,7 +249,7 @@ async def test_clicks_reach_the_room_through_the_backend(
         )
         window.chat.entry.setText("welcome, Ann")
         window.chat.send.click()
-        await _pump(lambda: chat == ["welcome, Ann"])
+        await pump(lambda: chat == ["welcome, Ann"])
 
         # Remove asks first, Cancel is the default and keeps the guest.
         window.participants.select("ann")
@@ -311,11 +261,11 @@ async def test_clicks_reach_the_room_through_the_backend(
         window.participants.select("ann")
         click(qtbot, window.participants.remove)
         await answer(qtbot, window, yes=True)
-        await _pump(lambda: "ann" not in window.tiles)
+        await pump(lambda: "ann" not in window.tiles)
 
         click(qtbot, window.controls.end_button)
         await answer(qtbot, window, yes=True)
-        await _pump(lambda: window.summary is not None, 30)
+        await pump(lambda: window.summary is not None, 30)
         assert window.summary is not None and window.summary.peak_participants == 2
         assert window.summary.revenue["commissionRate"] == 20.0
         assert window.summary_widget is not None
@@ -391,23 +341,23 @@ async def test_share_a_window_from_the_menu_and_lose_it_cleanly(
     assert "Screens" in entries and "Windows" in entries and "Slides" in entries
     slides = next(a for a in controls.share_menu.actions() if a.text() == "Slides")
     slides.trigger()
-    await _pump(lambda: isinstance(studio.screen, WindowSource))
+    await pump(lambda: isinstance(studio.screen, WindowSource))
     assert controls.sharing_label == "Slides"
     assert controls.share_button.text() == "Stop sharing"
     screen_tile = window.screen_tile
     assert screen_tile is not None
-    await _pump(lambda: screen_tile.frames_shown >= 2)
+    await pump(lambda: screen_tile.frames_shown >= 2)
     controls.share_menu.aboutToShow.emit()
     assert "Stop sharing Slides" in [a.text() for a in controls.share_menu.actions()]
     # The shared window closes: a notice says so and the share stops, nothing hangs.
     x_win.destroy()
     conn.sync()
-    await _pump(lambda: not controls.sharing_label)
+    await pump(lambda: not controls.sharing_label)
     texts = " ".join(window.notices.texts())
     assert "the window was closed" in texts
     assert "hare another" in texts
     assert controls.share_button.text() == "Share screen" and window.screen_tile is None
-    await _pump(lambda: studio.screen is None)
+    await pump(lambda: studio.screen is None)
 
 
 def test_outputs_cards_follow_egress_and_direct_states(

@@ -24,7 +24,7 @@ from desktop.ui.app import _default_microphone, _device_factories
 from desktop.ui.control_bar_widget import SYSTEM_DEFAULT_MIC
 from desktop.ui.studio_window import StudioWindow
 from tests.fixtures.devices import PrivatePulse
-from tests.ui.test_studio import _pump
+from tests.ui.driving import pump
 
 HOTPLUG_WAIT_S = 20.0
 """The studio looks every 3 s; generous for a loaded machine."""
@@ -93,36 +93,36 @@ async def test_a_headset_plugged_in_and_out_mid_show_comes_and_goes_and_the_mic_
     # and offered without reopening Setup.
     mic_module = pulse.plug_source("usbmic", "USB_Mic")
     headset_module = pulse.plug_sink("headset", "Headset")
-    await _pump(lambda: any("New microphone: USB_Mic." in t for t in window.notices.texts()),
-                HOTPLUG_WAIT_S)  # fmt: skip
-    await _pump(lambda: any("New speaker: Headset." in t for t in window.notices.texts()),
-                HOTPLUG_WAIT_S)  # fmt: skip
+    await pump(lambda: any("New microphone: USB_Mic." in t for t in window.notices.texts()),
+               HOTPLUG_WAIT_S)  # fmt: skip
+    await pump(lambda: any("New speaker: Headset." in t for t in window.notices.texts()),
+               HOTPLUG_WAIT_S)  # fmt: skip
     assert "Headset" in _menu(controls.speaker_menu)
     # The host picks the USB microphone: the studio records from that very device.
     _menu(controls.mic_menu)["USB_Mic"].trigger()
-    await _pump(lambda: studio.mic is not None and studio.mic.name == "USB_Mic")
-    await _pump(_throttled(lambda: pulse.source_of_our_streams() == ["usbmic"]))
+    await pump(lambda: studio.mic is not None and studio.mic.name == "USB_Mic")
+    await pump(_throttled(lambda: pulse.source_of_our_streams() == ["usbmic"]))
     assert _menu(controls.mic_menu)["USB_Mic"].isChecked()
     # It is unplugged mid-show: a notice names it and says what to do, and the studio falls
     # back to the system default, which it really records from.
     pulse.unplug(mic_module)
-    await _pump(lambda: any("“USB_Mic” was unplugged" in t for t in window.notices.texts()),
-                HOTPLUG_WAIT_S)  # fmt: skip
+    await pump(lambda: any("“USB_Mic” was unplugged" in t for t in window.notices.texts()),
+               HOTPLUG_WAIT_S)  # fmt: skip
     notice = next(t for t in window.notices.texts() if "“USB_Mic” was unplugged" in t)
     assert "system default microphone" in notice and "Mic menu" in notice
     assert controls.mic_label == SYSTEM_DEFAULT_MIC
-    await _pump(_throttled(lambda: pulse.source_of_our_streams() == ["desk.monitor"]))
+    await pump(_throttled(lambda: pulse.source_of_our_streams() == ["desk.monitor"]))
     assert studio.mic is not None and studio.mic.name != "USB_Mic"
     assert "USB_Mic" not in _menu(controls.mic_menu)
     # The host plays guests on the headset; it is unplugged too: it leaves the Speaker menu,
     # a notice names it, and guests play on the system default again.
     _menu(controls.speaker_menu)["Headset"].trigger()
-    await _pump(lambda: studio.settings.speaker == "Headset")
+    await pump(lambda: studio.settings.speaker == "Headset")
     pulse.unplug(headset_module)
-    await _pump(lambda: "Headset" not in _menu(controls.speaker_menu), HOTPLUG_WAIT_S)
-    await _pump(lambda: any("speaker “Headset” was unplugged" in t
-                            for t in window.notices.texts()))  # fmt: skip
-    await _pump(lambda: studio.settings.speaker == "")
+    await pump(lambda: "Headset" not in _menu(controls.speaker_menu), HOTPLUG_WAIT_S)
+    await pump(lambda: any("speaker “Headset” was unplugged" in t
+                           for t in window.notices.texts()))  # fmt: skip
+    await pump(lambda: studio.settings.speaker == "")
     await window.bridge.drain()
 
 
@@ -147,7 +147,7 @@ async def test_system_default_microphone_follows_the_os_default_live(
     studio, window, pulse = pulse_studio
     controls = window.controls
     pulse.plug_sink("headset", "Headset")
-    await _pump(_throttled(lambda: pulse.source_of_our_streams() == ["desk.monitor"]))
+    await pump(_throttled(lambda: pulse.source_of_our_streams() == ["desk.monitor"]))
     entries = _menu(controls.mic_menu)
     assert f"{SYSTEM_DEFAULT_MIC} (now Monitor of Desk_speakers)" in entries
     assert entries[f"{SYSTEM_DEFAULT_MIC} (now Monitor of Desk_speakers)"].isChecked()
@@ -155,9 +155,9 @@ async def test_system_default_microphone_follows_the_os_default_live(
     # The system's sound settings make the headset the default input: the studio follows,
     # on the same microphone choice, and says so.
     pulse.pactl("set-default-source", "headset.monitor")
-    await _pump(_throttled(lambda: pulse.source_of_our_streams() == ["headset.monitor"]),
-                HOTPLUG_WAIT_S)  # fmt: skip
-    await _pump(lambda: any("default microphone is now “Monitor of Headset”" in t
-                            for t in window.notices.texts()), HOTPLUG_WAIT_S)  # fmt: skip
+    await pump(_throttled(lambda: pulse.source_of_our_streams() == ["headset.monitor"]),
+               HOTPLUG_WAIT_S)  # fmt: skip
+    await pump(lambda: any("default microphone is now “Monitor of Headset”" in t
+                           for t in window.notices.texts()), HOTPLUG_WAIT_S)  # fmt: skip
     assert studio.mic is before and controls.mic_label == SYSTEM_DEFAULT_MIC
     assert f"{SYSTEM_DEFAULT_MIC} (now Monitor of Headset)" in _menu(controls.mic_menu)

@@ -25,7 +25,7 @@ from tests.fixtures.backend import BackendServer
 from tests.fixtures.devices import SCREEN_QUADRANTS_RGB
 from tests.fixtures.livekit import LiveKitServer
 from tests.fixtures.rtmp import RtmpServer
-from tests.ui.test_studio import _pump, answer, click, confirmation, press, type_text
+from tests.ui.driving import answer, click, confirmation, press, pump, type_text
 
 
 def _secrets() -> Secrets:
@@ -46,18 +46,18 @@ async def test_hotkeys_work_every_time_and_a_muted_mic_is_red_and_says_so(
     mic, controls = window.controls.mic_button, window.controls
     for round_ in range(2):  # pressed twice each way: the shortcut survives the label change
         _key(qtbot, window, Qt.Key.Key_D)
-        await _pump(lambda: not studio.mic_on)
+        await pump(lambda: not studio.mic_on)
         assert mic.text() == "Mic off" and mic.property("tone") == "danger", round_
         assert "OFF" in mic.toolTip()
         assert controls.meter.readout() == "muted"
         _key(qtbot, window, Qt.Key.Key_D)
-        await _pump(lambda: studio.mic_on)
+        await pump(lambda: studio.mic_on)
         assert mic.text() == "Mic" and mic.property("tone") == ""
         _key(qtbot, window, Qt.Key.Key_E)
-        await _pump(lambda: not studio.camera_on)
+        await pump(lambda: not studio.camera_on)
         assert controls.camera_button.text() == "Camera off"
         _key(qtbot, window, Qt.Key.Key_E)
-        await _pump(lambda: studio.camera_on)
+        await pump(lambda: studio.camera_on)
         assert controls.camera_button.text() == "Camera"
     # Share and record hotkeys too, twice each way.
     from desktop.media.synthetic import SyntheticScreen
@@ -65,21 +65,21 @@ async def test_hotkeys_work_every_time_and_a_muted_mic_is_red_and_says_so(
     controls.list_screens = lambda: {"Screen 1": lambda: _started(SyntheticScreen(320, 180, 10))}
     for _ in range(2):
         _key(qtbot, window, Qt.Key.Key_S, shift=True)
-        await _pump(lambda: studio.screen is not None)
+        await pump(lambda: studio.screen is not None)
         assert controls.share_button.text() == "Stop sharing"
         _key(qtbot, window, Qt.Key.Key_S, shift=True)
-        await _pump(lambda: studio.screen is None)
+        await pump(lambda: studio.screen is None)
         assert controls.share_button.text() == "Share screen"
         _key(qtbot, window, Qt.Key.Key_R, shift=True)
-        await _pump(lambda: controls.record_button.text() == "Stop recording")
+        await pump(lambda: controls.record_button.text() == "Stop recording")
         _key(qtbot, window, Qt.Key.Key_R, shift=True)
-        await _pump(lambda: "saved to" in window.outputs.recording.text())
+        await pump(lambda: "saved to" in window.outputs.recording.text())
         assert controls.record_button.text() == "Record"
     # Go Live by hotkey, twice: nothing is switched on, and the notice says so once.
     for _ in range(2):
         _key(qtbot, window, Qt.Key.Key_L, shift=True)
-        await _pump(lambda: not controls.going_live)
-    await _pump(lambda: any("No destination is switched on" in t for t in window.notices.texts()))
+        await pump(lambda: not controls.going_live)
+    await pump(lambda: any("No destination is switched on" in t for t in window.notices.texts()))
     assert sum("No destination" in t for t in window.notices.texts()) == 1
 
 
@@ -88,10 +88,10 @@ async def test_the_meter_stops_while_muted_and_reads_dbfs(
 ) -> None:
     studio, window = studio_window
     meter = window.controls.meter
-    await _pump(lambda: meter.level_dbfs > -20)
+    await pump(lambda: meter.level_dbfs > -20)
     assert meter.readout().endswith("dBFS")
     click(qtbot, window.controls.mic_button)
-    await _pump(lambda: not studio.mic_on)
+    await pump(lambda: not studio.mic_on)
     await asyncio.sleep(0.3)  # the synthetic mic keeps producing: the meter must not move
     assert meter.level_dbfs <= -90 and meter.readout() == "muted"
 
@@ -103,7 +103,7 @@ async def test_record_creates_the_missing_folder_and_the_button_agrees_with_outp
     folder = tmp_path / "rec"
     assert not folder.exists()  # like a fresh account without ~/Videos
     click(qtbot, window.controls.record_button)
-    await _pump(lambda: "local: Live" in window.outputs.recording.text())
+    await pump(lambda: "local: Live" in window.outputs.recording.text())
     assert folder.is_dir()
     assert window.controls.record_button.text() == "Stop recording"
     # Closing while recording asks; Cancel keeps the window and the recording.
@@ -112,7 +112,7 @@ async def test_record_creates_the_missing_folder_and_the_button_agrees_with_outp
     assert "recording" in text
     assert window.isVisible() and "local: Live" in window.outputs.recording.text()
     click(qtbot, window.controls.record_button)
-    await _pump(lambda: "saved to" in window.outputs.recording.text())
+    await pump(lambda: "saved to" in window.outputs.recording.text())
     assert window.controls.record_button.text() == "Record"
     assert list(folder.glob("Broadcast *"))
 
@@ -125,7 +125,7 @@ async def test_a_recording_that_cannot_start_leaves_the_button_on_record_with_a_
     blocker.write_text("not a folder")
     studio.settings.recording_folder = str(blocker / "inside")
     click(qtbot, window.controls.record_button)
-    await _pump(lambda: any("start recording" in t for t in window.notices.texts()))
+    await pump(lambda: any("start recording" in t for t in window.notices.texts()))
     assert window.controls.record_button.text() == "Record"
     assert "Choose folder" in " ".join(window.notices.texts())
 
@@ -169,7 +169,7 @@ async def test_going_live_checks_each_destination_and_live_and_end_ask_first(
     dialog.url.clear()
     type_text(qtbot, dialog.url, rtmp_server.url("live"))
     click(qtbot, dialog.save)
-    await _pump(lambda: "custom-1" in outputs.cards)
+    await pump(lambda: "custom-1" in outputs.cards)
     card = outputs.cards["custom-1"]
     assert "••••1234" in card.where.text() and "secret-key" not in card.where.text()
     assert studio.secrets.get("stream-key:custom-1") == "secret-key-1234"
@@ -181,26 +181,26 @@ async def test_going_live_checks_each_destination_and_live_and_end_ask_first(
     assert editor is not None
     editor.url.setText("rtmp://127.0.0.1:9/app")
     click(qtbot, editor.save)
-    await _pump(lambda: "127.0.0.1:9" in outputs.cards["twitch"].where.text())
+    await pump(lambda: "127.0.0.1:9" in outputs.cards["twitch"].where.text())
     outputs.cards["twitch"].switch.setChecked(True)
-    await _pump(lambda: studio.destination("twitch").enabled)
+    await pump(lambda: studio.destination("twitch").enabled)
     click(qtbot, window.controls.live_button)
-    await _pump(lambda: studio.store.state.is_live, 30)
-    await _pump(lambda: any("Twitch did not start" in t for t in window.notices.texts()), 30)
+    await pump(lambda: studio.store.state.is_live, 30)
+    await pump(lambda: any("Twitch did not start" in t for t in window.notices.texts()), 30)
     assert not any(s.output_id == "twitch" for s in studio.store.state.direct_outputs)
     assert outputs.cards["twitch"].status.text().startswith("Not sending: it did not start")
-    await _pump(lambda: "Studio B live" in window.header.health.text(), 30)
+    await pump(lambda: "Studio B live" in window.header.health.text(), 30)
     # Clicking Live asks; Cancel keeps the broadcast on.
     click(qtbot, window.controls.live_button)
     assert "End broadcast" not in (await answer(qtbot, window, yes=False))
     assert studio.store.state.is_live
     click(qtbot, window.controls.live_button)
     await answer(qtbot, window, yes=True)
-    await _pump(lambda: not studio.store.state.is_live, 30)
+    await pump(lambda: not studio.store.state.is_live, 30)
     # Remove the custom destination (asks first) and its key goes too.
     click(qtbot, outputs.cards["custom-1"].remove)
     await answer(qtbot, window, yes=True)
-    await _pump(lambda: "custom-1" not in outputs.cards)
+    await pump(lambda: "custom-1" not in outputs.cards)
     assert studio.secrets.get("stream-key:custom-1") == ""
 
 
@@ -330,7 +330,7 @@ async def test_quit_while_live_asks_and_yes_closes(
     assert window.isVisible()
     window.quit_action.trigger()
     await answer(qtbot, window, yes=True)
-    await _pump(lambda: not window.isVisible())
+    await pump(lambda: not window.isVisible())
 
 
 async def test_end_stream_asks_then_shows_live_time_and_money_with_a_currency(
@@ -342,7 +342,7 @@ async def test_end_stream_asks_then_shows_live_time_and_money_with_a_currency(
     assert not studio.store.state.ended and window.summary is None
     click(qtbot, window.controls.end_button)
     await answer(qtbot, window, yes=True)
-    await _pump(lambda: window.summary_widget is not None)
+    await pump(lambda: window.summary_widget is not None)
     assert window.summary_widget is not None
     assert "Time live: not live" in window.summary_widget.text()
     assert studio.store.state.ended
@@ -378,7 +378,7 @@ async def test_real_screen_is_offered_and_share_sends_its_pixels(
     assert real, list(screens)
     window.controls.list_screens = lambda: screens
     click(qtbot, window.controls.share_button)
-    await _pump(lambda: studio.screen is not None)
+    await pump(lambda: studio.screen is not None)
     assert window.controls.sharing_label == real[0]
     assert studio.screen is not None
     queue = studio.screen.frames.subscribe("test", maxsize=2)
@@ -393,7 +393,7 @@ async def test_real_screen_is_offered_and_share_sends_its_pixels(
     assert (r, g, b) == SCREEN_QUADRANTS_RGB[0]  # red: the real screen, not colour bars
     studio.screen.frames.unsubscribe(queue)
     click(qtbot, window.controls.share_button)
-    await _pump(lambda: studio.screen is None)
+    await pump(lambda: studio.screen is None)
 
 
 async def test_reconnect_now_rejoins_the_same_platform_room_and_end_leaves_it(
@@ -420,19 +420,19 @@ async def test_reconnect_now_rejoins_the_same_platform_room_and_end_leaves_it(
         )  # fmt: skip
         assert status == 200, joined
         await guest.connect(joined["url"], joined["token"])
-        await _pump(lambda: "ann" in window.tiles)
+        await pump(lambda: "ann" in window.tiles)
         assert studio.session is not None
         await studio.session.aclose()  # the studio drops out of the room
-        await _pump(lambda: window.header.reconnect.isVisible())
+        await pump(lambda: window.header.reconnect.isVisible())
         click(qtbot, window.header.reconnect)
-        await _pump(lambda: studio.store.state.connection is ConnectionState.CONNECTED, 30)
+        await pump(lambda: studio.store.state.connection is ConnectionState.CONNECTED, 30)
         assert studio.store.state.room_name == room_name  # the same room, not a new one
-        await _pump(lambda: "ann" in window.tiles)
-        await _pump(lambda: len(guest.remote_participants) == 1)  # the guest sees the host
+        await pump(lambda: "ann" in window.tiles)
+        await pump(lambda: len(guest.remote_participants) == 1)  # the guest sees the host
         # End stream: the host leaves, the guest's tile goes, nothing offers to reconnect.
         click(qtbot, window.controls.end_button)
         await answer(qtbot, window, yes=True)
-        await _pump(lambda: studio.store.state.ended, 30)
+        await pump(lambda: studio.store.state.ended, 30)
         assert not window.tiles
         assert studio.session is None
         assert not window.header.reconnect.isVisible()
@@ -472,15 +472,15 @@ async def test_end_stream_in_livekit_mode_leaves_the_room(
         await studio.connect(livekit_server.ws_url, livekit_server.token("host", unique_room))
         await guest.connect(livekit_server.ws_url,
                             livekit_server.token("ann", unique_room, name="Ann"))  # fmt: skip
-        await _pump(lambda: "host" in guest.remote_participants, 30)
-        await _pump(lambda: "ann" in window.tiles)
+        await pump(lambda: "host" in guest.remote_participants, 30)
+        await pump(lambda: "ann" in window.tiles)
         assert window.header.title.text() == f"Room “{unique_room}”"
         click(qtbot, window.controls.end_button)
         await answer(qtbot, window, yes=True)
         # The guest sees the host go: the studio does not linger in the room.
-        await _pump(lambda: "host" not in guest.remote_participants, 30)
+        await pump(lambda: "host" not in guest.remote_participants, 30)
         # The guest can hear of it before the studio has finished leaving (a loaded machine).
-        await _pump(lambda: studio.store.state.ended and not window.tiles, 30)
+        await pump(lambda: studio.store.state.ended and not window.tiles, 30)
         assert not window.header.reconnect.isVisible()
     finally:
         await guest.disconnect()
@@ -518,13 +518,13 @@ async def test_record_in_the_cloud_from_the_record_menu(
         cloud.trigger()
         click(qtbot, controls.record_button)
         # The platform records the room (egress); the button, REC and Outputs agree.
-        await _pump(lambda: studio.store.state.is_recording, 60)
-        await _pump(lambda: window.header.rec_badge.isVisible())
+        await pump(lambda: studio.store.state.is_recording, 60)
+        await pump(lambda: window.header.rec_badge.isVisible())
         assert controls.record_button.text() == "Stop recording"
-        await _pump(lambda: "cloud:" in window.outputs.recording.text(), 30)
+        await pump(lambda: "cloud:" in window.outputs.recording.text(), 30)
         assert not (tmp_path / "rec").exists()  # cloud only: no local file
         click(qtbot, controls.record_button)
-        await _pump(lambda: not studio.store.state.is_recording, 60)
+        await pump(lambda: not studio.store.state.is_recording, 60)
         assert controls.record_button.text() == "Record"
     finally:
         window._close_confirmed = True
@@ -543,12 +543,12 @@ async def test_a_camera_plugged_in_later_appears_in_the_menu_and_is_announced(
     window.check_devices()
     plugged["USB camera"] = lambda: _started(SyntheticCamera(640, 360, 10))
     # The studio looks by itself every few seconds (no menu needs to be opened).
-    await _pump(lambda: any("New camera: USB camera" in t for t in window.notices.texts()), 15)
+    await pump(lambda: any("New camera: USB camera" in t for t in window.notices.texts()), 15)
     window.controls.camera_menu.aboutToShow.emit()
     entries = [a.text() for a in window.controls.camera_menu.actions()]
     assert "USB camera" in entries
     next(a for a in window.controls.camera_menu.actions() if a.text() == "USB camera").trigger()
-    await _pump(lambda: studio.camera is not None and studio.camera.width == 640)
+    await pump(lambda: studio.camera is not None and studio.camera.width == 640)
     del plugged["USB camera"]
     window.check_devices()
     assert not any("USB camera" in t for t in window.notices.texts())
@@ -594,8 +594,8 @@ async def test_file_settings_reopens_setup_and_a_new_camera_is_used(
     assert box is not None
     ok = box.button(QDialogButtonBox.StandardButton.Ok)
     click(qtbot, ok)
-    await _pump(lambda: studio.camera is opened[0] if opened else False)
-    await _pump(lambda: window.own_tile.frames_shown > 0)
+    await pump(lambda: studio.camera is opened[0] if opened else False)
+    await pump(lambda: window.own_tile.frames_shown > 0)
     assert (tmp_path / "config" / "settings.json").exists()
     assert studio.settings.camera == "Wide camera"
     await window.bridge.drain()  # the switch closes the old camera; let it finish

@@ -19,7 +19,7 @@ from desktop.media.outputs.encoder import ProgramEncoder
 from desktop.media.outputs.sinks import FileSink
 from desktop.session.studio import Studio
 from desktop.ui.studio_window import StudioWindow
-from tests.ui.test_studio import _pump
+from tests.ui.driving import pump
 
 SLOW_ENCODE_S = 0.12
 """Longer than a frame at 30 fps: the encoder cannot keep up, so frames must be skipped."""
@@ -66,14 +66,14 @@ async def test_stats_show_skipped_encoder_frames_and_dropped_output_frames(
     window.side.setCurrentWidget(window.stats)
     rows = window.stats.rows
     # The encoder falls behind: Stats says how many frames it skipped of how many were due.
-    await _pump(lambda: "Encoder frames" in rows and _counts(rows["Encoder frames"].text(),
-                                                            "skipped")[0] > 0, 30)  # fmt: skip
+    await pump(lambda: "Encoder frames" in rows and _counts(rows["Encoder frames"].text(),
+                                                           "skipped")[0] > 0, 30)  # fmt: skip
     skipped, due = _counts(rows["Encoder frames"].text(), "skipped")
     assert 0 < skipped < due
     assert re.search(r"skipped \d+ of \d+ \(\d+\.\d %\)", rows["Encoder frames"].text())
     # The output stalls: frames waiting too long are dropped, and counted.
-    await _pump(lambda: "Recording" in rows and _counts(rows["Recording"].text(),
-                                                       "dropped")[0] > 0, 30)  # fmt: skip
+    await pump(lambda: "Recording" in rows and _counts(rows["Recording"].text(),
+                                                      "dropped")[0] > 0, 30)  # fmt: skip
     dropped, handed = _counts(rows["Recording"].text(), "dropped")
     assert 0 < dropped <= handed
     status = direct.statuses()["recording"]

@@ -21,13 +21,14 @@ from tests.participants import Feeder, join, wait_for
 
 async def _pump(tile: VideoTile, until: Callable[[], bool], timeout_s: float = 30.0) -> None:
     """Run the stage's display tick and Qt until ``until`` holds."""
-    deadline = time.monotonic() + timeout_s
-    while not until():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in time; painting {tile.frame_size}")
+
+    def tick() -> None:
         tile.tick()
         QApplication.processEvents()
-        await asyncio.sleep(0.03)
+
+    await wait_for(
+        until, timeout_s, state=lambda: f"painting {tile.frame_size}", tick=tick, interval_s=0.03
+    )
 
 
 async def test_a_tile_gets_the_small_layer_and_a_bigger_one_when_enlarged(
