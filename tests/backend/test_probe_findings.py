@@ -25,7 +25,10 @@ from livekit import api
 from backend.destinations import check_destination, is_public
 from backend.status import LIVE_FAILED_WORDS
 from spaces_contract.codec import ApiError
-from tests.backend.test_webhook_presence import MINUTE_MS, T0_MS, _event, _service, _stream
+from tests.backend.scripted_webhooks import MINUTE_MS, T0_MS
+from tests.backend.scripted_webhooks import presence_service as _service
+from tests.backend.scripted_webhooks import presence_stream as _stream
+from tests.backend.scripted_webhooks import scripted_event as _event
 from tests.fixtures.backend import SQLITE_ONLY, BackendServer, backend_config, seed
 from tests.fixtures.egress import LiveKitWithEgress
 from tests.fixtures.rtmp import RtmpServer, free_port

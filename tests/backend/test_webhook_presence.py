@@ -15,47 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from livekit import api
-
-from backend.config import BackendConfig
-from backend.service import LiveKitBackendService, open_store
-from backend.store import Appointment, LiveStream
-
-T0_MS = 1_790_000_000_000
-MINUTE_MS = 60_000
-ROOM = "appointment-presence-1"
-
-
-def _event(
-    name: str, at_ms: int, identity: str, track_sid: str = "", session: str = "1"
-) -> api.WebhookEvent:
-    # As the server builds them: a joined event carries the full participant; track events a
-    # minimal one (identity and sid only) and the track. Each session of an identity has its
-    # own participant sid.
-    track = api.TrackInfo(sid=track_sid) if track_sid else None
-    sid = f"PA_{identity}_{session}"
-    return api.WebhookEvent(
-        event=name,
-        id=f"EV_{name}_{sid}_{track_sid}_{at_ms}",
-        created_at=at_ms // 1000,
-        room=api.Room(name=ROOM),
-        participant=api.ParticipantInfo(identity=identity, sid=sid, joined_at_ms=at_ms),
-        track=track,
-    )
-
-
-def _service(tmp_path: Path) -> LiveKitBackendService:
-    config = BackendConfig("ws://127.0.0.1:1", "k", "s" * 32, tmp_path / "db.sqlite3")
-    store = open_store(config)
-    store.add_appointment(Appointment("presence-1", "host-1"))
-    store.save_stream(LiveStream(ROOM, "presence-1", start_time_ms=T0_MS))
-    return LiveKitBackendService(config, store)
-
-
-def _stream(svc: LiveKitBackendService) -> LiveStream:
-    found = svc.store.get_stream(ROOM)
-    assert found is not None
-    return found
+from tests.backend.scripted_webhooks import MINUTE_MS, T0_MS
+from tests.backend.scripted_webhooks import presence_service as _service
+from tests.backend.scripted_webhooks import presence_stream as _stream
+from tests.backend.scripted_webhooks import scripted_event as _event
 
 
 async def test_unpublishing_one_of_two_tracks_keeps_a_publisher(tmp_path: Path) -> None:
