@@ -1,0 +1,24 @@
+"""The studio: every command the window sends, in one place, with no Qt and no widgets.
+
+:class:`Studio` (``root.py``) is the composition root; each concept it commands is a
+coordinator of its own in this package. Everything imported from ``desktop.session.studio``
+before the split is still importable from here.
+"""
+
+from desktop.session.studio.root import (
+    CONNECTION_TEST_TIMEOUT_S,
+    ProgramInfo,
+    RecordingPlace,
+    StreamSummary,
+    Studio,
+    check_connection,
+)
+
+__all__ = [
+    "CONNECTION_TEST_TIMEOUT_S",
+    "ProgramInfo",
+    "RecordingPlace",
+    "StreamSummary",
+    "Studio",
+    "check_connection",
+]
