@@ -14,26 +14,22 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.frames import wall_clock_ms
 from desktop.media.outputs.destinations import Destination
-from desktop.media.outputs.encoder import EncoderSettings
 from desktop.media.outputs.output import OutputPhase
-from desktop.media.outputs.program import EncoderInfo, OutputOptions
+from desktop.media.outputs.program import EncoderInfo
 from desktop.session import stage_control
 from desktop.session.backend_client import Backend, HttpBackend, LocalBackend
 from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
-from desktop.session.live import REHEARSAL_ID, LiveOutputs, cloud_recording, local_recording
-from desktop.session.media_watchdog import MediaWatchdog, media_probes
+from desktop.session.live import REHEARSAL_ID, cloud_recording, local_recording
 from desktop.session.moderation import Moderator
 from desktop.session.node_urls import connect_first
 from desktop.session.on_screen import OnScreen
-from desktop.session.program_feed import ProgramFeed
 from desktop.session.publisher import PublishDefaults
 from desktop.session.recording_guard import RecordingGuard
 from desktop.session.remote_video import RemoteVideo
@@ -44,7 +40,6 @@ from desktop.session.show_costs import CostMeter
 from desktop.session.state import (
     ConnectionState,
     ParticipantState,
-    Problem,
     ProblemCode,
     QualitySample,
     RecordingGap,
@@ -53,6 +48,7 @@ from desktop.session.state import (
     StateStore,
     TrackState,
 )
+from desktop.session.studio.context import StudioContext, make_recording_folder
 from spaces_contract.money import Rates
 from spaces_contract.status import BroadcastStatus
 
@@ -119,7 +115,7 @@ class StreamSummary:
     """When the summary was made (wall clock ms; the end of the quality sparklines)."""
 
 
-class Studio:
+class Studio(StudioContext):
     """One studio session: devices, room, outputs, moderation, chat.
 
     Args:
@@ -135,46 +131,13 @@ class Studio:
         store: StateStore | None = None,
         settings_store: SettingsStore | None = None,
     ) -> None:
-        self.settings = settings
-        self.settings_store = settings_store
-        """Where changed settings are saved (None: they apply to this run only)."""
-        self.secrets = secrets
-        self.store = store or StateStore()
-        self.session: RoomSession | None = None
-        self.backend: Backend | None = None
-        self.moderator: Moderator | None = None
-        self.monitor: BroadcastMonitor | None = None
-        self.guard: RecordingGuard | None = None
-        """Keeps a wanted cloud recording running (see recording_guard.py)."""
-        self.camera: VideoCaptureSource | None = None
-        self.mic: AudioCaptureSource | None = None
-        self.screen: VideoCaptureSource | None = None
-        self.camera_on = True
-        self.mic_on = True
-        width, height, fps, bitrate = preset_values(settings)
-        self.live = LiveOutputs(
-            self.store, secrets, EncoderSettings(width, height, fps, bitrate),
-            OutputOptions(max_retries=settings.max_retries),
-        )  # fmt: skip
-        self.program = ProgramFeed(self.live.direct, self.store)
-        """The program's stage, layout and the guests' media in it."""
+        super().__init__(settings, secrets, store, settings_store)
         self.on_screen = OnScreen(self.live.direct.compositor, self.set_banner)
         """A viewer's comment, the ticker and the banner over the program."""
-        self.watchdog = MediaWatchdog(self.store, lambda: media_probes(self.program, self.session))
-        """Asks again for guests' cameras and voices that stop arriving, then tells the host."""
         self._peak_participants = 1
         self._peak_publishers = 0
         self._started_s = time.monotonic()
-        self._live_total_s = 0.0
-        self._live_since_s = 0.0
-        self._recordings: list[str] = []
-        self._url: str = ""
-        self._token: str = ""
-        self.player: Any = None
-        """Plays the guests' voices (a GuestAudioPlayer once in a room)."""
         self.store.subscribe(self._track_peaks)
-        self.costs: CostMeter | None = None
-        """The show's running cost and revenue (from the first room joined)."""
         self._costs_from_backend = False
 
     # -- devices -----------------------------------------------------------------------------
@@ -250,7 +213,7 @@ class Studio:
                 raise
             url, token = created.room.url, created.room.token
             self.backend = backend
-        self._url, self._token = url, token
+        self.room_url, self.room_token = url, token
         await self._join(session)
         self._start_costs(mode)
         if self.backend is not None:
@@ -295,13 +258,12 @@ class Studio:
 
     def live_duration_s(self) -> float:
         """Time on air so far (every Go Live to its End, added)."""
-        running = time.monotonic() - self._live_since_s if self._live_since_s else 0.0
-        return self._live_total_s + running
+        return self.clock.elapsed_s()
 
     async def _join(self, session: RoomSession) -> None:
         """Join the room at the saved URL with the saved token and publish camera and mic."""
         # A cluster's nodes may be listed comma-separated: join through the first that answers.
-        await connect_first(session, self._url, self._token)
+        await connect_first(session, self.room_url, self.room_token)
         self.session = session
         if session.room is not None:
             # The program follows the room joined now (a rejoin is a new room object).
@@ -383,7 +345,7 @@ class Studio:
                 SessionErrorCode.NOT_CONNECTED, "the stream has ended and its room is closed",
                 "start a new show from Setup",
             )  # fmt: skip
-        if not self._url:
+        if not self.room_url:
             raise SessionError(
                 SessionErrorCode.NOT_CONNECTED, "there is no room to rejoin",
                 "choose a server in File ▸ Settings, then start the studio again",
@@ -406,32 +368,12 @@ class Studio:
             session, self.session = self.session, None
             await session.aclose()
 
-    # -- standing problems -------------------------------------------------------------------
-
-    def set_problem(self, code: ProblemCode, detail: str = "") -> None:
-        """Record a standing condition (shown until :meth:`clear_problem`)."""
-        others = tuple(p for p in self.store.state.problems if p.code is not code)
-        self.store.update(problems=(*others, Problem(code, detail)))
-
-    def clear_problem(self, code: ProblemCode) -> None:
-        """The condition is gone."""
-        kept = tuple(p for p in self.store.state.problems if p.code is not code)
-        self.store.update(problems=kept)
-
-    def _save_settings(self) -> None:
-        if self.settings_store is None:
-            return
-        try:
-            self.settings_store.save(self.settings)
-        except OSError as error:
-            logger.warning("settings not saved: %s", error)
-
     # -- controls ----------------------------------------------------------------------------
 
     def choose_screen(self, label: str) -> None:
         """Remember the screen "Share screen" shares next time."""
         self.settings.screen = label
-        self._save_settings()
+        self.save_settings()
 
     def program_info(self) -> ProgramInfo:
         """What the studio's own encoder makes now."""
@@ -652,8 +594,8 @@ class Studio:
         problems = await self.check_destinations()
         passed = [d for d in self.settings.destinations if d.id not in problems]
         problems.update(await self.live.go_live(passed))
-        if self.store.state.is_live and not self._live_since_s:
-            self._live_since_s = time.monotonic()
+        if self.store.state.is_live:
+            self.clock.start()
         return problems
 
     async def rehearse(self) -> str:
@@ -670,7 +612,7 @@ class Studio:
         """
         folder = self.settings.recording_dir()
         if not self.settings.rehearsal_url:
-            self._make_recording_folder(folder)
+            make_recording_folder(folder)
         key = self.secrets.get(Secrets.stream_key_name(REHEARSAL_ID))
         return await self.live.rehearse(folder, self.settings.rehearsal_url, key)
 
@@ -686,7 +628,7 @@ class Studio:
             rtmp_target(url, key)
         self.settings.rehearsal_url = url.strip()
         self.secrets.set(Secrets.stream_key_name(REHEARSAL_ID), key.strip())
-        self._save_settings()
+        self.save_settings()
 
     async def end_rehearsal(self) -> None:
         """Stop rehearsing (nothing went out)."""
@@ -711,7 +653,7 @@ class Studio:
         )  # fmt: skip
         self.secrets.set(Secrets.stream_key_name(destination.id), key.strip())
         self.settings.destinations = [*self.settings.destinations, destination]
-        self._save_settings()
+        self.save_settings()
         return destination
 
     def edit_destination(
@@ -737,7 +679,7 @@ class Studio:
         ]
         if key is not None:
             self.secrets.set(Secrets.stream_key_name(destination_id), key.strip())
-        self._save_settings()
+        self.save_settings()
         return changed
 
     async def remove_destination(self, destination_id: str) -> None:
@@ -749,7 +691,7 @@ class Studio:
             d for d in self.settings.destinations if d.id != destination_id
         ]
         self.secrets.set(Secrets.stream_key_name(destination_id), "")
-        self._save_settings()
+        self.save_settings()
 
     async def set_destination_enabled(self, destination_id: str, enabled: bool) -> None:
         """Switch one destination (saved; applied at once while live)."""
@@ -768,17 +710,12 @@ class Studio:
     async def end_live(self) -> None:
         """Stop every destination."""
         await self.live.end()
-        self._stop_live_clock()
-
-    def _stop_live_clock(self) -> None:
-        if self._live_since_s:
-            self._live_total_s += time.monotonic() - self._live_since_s
-            self._live_since_s = 0.0
+        self.clock.stop()
 
     def set_recording_folder(self, folder: str) -> None:
         """Record into ``folder`` from now on ('' = the default Videos folder)."""
         self.settings.recording_folder = folder
-        self._save_settings()
+        self.save_settings()
 
     async def start_recording(
         self, cloud: bool = False, place: RecordingPlace | None = None
@@ -806,12 +743,12 @@ class Studio:
         local = place in (RecordingPlace.LOCAL, RecordingPlace.BOTH)
         folder = self.settings.recording_dir()
         if local:
-            self._make_recording_folder(folder)
+            make_recording_folder(folder)
         self.live.cloud_recording_options = cloud_recording(self.settings)
         self.live.local_recording_options = local_recording(self.settings)
         path = await self.live.start_recording(folder, cloud=wants_cloud, local=local)
         if path is not None:
-            self._recordings.append(str(path))
+            self.recordings.append(str(path))
         if wants_cloud and self.backend is not None:
             self._guard_recording()
         return path
@@ -846,22 +783,6 @@ class Studio:
             await self.guard.disarm()
         await self.live.stop_recording()
 
-    @staticmethod
-    def _make_recording_folder(folder: Path) -> None:
-        """Create the recording folder if missing; a folder that cannot be made says so.
-
-        Raises:
-            MediaError: INVALID_ARGUMENT, naming the folder and what to do.
-        """
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise MediaError(
-                MediaErrorCode.INVALID_ARGUMENT, str(folder),
-                f"the recording folder cannot be created ({error.strerror})",
-                "choose another folder with Record ▸ Choose folder",
-            ) from None  # fmt: skip
-
     async def start_hls(self, segment_s: int = 4) -> Path:
         """Write the program as HLS (segments + a playlist that grows while live) into a new
         folder in the recording folder; returns the playlist's path (serve the folder over
@@ -871,9 +792,9 @@ class Studio:
             MediaError: The folder cannot be created or written.
         """
         folder = self.settings.recording_dir()
-        self._make_recording_folder(folder)
+        make_recording_folder(folder)
         playlist = await self.live.start_hls(folder, segment_s)
-        self._recordings.append(str(playlist))
+        self.recordings.append(str(playlist))
         return playlist
 
     async def stop_hls(self) -> None:
@@ -886,18 +807,18 @@ class Studio:
         After this the state says ``ended``; guests' tiles go, nothing reconnects.
         """
         if self.live.is_live:
-            self._stop_live_clock()
+            self.clock.stop()
         if self.guard is not None:
             await self.guard.disarm()
         await self.watchdog.aclose()
         await self.program.aclose()
         await self.live.aclose()
-        self._stop_live_clock()
+        self.clock.stop()
         summary = StreamSummary(
-            duration_s=self._live_total_s,
+            duration_s=self.clock.total_s,
             peak_participants=self._peak_participants,
             peak_publishers=self._peak_publishers,
-            recordings=list(self._recordings),
+            recordings=list(self.recordings),
             currency=self.settings.currency,
             room_duration_s=time.monotonic() - self._started_s,
             quality_history=dict(self.store.state.quality_history),
@@ -943,7 +864,7 @@ class Studio:
         await self._leave()
         self.store.update(
             remotes={}, ended=True, is_live=False, is_recording=False, live_since_ms=0,
-            connection=ConnectionState.DISCONNECTED if self._url else ConnectionState.IDLE,
+            connection=ConnectionState.DISCONNECTED if self.room_url else ConnectionState.IDLE,
             disconnect_reason=DisconnectReason.LEFT,
         )  # fmt: skip
         return summary
