@@ -12,10 +12,12 @@ import asyncio
 import enum
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MethodType
+from typing import Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
-from desktop.media.base import AudioCaptureSource, VideoCaptureSource
 from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.frames import wall_clock_ms
@@ -39,16 +41,14 @@ from desktop.session.settings import ConnectMode, Secrets, Settings, SettingsSto
 from desktop.session.show_costs import CostMeter
 from desktop.session.state import (
     ConnectionState,
-    ParticipantState,
-    ProblemCode,
     QualitySample,
     RecordingGap,
     RoomState,
     Source,
     StateStore,
-    TrackState,
 )
 from desktop.session.studio.context import StudioContext, make_recording_folder
+from desktop.session.studio.devices import Devices
 from spaces_contract.money import Rates
 from spaces_contract.status import BroadcastStatus
 
@@ -115,14 +115,64 @@ class StreamSummary:
     """When the summary was made (wall clock ms; the end of the quality sparklines)."""
 
 
+C = TypeVar("C")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _Command(Generic[C, P, R]):
+    """A studio command that one coordinator carries out: ``studio.command`` is that
+    coordinator's own bound method (the same signature and docstring), so the window, the
+    headless runner and the remote control call the studio as they always did.
+
+    Args:
+        coordinator: The studio's coordinator that has the method.
+        method: The method, as the coordinator's class has it.
+    """
+
+    def __init__(
+        self, coordinator: Callable[[Studio], C], method: Callable[Concatenate[C, P], R]
+    ) -> None:
+        self._coordinator = coordinator
+        self._method = method
+        self.__doc__ = method.__doc__
+
+    @overload
+    def __get__(self, studio: None, owner: type[Studio]) -> _Command[C, P, R]: ...
+    @overload
+    def __get__(self, studio: Studio, owner: type[Studio]) -> Callable[P, R]: ...
+    def __get__(
+        self, studio: Studio | None, owner: type[Studio]
+    ) -> _Command[C, P, R] | Callable[P, R]:
+        if studio is None:
+            return self
+        return cast(Callable[P, R], MethodType(self._method, self._coordinator(studio)))
+
+
 class Studio(StudioContext):
     """One studio session: devices, room, outputs, moderation, chat.
+
+    Its state is the :class:`StudioContext` it is; each command is carried out by the
+    coordinator of its concept (``devices.py``, ``connection.py``…).
 
     Args:
         settings: What the host chose (devices, connection, presets, destinations).
         secrets: Where keys live.
         store: The state the window observes.
     """
+
+    _devices: Devices
+
+    # -- devices (devices.py) ----------------------------------------------------------------
+    use_devices = _Command(lambda studio: studio._devices, Devices.use_devices)
+    set_mic_on = _Command(lambda studio: studio._devices, Devices.set_mic_on)
+    set_camera_on = _Command(lambda studio: studio._devices, Devices.set_camera_on)
+    switch_camera = _Command(lambda studio: studio._devices, Devices.switch_camera)
+    switch_microphone = _Command(lambda studio: studio._devices, Devices.switch_microphone)
+    share_screen = _Command(lambda studio: studio._devices, Devices.share_screen)
+    stop_sharing = _Command(lambda studio: studio._devices, Devices.stop_sharing)
+    choose_screen = _Command(lambda studio: studio._devices, Devices.choose_screen)
+    set_speaker = _Command(lambda studio: studio._devices, Devices.set_speaker)
 
     def __init__(
         self,
@@ -132,6 +182,7 @@ class Studio(StudioContext):
         settings_store: SettingsStore | None = None,
     ) -> None:
         super().__init__(settings, secrets, store, settings_store)
+        self._devices = Devices(self)
         self.on_screen = OnScreen(self.live.direct.compositor, self.set_banner)
         """A viewer's comment, the ticker and the banner over the program."""
         self._peak_participants = 1
@@ -139,43 +190,6 @@ class Studio(StudioContext):
         self._started_s = time.monotonic()
         self.store.subscribe(self._track_peaks)
         self._costs_from_backend = False
-
-    # -- devices -----------------------------------------------------------------------------
-
-    def use_devices(
-        self,
-        camera: VideoCaptureSource | None,
-        mic: AudioCaptureSource | None,
-        screen: VideoCaptureSource | None = None,
-    ) -> None:
-        """Hand the studio its opened devices (the window opens them from the picker)."""
-        self.camera, self.mic, self.screen = camera, mic, screen
-        self._update_program()
-        if self.session is None:
-            self._local_participant()
-
-    def _update_program(self) -> None:
-        self.live.set_sources(
-            self.camera if self.camera_on else None,
-            self.screen,
-            self.mic if self.mic_on else None,
-        )
-
-    def _local_participant(self) -> None:
-        # In the local studio there is no room, but the stage still shows the host's tracks.
-        tracks = []
-        if self.camera is not None:
-            tracks.append(TrackState("local-camera", Source.CAMERA, True, not self.camera_on))
-        if self.mic is not None:
-            tracks.append(TrackState("local-mic", Source.MICROPHONE, False, not self.mic_on))
-        if self.screen is not None:
-            tracks.append(TrackState("local-screen", Source.SCREEN, True))
-        self.store.update(
-            local=ParticipantState(
-                identity="host", name=self.settings.display_name, tracks=tuple(tracks)
-            ),
-            room_name=self.store.state.room_name or "Local studio",
-        )
 
     # -- connecting --------------------------------------------------------------------------
 
@@ -189,7 +203,7 @@ class Studio(StudioContext):
         """
         mode = ConnectMode.LIVEKIT if url else self.settings.connect_mode
         if mode is ConnectMode.LOCAL:
-            self._local_participant()
+            self._devices.local_participant()
             return
         session = self._new_session()
         if mode is ConnectMode.PLATFORM:
@@ -269,7 +283,7 @@ class Studio(StudioContext):
             # The program follows the room joined now (a rejoin is a new room object).
             self.program.attach(session.room)
             self.watchdog.start()
-        self._start_playback(session)
+        self._devices.start_playback(session)
         if self.camera is not None:
             await session.publish_camera(self.camera)
             if not self.camera_on:
@@ -278,36 +292,6 @@ class Studio(StudioContext):
             await session.publish_microphone(self.mic)
             if not self.mic_on:
                 await session.set_muted(Source.MICROPHONE, True)
-
-    def _start_playback(self, session: RoomSession) -> None:
-        """Play the guests' voices on the chosen speaker (the mic's echo canceller hears it)."""
-        from desktop.session.playback import GuestAudioPlayer
-
-        if session.room is None:
-            return
-        feed = getattr(self.mic, "feed_playback", None)
-        player = GuestAudioPlayer(self.settings.speaker or None, echo_reference=feed)
-        player.attach(session.room)
-        try:
-            player.start()
-        except MediaError as error:
-            # No speaker (a server, a CI machine): the studio works on, silently, and says so.
-            self.set_problem(ProblemCode.NO_SPEAKER, error.detail)
-            logger.warning("guest audio: %s", error)
-        else:
-            self.clear_problem(ProblemCode.NO_SPEAKER)
-        self.player = player
-
-    async def set_speaker(self, device: str) -> None:
-        """Play guests on another output device ('' = the system default), while live."""
-        self.settings.speaker = device
-        if self.player is not None:
-            try:
-                self.player.set_device(device or None)
-            except MediaError as error:
-                self.set_problem(ProblemCode.NO_SPEAKER, error.detail)
-                raise
-            self.clear_problem(ProblemCode.NO_SPEAKER)
 
     def _local_backend(self) -> LocalBackend:
         secret = self.secrets.get("livekit-api-secret")
@@ -370,11 +354,6 @@ class Studio(StudioContext):
 
     # -- controls ----------------------------------------------------------------------------
 
-    def choose_screen(self, label: str) -> None:
-        """Remember the screen "Share screen" shares next time."""
-        self.settings.screen = label
-        self.save_settings()
-
     def program_info(self) -> ProgramInfo:
         """What the studio's own encoder makes now."""
         direct = self.live.direct
@@ -393,67 +372,6 @@ class Studio(StudioContext):
     def can_chat(self) -> bool:
         """Whether chat can be sent (a room is joined)."""
         return self.session is not None
-
-    async def set_mic_on(self, on: bool) -> None:
-        """Microphone on or off (muted in the room; silent in the program)."""
-        self.mic_on = on
-        self._update_program()
-        if self.session is not None and self.mic is not None:
-            await self.session.set_muted(Source.MICROPHONE, not on)
-        elif self.session is None:
-            self._local_participant()
-
-    async def set_camera_on(self, on: bool) -> None:
-        """Camera on or off (muted in the room; off the program picture)."""
-        self.camera_on = on
-        self._update_program()
-        if self.session is not None and self.camera is not None:
-            await self.session.set_muted(Source.CAMERA, not on)
-        elif self.session is None:
-            self._local_participant()
-
-    async def switch_camera(self, camera: VideoCaptureSource) -> None:
-        """Use another camera on the same track (guests see no gap)."""
-        old, self.camera = self.camera, camera
-        self._update_program()
-        if self.session is not None:
-            await self.session.switch_camera(camera)
-        if old is not None and old is not camera:
-            await old.aclose()
-
-    async def switch_microphone(self, mic: AudioCaptureSource) -> None:
-        """Use another microphone on the same track."""
-        old, self.mic = self.mic, mic
-        self._update_program()
-        if self.session is not None:
-            await self.session.switch_microphone(mic)
-        if old is not None and old is not mic:
-            await old.aclose()
-
-    async def share_screen(self, screen: VideoCaptureSource) -> None:
-        """Start (or change) the screen share."""
-        old, self.screen = self.screen, screen
-        self._update_program()
-        if self.session is not None:
-            if old is None:
-                await self.session.publish_screen(screen)
-            else:
-                await self.session.switch_screen(screen)
-        else:
-            self._local_participant()
-        if old is not None and old is not screen:
-            await old.aclose()
-
-    async def stop_sharing(self) -> None:
-        """Stop the screen share."""
-        old, self.screen = self.screen, None
-        self._update_program()
-        if self.session is not None:
-            await self.session.stop_screen_share()
-        else:
-            self._local_participant()
-        if old is not None:
-            await old.aclose()
 
     async def send_chat(self, text: str) -> None:
         """Send a chat line (``lk.chat``)."""
