@@ -9,10 +9,10 @@ from desktop.session.studio.root import (
     CONNECTION_TEST_TIMEOUT_S,
     ProgramInfo,
     RecordingPlace,
-    StreamSummary,
     Studio,
     check_connection,
 )
+from desktop.session.studio.summary import StreamSummary
 
 __all__ = [
     "CONNECTION_TEST_TIMEOUT_S",

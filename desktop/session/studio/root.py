@@ -11,16 +11,14 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MethodType
 from typing import Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
 from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
-from desktop.media.frames import wall_clock_ms
 from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.output import OutputPhase
 from desktop.media.outputs.program import EncoderInfo
@@ -35,22 +33,15 @@ from desktop.session.on_screen import OnScreen
 from desktop.session.publisher import PublishDefaults
 from desktop.session.recording_guard import RecordingGuard
 from desktop.session.remote_video import RemoteVideo
-from desktop.session.room_events import DisconnectReason
 from desktop.session.room_session import RoomSession
 from desktop.session.settings import ConnectMode, Secrets, Settings, SettingsStore, preset_values
-from desktop.session.show_costs import CostMeter
 from desktop.session.state import (
-    ConnectionState,
-    QualitySample,
-    RecordingGap,
-    RoomState,
     Source,
     StateStore,
 )
 from desktop.session.studio.context import StudioContext, make_recording_folder
 from desktop.session.studio.devices import Devices
-from spaces_contract.money import Rates
-from spaces_contract.status import BroadcastStatus
+from desktop.session.studio.summary import StreamSummary, Tally
 
 logger = logging.getLogger(__name__)
 
@@ -85,34 +76,6 @@ class ProgramInfo:
     encoders: tuple[EncoderInfo, ...] = ()
     """Every encoder running (the program's own first): a recording in another container or
     quality runs one of its own, which costs CPU."""
-
-
-@dataclass
-class StreamSummary:
-    """What the end-of-stream screen shows."""
-
-    duration_s: float
-    """How long the show was live (0 when it never went live)."""
-    peak_participants: int
-    """Most people in the room at once (the host included)."""
-    peak_publishers: int
-    """Most people publishing at once."""
-    recordings: list[str] = field(default_factory=list)
-    """Local recording files and cloud recording links."""
-    revenue: dict[str, float] = field(default_factory=dict)
-    """The platform's split (multiplier, duration bonus, commission, creator share)."""
-    currency: str = "USD"
-    """The currency of ``revenue`` (the platform's, else the studio's setting)."""
-    room_duration_s: float = 0.0
-    """How long the room existed (the platform's figure, or the studio's session)."""
-    costs: dict[str, str] = field(default_factory=dict)
-    """Cost, revenue, commission and net (``Economics.as_json``: two-place decimal strings)."""
-    quality_history: dict[str, tuple[QualitySample, ...]] = field(default_factory=dict)
-    """Each guest's connection grades over the show (drawn as a sparkline)."""
-    recording_gaps: list[RecordingGap] = field(default_factory=list)
-    """Stretches the cloud recording missed (start, end, duration)."""
-    ended_ms: int = 0
-    """When the summary was made (wall clock ms; the end of the quality sparklines)."""
 
 
 C = TypeVar("C")
@@ -162,6 +125,7 @@ class Studio(StudioContext):
     """
 
     _devices: Devices
+    _tally: Tally
 
     # -- devices (devices.py) ----------------------------------------------------------------
     use_devices = _Command(lambda studio: studio._devices, Devices.use_devices)
@@ -174,6 +138,16 @@ class Studio(StudioContext):
     choose_screen = _Command(lambda studio: studio._devices, Devices.choose_screen)
     set_speaker = _Command(lambda studio: studio._devices, Devices.set_speaker)
 
+    # -- the show's figures (summary.py) ------------------------------------------------------
+    live_duration_s = _Command(lambda studio: studio._tally, Tally.live_duration_s)
+
+    async def end_stream(self) -> StreamSummary:
+        """End the show for everyone: stop outputs, close the room, leave it, sum it up.
+
+        After this the state says ``ended``; guests' tiles go, nothing reconnects.
+        """
+        return await self._tally.end_stream(self._leave)
+
     def __init__(
         self,
         settings: Settings,
@@ -185,11 +159,7 @@ class Studio(StudioContext):
         self._devices = Devices(self)
         self.on_screen = OnScreen(self.live.direct.compositor, self.set_banner)
         """A viewer's comment, the ticker and the banner over the program."""
-        self._peak_participants = 1
-        self._peak_publishers = 0
-        self._started_s = time.monotonic()
-        self.store.subscribe(self._track_peaks)
-        self._costs_from_backend = False
+        self._tally = Tally(self)
 
     # -- connecting --------------------------------------------------------------------------
 
@@ -229,7 +199,7 @@ class Studio(StudioContext):
             self.backend = backend
         self.room_url, self.room_token = url, token
         await self._join(session)
-        self._start_costs(mode)
+        self._tally.start_costs(mode)
         if self.backend is not None:
             room_name = self.store.state.room_name
             self.moderator = Moderator(self.backend, self.store, room_name)
@@ -237,7 +207,7 @@ class Studio(StudioContext):
                 self.backend,
                 self.store,
                 room_name,
-                on_status=self._status_costs,
+                on_status=self._tally.status_costs,
                 live_via_egress=lambda: self.live.via_egress,
             )
             self.monitor.start()
@@ -255,24 +225,6 @@ class Studio(StudioContext):
             fps=fps, simulcast=self.settings.simulcast,
         )  # fmt: skip
         return RoomSession(self.store, defaults, auto_subscribe=self.settings.auto_subscribe)
-
-    def _start_costs(self, mode: ConnectMode) -> None:
-        """Count the show's cost from now on (the platform's figures win where it counts)."""
-        if self.costs is None:
-            self.costs = CostMeter(
-                self.store, Rates(currency=self.settings.currency or "USD"),
-                live_ms=lambda: int(self.live_duration_s() * 1000),
-            )  # fmt: skip
-            self.costs.start()
-        self._costs_from_backend = mode is ConnectMode.PLATFORM
-
-    def _status_costs(self, status: BroadcastStatus) -> None:
-        if self.costs is not None:
-            self.costs.use_backend(status.economics, self._costs_from_backend)
-
-    def live_duration_s(self) -> float:
-        """Time on air so far (every Go Live to its End, added)."""
-        return self.clock.elapsed_s()
 
     async def _join(self, session: RoomSession) -> None:
         """Join the room at the saved URL with the saved token and publish camera and mic."""
@@ -718,78 +670,6 @@ class Studio(StudioContext):
     async def stop_hls(self) -> None:
         """End the HLS output; the playlist is closed and plays from start to end."""
         await self.live.stop_hls()
-
-    async def end_stream(self) -> StreamSummary:
-        """End the show for everyone: stop outputs, close the room, leave it, sum it up.
-
-        After this the state says ``ended``; guests' tiles go, nothing reconnects.
-        """
-        if self.live.is_live:
-            self.clock.stop()
-        if self.guard is not None:
-            await self.guard.disarm()
-        await self.watchdog.aclose()
-        await self.program.aclose()
-        await self.live.aclose()
-        self.clock.stop()
-        summary = StreamSummary(
-            duration_s=self.clock.total_s,
-            peak_participants=self._peak_participants,
-            peak_publishers=self._peak_publishers,
-            recordings=list(self.recordings),
-            currency=self.settings.currency,
-            room_duration_s=time.monotonic() - self._started_s,
-            quality_history=dict(self.store.state.quality_history),
-            recording_gaps=list(self.store.state.recording_gaps),
-            ended_ms=wall_clock_ms(),
-        )
-        if self.backend is not None and self.store.state.room_name:
-            try:
-                ended = await self.backend.end_stream(self.store.state.room_name)
-                stats = ended.stats
-                # The platform's "duration" is the room's lifetime, not the time on air.
-                summary.room_duration_s = stats.duration / 1000 or summary.room_duration_s
-                # The backend samples the room; the studio saw every join. Show the larger.
-                summary.peak_participants = max(summary.peak_participants, stats.total_participants)
-                summary.peak_publishers = max(summary.peak_publishers, stats.peak_publishers)
-                summary.revenue = {
-                    "basePrice": ended.revenue.base_price,
-                    "revenueMultiplier": ended.revenue.revenue_multiplier,
-                    "durationBonus": ended.revenue.duration_bonus,
-                    "totalRevenue": ended.revenue.total_revenue,
-                    "commissionRate": ended.revenue.commission_rate,
-                    "platformCommission": ended.revenue.platform_commission,
-                    "creatorRevenue": ended.revenue.creator_revenue,
-                }
-                currency = getattr(ended.revenue, "currency", "")
-                if isinstance(currency, str) and currency:
-                    summary.currency = currency
-                if ended.recording is not None and ended.recording.name:
-                    summary.recordings.append(ended.recording.name)
-                if ended.economics is not None and self.costs is not None:
-                    self.costs.use_backend(ended.economics, self._costs_from_backend)
-            except SessionError as error:
-                logger.warning("end_stream: %s", error)
-        if self.costs is not None:
-            summary.costs = self.costs.current()
-            await self.costs.aclose()  # the figures stop with the show (the state keeps them)
-            self.costs = None
-        # Leave the room (in LiveKit mode nobody else closes it for the host) and stop
-        # showing guests: their video stopped with the room.
-        if self.monitor is not None:
-            await self.monitor.aclose()
-            self.monitor = None
-        await self._leave()
-        self.store.update(
-            remotes={}, ended=True, is_live=False, is_recording=False, live_since_ms=0,
-            connection=ConnectionState.DISCONNECTED if self.room_url else ConnectionState.IDLE,
-            disconnect_reason=DisconnectReason.LEFT,
-        )  # fmt: skip
-        return summary
-
-    def _track_peaks(self, old: RoomState, new: RoomState) -> None:
-        self._peak_participants = max(self._peak_participants, new.participant_count)
-        self._peak_publishers = max(self._peak_publishers, new.publisher_count)
 
     async def aclose(self) -> None:
         """Leave the room and stop everything (recordings are closed cleanly)."""
