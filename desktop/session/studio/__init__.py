@@ -5,13 +5,8 @@ coordinator of its own in this package. Everything imported from ``desktop.sessi
 before the split is still importable from here.
 """
 
-from desktop.session.studio.root import (
-    CONNECTION_TEST_TIMEOUT_S,
-    ProgramInfo,
-    RecordingPlace,
-    Studio,
-    check_connection,
-)
+from desktop.session.studio.connection import CONNECTION_TEST_TIMEOUT_S, check_connection
+from desktop.session.studio.root import ProgramInfo, RecordingPlace, Studio
 from desktop.session.studio.summary import StreamSummary
 
 __all__ = [

@@ -23,22 +23,18 @@ from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.output import OutputPhase
 from desktop.media.outputs.program import EncoderInfo
 from desktop.session import stage_control
-from desktop.session.backend_client import Backend, HttpBackend, LocalBackend
-from desktop.session.broadcast_monitor import BroadcastMonitor
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import REHEARSAL_ID, cloud_recording, local_recording
 from desktop.session.moderation import Moderator
-from desktop.session.node_urls import connect_first
 from desktop.session.on_screen import OnScreen
-from desktop.session.publisher import PublishDefaults
 from desktop.session.recording_guard import RecordingGuard
 from desktop.session.remote_video import RemoteVideo
-from desktop.session.room_session import RoomSession
-from desktop.session.settings import ConnectMode, Secrets, Settings, SettingsStore, preset_values
+from desktop.session.settings import Secrets, Settings, SettingsStore
 from desktop.session.state import (
     Source,
     StateStore,
 )
+from desktop.session.studio.connection import Connection
 from desktop.session.studio.context import StudioContext, make_recording_folder
 from desktop.session.studio.devices import Devices
 from desktop.session.studio.summary import StreamSummary, Tally
@@ -126,6 +122,7 @@ class Studio(StudioContext):
 
     _devices: Devices
     _tally: Tally
+    _connection: Connection
 
     # -- devices (devices.py) ----------------------------------------------------------------
     use_devices = _Command(lambda studio: studio._devices, Devices.use_devices)
@@ -138,6 +135,12 @@ class Studio(StudioContext):
     choose_screen = _Command(lambda studio: studio._devices, Devices.choose_screen)
     set_speaker = _Command(lambda studio: studio._devices, Devices.set_speaker)
 
+    # -- the room (connection.py) -----------------------------------------------------------
+    connect = _Command(lambda studio: studio._connection, Connection.connect)
+    reconnect_now = _Command(lambda studio: studio._connection, Connection.reconnect_now)
+    # Tests build a room session the way connect does.
+    _new_session = _Command(lambda studio: studio._connection, Connection.new_session)
+
     # -- the show's figures (summary.py) ------------------------------------------------------
     live_duration_s = _Command(lambda studio: studio._tally, Tally.live_duration_s)
 
@@ -146,7 +149,7 @@ class Studio(StudioContext):
 
         After this the state says ``ended``; guests' tiles go, nothing reconnects.
         """
-        return await self._tally.end_stream(self._leave)
+        return await self._tally.end_stream(self._connection.leave)
 
     def __init__(
         self,
@@ -160,149 +163,7 @@ class Studio(StudioContext):
         self.on_screen = OnScreen(self.live.direct.compositor, self.set_banner)
         """A viewer's comment, the ticker and the banner over the program."""
         self._tally = Tally(self)
-
-    # -- connecting --------------------------------------------------------------------------
-
-    async def connect(self, url: str | None = None, token: str | None = None) -> None:
-        """Join the room the settings name (or ``url`` with ``token``); publish camera and mic.
-
-        In local mode without a URL there is no room: the studio streams and records directly.
-
-        Raises:
-            SessionError: The connection failed (the state says so too).
-        """
-        mode = ConnectMode.LIVEKIT if url else self.settings.connect_mode
-        if mode is ConnectMode.LOCAL:
-            self._devices.local_participant()
-            return
-        session = self._new_session()
-        if mode is ConnectMode.PLATFORM:
-            backend: Backend = HttpBackend(
-                self.settings.backend_url, self.secrets.get("platform-credential")
-            )
-            created = await backend.create_room(self.settings.appointment_id)
-            url, token = created.room.url, created.room.token
-            self.backend = backend
-        elif url and token:
-            pass
-        else:
-            # "LiveKit server" mode: the reference backend runs in-process with the host's key
-            # and secret, so moderation and cloud recording work as on a platform and the UI
-            # never mints a token itself.
-            backend = self._local_backend()
-            try:
-                created = await backend.create_room(self.settings.room_name)
-            except SessionError:
-                await backend.aclose()
-                raise
-            url, token = created.room.url, created.room.token
-            self.backend = backend
-        self.room_url, self.room_token = url, token
-        await self._join(session)
-        self._tally.start_costs(mode)
-        if self.backend is not None:
-            room_name = self.store.state.room_name
-            self.moderator = Moderator(self.backend, self.store, room_name)
-            self.monitor = BroadcastMonitor(
-                self.backend,
-                self.store,
-                room_name,
-                on_status=self._tally.status_costs,
-                live_via_egress=lambda: self.live.via_egress,
-            )
-            self.monitor.start()
-            self.live.backend = self.backend
-            self.live.room_name = room_name
-            self.live.rtmp_via_egress = mode is ConnectMode.PLATFORM
-
-    def _new_session(self) -> RoomSession:
-        """A room session publishing as the settings say (preset or custom values, codec,
-        audio bitrate) and subscribing as they say (autoSubscribe)."""
-        width, height, fps, bitrate_bps = preset_values(self.settings)
-        defaults = PublishDefaults(
-            video_codec=self.settings.video_codec, video_bitrate_bps=bitrate_bps,
-            audio_bitrate_bps=self.settings.audio_bitrate_bps, width=width, height=height,
-            fps=fps, simulcast=self.settings.simulcast,
-        )  # fmt: skip
-        return RoomSession(self.store, defaults, auto_subscribe=self.settings.auto_subscribe)
-
-    async def _join(self, session: RoomSession) -> None:
-        """Join the room at the saved URL with the saved token and publish camera and mic."""
-        # A cluster's nodes may be listed comma-separated: join through the first that answers.
-        await connect_first(session, self.room_url, self.room_token)
-        self.session = session
-        if session.room is not None:
-            # The program follows the room joined now (a rejoin is a new room object).
-            self.program.attach(session.room)
-            self.watchdog.start()
-        self._devices.start_playback(session)
-        if self.camera is not None:
-            await session.publish_camera(self.camera)
-            if not self.camera_on:
-                await session.set_muted(Source.CAMERA, True)
-        if self.mic is not None:
-            await session.publish_microphone(self.mic)
-            if not self.mic_on:
-                await session.set_muted(Source.MICROPHONE, True)
-
-    def _local_backend(self) -> LocalBackend:
-        secret = self.secrets.get("livekit-api-secret")
-        if not self.settings.livekit_url or not self.settings.livekit_api_key or not secret:
-            raise SessionError(
-                SessionErrorCode.TOKEN_REFUSED, "no LiveKit server URL, API key or secret",
-                "enter them in File ▸ Settings (LiveKit server)",
-            )  # fmt: skip
-        import os
-
-        import platformdirs
-
-        return LocalBackend.for_server(
-            self.settings.livekit_url,
-            self.settings.livekit_api_key,
-            secret,
-            database_path=Path(platformdirs.user_data_dir("spaces-broadcaster"))
-            / "studio-backend.sqlite3",
-            egress_url=os.environ.get("LIVEKIT_EGRESS_URL", ""),
-            # Where this computer sees the egress's recording folder, if it does (progress).
-            recording_read_dir=os.environ.get("BROADCASTER_RECORDING_READ_DIR", ""),
-        )
-
-    async def reconnect_now(self) -> None:
-        """Leave and join the SAME room again ("Reconnect now").
-
-        The platform's room, its guests and its egress stay where they are: the studio rejoins
-        with the URL and token it joined with, never creating a new room.
-
-        Raises:
-            SessionError: The stream was ended, or there was never a room to rejoin.
-        """
-        if self.store.state.ended:
-            raise SessionError(
-                SessionErrorCode.NOT_CONNECTED, "the stream has ended and its room is closed",
-                "start a new show from Setup",
-            )  # fmt: skip
-        if not self.room_url:
-            raise SessionError(
-                SessionErrorCode.NOT_CONNECTED, "there is no room to rejoin",
-                "choose a server in File ▸ Settings, then start the studio again",
-            )  # fmt: skip
-        await self._leave()
-        session = self._new_session()
-        await self._join(session)
-        if self.screen is not None:
-            await session.publish_screen(self.screen)
-
-    async def _leave(self) -> None:
-        """Leave the room (guests' audio and the session), keeping devices and the backend."""
-        if self.player is not None:
-            try:
-                await self.player.aclose()
-            except RuntimeError as error:
-                logger.info("closing guest audio: %s", error)
-            self.player = None
-        if self.session is not None:
-            session, self.session = self.session, None
-            await session.aclose()
+        self._connection = Connection(self, self._devices, self._tally)
 
     # -- controls ----------------------------------------------------------------------------
 
@@ -699,82 +560,3 @@ class Studio(StudioContext):
         for source in (self.camera, self.mic, self.screen):
             if source is not None:
                 await source.aclose()
-
-
-CONNECTION_TEST_TIMEOUT_S = 8.0
-"""How long "Test connection" waits for the server."""
-
-
-async def check_connection(
-    mode: ConnectMode,
-    *,
-    livekit_url: str = "",
-    api_key: str = "",
-    api_secret: str = "",
-    backend_url: str = "",
-    credential: str = "",
-) -> str:
-    """Really reach the server Setup names, with its credentials; no room is created.
-
-    LiveKit: lists rooms through the server API (checks URL, key and secret). Platform: asks
-    the backend for a room that does not exist (a "not found" answer means the credential was
-    accepted).
-
-    Returns:
-        What worked, in words.
-
-    Raises:
-        SessionError: What failed, in words, with the next step.
-    """
-    if mode is ConnectMode.LOCAL:
-        return "The local studio needs no server."
-    if mode is ConnectMode.LIVEKIT:
-        from desktop.session.errors import check_url
-
-        check_url(livekit_url)
-        if not api_key or not api_secret:
-            raise SessionError(
-                SessionErrorCode.TOKEN_REFUSED, "the API key or secret is empty",
-                "copy both from your LiveKit project's settings",
-            )  # fmt: skip
-        import aiohttp
-        from livekit import api
-
-        http_url = livekit_url.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
-        timeout = aiohttp.ClientTimeout(total=CONNECTION_TEST_TIMEOUT_S)
-        client = api.LiveKitAPI(http_url, api_key, api_secret, timeout=timeout)
-        try:
-            rooms = await client.room.list_rooms(api.ListRoomsRequest())
-        except api.TwirpError as error:
-            if error.status in (401, 403):
-                raise SessionError(
-                    SessionErrorCode.TOKEN_REFUSED,
-                    "the server refused the API key or secret",
-                    "check both in your LiveKit project's settings",
-                ) from None  # fmt: skip
-            raise SessionError(
-                SessionErrorCode.BACKEND_UNAVAILABLE,
-                f"the server answered with an error ({error.status})",
-                "check the URL points at a LiveKit server",
-            ) from None  # fmt: skip
-        except (TimeoutError, aiohttp.ClientError, OSError):
-            raise SessionError(
-                SessionErrorCode.UNREACHABLE, f"nothing answered at {livekit_url}",
-                "check the URL and that the server is running",
-            ) from None  # fmt: skip
-        finally:
-            await client.aclose()
-        count = len(rooms.rooms)
-        return f"Connected: the LiveKit server accepted your key ({count} rooms open now)."
-    if mode is ConnectMode.PLATFORM:
-        backend = HttpBackend(backend_url, credential, timeout_s=CONNECTION_TEST_TIMEOUT_S,
-                              retry_delays_s=())  # fmt: skip
-        try:
-            await backend.call("get_room_status", roomName="connection-test")
-        except SessionError as error:
-            if error.code is not SessionErrorCode.NOT_FOUND:
-                raise
-        finally:
-            await backend.aclose()
-        return "Connected: the platform accepted your sign-in token."
-    raise SessionError(SessionErrorCode.INVALID_REQUEST, f"unknown connection mode {mode!r}")
