@@ -12,16 +12,13 @@ import asyncio
 import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import MethodType
 from typing import Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
-from desktop.media.compositor import Layout
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.output import OutputPhase
-from desktop.media.outputs.program import EncoderInfo
 from desktop.session import stage_control
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import REHEARSAL_ID, cloud_recording, local_recording
@@ -37,6 +34,7 @@ from desktop.session.state import (
 from desktop.session.studio.connection import Connection
 from desktop.session.studio.context import StudioContext, make_recording_folder
 from desktop.session.studio.devices import Devices
+from desktop.session.studio.program import ProgramDesk
 from desktop.session.studio.summary import StreamSummary, Tally
 
 logger = logging.getLogger(__name__)
@@ -51,27 +49,6 @@ class RecordingPlace(enum.Enum):
     """The platform records the room (LiveKit egress); needs the platform backend."""
     BOTH = "both"
     """Both at once: the local file is a safety copy."""
-
-
-@dataclass(frozen=True)
-class ProgramInfo:
-    """What the studio's own encoder makes (for the Stats panel)."""
-
-    width: int
-    """Picture width."""
-    height: int
-    """Picture height."""
-    fps: int
-    """Frames per second."""
-    encoder: str
-    """The encoder's name ('' when nothing is being encoded)."""
-    frames_skipped: int = 0
-    """Pictures the encoder never made because it fell behind (since it started)."""
-    frames_total: int = 0
-    """Pictures due since the encoder started (made plus skipped)."""
-    encoders: tuple[EncoderInfo, ...] = ()
-    """Every encoder running (the program's own first): a recording in another container or
-    quality runs one of its own, which costs CPU."""
 
 
 C = TypeVar("C")
@@ -123,6 +100,7 @@ class Studio(StudioContext):
     _devices: Devices
     _tally: Tally
     _connection: Connection
+    _desk: ProgramDesk
 
     # -- devices (devices.py) ----------------------------------------------------------------
     use_devices = _Command(lambda studio: studio._devices, Devices.use_devices)
@@ -140,6 +118,14 @@ class Studio(StudioContext):
     reconnect_now = _Command(lambda studio: studio._connection, Connection.reconnect_now)
     # Tests build a room session the way connect does.
     _new_session = _Command(lambda studio: studio._connection, Connection.new_session)
+
+    # -- the program (program.py) ------------------------------------------------------------
+    program_info = _Command(lambda s: s._desk, ProgramDesk.program_info)
+    set_program_layout = _Command(lambda s: s._desk, ProgramDesk.set_program_layout)
+    set_in_program = _Command(lambda s: s._desk, ProgramDesk.set_in_program)
+    set_pinned = _Command(lambda s: s._desk, ProgramDesk.set_pinned)
+    set_banner = _Command(lambda s: s._desk, ProgramDesk.set_banner)
+    set_program_preview = _Command(lambda s: s._desk, ProgramDesk.set_program_preview)
 
     # -- the show's figures (summary.py) ------------------------------------------------------
     live_duration_s = _Command(lambda studio: studio._tally, Tally.live_duration_s)
@@ -160,21 +146,13 @@ class Studio(StudioContext):
     ) -> None:
         super().__init__(settings, secrets, store, settings_store)
         self._devices = Devices(self)
+        self._desk = ProgramDesk(self)
         self.on_screen = OnScreen(self.live.direct.compositor, self.set_banner)
         """A viewer's comment, the ticker and the banner over the program."""
         self._tally = Tally(self)
         self._connection = Connection(self, self._devices, self._tally)
 
     # -- controls ----------------------------------------------------------------------------
-
-    def program_info(self) -> ProgramInfo:
-        """What the studio's own encoder makes now."""
-        direct = self.live.direct
-        s = direct.settings
-        skipped = direct.frames_skipped
-        return ProgramInfo(s.width, s.height, s.fps, direct.encoder_name or "", skipped,
-                           direct.frames_encoded + skipped,
-                           tuple(direct.encoders()))  # fmt: skip
 
     @property
     def can_record_in_cloud(self) -> bool:
@@ -245,46 +223,6 @@ class Studio(StudioContext):
     def export_moderation_log(self, path: Path) -> Path:
         """Write the moderation log to ``path`` as CSV (time, actor, action, target, detail)."""
         return stage_control.export_audit_csv(self.store.state.moderation_log, path)
-
-    # -- the program --------------------------------------------------------------------------
-
-    def set_program_layout(self, layout: Layout) -> str:
-        """Switch the program's layout while live or not.
-
-        Returns what viewers see instead where the egress path cannot follow ('' = the same).
-        """
-        self.program.set_layout(layout)
-        return self.live.set_layout(layout)
-
-    async def set_in_program(self, identity: str, in_program: bool) -> str:
-        """Add a guest to the stage (the program, and permission to publish) or send them back.
-
-        Returns a note for the host ('' when all is done): without the platform backend only
-        the program changes, since the guest's permissions need the server's API.
-        """
-        self.program.set_in_program(identity, in_program)
-        if self.moderator is None:
-            return (
-                "the program was changed; the guest's permission to publish stays as it is "
-                "(that needs the platform backend)"
-            )
-        await self.moderator.set_on_stage(identity, in_program)
-        return ""
-
-    def set_pinned(self, identity: str) -> None:
-        """Keep a guest large in the solo and speaker layouts ('' to follow the speaker)."""
-        self.program.set_pinned(identity)
-
-    def set_banner(self, text: str) -> None:
-        """Show a banner in the program ('' removes it)."""
-        self.program.set_banner(text)
-
-    def set_program_preview(self, on: bool) -> None:
-        """Compose the program for the monitor even while not live."""
-        if on:
-            self.live.direct.start_preview()
-        else:
-            self.live.direct.stop_preview()
 
     # -- going live --------------------------------------------------------------------------
 
