@@ -19,21 +19,18 @@ from typing import Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 from desktop.media.errors import MediaError, MediaErrorCode
 from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.output import OutputPhase
-from desktop.session import stage_control
 from desktop.session.errors import SessionError, SessionErrorCode
 from desktop.session.live import REHEARSAL_ID, cloud_recording, local_recording
-from desktop.session.moderation import Moderator
 from desktop.session.on_screen import OnScreen
 from desktop.session.recording_guard import RecordingGuard
-from desktop.session.remote_video import RemoteVideo
 from desktop.session.settings import Secrets, Settings, SettingsStore
 from desktop.session.state import (
-    Source,
     StateStore,
 )
 from desktop.session.studio.connection import Connection
 from desktop.session.studio.context import StudioContext, make_recording_folder
 from desktop.session.studio.devices import Devices
+from desktop.session.studio.guests import Guests
 from desktop.session.studio.program import ProgramDesk
 from desktop.session.studio.summary import StreamSummary, Tally
 
@@ -101,6 +98,7 @@ class Studio(StudioContext):
     _tally: Tally
     _connection: Connection
     _desk: ProgramDesk
+    _guests: Guests
 
     # -- devices (devices.py) ----------------------------------------------------------------
     use_devices = _Command(lambda studio: studio._devices, Devices.use_devices)
@@ -127,6 +125,20 @@ class Studio(StudioContext):
     set_banner = _Command(lambda s: s._desk, ProgramDesk.set_banner)
     set_program_preview = _Command(lambda s: s._desk, ProgramDesk.set_program_preview)
 
+    # -- the guests (guests.py) --------------------------------------------------------------
+    send_chat = _Command(lambda s: s._guests, Guests.send_chat)
+    open_video = _Command(lambda s: s._guests, Guests.open_video)
+    mute_guest = _Command(lambda s: s._guests, Guests.mute_guest)
+    mute_all = _Command(lambda s: s._guests, Guests.mute_all)
+    remove_guest = _Command(lambda s: s._guests, Guests.remove_guest)
+    ask_to_unmute = _Command(lambda s: s._guests, Guests.ask_to_unmute)
+    export_moderation_log = _Command(lambda s: s._guests, Guests.export_moderation_log)
+
+    @property
+    def can_chat(self) -> bool:
+        """Whether chat can be sent (a room is joined)."""
+        return self._guests.can_chat
+
     # -- the show's figures (summary.py) ------------------------------------------------------
     live_duration_s = _Command(lambda studio: studio._tally, Tally.live_duration_s)
 
@@ -147,6 +159,7 @@ class Studio(StudioContext):
         super().__init__(settings, secrets, store, settings_store)
         self._devices = Devices(self)
         self._desk = ProgramDesk(self)
+        self._guests = Guests(self)
         self.on_screen = OnScreen(self.live.direct.compositor, self.set_banner)
         """A viewer's comment, the ticker and the banner over the program."""
         self._tally = Tally(self)
@@ -158,71 +171,6 @@ class Studio(StudioContext):
     def can_record_in_cloud(self) -> bool:
         """Whether a backend can record the room (platform, or LiveKit server mode)."""
         return self.live.backend is not None
-
-    @property
-    def can_chat(self) -> bool:
-        """Whether chat can be sent (a room is joined)."""
-        return self.session is not None
-
-    async def send_chat(self, text: str) -> None:
-        """Send a chat line (``lk.chat``)."""
-        if self.session is None:
-            raise SessionError(
-                SessionErrorCode.NOT_CONNECTED, "chat needs a room", "connect to a room first"
-            )
-        await self.session.send_chat(text)
-
-    def open_video(self, identity: str, source: Source, tile_height_px: int) -> RemoteVideo | None:
-        """A guest's video for a tile, at the layer that fits it."""
-        if self.session is None:
-            return None
-        return self.session.open_remote_video(identity, source, tile_height_px)
-
-    # -- moderation --------------------------------------------------------------------------
-
-    def _moderator(self) -> Moderator:
-        if self.moderator is None:
-            raise SessionError(
-                SessionErrorCode.FORBIDDEN, "moderation needs the platform backend",
-                "choose Platform backend in File ▸ Settings",
-            )  # fmt: skip
-        return self.moderator
-
-    async def mute_guest(self, identity: str, source: Source = Source.MICROPHONE) -> None:
-        """Mute a guest's microphone or camera."""
-        await self._moderator().mute(identity, source)
-
-    async def mute_all(self) -> list[str]:
-        """Mute every guest's microphone."""
-        return await self._moderator().mute_all()
-
-    async def remove_guest(self, identity: str) -> None:
-        """Remove a guest from the room."""
-        await self._moderator().remove(identity)
-
-    async def ask_to_unmute(self, identity: str) -> None:
-        """Ask a guest to unmute their microphone (their client shows the request; they decide).
-
-        Raises:
-            SessionError: Not in a room, the guest left, or they are backstage (not allowed to
-                publish, so they could not unmute).
-        """
-        if self.session is None:
-            raise SessionError(
-                SessionErrorCode.NOT_CONNECTED, "not in a room", "connect to a room first"
-            )
-        guest = self.store.state.remotes.get(identity)
-        if guest is not None and not guest.can_publish:
-            raise SessionError(
-                SessionErrorCode.FORBIDDEN, f"{guest.name or identity} is backstage",
-                "add them to the stage first, then ask again",
-            )  # fmt: skip
-        request_id = await self.session.ask_to_unmute(identity)
-        stage_control.log_action(self.store, "ask-to-unmute", identity, f"request {request_id}")
-
-    def export_moderation_log(self, path: Path) -> Path:
-        """Write the moderation log to ``path`` as CSV (time, actor, action, target, detail)."""
-        return stage_control.export_audit_csv(self.store.state.moderation_log, path)
 
     # -- going live --------------------------------------------------------------------------
 
