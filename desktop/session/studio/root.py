@@ -8,7 +8,6 @@ with words and a next step, for the window to show.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 from collections.abc import Callable
@@ -16,11 +15,9 @@ from pathlib import Path
 from types import MethodType
 from typing import Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
-from desktop.media.errors import MediaError, MediaErrorCode
-from desktop.media.outputs.destinations import Destination
 from desktop.media.outputs.output import OutputPhase
 from desktop.session.errors import SessionError, SessionErrorCode
-from desktop.session.live import REHEARSAL_ID, cloud_recording, local_recording
+from desktop.session.live import cloud_recording, local_recording
 from desktop.session.on_screen import OnScreen
 from desktop.session.recording_guard import RecordingGuard
 from desktop.session.settings import Secrets, Settings, SettingsStore
@@ -29,6 +26,7 @@ from desktop.session.state import (
 )
 from desktop.session.studio.connection import Connection
 from desktop.session.studio.context import StudioContext, make_recording_folder
+from desktop.session.studio.destinations import Destinations
 from desktop.session.studio.devices import Devices
 from desktop.session.studio.guests import Guests
 from desktop.session.studio.program import ProgramDesk
@@ -99,6 +97,7 @@ class Studio(StudioContext):
     _connection: Connection
     _desk: ProgramDesk
     _guests: Guests
+    _destinations: Destinations
 
     # -- devices (devices.py) ----------------------------------------------------------------
     use_devices = _Command(lambda studio: studio._devices, Devices.use_devices)
@@ -139,6 +138,22 @@ class Studio(StudioContext):
         """Whether chat can be sent (a room is joined)."""
         return self._guests.can_chat
 
+    # -- going live (destinations.py) --------------------------------------------------------
+    destination = _Command(lambda s: s._destinations, Destinations.destination)
+    check_destinations = _Command(lambda s: s._destinations, Destinations.check_destinations)
+    go_live = _Command(lambda s: s._destinations, Destinations.go_live)
+    rehearse = _Command(lambda s: s._destinations, Destinations.rehearse)
+    set_rehearsal_url = _Command(lambda s: s._destinations, Destinations.set_rehearsal_url)
+    end_rehearsal = _Command(lambda s: s._destinations, Destinations.end_rehearsal)
+    add_destination = _Command(lambda s: s._destinations, Destinations.add_destination)
+    edit_destination = _Command(lambda s: s._destinations, Destinations.edit_destination)
+    remove_destination = _Command(lambda s: s._destinations, Destinations.remove_destination)
+    set_destination_enabled = _Command(
+        lambda s: s._destinations, Destinations.set_destination_enabled
+    )
+    retry_destination = _Command(lambda s: s._destinations, Destinations.retry_destination)
+    end_live = _Command(lambda s: s._destinations, Destinations.end_live)
+
     # -- the show's figures (summary.py) ------------------------------------------------------
     live_duration_s = _Command(lambda studio: studio._tally, Tally.live_duration_s)
 
@@ -160,6 +175,7 @@ class Studio(StudioContext):
         self._devices = Devices(self)
         self._desk = ProgramDesk(self)
         self._guests = Guests(self)
+        self._destinations = Destinations(self)
         self.on_screen = OnScreen(self.live.direct.compositor, self.set_banner)
         """A viewer's comment, the ticker and the banner over the program."""
         self._tally = Tally(self)
@@ -171,163 +187,6 @@ class Studio(StudioContext):
     def can_record_in_cloud(self) -> bool:
         """Whether a backend can record the room (platform, or LiveKit server mode)."""
         return self.live.backend is not None
-
-    # -- going live --------------------------------------------------------------------------
-
-    def destination(self, destination_id: str) -> Destination:
-        """A saved destination by id."""
-        for destination in self.settings.destinations:
-            if destination.id == destination_id:
-                return destination
-        raise MediaError(
-            MediaErrorCode.INVALID_ARGUMENT, destination_id, "no such destination",
-            "add it with Add destination… in the Outputs tab",
-        )  # fmt: skip
-
-    async def check_destinations(self) -> dict[str, str]:
-        """Pre-flight every switched-on destination at once (URL, key, RTMP handshake).
-
-        Returns:
-            id → the problem in words, for each destination that would not start.
-        """
-        enabled = [d for d in self.settings.destinations if d.enabled]
-
-        async def one(destination: Destination) -> tuple[str, str]:
-            try:
-                await self.live.check(destination)
-            except MediaError as error:
-                return destination.id, str(error)
-            return destination.id, ""
-
-        results = await asyncio.gather(*(one(d) for d in enabled))
-        return {i: problem for i, problem in results if problem}
-
-    async def go_live(self) -> dict[str, str]:
-        """Pre-flight, then start every enabled destination that passed.
-
-        A destination that fails its check is not started (so no half-video is created on the
-        platform); the others go live. Returns id → problem for those that did not start.
-        """
-        problems = await self.check_destinations()
-        passed = [d for d in self.settings.destinations if d.id not in problems]
-        problems.update(await self.live.go_live(passed))
-        if self.store.state.is_live:
-            self.clock.start()
-        return problems
-
-    async def rehearse(self) -> str:
-        """Run the show privately: to the private RTMP URL if one is set, else into a file.
-
-        Go Live then switches the same program (or egress) to the real destinations.
-
-        Returns:
-            Where the rehearsal goes, in words.
-
-        Raises:
-            SessionError: Already live or rehearsing, or no private sink for this path.
-            MediaError: The private URL, or the folder, is not usable.
-        """
-        folder = self.settings.recording_dir()
-        if not self.settings.rehearsal_url:
-            make_recording_folder(folder)
-        key = self.secrets.get(Secrets.stream_key_name(REHEARSAL_ID))
-        return await self.live.rehearse(folder, self.settings.rehearsal_url, key)
-
-    def set_rehearsal_url(self, url: str, key: str) -> None:
-        """Rehearse to this private RTMP URL from now on ('' = into a file); key to the keyring.
-
-        Raises:
-            MediaError: The URL (or key) is not usable, in words.
-        """
-        from desktop.media.outputs.destinations import rtmp_target
-
-        if url.strip():
-            rtmp_target(url, key)
-        self.settings.rehearsal_url = url.strip()
-        self.secrets.set(Secrets.stream_key_name(REHEARSAL_ID), key.strip())
-        self.save_settings()
-
-    async def end_rehearsal(self) -> None:
-        """Stop rehearsing (nothing went out)."""
-        await self.live.end_rehearsal()
-
-    def add_destination(self, name: str, url: str, key: str) -> Destination:
-        """Add a custom RTMP(S) destination (switched on); the key goes to the keyring.
-
-        Raises:
-            MediaError: The URL (or key) is not usable, in words.
-        """
-        from desktop.media.outputs.destinations import DestinationKind, rtmp_target
-
-        rtmp_target(url, key)
-        taken = {d.id for d in self.settings.destinations}
-        number = 1
-        while f"custom-{number}" in taken:
-            number += 1
-        destination = Destination(
-            f"custom-{number}", name.strip() or f"Custom {number}", DestinationKind.CUSTOM,
-            url.strip(), enabled=True,
-        )  # fmt: skip
-        self.secrets.set(Secrets.stream_key_name(destination.id), key.strip())
-        self.settings.destinations = [*self.settings.destinations, destination]
-        self.save_settings()
-        return destination
-
-    def edit_destination(
-        self, destination_id: str, name: str, url: str, key: str | None
-    ) -> Destination:
-        """Change a destination's name, ingest URL and (unless None) stream key.
-
-        Raises:
-            MediaError: No such destination, or the URL/key is not usable.
-        """
-        from dataclasses import replace
-
-        from desktop.media.outputs.destinations import rtmp_target
-
-        old = self.destination(destination_id)
-        new_key = key if key is not None else self.secrets.get(
-            Secrets.stream_key_name(destination_id)
-        )  # fmt: skip
-        rtmp_target(url, new_key, key_required=False)
-        changed = replace(old, name=name.strip() or old.name, url=url.strip())
-        self.settings.destinations = [
-            changed if d.id == destination_id else d for d in self.settings.destinations
-        ]
-        if key is not None:
-            self.secrets.set(Secrets.stream_key_name(destination_id), key.strip())
-        self.save_settings()
-        return changed
-
-    async def remove_destination(self, destination_id: str) -> None:
-        """Stop (if live) and forget a destination and its key."""
-        destination = self.destination(destination_id)
-        if self.live.is_live:
-            await self.live.set_enabled(destination, False)
-        self.settings.destinations = [
-            d for d in self.settings.destinations if d.id != destination_id
-        ]
-        self.secrets.set(Secrets.stream_key_name(destination_id), "")
-        self.save_settings()
-
-    async def set_destination_enabled(self, destination_id: str, enabled: bool) -> None:
-        """Switch one destination (saved; applied at once while live)."""
-        from dataclasses import replace
-
-        self.settings.destinations = [
-            replace(d, enabled=enabled) if d.id == destination_id else d
-            for d in self.settings.destinations
-        ]
-        await self.live.set_enabled(self.destination(destination_id), enabled)
-
-    def retry_destination(self, destination_id: str) -> None:
-        """Try a failed or waiting destination again now ("Retry now")."""
-        self.live.retry_now(destination_id)
-
-    async def end_live(self) -> None:
-        """Stop every destination."""
-        await self.live.end()
-        self.clock.stop()
 
     def set_recording_folder(self, folder: str) -> None:
         """Record into ``folder`` from now on ('' = the default Videos folder)."""
