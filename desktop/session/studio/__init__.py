@@ -7,7 +7,8 @@ before the split is still importable from here.
 
 from desktop.session.studio.connection import CONNECTION_TEST_TIMEOUT_S, check_connection
 from desktop.session.studio.program import ProgramInfo
-from desktop.session.studio.root import RecordingPlace, Studio
+from desktop.session.studio.recording import RecordingPlace
+from desktop.session.studio.root import Studio
 from desktop.session.studio.summary import StreamSummary
 
 __all__ = [
