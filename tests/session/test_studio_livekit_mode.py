@@ -40,7 +40,7 @@ async def test_livekit_mode_moderates_and_records_through_the_local_backend(
         await studio.connect()
         assert isinstance(studio.backend, LocalBackend)
         assert studio.store.state.room_name == room_name
-        claims = jwt.decode(studio._token, options={"verify_signature": False})
+        claims = jwt.decode(studio.room_token, options={"verify_signature": False})
         assert not claims["video"].get("roomAdmin")  # the UI no longer mints an 8 h admin token
         assert claims["exp"] - claims["nbf"] <= 600
 
