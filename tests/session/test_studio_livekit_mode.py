@@ -14,6 +14,7 @@ from livekit import rtc
 from desktop.media.outputs.output import OutputPhase
 from desktop.media.synthetic import SyntheticCamera, SyntheticMicrophone
 from desktop.session.backend_client import LocalBackend
+from desktop.session.state import Source
 from desktop.session.studio import Studio
 from tests.fixtures.egress import CONNECT_TIMEOUT_S, LiveKitWithEgress, livekit_mode_studio
 from tests.participants import Feeder, wait_for
@@ -55,7 +56,16 @@ async def test_livekit_mode_moderates_and_records_through_the_local_backend(
             rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE),
         )
         state = studio.store
-        await wait_for(lambda: "ann" in state.state.remotes, 20)
+        # Moderation asks the server for her microphone: wait until the studio sees it, as a
+        # host sees it before clicking (right after publish_track returns, the server may not
+        # list the track yet, and the backend answers "ann publishes no microphone").
+        await wait_for(
+            lambda: (
+                (ann := state.state.remotes.get("ann")) is not None
+                and ann.track(Source.MICROPHONE) is not None
+            ),
+            20,
+        )
         muted = asyncio.Event()
         guest.on("track_muted", lambda *_: muted.set())
         await studio.mute_guest("ann")
