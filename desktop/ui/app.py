@@ -468,9 +468,8 @@ def main(
     # The layers below the UI are imported before Qt on purpose: once PySide6 is loaded, it
     # reads the source of every Python module imported after it (looking for its
     # ``__feature__`` switches), which cost the first window about 0.1 s for these alone.
-    import psutil  # noqa: F401 (for the Stats panel; imported here for the reason above)
-
     import desktop.media.camera
+    import desktop.media.cpu  # the Stats panel's (it loads psutil)
     import desktop.media.devices
     import desktop.media.meter
     import desktop.media.microphone

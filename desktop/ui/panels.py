@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import psutil
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.media.cpu import ProcessCpu
 from desktop.media.errors import MediaError
 from desktop.media.frames import wall_clock_ms
 from desktop.media.outputs.destinations import Destination, DestinationKind, mask_key
@@ -602,8 +602,8 @@ class StatsPanel(QWidget):
         layout.addLayout(self.form)
         layout.addStretch(1)
         self.rows: dict[str, QLabel] = {}
-        self._process = psutil.Process()
-        self._process.cpu_percent(None)
+        self.cpu = ProcessCpu()
+        """This process's CPU use (sampled at each refresh)."""
         self.stage_frames: Callable[[], tuple[int, int]] = lambda: (0, 0)
         """Frames the stage painted and skipped so far (set by the window)."""
         self.text = QLabel(self)
@@ -625,7 +625,7 @@ class StatsPanel(QWidget):
         """Recompute the figures."""
         state = self.bridge.state
         rows: list[tuple[str, str]] = [
-            ("CPU (this app)", f"{self._process.cpu_percent(None):.0f} % of one core")
+            ("CPU (this app)", f"{self.cpu.percent_of_one_core():.0f} % of one core")
         ]
         link = state.link
         if link is not None:
