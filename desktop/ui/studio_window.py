@@ -29,16 +29,19 @@ from desktop.session.settings import ConnectMode
 from desktop.session.state import ConnectionState, ProblemCode, RoomState, Source
 from desktop.session.studio import StreamSummary, Studio
 from desktop.ui.bridge import StateBridge
+from desktop.ui.chat_panel import ChatPanel
 from desktop.ui.confirm import ask
 from desktop.ui.control_bar_widget import SHORTCUTS, SYSTEM_DEFAULT_MIC, ControlBarWidget
 from desktop.ui.header_widget import HeaderWidget
 from desktop.ui.hotkeys import Hotkeys
 from desktop.ui.moderation_log_widget import ModerationLogWidget
 from desktop.ui.notice_widget import Notice, NoticeStackWidget, Severity
-from desktop.ui.panels import ChatPanel, OutputsPanel, ParticipantsPanel, StatsPanel
+from desktop.ui.outputs_panel import OutputsPanel
+from desktop.ui.participants_panel import ParticipantsPanel
 from desktop.ui.program_widget import ProgramWidget
 from desktop.ui.rehearsal_widget import RehearsalWidget
 from desktop.ui.stage_widget import StageWidget
+from desktop.ui.stats_panel import StatsPanel
 from desktop.ui.summary_widget import SummaryWidget
 
 __all__ = ["SHORTCUTS", "StudioWindow"]

@@ -25,7 +25,7 @@ from desktop.session.room_events import DisconnectReason
 from desktop.session.settings import ConnectMode, Secrets, Settings
 from desktop.session.state import ConnectionState, Quality, Source, TrackState
 from desktop.session.studio import Studio
-from desktop.ui.panels import card_text
+from desktop.ui.outputs_panel import card_text
 from desktop.ui.studio_window import SHORTCUTS, StudioWindow
 from tests.fixtures import processes
 from tests.fixtures.backend import BackendServer
