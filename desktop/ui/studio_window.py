@@ -31,7 +31,8 @@ from desktop.session.studio import StreamSummary, Studio
 from desktop.ui.bridge import StateBridge
 from desktop.ui.chat_panel import ChatPanel
 from desktop.ui.confirm import ask
-from desktop.ui.control_bar_widget import SHORTCUTS, SYSTEM_DEFAULT_MIC, ControlBarWidget
+from desktop.ui.control_bar_widget import SHORTCUTS, ControlBarWidget
+from desktop.ui.devices import SYSTEM_DEFAULT_MIC, AudioFactory, VideoFactory
 from desktop.ui.header_widget import HeaderWidget
 from desktop.ui.hotkeys import Hotkeys
 from desktop.ui.moderation_log_widget import ModerationLogWidget
@@ -51,10 +52,6 @@ TILE_TICK_MS = 16
 CLOCK_TICK_MS = 1000
 HOTPLUG_POLL_MS = 3000
 """How often device lists are compared with what is plugged in."""
-
-VideoFactory = Callable[[], VideoCaptureSource]
-"""Opens a video source when called (raises MediaError when it cannot)."""
-AudioFactory = Callable[[], AudioCaptureSource]
 
 PROBLEM_WORDS = {
     ProblemCode.NO_SPEAKER: (

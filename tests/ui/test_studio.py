@@ -380,12 +380,12 @@ async def test_share_a_window_from_the_menu_and_lose_it_cleanly(
     x_window: tuple[Any, Any], studio_window: tuple[Studio, StudioWindow]
 ) -> None:
     from desktop.media.windows import WindowSource
-    from desktop.ui.app import _window_factories
+    from desktop.ui.devices import window_factories
 
     conn, x_win = x_window
     studio, window = studio_window
     controls = window.controls
-    controls.list_windows = _window_factories
+    controls.list_windows = window_factories
     controls.share_menu.aboutToShow.emit()  # the menu lists the windows open right now
     entries = [action.text() for action in controls.share_menu.actions()]
     assert "Screens" in entries and "Windows" in entries and "Slides" in entries

@@ -369,11 +369,11 @@ async def test_real_screen_is_offered_and_share_sends_its_pixels(
     monkeypatch: pytest.MonkeyPatch,
     studio_window: tuple[Studio, StudioWindow],
 ) -> None:
-    from desktop.ui.app import _screen_factories
+    from desktop.ui.devices import screen_factories
 
     monkeypatch.setenv("DISPLAY", xvfb_display)
     studio, window = studio_window
-    screens = _screen_factories(False)
+    screens = screen_factories(False)
     real = [label for label in screens if label.startswith("Screen 1")]
     assert real, list(screens)
     window.controls.list_screens = lambda: screens
