@@ -152,55 +152,20 @@ def _report_first_frame(tile: Any, then: Callable[[], object]) -> None:
 
     For start-up benchmarks, which time it from outside the process (launch → this line).
     """
-    from PySide6.QtCore import QEvent, QObject, QTimer
+    from desktop.ui.first_frame import after_first_frame
 
     def report() -> None:
         print("first-frame", flush=True)
         then()
 
-    class Watch(QObject):
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
-            if event.type() == QEvent.Type.Paint and tile.frames_shown > 0:
-                tile.removeEventFilter(self)
-                # Queued: runs once this paint (the one showing the frame) has finished.
-                QTimer.singleShot(0, report)
-            return False
-
-    watch = Watch(tile)
-    tile.installEventFilter(watch)
+    after_first_frame(tile, report)
 
 
 FIRST_FRAME_WAIT_S = 3.0
-"""How long joining the room waits for the preview's first frame before it starts anyway."""
+"""How long joining the room waits for the preview's first frame before it starts anyway.
 
-
-def _after_first_frame(tile: Any, then: Callable[[], object], wait_s: float) -> None:
-    """Call ``then`` once, right after ``tile`` first paints a video frame, or after ``wait_s``
-    if no frame comes (a camera that is slow to start must not hold up the session).
-
-    Joining a room imports LiveKit (and the backend client) on the event loop, about half a
-    second of work: started after the first frame, it no longer delays the preview.
-    """
-    from PySide6.QtCore import QEvent, QObject, QTimer
-
-    done = False
-
-    def run() -> None:
-        nonlocal done
-        if not done:
-            done = True
-            then()
-
-    class Watch(QObject):
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
-            if event.type() == QEvent.Type.Paint and tile.frames_shown > 0:
-                tile.removeEventFilter(self)
-                QTimer.singleShot(0, run)  # once this paint has finished
-            return False
-
-    watch = Watch(tile)
-    tile.installEventFilter(watch)
-    QTimer.singleShot(round(wait_s * 1000), run)
+Joining a room imports LiveKit (and the backend client) on the event loop, about half a second
+of work: started after the first frame, it no longer delays the preview."""
 
 
 def _describe_tiles(window: Any, path: str) -> None:
@@ -299,6 +264,7 @@ def main(
     from PySide6.QtWidgets import QApplication, QDialog  # isort: skip (after the layers above)
 
     from desktop.ui.event_loop import StudioEventLoop
+    from desktop.ui.first_frame import after_first_frame
     from desktop.ui.setup_dialog import SetupDialog
     from desktop.ui.studio_window import StudioWindow
     from desktop.ui.theme import apply as apply_theme
@@ -372,7 +338,7 @@ def main(
         gc.freeze()
         window.bridge.run(studio.connect(args.url, args.token), "connect")
 
-    _after_first_frame(window.own_tile, start_session, FIRST_FRAME_WAIT_S)
+    after_first_frame(window.own_tile, start_session, FIRST_FRAME_WAIT_S)
     if args.quit_after_first_frame:
         # Installed last, so Qt asks it first: the line is printed before joining starts.
         _report_first_frame(window.own_tile, window.close)

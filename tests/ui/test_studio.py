@@ -474,7 +474,7 @@ def test_session_starts_once_after_the_first_preview_frame_or_after_the_wait(
 ) -> None:
     """The studio joins its room after the preview's first frame (LiveKit's import must not
     delay it), once; without a frame (a camera slow to start) it starts after the wait."""
-    from desktop.ui.app import _after_first_frame
+    from desktop.ui.first_frame import after_first_frame
 
     class BlankTile(QWidget):
         """A tile whose camera never delivers."""
@@ -483,7 +483,7 @@ def test_session_starts_once_after_the_first_preview_frame_or_after_the_wait(
 
     _, window = studio_window
     frames_when_called: list[int] = []
-    _after_first_frame(
+    after_first_frame(
         window.own_tile, lambda: frames_when_called.append(window.own_tile.frames_shown), 60.0
     )
     qtbot.waitUntil(lambda: bool(frames_when_called), timeout=20_000)
@@ -492,7 +492,7 @@ def test_session_starts_once_after_the_first_preview_frame_or_after_the_wait(
     qtbot.addWidget(blank)
     blank.show()
     called: list[bool] = []
-    _after_first_frame(blank, lambda: called.append(True), 0.2)
+    after_first_frame(blank, lambda: called.append(True), 0.2)
     qtbot.waitUntil(lambda: bool(called), timeout=20_000)
     qtbot.wait(300)
     assert called == [True] and frames_when_called == frames_when_called[:1]
