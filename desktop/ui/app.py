@@ -19,13 +19,7 @@ from typing import Any
 from desktop import __version__
 from desktop.media.base import VideoCaptureSource
 from desktop.session.exiting import exit_now
-from desktop.ui.devices import (
-    AudioFactory,
-    DeviceCatalogue,
-    VideoFactory,
-    is_twin,
-    open_first_devices,
-)
+from desktop.ui.devices import DeviceCatalogue, VideoFactory, is_twin, open_first_devices
 
 logger = logging.getLogger(__name__)
 
@@ -71,62 +65,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         help="let other computers on the LAN use the remote-control API",
     )  # fmt: skip
     return parser.parse_args(argv)
-
-
-def _reopen_setup(
-    window: Any,
-    studio: Any,
-    store: Any,
-    secrets: Any,
-    cameras: Callable[[], dict[str, VideoFactory]],
-    microphones: Callable[[], dict[str, AudioFactory]],
-    screens: Callable[[], dict[str, VideoFactory]],
-) -> Any:
-    """File ▸ Settings: Setup again over the running studio (devices switch on close)."""
-    from desktop.session.state import ProblemCode
-    from desktop.ui.notice_widget import Notice, Severity
-    from desktop.ui.setup_dialog import SetupDialog
-
-    settings = studio.settings
-    mode_before = (settings.connect_mode, settings.livekit_url, settings.backend_url,
-                   settings.room_name, settings.appointment_id)  # fmt: skip
-    dialog = SetupDialog(
-        settings, secrets, studio.camera, studio.mic, window,
-        cameras=cameras(), microphones=microphones(), screens=screens(),
-        camera_label=settings.camera, mic_label=settings.microphone, from_studio=True,
-        list_cameras=cameras, list_microphones=microphones,
-    )  # fmt: skip
-
-    def closed(result: int) -> None:
-        # The dialog stops a device it switched away from: the studio takes the new ones
-        # whatever the answer, so it never keeps a stopped device.
-        if dialog.camera is not None and dialog.camera is not studio.camera:
-            window.use_camera(dialog.camera)
-            studio.clear_problem(ProblemCode.SYNTHETIC_CAMERA)
-        if dialog.mic is not None and dialog.mic is not studio.mic:
-            window.use_mic(dialog.mic, dialog.mic_label)
-            studio.clear_problem(ProblemCode.SYNTHETIC_MICROPHONE)
-        if result != 1:
-            return
-        dialog.apply()
-        window.hotkeys.apply(settings.hotkeys)
-        try:
-            store.save(settings)
-        except OSError as error:
-            window.show_error(f"Settings could not be saved ({error.strerror}).",
-                              "They apply until you quit.")  # fmt: skip
-        after = (settings.connect_mode, settings.livekit_url, settings.backend_url,
-                 settings.room_name, settings.appointment_id)  # fmt: skip
-        if after != mode_before:
-            window.notices.post(Notice(
-                "settings-connection", Severity.INFO,
-                "The new connection settings are saved.",
-                "They are used the next time you start the studio.",
-            ))  # fmt: skip
-
-    dialog.finished.connect(closed)
-    dialog.open()
-    return dialog
 
 
 def _install_hooks(show: Callable[[str], None]) -> None:
@@ -265,6 +203,7 @@ def main(
 
     from desktop.ui.event_loop import StudioEventLoop
     from desktop.ui.first_frame import after_first_frame
+    from desktop.ui.setup_again import reopen_setup
     from desktop.ui.setup_dialog import SetupDialog
     from desktop.ui.studio_window import StudioWindow
     from desktop.ui.theme import apply as apply_theme
@@ -318,8 +257,8 @@ def main(
             studio.set_problem(ProblemCode.SYNTHETIC_MICROPHONE)
 
     def open_settings(window: StudioWindow) -> None:
-        _reopen_setup(window, studio, store, secrets, catalogue.cameras, catalogue.microphones,
-                      catalogue.screens)  # fmt: skip
+        reopen_setup(window, studio, store, secrets, catalogue.cameras, catalogue.microphones,
+                     catalogue.screens)  # fmt: skip
 
     window = StudioWindow(
         studio, screens=catalogue.screens, cameras=catalogue.cameras,

@@ -116,7 +116,7 @@ class StudioWindow(QMainWindow):
         speakers: list[str] | Callable[[], list[str]] | None = None,
         notes: list[str] | None = None,
         windows: Callable[[], dict[str, VideoFactory]] | None = None,
-        open_settings: Callable[[StudioWindow], None] | None = None,
+        open_settings: Callable[[StudioWindow], object] | None = None,
         default_microphone: Callable[[], str] | None = None,
     ) -> None:
         super().__init__()

@@ -568,7 +568,7 @@ async def test_file_settings_reopens_setup_and_a_new_camera_is_used(
     from PySide6.QtWidgets import QDialogButtonBox
 
     from desktop.session.settings import SettingsStore
-    from desktop.ui.app import _reopen_setup
+    from desktop.ui.setup_again import reopen_setup
     from desktop.ui.setup_dialog import SetupDialog
 
     studio, window = studio_window
@@ -581,7 +581,7 @@ async def test_file_settings_reopens_setup_and_a_new_camera_is_used(
 
     cameras = {"Synthetic camera": lambda: studio.camera, "Wide camera": wide}
     store = SettingsStore(tmp_path / "config")
-    window._open_settings = lambda w: _reopen_setup(
+    window._open_settings = lambda w: reopen_setup(
         w, studio, store, studio.secrets, lambda: cameras, lambda: {}, lambda: {}
     )
     window.settings_action.setEnabled(True)
