@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,14 +23,20 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMenu, QToolButton, QWid
 
 from desktop.media.base import AudioCaptureSource, SourceEvent, SourceState, VideoCaptureSource
 from desktop.media.errors import MediaError
-from desktop.media.fanout import FrameQueue
-from desktop.media.frames import AudioFrame
 from desktop.media.outputs.output import OutputPhase
 from desktop.session.state import RoomState
 from desktop.session.studio import RecordingPlace, Studio
 from desktop.ui import theme
 from desktop.ui.bridge import StateBridge
 from desktop.ui.confirm import ask
+from desktop.ui.devices import (
+    SYNTHETIC_MIC,
+    SYSTEM_DEFAULT_MIC,
+    AudioFactory,
+    MicTap,
+    VideoFactory,
+    open_offered,
+)
 from desktop.ui.meter_widget import MeterWidget
 from desktop.ui.notice_widget import Notice, Severity
 
@@ -44,14 +50,6 @@ SHORTCUTS = {
     "record": "Ctrl+Shift+R",
 }
 """Keyboard shortcuts (the same as the common meeting apps where they exist)."""
-
-SYSTEM_DEFAULT_MIC = "System default microphone"
-"""The microphone choice that follows the system's default input as it changes."""
-SYNTHETIC_MIC = "Synthetic microphone"
-"""The test tone, offered everywhere: the last resort when every microphone is gone."""
-
-VideoFactory = Callable[[], VideoCaptureSource]
-AudioFactory = Callable[[], AudioCaptureSource]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +191,7 @@ class ControlBarWidget(QWidget):
         row.addWidget(self.live_button)
         row.addWidget(self.end_button)
 
-        self._meter_mic: AudioCaptureSource | None = None
-        self._meter_queue: FrameQueue[AudioFrame] | None = None
+        self._meter_tap = MicTap("meter")
         self.watch_mic(studio.mic)
         for device in (studio.camera, studio.mic):
             if device is not None:
@@ -300,16 +297,9 @@ class ControlBarWidget(QWidget):
 
     def pick_camera(self, label: str) -> None:
         """Switch to the camera the menu names ``label``."""
-        factory = self.list_cameras().get(label)
-        if factory is None:
-            self._say("camera", Severity.ERROR, f"{label} is no longer connected.",
-                      "Pick another camera from the Camera menu.")  # fmt: skip
-            return
-        try:
-            camera = factory()
-        except MediaError as error:
-            self._say("camera", Severity.ERROR, f"Could not open {label}: {error.detail}.",
-                      "Pick another camera from the Camera menu.")  # fmt: skip
+        camera = self._open_picked("camera", label, self.list_cameras(),
+                                   "Pick another camera from the Camera menu.")  # fmt: skip
+        if camera is None:
             return
         self.notice_cleared.emit("camera")
         self.watch_source(camera)
@@ -318,22 +308,27 @@ class ControlBarWidget(QWidget):
 
     def pick_mic(self, label: str) -> None:
         """Switch to the microphone the menu names ``label``."""
-        factory = self.list_microphones().get(label)
-        if factory is None:
-            self._say("microphone", Severity.ERROR, f"{label} is no longer connected.",
-                      "Pick another microphone from the Mic menu.")  # fmt: skip
-            return
-        try:
-            mic = factory()
-        except MediaError as error:
-            self._say("microphone", Severity.ERROR, f"Could not open {label}: {error.detail}.",
-                      "Pick another microphone from the Mic menu.")  # fmt: skip
+        mic = self._open_picked("microphone", label, self.list_microphones(),
+                                "Pick another microphone from the Mic menu.")  # fmt: skip
+        if mic is None:
             return
         self.notice_cleared.emit("microphone")
         self.mic_label = label
         self.watch_mic(mic)
         self.watch_source(mic)
         self.bridge.run(self.studio.switch_microphone(mic), f"switch to {label}")
+
+    def _open_picked(
+        self, kind: str, label: str, offered: Mapping[str, Callable[[], Any]], step: str
+    ) -> Any:
+        """Open the ``kind`` device the menu names ``label``; when it is gone or will not
+        open, say so (with ``step``) and return None."""
+        opened = open_offered(offered, label)
+        if opened.gone:
+            self._say(kind, Severity.ERROR, f"{label} is no longer connected.", step)
+        elif opened.device is None:
+            self._say(kind, Severity.ERROR, f"Could not open {label}: {opened.detail}.", step)
+        return opened.device
 
     def fall_back_mic(self) -> str:
         """The microphone in use is gone: switch to the system default, else the test tone.
@@ -351,16 +346,13 @@ class ControlBarWidget(QWidget):
 
     def watch_mic(self, mic: AudioCaptureSource | None) -> None:
         """Meter this microphone."""
-        if self._meter_mic is not None and self._meter_queue is not None:
-            self._meter_mic.frames.unsubscribe(self._meter_queue)
-        self._meter_mic = mic
-        self._meter_queue = mic.frames.subscribe("meter", maxsize=20) if mic else None
+        self._meter_tap.follow(mic)
 
     def tick(self) -> None:
         """Read the meter's blocks (each display tick)."""
-        if self._meter_queue is not None:
-            while (block := self._meter_queue.get_nowait()) is not None:
-                self.meter.feed(block.data)
+        if self._meter_tap.following:
+            for samples in self._meter_tap.blocks():
+                self.meter.feed(samples)
             self.meter.refresh()
 
     def watch_source(self, source: VideoCaptureSource | AudioCaptureSource) -> None:
@@ -424,16 +416,15 @@ class ControlBarWidget(QWidget):
     def share(self, label: str, window: bool = False) -> None:
         """Share a screen or window (switching from what is shared now, if anything)."""
         listed = self.list_windows() if window and self.list_windows else self.list_screens()
-        factory = listed.get(label)
-        if factory is None:
+        # MediaError and friends (a window gone, a driver's own error): say so, keep going.
+        opened = open_offered(listed, label, catching=Exception)
+        if opened.gone:
             self._say("share", Severity.ERROR, f"{label} is no longer there.",
                       "Open the Share menu and pick again.")  # fmt: skip
             return
-        try:
-            screen = factory()
-        except Exception as error:  # MediaError and friends: say so, keep going
-            detail = error.detail if isinstance(error, MediaError) else str(error)
-            self._say("share", Severity.ERROR, f"Could not share {label}: {detail}.",
+        screen = opened.device
+        if screen is None:
+            self._say("share", Severity.ERROR, f"Could not share {label}: {opened.detail}.",
                       "Pick another screen or window from the Share menu.")  # fmt: skip
             return
         self.notice_cleared.emit("share")

@@ -10,7 +10,7 @@ import asyncio
 import functools
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -33,6 +33,7 @@ from desktop.session.errors import SessionError
 from desktop.session.settings import CUSTOM_PRESET, PRESETS, ConnectMode, Secrets, Settings
 from desktop.session.studio import check_connection
 from desktop.ui import words
+from desktop.ui.devices import AudioFactory, MicTap, VideoFactory, is_synthetic_label, open_offered
 from desktop.ui.meter_widget import MeterWidget
 from desktop.ui.preview_widget import PreviewWidget
 from desktop.ui.remote_settings import RemoteControlSettings
@@ -90,14 +91,14 @@ class SetupDialog(QDialog):
         mic: AudioCaptureSource | None,
         parent: QWidget | None = None,
         *,
-        cameras: dict[str, Callable[[], VideoCaptureSource]] | None = None,
-        microphones: dict[str, Callable[[], AudioCaptureSource]] | None = None,
-        screens: dict[str, Callable[[], VideoCaptureSource]] | None = None,
+        cameras: dict[str, VideoFactory] | None = None,
+        microphones: dict[str, AudioFactory] | None = None,
+        screens: dict[str, VideoFactory] | None = None,
         camera_label: str = "",
         mic_label: str = "",
         from_studio: bool = False,
-        list_cameras: Callable[[], dict[str, Callable[[], VideoCaptureSource]]] | None = None,
-        list_microphones: Callable[[], dict[str, Callable[[], AudioCaptureSource]]] | None = None,
+        list_cameras: Callable[[], dict[str, VideoFactory]] | None = None,
+        list_microphones: Callable[[], dict[str, AudioFactory]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings, self.secrets = settings, secrets
@@ -212,7 +213,8 @@ class SetupDialog(QDialog):
         self._show_fields()
         self._note_twins()
         self.meter.set_muted(False)  # a new microphone starts from silence
-        self._queue = mic.frames.subscribe("setup-meter", 20) if mic else None
+        self._tap = MicTap("setup-meter")
+        self._tap.follow(mic)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
         self._timer.start(50)
@@ -226,15 +228,16 @@ class SetupDialog(QDialog):
         self.problem.setText(text)
         self.problem.setVisible(bool(text))
 
-    def _open(self, kind: str, label: str, factory: Callable[[], Any] | None,
+    def _open(self, kind: str, label: str, offered: Mapping[str, Callable[[], Any]],
               combo: QComboBox) -> Any:  # fmt: skip
         """Open a picked device; on failure say why and put the picker back."""
-        if factory is None:
+        # MediaError, or a driver's own exception: say it.
+        opened = open_offered(offered, label, catching=Exception)
+        device = opened.device
+        if opened.gone:
             return None
-        try:
-            device = factory()
-        except Exception as error:  # MediaError, or a driver's own exception: say it
-            self._say(f"{label} cannot be used: {error}. Pick another {kind}.")
+        if device is None:
+            self._say(f"{label} cannot be used: {opened.error}. Pick another {kind}.")
             combo.blockSignals(True)
             combo.setCurrentIndex(max(0, combo.findText(self._chosen.get(kind, ""))))
             combo.blockSignals(False)
@@ -246,7 +249,7 @@ class SetupDialog(QDialog):
         return device
 
     def _pick_camera(self, label: str) -> None:
-        camera = self._open("camera", label, self._cameras.get(label), self.camera_pick)
+        camera = self._open("camera", label, self._cameras, self.camera_pick)
         if camera is None:
             return
         old, self.camera = self.camera, camera
@@ -255,19 +258,17 @@ class SetupDialog(QDialog):
             old.stop()
 
     def _pick_mic(self, label: str) -> None:
-        mic = self._open("mic", label, self._microphones.get(label), self.mic_pick)
+        mic = self._open("mic", label, self._microphones, self.mic_pick)
         if mic is None:
             return
         old, self.mic = self.mic, mic
-        if old is not None and self._queue is not None:
-            old.frames.unsubscribe(self._queue)
+        self._tap.follow(mic)
         self.meter.set_muted(False)  # a new microphone starts from silence
-        self._queue = mic.frames.subscribe("setup-meter", 20)
         if old is not None:
             old.stop()
 
     def _pick_screen(self, label: str) -> None:
-        screen = self._open("screen", label, self._screens.get(label), self.screen_pick)
+        screen = self._open("screen", label, self._screens, self.screen_pick)
         old, self.shared_screen = self.shared_screen, screen
         self.screen_preview.set_source(screen)
         if old is not None:
@@ -397,16 +398,16 @@ class SetupDialog(QDialog):
     def _note_twins(self) -> None:
         """Say so when a synthetic device stands in because no real one was found."""
         notes = []
-        real_cameras = [k for k in self._cameras if not k.startswith("Synthetic")]
-        real_mics = [k for k in self._microphones if not k.startswith("Synthetic")]
-        if self._cameras and self.camera_label.startswith("Synthetic"):
+        real_cameras = [k for k in self._cameras if not is_synthetic_label(k)]
+        real_mics = [k for k in self._microphones if not is_synthetic_label(k)]
+        if self._cameras and is_synthetic_label(self.camera_label):
             notes.append(
                 "No camera was found: guests will see the synthetic test picture. Plug one in "
                 "and pick it here or from the Camera menu."
                 if not real_cameras
                 else "The synthetic test picture is picked as the camera."
             )
-        if self._microphones and self.mic_label.startswith("Synthetic"):
+        if self._microphones and is_synthetic_label(self.mic_label):
             notes.append(
                 "No microphone was found: guests will hear a test tone. Plug one in and pick "
                 "it here or from the Mic menu."
@@ -450,9 +451,9 @@ class SetupDialog(QDialog):
         self.test_result.setStyleSheet("color:#35c46a" if worked else "color:#ff6369")
 
     def _tick(self) -> None:
-        if self._queue is not None:
-            while (block := self._queue.get_nowait()) is not None:
-                self.meter.feed(block.data)
+        if self._tap.following:
+            for samples in self._tap.blocks():
+                self.meter.feed(samples)
             self.meter.refresh()
 
     def _stop(self) -> None:
@@ -463,9 +464,7 @@ class SetupDialog(QDialog):
             # Previewed only: sharing opens the screen again when the host shares.
             self.shared_screen.stop()
             self.shared_screen = None
-        if self.mic is not None and self._queue is not None:
-            self.mic.frames.unsubscribe(self._queue)
-            self._queue = None
+        self._tap.follow(None)
 
     def apply(self) -> None:
         """Write the choices into the settings and the keyring."""

@@ -24,21 +24,26 @@ from PySide6.QtWidgets import (
 
 from desktop import __version__
 from desktop.media.base import AudioCaptureSource, VideoCaptureSource
-from desktop.media.outputs.output import OutputKind, OutputPhase
 from desktop.session.settings import ConnectMode
-from desktop.session.state import ConnectionState, ProblemCode, RoomState, Source
+from desktop.session.state import ConnectionState, RoomState
 from desktop.session.studio import StreamSummary, Studio
 from desktop.ui.bridge import StateBridge
+from desktop.ui.chat_panel import ChatPanel
 from desktop.ui.confirm import ask
-from desktop.ui.control_bar_widget import SHORTCUTS, SYSTEM_DEFAULT_MIC, ControlBarWidget
+from desktop.ui.control_bar_widget import SHORTCUTS, ControlBarWidget
+from desktop.ui.devices import AudioFactory, VideoFactory
 from desktop.ui.header_widget import HeaderWidget
 from desktop.ui.hotkeys import Hotkeys
+from desktop.ui.hotplug import HotplugCheck
 from desktop.ui.moderation_log_widget import ModerationLogWidget
 from desktop.ui.notice_widget import Notice, NoticeStackWidget, Severity
-from desktop.ui.panels import ChatPanel, OutputsPanel, ParticipantsPanel, StatsPanel
+from desktop.ui.outputs_panel import OutputsPanel
+from desktop.ui.participants_panel import ParticipantsPanel
 from desktop.ui.program_widget import ProgramWidget
 from desktop.ui.rehearsal_widget import RehearsalWidget
 from desktop.ui.stage_widget import StageWidget
+from desktop.ui.state_notices import post_state_notices
+from desktop.ui.stats_panel import StatsPanel
 from desktop.ui.summary_widget import SummaryWidget
 
 __all__ = ["SHORTCUTS", "StudioWindow"]
@@ -48,36 +53,6 @@ TILE_TICK_MS = 16
 CLOCK_TICK_MS = 1000
 HOTPLUG_POLL_MS = 3000
 """How often device lists are compared with what is plugged in."""
-
-VideoFactory = Callable[[], VideoCaptureSource]
-"""Opens a video source when called (raises MediaError when it cannot)."""
-AudioFactory = Callable[[], AudioCaptureSource]
-
-PROBLEM_WORDS = {
-    ProblemCode.NO_SPEAKER: (
-        Severity.WARNING,
-        "Guests cannot be heard: no speaker or headphones could be opened on this computer.",
-        "Plug in headphones or speakers, then pick them from the Speaker menu.",
-    ),
-    ProblemCode.SYNTHETIC_CAMERA: (
-        Severity.WARNING,
-        "No camera was found: guests see the synthetic test picture.",
-        "Plug in a camera; it appears in the Camera menu.",
-    ),
-    ProblemCode.SYNTHETIC_MICROPHONE: (
-        Severity.WARNING,
-        "No microphone was found: guests hear a test tone.",
-        "Plug in a microphone; it appears in the Mic menu.",
-    ),
-    ProblemCode.CLOUD_RECORDING_INTERRUPTED: (
-        Severity.ERROR,
-        "The cloud recording stopped. A new one is starting; the copy on this computer keeps "
-        "recording meanwhile, and the summary will list the gap.",
-        "Nothing to do unless this stays: then check the platform's recording service, and "
-        "keep the local copy.",
-    ),
-}
-"""Each standing problem as (severity, sentence, next step)."""
 
 
 def _lister(value: Any, empty: Any) -> Callable[[], Any]:
@@ -116,7 +91,7 @@ class StudioWindow(QMainWindow):
         speakers: list[str] | Callable[[], list[str]] | None = None,
         notes: list[str] | None = None,
         windows: Callable[[], dict[str, VideoFactory]] | None = None,
-        open_settings: Callable[[StudioWindow], None] | None = None,
+        open_settings: Callable[[StudioWindow], object] | None = None,
         default_microphone: Callable[[], str] | None = None,
     ) -> None:
         super().__init__()
@@ -187,8 +162,8 @@ class StudioWindow(QMainWindow):
         outer.addWidget(self.controls)
         self.setCentralWidget(central)
         self._build_menu()
-        self._known_devices = self._device_names()
-        self._default_mic = self.controls.default_microphone()
+        self.hotplug = HotplugCheck(studio, self.controls, self.notices)
+        """Devices plugged in or out (looked for every few seconds)."""
 
         self._tile_timer = QTimer(self)
         self._tile_timer.setInterval(TILE_TICK_MS)
@@ -198,10 +173,10 @@ class StudioWindow(QMainWindow):
         self._clock.setInterval(CLOCK_TICK_MS)
         self._clock.timeout.connect(self._tick_clock)
         self._clock.start()
-        self._hotplug = QTimer(self)
-        self._hotplug.setInterval(HOTPLUG_POLL_MS)
-        self._hotplug.timeout.connect(self.check_devices)
-        self._hotplug.start()
+        self._hotplug_timer = QTimer(self)
+        self._hotplug_timer.setInterval(HOTPLUG_POLL_MS)
+        self._hotplug_timer.timeout.connect(self.check_devices)
+        self._hotplug_timer.start()
         self.bridge.changed.connect(self._on_state)
         self.bridge.error.connect(self.show_error)
         self.bridge.failure.connect(self._on_failure)
@@ -276,57 +251,8 @@ class StudioWindow(QMainWindow):
 
     def _notices_from_state(self, state: RoomState) -> None:
         """Notices that stand while their condition does, and go when it clears."""
-        for code, (severity, text, step) in PROBLEM_WORDS.items():
-            if any(p.code is code for p in state.problems):
-                self.notices.post(Notice(f"problem:{code.name}", severity, text, step))
-            else:
-                self.notices.clear(f"problem:{code.name}")
-        shown = set()
-        for alert in state.media_alerts:  # a guest's camera or voice is not arriving (#32)
-            key = f"media:{alert.key}"
-            shown.add(key)
-            what = "camera off and on" if alert.source is Source.CAMERA else "microphone off and on"
-            self.notices.post(Notice(key, Severity.WARNING, alert.text,
-                                     f"If it stays, ask {alert.name} to turn their {what}, or "
-                                     "take them off stage and add them again."))  # fmt: skip
-        self.notices.clear_prefix("media:", shown)
         names = {d.id: d.name for d in self.studio.settings.destinations}
-        egress = {o.name: o for o in state.outputs}
-        direct = {s.output_id: s for s in state.direct_outputs}
-        for destination_id, name in names.items():
-            key = f"destination:{destination_id}"
-            failed = ""
-            running = False
-            if destination_id in egress:
-                output = egress[destination_id]
-                failed = output.error or "it failed" if output.phase is OutputPhase.FAILED else ""
-                running = output.phase is OutputPhase.LIVE
-            elif destination_id in direct:
-                status = direct[destination_id]
-                failed = status.error if status.phase is OutputPhase.FAILED else ""
-                running = status.phase is OutputPhase.LIVE
-            if failed:
-                self.notices.post(Notice(key, Severity.ERROR, f"{name} stopped: {failed}",
-                                         f"Check {name}'s stream key and URL in Outputs, then "
-                                         "press Retry now."))  # fmt: skip
-            elif running or not state.is_live:
-                self.notices.clear(key)
-        recording = direct.get("recording")
-        if recording is not None and recording.kind is OutputKind.FILE:
-            if recording.phase is OutputPhase.FAILED:
-                self.notices.post(Notice("recording", Severity.ERROR,
-                                         f"Recording stopped: {recording.error}",
-                                         "Choose another folder with Record ▸ Choose folder, "
-                                         "then press Record."))  # fmt: skip
-            elif recording.phase is OutputPhase.LIVE:
-                self.notices.clear("recording")
-        if state.connection is ConnectionState.FAILED:
-            self.notices.post(Notice("connection", Severity.ERROR,
-                                     f"Could not connect: {state.error}",
-                                     "Open File ▸ Settings to check the connection, or press "
-                                     "Reconnect now."))  # fmt: skip
-        elif state.connection is ConnectionState.CONNECTED:
-            self.notices.clear("connection")
+        post_state_notices(self.notices, state, names)
 
     def _tick_tiles(self) -> None:
         self.stage.tick()
@@ -347,18 +273,6 @@ class StudioWindow(QMainWindow):
 
     # -- devices -----------------------------------------------------------------------------
 
-    def _device_names(self) -> dict[str, set[str]]:
-        try:
-            return {
-                "camera": set(self.controls.list_cameras()),
-                "microphone": set(self.controls.list_microphones()),
-                "speaker": set(self.controls.list_speakers()),
-            }
-        except Exception as error:  # a driver refusing to list: try again next time
-            self.notices.post(Notice("devices", Severity.WARNING,
-                                     f"Devices could not be listed: {error}"))  # fmt: skip
-            return dict(self._known_devices)
-
     def check_devices(self) -> None:
         """Look for devices plugged in or out since last time (hot-plug) and say so.
 
@@ -366,47 +280,7 @@ class StudioWindow(QMainWindow):
         show goes on) with a notice naming it; the system's default microphone changing is
         followed when the host chose "System default microphone".
         """
-        now = self._device_names()
-        menus = {"camera": "Camera", "microphone": "Mic", "speaker": "Speaker"}
-        for kind, names in now.items():
-            for name in sorted(names - self._known_devices.get(kind, set())):
-                step = f"Pick it from the {menus[kind]} menu to use it."
-                self.notices.post(
-                    Notice(f"new-{kind}:{name}", Severity.INFO, f"New {kind}: {name}.", step)
-                )
-            for name in self._known_devices.get(kind, set()) - names:
-                self.notices.clear(f"new-{kind}:{name}")
-        gone_mics = self._known_devices.get("microphone", set()) - now["microphone"]
-        gone_speakers = self._known_devices.get("speaker", set()) - now["speaker"]
-        self._known_devices = now
-        in_use = self.controls.mic_label
-        if in_use and in_use in gone_mics:
-            fallback = self.controls.fall_back_mic()
-            instead = ("the system default microphone" if fallback == SYSTEM_DEFAULT_MIC
-                       else f"“{fallback}”")  # fmt: skip
-            self.notices.post(Notice(
-                "microphone-gone", Severity.ERROR,
-                f"Your microphone “{in_use}” was unplugged: guests now hear {instead}.",
-                "Plug it back in and pick it from the Mic menu, or pick another microphone.",
-            ))  # fmt: skip
-        speaker = self.studio.settings.speaker
-        if speaker and speaker in gone_speakers:
-            self.controls.pick_speaker("", "System default")
-            self.notices.post(Notice(
-                "speaker-gone", Severity.WARNING,
-                f"Your speaker “{speaker}” was unplugged: guests now play on the system "
-                "default.", "Pick another from the Speaker menu.",
-            ))  # fmt: skip
-        default_mic = self.controls.default_microphone()
-        if default_mic and default_mic != self._default_mic:
-            if self._default_mic and self.controls.mic_label == SYSTEM_DEFAULT_MIC:
-                self.notices.post(Notice(
-                    "default-microphone", Severity.INFO,
-                    f"Your system's default microphone is now “{default_mic}”: the studio "
-                    "follows it.", "To keep one microphone whatever the system picks, choose it "
-                    "from the Mic menu.",
-                ))  # fmt: skip
-            self._default_mic = default_mic
+        self.hotplug.check()
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -458,7 +332,7 @@ class StudioWindow(QMainWindow):
             return
         self._tile_timer.stop()
         self._clock.stop()
-        self._hotplug.stop()
+        self._hotplug_timer.stop()
         self.bridge.close()
         self.stage.close_tiles()
         self.controls.close_sources()

@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 from desktop.media.outputs.output import OutputPhase
 from desktop.session.settings import SettingsStore
 from desktop.session.studio import Studio
-from desktop.ui.app import _reopen_setup
+from desktop.ui.setup_again import reopen_setup
 from desktop.ui.setup_dialog import SetupDialog
 from desktop.ui.studio_window import StudioWindow
 from tests.ui.driving import pump
@@ -26,7 +26,7 @@ async def test_webm_and_low_quality_chosen_in_settings_make_the_local_recording(
     studio, window = studio_window
     dialogs: list[SetupDialog] = []
     window._open_settings = lambda w: dialogs.append(
-        _reopen_setup(
+        reopen_setup(
             w, studio, SettingsStore(tmp_path / "config"), studio.secrets, dict, dict, dict
         )
     )

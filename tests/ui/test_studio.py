@@ -24,7 +24,7 @@ from desktop.session.room_events import DisconnectReason
 from desktop.session.settings import ConnectMode, Secrets, Settings
 from desktop.session.state import ConnectionState, Quality, Source, TrackState
 from desktop.session.studio import Studio
-from desktop.ui.panels import card_text
+from desktop.ui.outputs_panel import card_text
 from desktop.ui.studio_window import SHORTCUTS, StudioWindow
 from tests.fixtures import processes
 from tests.fixtures.backend import BackendServer
@@ -330,12 +330,12 @@ async def test_share_a_window_from_the_menu_and_lose_it_cleanly(
     x_window: tuple[Any, Any], studio_window: tuple[Studio, StudioWindow]
 ) -> None:
     from desktop.media.windows import WindowSource
-    from desktop.ui.app import _window_factories
+    from desktop.ui.devices import window_factories
 
     conn, x_win = x_window
     studio, window = studio_window
     controls = window.controls
-    controls.list_windows = _window_factories
+    controls.list_windows = window_factories
     controls.share_menu.aboutToShow.emit()  # the menu lists the windows open right now
     entries = [action.text() for action in controls.share_menu.actions()]
     assert "Screens" in entries and "Windows" in entries and "Slides" in entries
@@ -424,7 +424,7 @@ def test_session_starts_once_after_the_first_preview_frame_or_after_the_wait(
 ) -> None:
     """The studio joins its room after the preview's first frame (LiveKit's import must not
     delay it), once; without a frame (a camera slow to start) it starts after the wait."""
-    from desktop.ui.app import _after_first_frame
+    from desktop.ui.first_frame import after_first_frame
 
     class BlankTile(QWidget):
         """A tile whose camera never delivers."""
@@ -433,7 +433,7 @@ def test_session_starts_once_after_the_first_preview_frame_or_after_the_wait(
 
     _, window = studio_window
     frames_when_called: list[int] = []
-    _after_first_frame(
+    after_first_frame(
         window.own_tile, lambda: frames_when_called.append(window.own_tile.frames_shown), 60.0
     )
     qtbot.waitUntil(lambda: bool(frames_when_called), timeout=20_000)
@@ -442,7 +442,7 @@ def test_session_starts_once_after_the_first_preview_frame_or_after_the_wait(
     qtbot.addWidget(blank)
     blank.show()
     called: list[bool] = []
-    _after_first_frame(blank, lambda: called.append(True), 0.2)
+    after_first_frame(blank, lambda: called.append(True), 0.2)
     qtbot.waitUntil(lambda: bool(called), timeout=20_000)
     qtbot.wait(300)
     assert called == [True] and frames_when_called == frames_when_called[:1]

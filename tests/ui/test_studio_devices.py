@@ -20,8 +20,7 @@ from pytestqt.qtbot import QtBot
 from desktop.media.synthetic import SyntheticCamera
 from desktop.session.settings import Secrets, Settings
 from desktop.session.studio import Studio
-from desktop.ui.app import _default_microphone, _device_factories
-from desktop.ui.control_bar_widget import SYSTEM_DEFAULT_MIC
+from desktop.ui.devices import SYSTEM_DEFAULT_MIC, default_microphone, device_factories
 from desktop.ui.studio_window import StudioWindow
 from tests.fixtures.devices import PrivatePulse
 from tests.ui.driving import pump
@@ -58,7 +57,7 @@ def pulse_studio(
     private_pulse.pactl("set-default-source", "desk.monitor")
     camera = SyntheticCamera(320, 180, 10)
     camera.start()
-    microphones = _device_factories(False)[1]
+    microphones = device_factories(False)[1]
     mic = microphones[SYSTEM_DEFAULT_MIC]()
     settings = Settings(recording_folder=str(tmp_path / "rec"), microphone=SYSTEM_DEFAULT_MIC)
     studio = Studio(settings, Secrets(keyring.backends.fail.Keyring()))  # type: ignore[no-untyped-call]
@@ -66,9 +65,9 @@ def pulse_studio(
     window = StudioWindow(
         studio,
         cameras=lambda: {"Synthetic camera": lambda: camera},
-        microphones=lambda: _device_factories(False)[1],
-        speakers=lambda: _device_factories(False)[2],
-        default_microphone=_default_microphone,
+        microphones=lambda: device_factories(False)[1],
+        speakers=lambda: device_factories(False)[2],
+        default_microphone=default_microphone,
     )
     qtbot.addWidget(window)
     window.show()

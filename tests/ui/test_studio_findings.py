@@ -369,11 +369,11 @@ async def test_real_screen_is_offered_and_share_sends_its_pixels(
     monkeypatch: pytest.MonkeyPatch,
     studio_window: tuple[Studio, StudioWindow],
 ) -> None:
-    from desktop.ui.app import _screen_factories
+    from desktop.ui.devices import screen_factories
 
     monkeypatch.setenv("DISPLAY", xvfb_display)
     studio, window = studio_window
-    screens = _screen_factories(False)
+    screens = screen_factories(False)
     real = [label for label in screens if label.startswith("Screen 1")]
     assert real, list(screens)
     window.controls.list_screens = lambda: screens
@@ -568,7 +568,7 @@ async def test_file_settings_reopens_setup_and_a_new_camera_is_used(
     from PySide6.QtWidgets import QDialogButtonBox
 
     from desktop.session.settings import SettingsStore
-    from desktop.ui.app import _reopen_setup
+    from desktop.ui.setup_again import reopen_setup
     from desktop.ui.setup_dialog import SetupDialog
 
     studio, window = studio_window
@@ -581,7 +581,7 @@ async def test_file_settings_reopens_setup_and_a_new_camera_is_used(
 
     cameras = {"Synthetic camera": lambda: studio.camera, "Wide camera": wide}
     store = SettingsStore(tmp_path / "config")
-    window._open_settings = lambda w: _reopen_setup(
+    window._open_settings = lambda w: reopen_setup(
         w, studio, store, studio.secrets, lambda: cameras, lambda: {}, lambda: {}
     )
     window.settings_action.setEnabled(True)
