@@ -273,8 +273,4 @@ async def test_the_studio_says_the_rooms_node_is_gone_and_reconnects_through_the
             await guest.disconnect()
     finally:
         window.close()
-        if studio.session is not None:
-            await studio.session.aclose()
-        studio.live.direct.close()
-        await camera.aclose()
-        await mic.aclose()
+        await studio.aclose()  # the room, the guests' player (its speaker stream), the devices

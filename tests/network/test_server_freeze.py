@@ -139,11 +139,7 @@ async def test_the_studio_says_reconnecting_while_the_server_is_frozen(
         assert stamps == sorted(stamps) and len(set(stamps)) == 5
     finally:
         window.close()
-        if studio.session is not None:
-            await studio.session.aclose()
-        studio.live.direct.close()
-        await camera.aclose()
-        await mic.aclose()
+        await studio.aclose()  # the room, the guests' player (its speaker stream), the devices
 
 
 async def test_headless_says_reconnecting_while_the_server_is_frozen(
