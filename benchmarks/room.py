@@ -70,7 +70,11 @@ async def glass_to_glass(server: LiveKitServer, duration_s: float) -> list[Row]:
         await viewer.connect(server.ws_url, server.token("viewer", room_name))
         await host.publish_camera(camera)
         track = await asyncio.wait_for(got_track, 20)
-        stream = rtc.VideoStream(track, format=rtc.VideoBufferType.I420)
+        # Bounded like every reader here: a viewer that falls behind keeps the newest frame,
+        # never every frame (the SDK's default capacity is unbounded).
+        stream = rtc.VideoStream(
+            track, capacity=NAIVE_CAPACITY_FRAMES, format=rtc.VideoBufferType.I420
+        )
         clock = CpuClock()
 
         async def read() -> None:
